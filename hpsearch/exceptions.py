@@ -1,0 +1,43 @@
+"""One error hierarchy for hpsearch.
+
+Every error a user can cause derives from :class:`HpsearchError`; the CLI turns
+them into one line and exit code 2, the web API into a JSON 4xx.
+"""
+from __future__ import annotations
+
+
+class HpsearchError(Exception):
+    """Base class of every error hpsearch raises on purpose."""
+
+
+class SpecError(HpsearchError):
+    """A search spec is invalid.
+
+    ``problems`` holds ``(field, message)`` pairs, one per problem, so that a
+    form can show each message beside its field.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]] | str, field: str | None = None):
+        if isinstance(problems, str):
+            problems = [(field or "spec", problems)]
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+
+    def to_dict(self) -> dict:
+        return {
+            "error": "invalid spec",
+            "message": str(self),
+            "fields": [{"field": f, "message": m} for f, m in self.problems],
+        }
+
+
+class StorageError(HpsearchError):
+    """The database failed or its schema does not match this version."""
+
+
+class NotFoundError(HpsearchError):
+    """A study, trial or user does not exist."""
+
+
+class ConflictError(HpsearchError):
+    """The request conflicts with the current state (name taken, study finished...)."""

@@ -1,0 +1,163 @@
+"""Shared machinery of every hpsearch searcher.
+
+:class:`BaseSearcher` adapts an ask/tell core to Ray Tune's ``Searcher``:
+
+* it keeps the ``trial_id -> config`` map of pending trials;
+* it works internally on a *loss* (the metric negated for ``mode: max``);
+* it drops NaN/inf and failed results (documented: a failed trial is simply not
+  told to the core; its point stays "used" so it is not suggested again);
+* it returns plain Python values and ``Searcher.FINISHED`` when exhausted;
+* its state is a versioned, JSON-safe dict (``get_state``/``set_state``), which
+  ``save``/``restore`` write as JSON, never a pickle.
+
+A subclass implements ``_ask() -> dict`` and, if it learns, ``_tell(config, loss)``
+and the ``_core_state``/``_set_core_state`` pair.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from ray.tune.search import Searcher
+
+from hpsearch.space import Space
+
+STATE_VERSION = 1
+
+
+class BaseSearcher(Searcher):
+    def __init__(self, space: Space, metric: str, mode: str = "max", seed: int = 0,
+                 max_trials: int | None = None, **options: Any):
+        super().__init__(metric=metric, mode=mode)
+        self.space = space
+        self.seed = int(seed)
+        self.max_trials = max_trials
+        self.rng = np.random.default_rng(self.seed)
+        self.pending: dict[str, dict] = {}
+        self.observations: list[tuple[dict, float]] = []  # (config, loss)
+        self.n_suggested = 0
+        self.seen: set[tuple] = set()
+        self.opts = options  # already checked and defaulted by searchers.check_options
+
+    # -- Ray Tune interface -------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if self.max_trials is not None and self.n_suggested >= self.max_trials:
+            return Searcher.FINISHED
+        config = self._ask()
+        if config is None or config == Searcher.FINISHED:
+            return config
+        config = {k: _plain(v) for k, v in config.items()}
+        self.pending[trial_id] = config
+        self.seen.add(self.space.key(config))
+        self.n_suggested += 1
+        return config
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Intermediate results are not used by the built-in searchers."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        config = self.pending.pop(trial_id, None)
+        if config is None or error or not result:
+            return
+        loss = self.loss(result.get(self.metric))
+        if loss is not None:
+            self.observations.append((config, loss))
+            self._tell(config, loss)
+
+    # -- warm start ----------------------------------------------------------
+    def observe(self, config: dict, value: float) -> bool:
+        """Tell a finished result from an earlier study (warm start).
+
+        Returns False, and tells nothing, when the config does not fit this
+        space or the value is not finite.
+        """
+        if not self.space.contains(config):
+            return False
+        loss = self.loss(value)
+        if loss is None:
+            return False
+        config = {k: _plain(v) for k, v in config.items()}
+        self.observations.append((config, loss))
+        self.seen.add(self.space.key(config))
+        self._tell(config, loss)
+        return True
+
+    def loss(self, value: Any) -> float | None:
+        """The metric as a loss to minimise, or None when it is not a finite number."""
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(value):
+            return None
+        return -value if self.mode == "max" else value
+
+    # -- subclass hooks -------------------------------------------------------
+    def _ask(self) -> dict | str | None:
+        raise NotImplementedError
+
+    def _tell(self, config: dict, loss: float) -> None:
+        """Learn from one finished configuration (default: nothing to learn)."""
+
+    def _core_state(self) -> dict:
+        return {}
+
+    def _set_core_state(self, state: dict) -> None:
+        pass
+
+    # -- state ----------------------------------------------------------------
+    def get_state(self) -> dict:
+        return {
+            "version": STATE_VERSION,
+            "searcher": type(self).__name__,
+            "seed": self.seed,
+            "n_suggested": self.n_suggested,
+            "pending": self.pending,
+            "observations": [[c, l] for c, l in self.observations],
+            "rng": _rng_state(self.rng),
+            "core": self._core_state(),
+        }
+
+    def set_state(self, state: dict) -> None:
+        if state.get("version") != STATE_VERSION or state.get("searcher") != type(self).__name__:
+            raise ValueError(f"searcher state of {state.get('searcher')!r} v{state.get('version')} "
+                             f"cannot restore {type(self).__name__} v{STATE_VERSION}")
+        self.n_suggested = state["n_suggested"]
+        self.pending = dict(state["pending"])
+        self.observations = [(c, float(l)) for c, l in state["observations"]]
+        self.seen = {self.space.key(c) for c in self.pending.values()}
+        self.seen |= {self.space.key(c) for c, _ in self.observations}
+        self.rng.bit_generator.state = state["rng"]
+        self._set_core_state(state["core"])
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "w") as f:
+            json.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.set_state(json.load(f))
+
+    # -- helpers ----------------------------------------------------------------
+    def fresh_sample(self, tries: int = 100) -> dict:
+        """A random configuration not suggested before (if one can be found)."""
+        config = self.space.sample(self.rng)
+        for _ in range(tries):
+            if self.space.key(config) not in self.seen:
+                break
+            config = self.space.sample(self.rng)
+        return config
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (Ray configs, JSON and SQL want plain values)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    state = rng.bit_generator.state
+    return json.loads(json.dumps(state, default=int))
