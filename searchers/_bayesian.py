@@ -1,0 +1,266 @@
+"""Bayesian optimisation: a surrogate model of the loss and an acquisition function.
+
+The model backend is scikit-optimize's ``Optimizer`` (GP, RF, ET or GBRT
+surrogates; EI, PI, LCB or the ``gp_hedge`` portfolio), wrapped by the small
+:class:`_SkoptBackend` adapter below so that another backend can replace it
+(scikit-optimize is archived). The searcher keeps no skopt object between
+suggestions: each model suggestion rebuilds the optimizer from the searcher's
+own data, which makes the state plain JSON and a restored searcher suggest
+exactly what an uninterrupted one would.
+
+Behaviour, in the order a study meets it:
+
+* **Random phase.** The first ``n_initial_points`` suggestions are seeded random
+  samples; warm-start observations (``observe``) count toward them. The model
+  also needs at least two finished results, so the random phase lasts longer
+  while everything is still pending. ``n_suggested`` is part of the saved state,
+  so the random phase does not restart after a restore.
+* **Pending trials (constant liar).** Every pending trial is told to the model
+  as if it had finished with the ``liar`` value (the best, mean or worst loss
+  seen), so parallel trials spread out. A suggestion equal to one already made
+  is replaced by a fresh random sample: never the same point twice.
+* **Failed trials.** Errors and NaN/inf results are dropped by the base class.
+  With ``on_failure: penalize`` (default) the failed point is told to the model
+  with the worst loss seen so far, steering it away from regions that crash;
+  with ``ignore`` it is not told at all.
+* **Cost bound.** The model is fitted on at most ``max_model_points`` results
+  (the best half and the most recent rest). The GP's kernel hyperparameters are
+  re-optimised only when the number of results has grown by 10% since the last
+  fit (every result up to 20); between refits the stored hyperparameters are
+  reused and fitting is one Cholesky factorisation.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from hpsearch.exceptions import SpecError
+from hpsearch.space import Categorical, Float, Int, Param, Space
+from searchers._base import BaseSearcher
+
+SURROGATES = ("GP", "RF", "ET", "GBRT")
+ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
+LIARS = ("min", "mean", "max")
+ON_FAILURE = ("penalize", "ignore")
+
+
+class BayesianSearcher(BaseSearcher):
+    """Sequential model-based search over a mixed space.
+
+    >>> from hpsearch.space import Space
+    >>> from searchers import create_searcher
+    >>> s = create_searcher("bayesian", Space.from_spec({"x": {"uniform": [-1, 1]}}),
+    ...                     metric="loss", mode="min", seed=0, n_initial_points=3)
+    >>> for i in range(5):
+    ...     s.on_trial_complete(str(i), {"loss": s.suggest(str(i))["x"] ** 2})
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        o = self.opts
+        _check_choice("surrogate", o["surrogate"], SURROGATES)
+        _check_choice("acquisition", o["acquisition"], ACQUISITIONS)
+        _check_choice("liar", o["liar"], LIARS)
+        _check_choice("on_failure", o["on_failure"], ON_FAILURE)
+        _check_int("n_initial_points", o["n_initial_points"], 1)
+        _check_int("max_model_points", o["max_model_points"], 10)
+        _check_int("n_candidates", o["n_candidates"], 10)
+        _check_number("xi", o["xi"], 0.0)
+        _check_number("kappa", o["kappa"], 0.0)
+        self.backend = _SkoptBackend(self.space, surrogate=o["surrogate"],
+                                     acquisition=o["acquisition"], xi=float(o["xi"]),
+                                     kappa=float(o["kappa"]), n_candidates=o["n_candidates"])
+        self.failed: list[dict] = []  # configs of failed trials, in order
+        self.n_warm = 0  # warm-start observations, counted toward the random phase
+        self.hyper: dict | None = None  # the GP's fitted hyperparameters, JSON-safe
+        self.hedge: dict | None = None  # gp_hedge's gains and last candidates
+
+    # -- Ray Tune / base hooks -------------------------------------------------
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        config = self.pending.get(trial_id)
+        n_before = len(self.observations)
+        super().on_trial_complete(trial_id, result, error)
+        if config is not None and len(self.observations) == n_before:
+            self.failed.append(config)  # an error or a NaN/inf/missing metric
+
+    def observe(self, config: dict, value: float) -> bool:
+        told = super().observe(config, value)
+        self.n_warm += told
+        return told
+
+    def _ask(self) -> dict:
+        n_random = self.opts["n_initial_points"] - self.n_warm
+        if self.n_suggested < n_random or len(self.observations) < 2 or self.backend.n_dims == 0:
+            return self.fresh_sample()
+        X, y = self._model_data()
+        refit = self._needs_refit()
+        point, self.hyper, self.hedge = self.backend.suggest(
+            X, y, random_state=int(self.rng.integers(2**31 - 1)),
+            hyper=None if refit else self.hyper, hedge=self.hedge, n_data=self._n_results())
+        config = self.backend.to_config(point)
+        if self.space.key(config) in self.seen:
+            return self.fresh_sample()
+        return config
+
+    # -- model data ---------------------------------------------------------------
+    def _n_results(self) -> int:
+        return len(self.observations) + len(self.failed) * (self.opts["on_failure"] == "penalize")
+
+    def _needs_refit(self) -> bool:
+        if self.hyper is None:
+            return True
+        at = self.hyper["n_data"]
+        return self._n_results() - at >= max(1, math.ceil(0.1 * at)) or at < 20
+
+    def _model_data(self) -> tuple[list[list], list[float]]:
+        """Results (bounded), penalised failures and lied-about pending points."""
+        losses = [loss for _, loss in self.observations]
+        pool = list(self.observations)
+        if self.opts["on_failure"] == "penalize":
+            pool += [(c, max(losses)) for c in self.failed]
+        k = self.opts["max_model_points"]
+        if len(pool) > k:
+            # The best half keeps the model sharp where it matters; the most
+            # recent rest keeps it honest about where it last looked.
+            best = sorted(range(len(pool)), key=lambda i: pool[i][1])[: k // 2]
+            chosen = set(best)
+            rest = [i for i in range(len(pool)) if i not in chosen][-(k - len(best)):]
+            pool = [pool[i] for i in sorted(best + rest)]
+        lie = {"min": min, "max": max, "mean": lambda v: float(np.mean(v))}[self.opts["liar"]](losses)
+        pool += [(c, lie) for c in self.pending.values()]
+        return [self.backend.to_point(c) for c, _ in pool], [float(v) for _, v in pool]
+
+    # -- state -----------------------------------------------------------------
+    def _core_state(self) -> dict:
+        return {"failed": self.failed, "n_warm": self.n_warm, "hyper": self.hyper,
+                "hedge": self.hedge}
+
+    def _set_core_state(self, state: dict) -> None:
+        self.failed = list(state["failed"])
+        self.seen |= {self.space.key(c) for c in self.failed}
+        self.n_warm = int(state["n_warm"])
+        self.hyper = state["hyper"]
+        self.hedge = state["hedge"]
+
+
+class _SkoptBackend:
+    """Everything that knows scikit-optimize: dimensions, fitting, acquisition.
+
+    A point is a list with one entry per non-constant parameter: a float for
+    Float, an int for Int, the value's index for Categorical (skopt would turn a
+    mixed list such as ``[1, true, "a"]`` into numpy strings).
+    """
+
+    def __init__(self, space: Space, *, surrogate: str, acquisition: str, xi: float,
+                 kappa: float, n_candidates: int):
+        from skopt.space import Categorical as SkCategorical, Integer, Real
+
+        self.space = space
+        self.surrogate, self.acquisition = surrogate, acquisition
+        self.acq_kwargs = {"xi": xi, "kappa": kappa}
+        self.n_candidates = n_candidates
+        # A parameter with one possible value is constant: skopt cannot model it.
+        self.fixed = {p.name: _only_value(p) for p in space.params if _only_value(p) is not _VARIES}
+        self.free: list[Param] = [p for p in space.params if p.name not in self.fixed]
+        self.dimensions = []
+        for p in self.free:
+            if isinstance(p, Float):
+                self.dimensions.append(Real(p.low, p.high, prior="log-uniform" if p.log else "uniform"))
+            elif isinstance(p, Int):
+                self.dimensions.append(Integer(p.low, p.high, prior="log-uniform" if p.log else "uniform"))
+            else:
+                self.dimensions.append(SkCategorical(list(range(len(p.values)))))
+        self.n_dims = len(self.dimensions)
+        # L-BFGS on the acquisition needs gradients: GP over numeric dimensions only.
+        numeric = not any(isinstance(p, Categorical) for p in self.free)
+        self.acq_optimizer = "lbfgs" if surrogate == "GP" and numeric else "sampling"
+
+    # -- conversions ----------------------------------------------------------------
+    def to_point(self, config: dict) -> list:
+        return [p.index(config[p.name]) if isinstance(p, Categorical) else config[p.name]
+                for p in self.free]
+
+    def to_config(self, point: Sequence) -> dict:
+        free = {}
+        for p, v in zip(self.free, point):
+            if isinstance(p, Float):
+                free[p.name] = min(p.high, max(p.low, float(v)))
+            elif isinstance(p, Int):
+                free[p.name] = min(p.high, max(p.low, int(round(float(v)))))
+            else:
+                free[p.name] = p.values[int(v)]
+        return {n: free[n] if n in free else self.fixed[n] for n in self.space.names}
+
+    # -- one suggestion ---------------------------------------------------------------
+    def suggest(self, X: list[list], y: list[float], *, random_state: int, hyper: dict | None,
+                hedge: dict | None, n_data: int) -> tuple[list, dict | None, dict | None]:
+        """Fit on (X, y) and return the acquisition's argmin, plus updated state.
+
+        ``hyper`` holds GP kernel hyperparameters to reuse (None: optimise them
+        and return the new ones). ``hedge`` carries gp_hedge's gains and last
+        candidates across suggestions, exactly as one long-lived skopt
+        Optimizer would.
+        """
+        from skopt import Optimizer
+
+        estimator = self._estimator(random_state, hyper)
+        opt = Optimizer(self.dimensions, base_estimator=estimator, n_initial_points=0,
+                        acq_func=self.acquisition, acq_optimizer=self.acq_optimizer,
+                        acq_func_kwargs=self.acq_kwargs, random_state=random_state,
+                        acq_optimizer_kwargs={"n_points": self.n_candidates, "n_restarts_optimizer": 5})
+        if self.acquisition == "gp_hedge" and hedge is not None:
+            opt.gains_ = np.array(hedge["gains"], dtype=float)
+            opt.next_xs_ = [np.array(x, dtype=float) for x in hedge["next_xs"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "evaluated at this point before": we dedupe ourselves
+            opt.tell(X, y)
+        model = opt.models[-1]
+        if self.surrogate == "GP" and hyper is None:
+            hyper = {"theta": model.kernel_.k1.theta.tolist(), "noise": float(model.noise_),
+                     "n_data": n_data}
+        if self.acquisition == "gp_hedge":
+            hedge = {"gains": opt.gains_.tolist(), "next_xs": [np.asarray(x, dtype=float).tolist()
+                                                               for x in opt.next_xs_]}
+        return list(opt._next_x), hyper, hedge
+
+    def _estimator(self, random_state: int, hyper: dict | None):
+        from skopt.utils import cook_estimator
+
+        if self.surrogate != "GP":
+            return cook_estimator(self.surrogate, space=self.dimensions, random_state=random_state)
+        gp = cook_estimator("GP", space=self.dimensions, random_state=random_state)
+        if hyper is not None:
+            # Known hyperparameters: no marginal-likelihood search, one Cholesky.
+            gp.set_params(kernel=gp.kernel.clone_with_theta(np.array(hyper["theta"])),
+                          noise=max(hyper["noise"], 1e-10), optimizer=None)
+        return gp
+
+
+_VARIES = object()
+
+
+def _only_value(p: Param) -> Any:
+    if isinstance(p, Int) and p.low == p.high:
+        return p.low
+    if isinstance(p, Categorical) and len(p.values) == 1:
+        return p.values[0]
+    return _VARIES
+
+
+def _check_choice(name: str, value: Any, valid: tuple) -> None:
+    if value not in valid:
+        raise SpecError(f"must be one of {', '.join(valid)}; got {value!r}", f"searcher.{name}")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise SpecError(f"must be an integer >= {low}, got {value!r}", f"searcher.{name}")
+
+
+def _check_number(name: str, value: Any, low: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < low:
+        raise SpecError(f"must be a finite number >= {low}, got {value!r}", f"searcher.{name}")
