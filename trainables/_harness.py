@@ -1,0 +1,472 @@
+"""The one training loop every built-in family shares.
+
+A family file contributes a config dataclass (a :class:`TrainConfig` subclass),
+a ``build(cfg, data) -> nn.Module``, a ``loss(model, batch, cfg)`` and an
+``evaluate(model, val, cfg) -> metrics``, bundled as a :class:`Recipe` named
+``RECIPE``. This module owns everything else: parsing the config, seeding, data, device and
+threads, the optimizer, mixed precision, the epoch loop, reporting, and
+checkpoints (save, resume, PBT exploit). ``describe`` turns a family into the
+registry's :class:`~trainables.TrainableInfo`, whose ``fn`` is the Ray Tune
+function trainable.
+
+Outside Ray Tune (tests, benchmarks, notebooks) call :func:`run`::
+
+    >>> from trainables import cnn, _harness
+    >>> history = _harness.run(cnn.RECIPE, {"epochs": 1, "train_samples": 256})
+    >>> sorted(history[-1])
+    ['epoch', 'train_loss', 'val_accuracy', 'val_loss']
+
+Checkpoints are one ``state.pt`` written with ``torch.save`` and read with
+``torch.load(weights_only=True)`` only: tensors, numbers, strings, lists and
+dicts; never arbitrary pickled objects. RNG states are stored as tensors and
+lists of ints.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import random
+import shutil
+import tempfile
+import typing
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from hpsearch.exceptions import HpsearchError, SpecError
+from trainables import RESERVED_KEYS, TrainableInfo
+from trainables import _data
+
+OPTIMIZERS = ("adam", "adagrad", "adadelta", "sgd", "rmsprop")
+CHECKPOINT_FILE = "state.pt"
+CHECKPOINT_FORMAT = 1
+
+Batch = tuple[torch.Tensor, ...]
+Reporter = Callable[[dict, str], None]  # (metrics, checkpoint directory)
+
+
+class CheckpointError(HpsearchError):
+    """A checkpoint cannot be loaded (corrupt, foreign, unsafe or for another model)."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters every family reads. A family subclasses it to add its own.
+
+    ``betas: [b1, b2]`` in a spec sets ``beta1`` and ``beta2``. ``rho`` is
+    Adadelta's ``rho`` and RMSprop's ``alpha`` (None: PyTorch's default);
+    ``momentum`` applies to SGD and RMSprop. ``train_samples > 0`` trains on
+    that many samples only. ``amp`` turns on mixed precision on CUDA.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 5
+    beta1: float = 0.9
+    beta2: float = 0.999
+    momentum: float = 0.0
+    rho: float | None = None
+    train_samples: int = 0
+    amp: bool = True
+    dataset: str | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        """Refuse values no model can train with; families extend this."""
+        if self.optimizer not in OPTIMIZERS:
+            raise SpecError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}",
+                            "optimizer")
+        _require(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number", self.lr)
+        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0", self.weight_decay)
+        _require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
+        _require(1 <= self.epochs <= 100_000, "epochs", "must be in [1, 100000]", self.epochs)
+        _require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "betas", "must be in [0, 1)",
+                 (self.beta1, self.beta2))
+        _require(self.momentum >= 0, "momentum", "must be >= 0", self.momentum)
+        _require(self.rho is None or 0 <= self.rho <= 1, "rho", "must be in [0, 1]", self.rho)
+        _require(self.train_samples >= 0, "train_samples", "must be >= 0 (0: all)",
+                 self.train_samples)
+
+
+def _require(ok: bool, field: str, message: str, value: Any) -> None:
+    if not ok:
+        raise SpecError(f"{message}, got {value!r}", field)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a family file contributes; the harness supplies the rest.
+
+    ``train_step(model, batch, cfg, step, index)`` is needed only by families
+    with several optimizers (the GAN): it calls ``step(name, loss)`` for each
+    update and returns the logs to average over the epoch. Otherwise the
+    harness steps the single optimizer ``"model"`` on ``loss``.
+    ``param_groups(model)`` names the optimizers and their parameters.
+    """
+
+    name: str
+    Config: type[TrainConfig]
+    build: Callable[[Any, _data.Data], nn.Module]
+    evaluate: Callable[[nn.Module, "Split", Any], dict[str, float]]
+    loss: Callable[[nn.Module, Batch, Any], tuple[torch.Tensor, dict]] | None = None
+    train_step: Callable[..., dict] | None = None
+    param_groups: Callable[[nn.Module], dict[str, list]] = lambda m: {"model": list(m.parameters())}
+
+    def parse(self, config: Mapping[str, Any]) -> TrainConfig:
+        return parse_config(self.Config, config)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Validation (or training) tensors on the training device, plus what the model needs."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    data: _data.Data
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        for i in range(0, len(self.x), size):
+            yield (self.x[i:i + size],) if self.y is None else (self.x[i:i + size], self.y[i:i + size])
+
+
+# -- configuration ---------------------------------------------------------------
+
+def parse_config(cls: type[TrainConfig], config: Mapping[str, Any]) -> TrainConfig:
+    """Build ``cls`` from a flat Tune config, coercing types and refusing unknown keys."""
+    values = dict(config)
+    if "betas" in values:
+        betas = values.pop("betas")
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise SpecError(f"must be a list of two numbers, got {betas!r}", "betas")
+        values.setdefault("beta1", betas[0])
+        values.setdefault("beta2", betas[1])
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        valid = ", ".join(n for n in names if n not in RESERVED_KEYS)
+        raise SpecError(f"unknown hyperparameter {unknown[0]!r}; valid: {valid}, betas", unknown[0])
+    cfg = cls(**{k: _coerce(k, hints[k], v) for k, v in values.items()})
+    cfg.check()
+    return cfg
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Searchers and YAML hand over numpy scalars, 32.0 for ints, 0/1 for bools: normalise."""
+    args = typing.get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    kind = next((a for a in args if a is not type(None)), hint) if args else hint
+    if isinstance(value, np.generic):
+        value = value.item()
+    if kind is bool:
+        if isinstance(value, bool) or value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif kind is int:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise SpecError(f"must be {getattr(kind, '__name__', kind)}, got {value!r}", name)
+
+
+# -- the loop ----------------------------------------------------------------------
+
+def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None = None,
+        resume_from: str | os.PathLike | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        device: str | torch.device | None = None, num_threads: int | None = None) -> list[dict]:
+    """Train ``recipe`` with ``config`` and return every epoch's metrics.
+
+    Each epoch writes a checkpoint and calls ``reporter(metrics, directory)``
+    (inside Ray Tune: ``tune.report``). The checkpoint goes into
+    ``checkpoint_dir`` when given (overwritten each epoch), else into a
+    temporary directory removed once the reporter returns. ``resume_from`` is
+    a checkpoint directory to continue from (its epoch counts toward
+    ``epochs``; a changed config, as PBT makes, takes effect). ``device``
+    defaults to CUDA when available; ``num_threads`` (CPU only) to 1.
+    """
+    cfg = recipe.parse(config)
+    dev = torch.device(device) if device is not None else _default_device()
+    if dev.type == "cpu":
+        torch.set_num_threads(max(1, int(num_threads or 1)))
+    seed_everything(cfg.seed)
+    data = _data.load(recipe.name, cfg.dataset, cfg.train_samples)
+    train, val = _to_device(data, dev)
+    model = recipe.build(cfg, data).to(dev)
+    optimizers = {name: make_optimizer(cfg, params) for name, params in recipe.param_groups(model).items()}
+    amp = cfg.amp and dev.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start = load_checkpoint(resume_from, recipe, cfg, model, optimizers, scaler) if resume_from else 0
+    step = _Stepper(optimizers, scaler)
+    train_step = recipe.train_step or _single_step(recipe)
+    batches_per_epoch = math.ceil(len(train.x) / cfg.batch_size)
+    history = []
+    for epoch in range(start + 1, cfg.epochs + 1):
+        model.train()
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        for i, batch in enumerate(_shuffled(train, cfg, epoch)):
+            with _autocast(dev, amp):
+                logs = train_step(model, batch, cfg, step, (epoch - 1) * batches_per_epoch + i)
+            for key, value in logs.items():  # sample-weighted means, one sync per epoch
+                sums[key] = sums.get(key, 0.0) + torch.as_tensor(value).detach().float() * len(batch[0])
+                counts[key] = counts.get(key, 0) + len(batch[0])
+        model.eval()
+        with torch.no_grad(), _autocast(dev, amp):
+            metrics = {k: float(v) for k, v in recipe.evaluate(model, val, cfg).items()}
+        metrics.update({k: float(sums[k]) / counts[k] for k in sums})
+        metrics["epoch"] = epoch
+        history.append(metrics)
+        _save_and_report(metrics, reporter, checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler)
+    return history
+
+
+def _single_step(recipe: Recipe) -> Callable[..., dict]:
+    def train_step(model, batch, cfg, step, index):
+        loss, logs = recipe.loss(model, batch, cfg)
+        step("model", loss)
+        return logs
+    return train_step
+
+
+class _Stepper:
+    """``step(name, loss)``: one update of optimizer ``name`` (with loss scaling on CUDA)."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], scaler: torch.amp.GradScaler):
+        self.optimizers, self.scaler = optimizers, scaler
+
+    def __call__(self, name: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def _autocast(dev: torch.device, enabled: bool):
+    return torch.autocast(device_type="cuda", dtype=torch.float16) if enabled else nullcontext()
+
+
+def _shuffled(train: Split, cfg: TrainConfig, epoch: int) -> Iterator[Batch]:
+    # The order depends on (seed, epoch) only, so a resumed run sees the same batches.
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+    order = torch.randperm(len(train.x), generator=gen).to(train.x.device)
+    for i in range(0, len(order), cfg.batch_size):
+        idx = order[i:i + cfg.batch_size]
+        if len(idx) < 2 and len(order) > 1:
+            continue  # a batch of one breaks batch norm and adds nothing
+        yield (train.x[idx],) if train.y is None else (train.x[idx], train.y[idx])
+
+
+def _to_device(data: _data.Data, dev: torch.device) -> tuple[Split, Split]:
+    def tensor(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(dev)
+    return (Split(tensor(data.x_train), tensor(data.y_train), data),
+            Split(tensor(data.x_val), tensor(data.y_val), data))
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """The optimizer ``cfg.optimizer`` with the config's knobs."""
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, betas=(cfg.beta1, cfg.beta2), **common)
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, **common)
+    if cfg.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, rho=0.9 if cfg.rho is None else cfg.rho, **common)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, momentum=cfg.momentum, **common)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, alpha=0.99 if cfg.rho is None else cfg.rho,
+                                   momentum=cfg.momentum, **common)
+    raise SpecError(f"unknown optimizer {cfg.optimizer!r}; valid: {', '.join(OPTIMIZERS)}", "optimizer")
+
+
+def mean_over_batches(fn: Callable[[Batch], dict[str, torch.Tensor]], split: Split,
+                      batch_size: int = 512) -> dict[str, float]:
+    """Average ``fn``'s per-sample values (tensors of shape (n,)) over ``split``."""
+    sums: dict[str, torch.Tensor] = {}
+    for batch in split.batches(batch_size):
+        for key, values in fn(batch).items():
+            sums[key] = sums.get(key, 0.0) + values.float().sum()
+    return {key: float(total) / len(split.x) for key, total in sums.items()}
+
+
+# -- checkpoints -------------------------------------------------------------------
+
+def save_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConfig, epoch: int,
+                    model: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                    scaler: torch.amp.GradScaler | None = None) -> Path:
+    """Write ``state.pt`` (plain tensors and containers only) into ``directory``."""
+    np_state = np.random.get_state()
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "family": recipe.name,
+        "epoch": epoch,
+        "optimizer": cfg.optimizer,
+        "model": model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else {},
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
+                      int(np_state[3]), float(np_state[4])],
+            "python": [list(random.getstate()[1]), random.getstate()[0]],
+        },
+    }
+    path = Path(directory) / CHECKPOINT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    return path
+
+
+def load_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConfig, model: nn.Module,
+                    optimizers: dict[str, torch.optim.Optimizer],
+                    scaler: torch.amp.GradScaler | None = None) -> int:
+    """Restore weights, optimizer state and RNG from ``directory``; return its epoch.
+
+    The optimizers keep ``cfg``'s hyperparameters (lr, betas, ...), so that a
+    PBT exploit continues with the mutated config; if the optimizer type
+    changed, its state starts afresh.
+    """
+    path = Path(directory) / CHECKPOINT_FILE
+    device = next(model.parameters()).device
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no {CHECKPOINT_FILE} in checkpoint {str(directory)!r}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"refusing checkpoint {str(path)!r}: not a plain-tensor hpsearch "
+                              f"checkpoint ({str(exc).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{str(path)!r} is not an hpsearch checkpoint (format {CHECKPOINT_FORMAT})")
+    if state.get("family") != recipe.name:
+        raise CheckpointError(f"{str(path)!r} holds a {state.get('family')!r} model, not {recipe.name!r}")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:  # e.g. PBT mutated an architecture hyperparameter
+        raise CheckpointError(f"{str(path)!r} does not fit this model's architecture: "
+                              f"{str(exc).splitlines()[0]}") from None
+    if state["optimizer"] == cfg.optimizer and set(state["optimizers"]) == set(optimizers):
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+            for group in optimizer.param_groups:  # the new config's lr etc. win (PBT)
+                group.update(optimizer.defaults)
+    if scaler is not None and scaler.is_enabled() and state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
+    _restore_rng(state["rng"])
+    return int(state["epoch"])
+
+
+def _restore_rng(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"].cpu())
+    if rng["cuda"] and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+    keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state(("MT19937", keys.cpu().numpy().astype(np.uint32), pos, has_gauss, gauss))
+    internal, version = rng["python"]
+    random.setstate((version, tuple(internal), None))
+
+
+def _save_and_report(metrics, reporter, checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler):
+    if checkpoint_dir is not None:
+        save_checkpoint(checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler)
+        if reporter is not None:
+            reporter(dict(metrics), str(checkpoint_dir))
+        return
+    if reporter is None:
+        return
+    tmp = tempfile.mkdtemp(prefix=f"hpsearch-{recipe.name}-")
+    try:
+        save_checkpoint(tmp, recipe, cfg, epoch, model, optimizers, scaler)
+        reporter(dict(metrics), tmp)  # tune.report copies the directory before returning
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- Ray Tune ----------------------------------------------------------------------
+
+def tune_function(recipe: Recipe) -> Callable[[dict], None]:
+    """The Ray Tune function trainable for ``recipe``: a thin wrapper around :func:`run`."""
+
+    def trainable(config: dict) -> None:
+        from ray import tune
+
+        resources = tune.get_context().get_trial_resources().required_resources
+        use_gpu = (resources.get("GPU", 0) > 0 and torch.cuda.is_available()
+                   and bool(os.environ.get("CUDA_VISIBLE_DEVICES")))
+
+        def report(metrics: dict, directory: str) -> None:
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+        kwargs = {"reporter": report, "device": "cuda" if use_gpu else "cpu",
+                  "num_threads": max(1, int(resources.get("CPU", 1)))}
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            run(recipe, config, **kwargs)
+            return
+        with checkpoint.as_directory() as directory:
+            # Copy out: the loop outlives this context and the restored files.
+            local = tempfile.mkdtemp(prefix=f"hpsearch-{recipe.name}-resume-")
+            shutil.copytree(directory, local, dirs_exist_ok=True)
+        try:
+            run(recipe, config, resume_from=local, **kwargs)
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+
+    trainable.__name__ = recipe.name
+    return trainable
+
+
+def describe(recipe: Recipe, *, metrics: tuple[str, ...], metric: str, mode: str,
+             datasets: tuple[str, ...], description: str, space: dict, fixed: dict,
+             trials: int = 8) -> TrainableInfo:
+    """The registry entry for ``recipe``; its template is a complete, runnable spec."""
+    hyperparameters = tuple(f.name for f in dataclasses.fields(recipe.Config)
+                            if f.name not in RESERVED_KEYS) + ("betas",)
+    template = {
+        "name": f"{recipe.name}-{datasets[0]}",
+        "trainable": recipe.name,
+        "dataset": datasets[0],
+        "metric": metric,
+        "mode": mode,
+        "space": space,
+        "fixed": fixed,
+        "searcher": {"type": "random"},
+        "budget": {"trials": trials, "max_concurrent": 2},
+        "resources": {"cpu": 1, "gpu": 0},
+        "seed": 0,
+    }
+    return TrainableInfo(name=recipe.name, fn=tune_function(recipe), metrics=metrics,
+                         default_metric=metric, default_mode=mode, default_dataset=datasets[0],
+                         datasets=datasets, hyperparameters=hyperparameters,
+                         description=description, template=template)
