@@ -116,6 +116,8 @@ class BaseSearcher(Searcher):
             "n_suggested": self.n_suggested,
             "pending": self.pending,
             "observations": [[c, l] for c, l in self.observations],
+            # Failed trials' points are in neither list above but must stay "used".
+            "seen": sorted(list(k) for k in self.seen),
             "rng": _rng_state(self.rng),
             "core": self._core_state(),
         }
@@ -129,6 +131,7 @@ class BaseSearcher(Searcher):
         self.observations = [(c, float(l)) for c, l in state["observations"]]
         self.seen = {self.space.key(c) for c in self.pending.values()}
         self.seen |= {self.space.key(c) for c, _ in self.observations}
+        self.seen |= {tuple(k) for k in state.get("seen", [])}
         self.rng.bit_generator.state = state["rng"]
         self._set_core_state(state["core"])
 

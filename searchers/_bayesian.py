@@ -26,8 +26,9 @@ Behaviour, in the order a study meets it:
 * **Cost bound.** The model is fitted on at most ``max_model_points`` results
   (the best half and the most recent rest). The GP's kernel hyperparameters are
   re-optimised only when the number of results has grown by 10% since the last
-  fit (every result up to 20); between refits the stored hyperparameters are
-  reused and fitting is one Cholesky factorisation.
+  optimisation (so at every result up to 10), starting from the previous
+  optimum plus one random restart; between refits the stored hyperparameters
+  are reused and fitting is one Cholesky factorisation.
 """
 from __future__ import annotations
 
@@ -96,10 +97,11 @@ class BayesianSearcher(BaseSearcher):
         if self.n_suggested < n_random or len(self.observations) < 2 or self.backend.n_dims == 0:
             return self.fresh_sample()
         X, y = self._model_data()
-        refit = self._needs_refit()
-        point, self.hyper, self.hedge = self.backend.suggest(
-            X, y, random_state=int(self.rng.integers(2**31 - 1)),
-            hyper=None if refit else self.hyper, hedge=self.hedge, n_data=self._n_results())
+        point, hyper, self.hedge = self.backend.suggest(
+            X, y, random_state=int(self.rng.integers(2**31 - 1)), hyper=self.hyper,
+            refit=self._needs_refit(), hedge=self.hedge)
+        if hyper is not self.hyper:
+            self.hyper = {**hyper, "n_data": self._n_results()}
         config = self.backend.to_config(point)
         if self.space.key(config) in self.seen:
             return self.fresh_sample()
@@ -113,7 +115,7 @@ class BayesianSearcher(BaseSearcher):
         if self.hyper is None:
             return True
         at = self.hyper["n_data"]
-        return self._n_results() - at >= max(1, math.ceil(0.1 * at)) or at < 20
+        return self._n_results() - at >= max(1, math.ceil(0.1 * at))
 
     def _model_data(self) -> tuple[list[list], list[float]]:
         """Results (bounded), penalised failures and lied-about pending points."""
@@ -196,17 +198,26 @@ class _SkoptBackend:
 
     # -- one suggestion ---------------------------------------------------------------
     def suggest(self, X: list[list], y: list[float], *, random_state: int, hyper: dict | None,
-                hedge: dict | None, n_data: int) -> tuple[list, dict | None, dict | None]:
+                refit: bool, hedge: dict | None) -> tuple[list, dict | None, dict | None]:
         """Fit on (X, y) and return the acquisition's argmin, plus updated state.
 
-        ``hyper`` holds GP kernel hyperparameters to reuse (None: optimise them
-        and return the new ones). ``hedge`` carries gp_hedge's gains and last
+        ``hyper`` holds the GP kernel hyperparameters of an earlier fit: reused
+        as they are, or with ``refit`` the start of a new optimisation whose
+        result is returned in place of ``hyper``. ``hedge`` carries gp_hedge's gains and last
         candidates across suggestions, exactly as one long-lived skopt
         Optimizer would.
         """
         from skopt import Optimizer
+        from threadpoolctl import threadpool_limits
 
-        estimator = self._estimator(random_state, hyper)
+        # The matrices are small (at most a few hundred rows): BLAS threads only
+        # spin, and L-BFGS on the kernel hyperparameters ran 5-15x slower with them.
+        with threadpool_limits(1):
+            return self._suggest(Optimizer, X, y, random_state, hyper, refit, hedge)
+
+    def _suggest(self, Optimizer: type, X: list[list], y: list[float], random_state: int,
+                 hyper: dict | None, refit: bool, hedge: dict | None) -> tuple[list, dict | None, dict | None]:
+        estimator = self._estimator(random_state, hyper, refit)
         opt = Optimizer(self.dimensions, base_estimator=estimator, n_initial_points=0,
                         acq_func=self.acquisition, acq_optimizer=self.acq_optimizer,
                         acq_func_kwargs=self.acq_kwargs, random_state=random_state,
@@ -218,24 +229,29 @@ class _SkoptBackend:
             warnings.simplefilter("ignore")  # "evaluated at this point before": we dedupe ourselves
             opt.tell(X, y)
         model = opt.models[-1]
-        if self.surrogate == "GP" and hyper is None:
-            hyper = {"theta": model.kernel_.k1.theta.tolist(), "noise": float(model.noise_),
-                     "n_data": n_data}
+        if self.surrogate == "GP" and (refit or hyper is None):
+            hyper = {"theta": model.kernel_.k1.theta.tolist(), "noise": float(model.noise_)}
         if self.acquisition == "gp_hedge":
             hedge = {"gains": opt.gains_.tolist(), "next_xs": [np.asarray(x, dtype=float).tolist()
                                                                for x in opt.next_xs_]}
         return list(opt._next_x), hyper, hedge
 
-    def _estimator(self, random_state: int, hyper: dict | None):
+    def _estimator(self, random_state: int, hyper: dict | None, refit: bool):
         from skopt.utils import cook_estimator
 
         if self.surrogate != "GP":
             return cook_estimator(self.surrogate, space=self.dimensions, random_state=random_state)
         gp = cook_estimator("GP", space=self.dimensions, random_state=random_state)
-        if hyper is not None:
+        if hyper is None:
+            return gp  # skopt's default: optimise from a unit kernel, two random restarts
+        kernel = gp.kernel.clone_with_theta(np.array(hyper["theta"]))
+        if refit:
+            # Start from the last optimum (it moves little as data grows), plus
+            # one random restart in case it has become a poor local optimum.
+            gp.set_params(kernel=kernel, n_restarts_optimizer=1)
+        else:
             # Known hyperparameters: no marginal-likelihood search, one Cholesky.
-            gp.set_params(kernel=gp.kernel.clone_with_theta(np.array(hyper["theta"])),
-                          noise=max(hyper["noise"], 1e-10), optimizer=None)
+            gp.set_params(kernel=kernel, noise=max(hyper["noise"], 1e-10), optimizer=None)
         return gp
 
 

@@ -1,0 +1,66 @@
+"""Shared helpers of the searcher tests: spaces, a factory, a driver."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hpsearch.space import Categorical, Float, Int, Space
+from searchers import create_searcher
+
+ALL_SEARCHERS = ["grid", "random", "bayesian", "genetic"]
+LEARNING_SEARCHERS = ["bayesian", "genetic"]
+
+# Small settings so that the learning searchers leave their random phase quickly
+# and the suite stays fast; grid needs repeats to make many suggestions.
+FAST_OPTIONS = {
+    "grid": {"repeats": 1000},
+    "random": {},
+    "bayesian": {"n_initial_points": 5, "max_model_points": 40, "n_candidates": 500},
+    "genetic": {"population_size": 6, "elitism": 2},
+}
+
+
+def parametrize_searcher(names=ALL_SEARCHERS):
+    """Optuna's ``parametrize_sampler``: one test per searcher name."""
+    return pytest.mark.parametrize("name", names)
+
+
+def mixed_space() -> Space:
+    return Space([
+        Float("lr", 1e-5, 1e-1, log=True),
+        Float("dropout", 0.0, 0.5),
+        Int("layers", 1, 6),
+        Int("hidden", 8, 512, log=True),
+        Categorical("optimizer", ("adam", "sgd", 1, None)),
+        Categorical("bn", (False, True)),
+        Categorical("batch", (32, 64), grid=True),
+    ])
+
+
+def discrete_space() -> Space:
+    """Eight points in all; grid walks them as its grid."""
+    return Space([Categorical("a", (0, 1, 2, 3), grid=True), Categorical("b", (False, True), grid=True)])
+
+
+def make(name: str, space: Space | None = None, seed: int = 0, mode: str = "min", **options):
+    options = {**FAST_OPTIONS[name], **options}
+    if space is not None and not space.grid_params:
+        options.pop("repeats", None)
+    return create_searcher(name, space or mixed_space(), metric="loss", mode=mode, seed=seed, **options)
+
+
+def objective(config: dict) -> float:
+    """A smooth loss on the mixed space (min near lr=1e-3, dropout=0.1, layers=3)."""
+    return ((math.log10(config["lr"]) + 3) ** 2 + (config["dropout"] - 0.1) ** 2 * 10
+            + (config["layers"] - 3) ** 2 / 4 + (config["optimizer"] != "adam"))
+
+
+def run(searcher, n: int, f=objective, start: int = 0) -> list[dict]:
+    """Suggest and complete ``n`` trials sequentially; return the configs."""
+    configs = []
+    for i in range(start, start + n):
+        config = searcher.suggest(str(i))
+        configs.append(config)
+        searcher.on_trial_complete(str(i), {"loss": f(config)})
+    return configs

@@ -1,0 +1,210 @@
+"""One conformance suite run over every registered searcher."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from ray.tune.search import Searcher
+
+from hpsearch.exceptions import SpecError
+from hpsearch.space import Categorical, Float, Int, Space
+from tests.searchers.searcher_helpers import (ALL_SEARCHERS, LEARNING_SEARCHERS, discrete_space, make, mixed_space,
+                              objective, parametrize_searcher, run)
+from searchers import SEARCHERS
+
+
+def test_suite_covers_every_registered_searcher():
+    assert sorted(ALL_SEARCHERS) == sorted(SEARCHERS)
+
+
+def _check_types(space: Space, config: dict) -> None:
+    assert space.contains(config), config
+    for p in space.params:
+        v = config[p.name]
+        if isinstance(p, Float):
+            assert type(v) is float, (p.name, v)
+        elif isinstance(p, Int):
+            assert type(v) is int, (p.name, v)
+        else:
+            assert any(type(v) is type(c) and v == c for c in p.values), (p.name, v)
+
+
+@parametrize_searcher()
+def test_bounds_and_types_over_many_suggestions(name):
+    space = mixed_space()
+    s = make(name, space)
+    n = 25 if name == "bayesian" else 150
+    for config in run(s, n):
+        _check_types(space, config)
+    assert json.loads(json.dumps(s.get_state()))  # JSON-safe all along
+
+
+@parametrize_searcher()
+def test_nan_inf_and_missing_results_are_dropped(name):
+    s = make(name)
+    bad = [float("nan"), float("inf"), -float("inf"), None, "oops"]
+    for i, value in enumerate(bad):
+        s.suggest(str(i))
+        s.on_trial_complete(str(i), {"loss": value})
+    s.suggest("missing")
+    s.on_trial_complete("missing", {"other": 1.0})
+    assert s.observations == [] and s.pending == {}
+    configs = run(s, 12, start=10)
+    assert len(s.observations) == 12
+    assert all(math.isfinite(loss) for _, loss in s.observations)
+    assert all(s.space.contains(c) for c in configs)
+
+
+@parametrize_searcher()
+def test_failed_trials_are_not_learned_and_not_repeated(name):
+    s = make(name)
+    failed = []
+    for i in range(8):
+        failed.append(s.suggest(f"f{i}"))
+        s.on_trial_complete(f"f{i}", error=True)
+    s.on_trial_complete("never-suggested", {"loss": 1.0})  # unknown trial: ignored
+    configs = run(s, 12)
+    assert len(s.observations) == 12 and not s.pending
+    keys = {s.space.key(c) for c in failed}
+    assert not keys & {s.space.key(c) for c in configs}
+
+
+def _drive(s, results, start, n, fail_every=0):
+    out = []
+    for i in range(start, start + n):
+        config = s.suggest(str(i))
+        out.append(config)
+        if fail_every and i % fail_every == 0:
+            s.on_trial_complete(str(i), error=True)
+        else:
+            s.on_trial_complete(str(i), {"loss": results(config)})
+    return out
+
+
+@parametrize_searcher()
+@pytest.mark.parametrize("space_fn", [mixed_space, discrete_space], ids=["mixed", "discrete"])
+def test_state_round_trip_mid_search_continues_identically(name, space_fn, tmp_path):
+    space = space_fn()
+    f = objective if space_fn is mixed_space else (lambda c: (c["a"] - 2) ** 2 + c["b"])
+    n_before, n_after = (9, 6) if space_fn is mixed_space else (3, 3)
+    twin = make(name, space, seed=3)
+    _drive(twin, f, 0, n_before, fail_every=4)
+    twin.suggest("p1")  # pending across the checkpoint
+    path = tmp_path / "state.json"
+    twin.save(str(path))
+    restored = make(name, space, seed=3)
+    restored.restore(str(path))
+    assert restored.get_state() == twin.get_state()
+    for s in (twin, restored):
+        s.suggest("p2")
+        s.on_trial_complete("p1", {"loss": 0.5})
+    assert _drive(twin, f, 100, n_after, fail_every=4) == _drive(restored, f, 100, n_after, fail_every=4)
+    assert twin.get_state() == restored.get_state()
+
+
+@parametrize_searcher()
+def test_seeded_reproducibility(name):
+    n = 12 if name == "bayesian" else 40
+    a, b, c = make(name, seed=7), make(name, seed=7), make(name, seed=8)
+    assert run(a, n) == run(b, n)
+    assert run(c, n) != run(make(name, seed=7), n)
+
+
+@parametrize_searcher()
+def test_no_duplicate_suggestions_among_pending(name):
+    s = make(name)
+    run(s, 8)  # the learning searchers now suggest from their model / population
+    pending = [s.suggest(f"p{i}") for i in range(20)]
+    keys = [s.space.key(c) for c in pending]
+    assert len(set(keys)) == len(keys)
+    assert not set(keys) & {s.space.key(c) for c, _ in s.observations}
+
+
+@parametrize_searcher()
+def test_no_duplicates_in_a_small_discrete_space(name):
+    s = make(name, discrete_space())
+    keys = [s.space.key(s.suggest(str(i))) for i in range(8)]
+    assert len(set(keys)) == 8
+
+
+@parametrize_searcher()
+def test_mode_max_negates_the_metric(name):
+    s = make(name, mode="max")
+    config = s.suggest("0")
+    s.on_trial_complete("0", {"loss": 2.5})
+    assert s.observations == [(config, -2.5)]
+    assert s.observe(config, 1.0) and s.observations[-1][1] == -1.0
+
+
+def _quadratic_space() -> Space:
+    return Space([Float("x", -5.0, 5.0), Float("y", -5.0, 5.0), Int("k", 0, 20)])
+
+
+def _quadratic(c: dict) -> float:
+    return (c["x"] - 1.0) ** 2 + (c["y"] + 2.0) ** 2 + (c["k"] - 7) ** 2 / 10
+
+
+@pytest.mark.parametrize("name", LEARNING_SEARCHERS)
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_learning_searchers_improve_on_their_random_start(name, mode):
+    sign = 1 if mode == "min" else -1
+    n_random, budget = (8, 25) if name == "bayesian" else (10, 120)
+    options = {"n_initial_points": n_random} if name == "bayesian" else {"population_size": n_random}
+    s = make(name, _quadratic_space(), seed=1, mode=mode, **options)
+    configs = run(s, budget, f=lambda c: sign * _quadratic(c))
+    best_random = min(_quadratic(c) for c in configs[:n_random])
+    best_model = min(_quadratic(c) for c in configs[n_random:])
+    assert best_model < 0.25 * best_random
+
+
+@parametrize_searcher()
+def test_warm_start_with_observe(name):
+    space = mixed_space()
+    cold, warm = make(name, space), make(name, space)
+    old = run(make(name, space, seed=99), 10)
+    for config in old:
+        assert warm.observe(config, objective(config))
+    assert not warm.observe({"lr": 1.0}, 0.0)  # not of this space
+    assert not warm.observe(old[0], float("nan"))
+    assert len(warm.observations) == 10 and not warm.pending
+    assert space.key(old[0]) in warm.seen
+    fresh = run(warm, 8, start=100)
+    assert not {space.key(c) for c in fresh} & {space.key(c) for c in old}
+    if name in LEARNING_SEARCHERS:
+        # Ten results are past both random phases: the next suggestions learn from them.
+        assert fresh != run(cold, 8, start=100)
+
+
+@parametrize_searcher()
+def test_unknown_option_raises_spec_error(name):
+    with pytest.raises(SpecError) as err:
+        make(name, bogus=1)
+    assert err.value.problems[0][0] == "searcher.bogus"
+
+
+@parametrize_searcher()
+def test_max_trials_finishes(name):
+    s = make(name)
+    s.max_trials = 3
+    run(s, 3)
+    assert s.suggest("x") == Searcher.FINISHED
+
+
+BAD_VALUES = [
+    ("bayesian", "surrogate", "SVM"), ("bayesian", "acquisition", "UCB"), ("bayesian", "liar", "median"),
+    ("bayesian", "n_initial_points", 0), ("bayesian", "n_initial_points", 2.5),
+    ("bayesian", "xi", -1), ("bayesian", "kappa", float("nan")), ("bayesian", "on_failure", "retry"),
+    ("bayesian", "max_model_points", True), ("bayesian", "n_candidates", 1),
+    ("genetic", "population_size", 1), ("genetic", "generations", -1), ("genetic", "tournament_size", 0),
+    ("genetic", "crossover_prob", 1.5), ("genetic", "mutation_prob", "high"),
+    ("genetic", "mutation_sigma", -0.1), ("genetic", "elitism", 99),
+]
+
+
+@pytest.mark.parametrize("name,option,value", BAD_VALUES)
+def test_bad_option_values_name_field_and_value(name, option, value):
+    with pytest.raises(SpecError) as err:
+        make(name, **{option: value})
+    field, message = err.value.problems[0]
+    assert field == f"searcher.{option}" and repr(value) in message
