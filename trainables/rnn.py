@@ -1,0 +1,107 @@
+"""A recurrent network over sequences: classification or next-value forecasting.
+
+The task follows the data: ``digits_rows`` (digits read row by row) is
+classified, ``sine`` is forecast; for user data integer targets mean
+classification and float targets forecasting. The head reads the last
+layer's final hidden state (both directions when bidirectional).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainables._harness import Recipe, Split, TrainConfig, _require, describe, mean_over_batches
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+@dataclass
+class Config(TrainConfig):
+    lr: float = 3e-3
+    cell: str = "gru"
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+
+    def check(self) -> None:
+        super().check()
+        _require(self.cell in CELLS, "cell", f"must be one of {', '.join(CELLS)}", self.cell)
+        _require(1 <= self.hidden_size <= 4096, "hidden_size", "must be in [1, 4096]", self.hidden_size)
+        _require(1 <= self.num_layers <= 8, "num_layers", "must be in [1, 8]", self.num_layers)
+        _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
+
+
+class RNN(nn.Module):
+    def __init__(self, cfg: Config, n_features: int, n_outputs: int, task: str):
+        super().__init__()
+        self.task = task  # "classify" or "forecast": picks the loss
+        self.directions = 2 if cfg.bidirectional else 1
+        # PyTorch applies dropout between stacked layers only; the head adds its own.
+        self.rnn = CELLS[cfg.cell](n_features, cfg.hidden_size, num_layers=cfg.num_layers,
+                                   batch_first=True, bidirectional=cfg.bidirectional,
+                                   dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout),
+                                  nn.Linear(cfg.hidden_size * self.directions, n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, hidden = self.rnn(x)
+        if isinstance(hidden, tuple):  # LSTM: (h, c)
+            hidden = hidden[0]
+        last = torch.cat(list(hidden[-self.directions:]), dim=1)
+        return self.head(last)
+
+
+def build(cfg: Config, data) -> nn.Module:
+    return RNN(cfg, data.input_shape[-1], data.n_outputs, data.task)
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = "mean") -> torch.Tensor:
+    if task == "classify":
+        return F.cross_entropy(out, y, reduction=reduction)
+    per_element = F.mse_loss(out, y, reduction="none")
+    return per_element.mean() if reduction == "mean" else per_element.mean(1)
+
+
+def loss(model: nn.Module, batch, cfg: Config):
+    x, y = batch
+    value = _loss(model(x), y, model.task)
+    return value, {"train_loss": value}
+
+
+def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
+    def per_sample(batch):
+        x, y = batch
+        out = model(x).float()
+        value = _loss(out, y, model.task, reduction="none")
+        if model.task == "classify":
+            return {"val_loss": value, "val_accuracy": (out.argmax(1) == y).float()}
+        return {"val_loss": value, "val_mse": value}
+    return mean_over_batches(per_sample, val)
+
+
+RECIPE = Recipe(name="rnn", Config=Config, build=build, loss=loss, evaluate=evaluate)
+
+FAMILY = describe(
+    RECIPE,
+    metrics=("val_loss", "val_accuracy", "val_mse", "train_loss"),
+    # val_loss (cross-entropy or MSE) exists for both tasks, so it is the default.
+    metric="val_loss",
+    mode="min",
+    datasets=("digits_rows", "sine"),
+    description="LSTM/GRU/RNN over sequences: digits read row by row (classification), "
+                "noisy multi-sine forecasting, or user sequences.",
+    space={
+        "lr": {"loguniform": [3.0e-4, 3.0e-2]},
+        "optimizer": {"choice": ["adam", "rmsprop"]},
+        "cell": {"choice": ["lstm", "gru", "rnn"]},
+        "hidden_size": {"logint": [16, 64]},
+        "num_layers": {"int": [1, 2]},
+        "bidirectional": {"choice": [True, False]},
+        "dropout": {"uniform": [0.0, 0.3]},
+    },
+    fixed={"epochs": 5, "batch_size": 64},
+)
