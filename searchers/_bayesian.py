@@ -32,6 +32,7 @@ Behaviour, in the order a study meets it:
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any, Sequence
@@ -240,7 +241,10 @@ class _SkoptBackend:
         from skopt.utils import cook_estimator
 
         if self.surrogate != "GP":
-            return cook_estimator(self.surrogate, space=self.dimensions, random_state=random_state)
+            estimator = cook_estimator(self.surrogate, space=self.dimensions, random_state=random_state)
+            if self.surrogate == "GBRT":
+                estimator = _tagged_gbrt()(**estimator.get_params(deep=False))
+            return estimator
         gp = cook_estimator("GP", space=self.dimensions, random_state=random_state)
         if hyper is None:
             return gp  # skopt's default: optimise from a unit kernel, two random restarts
@@ -253,6 +257,36 @@ class _SkoptBackend:
             # Known hyperparameters: no marginal-likelihood search, one Cholesky.
             gp.set_params(kernel=kernel, noise=max(hyper["noise"], 1e-10), optimizer=None)
         return gp
+
+
+@functools.cache
+def _tagged_gbrt() -> type:
+    """skopt's GBRT surrogate, mended for scikit-learn >= 1.6 and numpy >= 2.4.
+
+    skopt declares ``GradientBoostingQuantileRegressor(BaseEstimator,
+    RegressorMixin)``; with that base order the estimator tags say "not a
+    regressor" and ``skopt.Optimizer`` refuses it. Its ``predict(return_std=True)``
+    calls ``np.in1d``, which numpy 2.4 removed.
+    """
+    from skopt.learning import GradientBoostingQuantileRegressor
+
+    class TaggedGradientBoostingQuantileRegressor(GradientBoostingQuantileRegressor):
+        def __sklearn_tags__(self):
+            from sklearn.utils import RegressorTags
+
+            tags = super().__sklearn_tags__()
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+            return tags
+
+        def predict(self, X, return_std=False, return_quantiles=False):
+            if not return_std or return_quantiles:
+                return super().predict(X, return_std=False, return_quantiles=return_quantiles)
+            # skopt's version calls np.in1d, removed in numpy 2.4; same arithmetic.
+            low, mean, high = (self.regressors_[self.quantiles.index(q)].predict(X)
+                               for q in (0.16, 0.5, 0.84))
+            return mean, (high - low) / 2.0
+
+    return TaggedGradientBoostingQuantileRegressor
 
 
 _VARIES = object()

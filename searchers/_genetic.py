@@ -186,8 +186,14 @@ class GeneticSearcher(BaseSearcher):
                 for p in self.space.params]
 
     def _decode(self, genome: list) -> dict:
-        return {p.name: p.values[int(g)] if isinstance(p, Categorical) else p.from_unit(g)
-                for p, g in zip(self.space.params, genome)}
+        config = {}
+        for p, g in zip(self.space.params, genome):
+            if isinstance(p, Categorical):
+                config[p.name] = p.values[int(g)]
+            else:
+                # Clamped: exp(log(low) + 1.0 * (log(high) - log(low))) can round past high.
+                config[p.name] = min(p.high, max(p.low, p.from_unit(g)))
+        return config
 
     # -- state ---------------------------------------------------------------------------
     def _set_core_state(self, state: dict) -> None:

@@ -1,0 +1,90 @@
+"""Behaviour specific to the bayesian searcher (the conformance suite covers the rest)."""
+from __future__ import annotations
+
+import pytest
+
+from hpsearch.space import Categorical, Float, Int, Space
+from tests.searchers.searcher_helpers import make, mixed_space, objective, run
+
+
+def test_random_phase_does_not_restart_after_restore(tmp_path):
+    s = make("bayesian", n_initial_points=4)
+    run(s, 6)
+    s.save(str(tmp_path / "s.json"))
+    restored = make("bayesian", n_initial_points=4)
+    restored.restore(str(tmp_path / "s.json"))
+
+    def no_random(*_):
+        raise AssertionError("random phase restarted")
+
+    restored.fresh_sample = no_random
+    assert run(restored, 2, start=10) == run(s, 2, start=10)
+
+
+def test_pending_points_are_told_as_lies_and_spread_out():
+    space = Space([Float("x", -1.0, 1.0), Float("y", -1.0, 1.0)])
+    s = make("bayesian", space, n_initial_points=5)
+    run(s, 8, f=lambda c: c["x"] ** 2 + c["y"] ** 2)
+    batch = [s.suggest(f"p{i}") for i in range(4)]
+    points = [(c["x"], c["y"]) for c in batch]
+    gaps = [abs(a[0] - b[0]) + abs(a[1] - b[1]) for i, a in enumerate(points) for b in points[i + 1:]]
+    assert min(gaps) > 1e-3
+    X, y = s._model_data()
+    assert len(X) == 8 + 4 and y[-4:] == [min(y[:8])] * 4  # liar "min"
+
+
+def test_failed_points_are_penalised_with_the_worst_loss():
+    s = make("bayesian")
+    run(s, 6)
+    crashed = s.suggest("crash")
+    s.on_trial_complete("crash", error=True)
+    assert s.failed == [crashed]
+    X, y = s._model_data()
+    assert X[-1] == s.backend.to_point(crashed) and y[-1] == max(loss for _, loss in s.observations)
+    ignoring = make("bayesian", on_failure="ignore")
+    run(ignoring, 6)
+    ignoring.suggest("crash")
+    ignoring.on_trial_complete("crash", error=True)
+    assert len(ignoring._model_data()[0]) == 6
+
+
+def test_model_data_is_bounded_by_best_and_recent():
+    s = make("bayesian", max_model_points=10, n_initial_points=30)
+    run(s, 30)
+    X, y = s._model_data()
+    losses = [loss for _, loss in s.observations]
+    assert len(X) == 10
+    assert sorted(losses)[:5] == sorted(y)[:5]
+    assert s.backend.to_point(s.observations[-1][0]) in X
+
+
+@pytest.mark.parametrize("options", [
+    {"surrogate": "RF"}, {"surrogate": "ET"}, {"surrogate": "GBRT", "acquisition": "LCB"},
+    {"acquisition": "PI"}, {"acquisition": "gp_hedge", "liar": "mean"}, {"liar": "max"},
+])
+def test_every_surrogate_and_acquisition_suggests_valid_points(options):
+    space = mixed_space()
+    s = make("bayesian", **options)
+    for config in run(s, 8):
+        assert space.contains(config)
+    if options.get("acquisition") == "gp_hedge":
+        assert len(s.hedge["gains"]) == 3  # carried across suggestions, in the JSON state
+
+
+def test_constant_parameters_and_a_one_point_space():
+    space = Space([Int("fixed", 3, 3), Categorical("only", ("a",)), Float("x", 0.0, 1.0)])
+    s = make("bayesian", space)
+    for config in run(s, 8, f=lambda c: c["x"]):
+        assert config["fixed"] == 3 and config["only"] == "a" and space.contains(config)
+    single = make("bayesian", Space([Int("fixed", 3, 3)]))
+    assert run(single, 3, f=lambda c: 0.0) == [{"fixed": 3}] * 3
+
+
+def test_hyperparameters_are_refit_on_a_schedule():
+    s = make("bayesian", n_initial_points=5)
+    run(s, 8)
+    first = s.hyper["n_data"]
+    run(s, 1, start=50)
+    assert s._needs_refit() is True  # at fewer than 10 results, every result
+    run(s, 12, start=60)
+    assert s.hyper["n_data"] > first
