@@ -47,6 +47,7 @@ from trainables import _data
 OPTIMIZERS = ("adam", "adagrad", "adadelta", "sgd", "rmsprop")
 CHECKPOINT_FILE = "state.pt"
 CHECKPOINT_FORMAT = 1
+EVAL_SEED = 0
 
 Batch = tuple[torch.Tensor, ...]
 Reporter = Callable[[dict, str], None]  # (metrics, checkpoint directory)
@@ -187,6 +188,40 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
 
 # -- the loop ----------------------------------------------------------------------
 
+@dataclass
+class Setup:
+    """Everything one training run holds: config, data on the device, model, optimizers."""
+
+    recipe: Recipe
+    cfg: TrainConfig
+    device: torch.device
+    train: Split
+    val: Split
+    model: nn.Module
+    optimizers: dict[str, torch.optim.Optimizer]
+    scaler: torch.amp.GradScaler
+
+    @property
+    def amp(self) -> bool:
+        return self.scaler.is_enabled()
+
+
+def prepare(recipe: Recipe, config: Mapping[str, Any], *, device: str | torch.device | None = None,
+            num_threads: int | None = None) -> Setup:
+    """Parse ``config``, seed, load the data and build a fresh (untrained) model."""
+    cfg = recipe.parse(config)
+    dev = torch.device(device) if device is not None else _default_device()
+    if dev.type == "cpu":
+        torch.set_num_threads(max(1, int(num_threads or 1)))
+    seed_everything(cfg.seed)
+    data = _data.load(recipe.name, cfg.dataset, cfg.train_samples)
+    train, val = _to_device(data, dev)
+    model = recipe.build(cfg, data).to(dev)
+    optimizers = {name: make_optimizer(cfg, params) for name, params in recipe.param_groups(model).items()}
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and dev.type == "cuda")
+    return Setup(recipe, cfg, dev, train, val, model, optimizers, scaler)
+
+
 def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None = None,
         resume_from: str | os.PathLike | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
@@ -201,40 +236,39 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
     ``epochs``; a changed config, as PBT makes, takes effect). ``device``
     defaults to CUDA when available; ``num_threads`` (CPU only) to 1.
     """
-    cfg = recipe.parse(config)
-    dev = torch.device(device) if device is not None else _default_device()
-    if dev.type == "cpu":
-        torch.set_num_threads(max(1, int(num_threads or 1)))
-    seed_everything(cfg.seed)
-    data = _data.load(recipe.name, cfg.dataset, cfg.train_samples)
-    train, val = _to_device(data, dev)
-    model = recipe.build(cfg, data).to(dev)
-    optimizers = {name: make_optimizer(cfg, params) for name, params in recipe.param_groups(model).items()}
-    amp = cfg.amp and dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    start = load_checkpoint(resume_from, recipe, cfg, model, optimizers, scaler) if resume_from else 0
-    step = _Stepper(optimizers, scaler)
-    train_step = recipe.train_step or _single_step(recipe)
-    batches_per_epoch = math.ceil(len(train.x) / cfg.batch_size)
+    s = prepare(recipe, config, device=device, num_threads=num_threads)
+    start = load_checkpoint(resume_from, s) if resume_from is not None else 0
     history = []
-    for epoch in range(start + 1, cfg.epochs + 1):
-        model.train()
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
-        for i, batch in enumerate(_shuffled(train, cfg, epoch)):
-            with _autocast(dev, amp):
-                logs = train_step(model, batch, cfg, step, (epoch - 1) * batches_per_epoch + i)
-            for key, value in logs.items():  # sample-weighted means, one sync per epoch
-                sums[key] = sums.get(key, 0.0) + torch.as_tensor(value).detach().float() * len(batch[0])
-                counts[key] = counts.get(key, 0) + len(batch[0])
-        model.eval()
-        with torch.no_grad(), _autocast(dev, amp):
-            metrics = {k: float(v) for k, v in recipe.evaluate(model, val, cfg).items()}
-        metrics.update({k: float(sums[k]) / counts[k] for k in sums})
-        metrics["epoch"] = epoch
+    for epoch in range(start + 1, s.cfg.epochs + 1):
+        logs = train_epoch(s, epoch)
+        metrics = {**evaluate(s), **logs, "epoch": epoch}
         history.append(metrics)
-        _save_and_report(metrics, reporter, checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler)
+        _save_and_report(s, epoch, metrics, reporter, checkpoint_dir)
     return history
+
+
+def train_epoch(s: Setup, epoch: int) -> dict[str, float]:
+    """One pass over the shuffled training split; the sample-weighted mean of each log."""
+    s.model.train()
+    step = _Stepper(s.optimizers, s.scaler)
+    train_step = s.recipe.train_step or _single_step(s.recipe)
+    first = (epoch - 1) * math.ceil(len(s.train.x) / s.cfg.batch_size)
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    for i, batch in enumerate(_shuffled(s.train, s.cfg, epoch)):
+        with _autocast(s.amp):
+            logs = train_step(s.model, batch, s.cfg, step, first + i)
+        for key, value in logs.items():  # summed on the device: one sync per epoch
+            sums[key] = sums.get(key, 0.0) + torch.as_tensor(value).detach().float() * len(batch[0])
+            counts[key] = counts.get(key, 0) + len(batch[0])
+    return {key: float(sums[key]) / counts[key] for key in sums}
+
+
+def evaluate(s: Setup) -> dict[str, float]:
+    """The family's validation metrics for the model as it stands (no state changes)."""
+    s.model.eval()
+    with torch.no_grad(), _autocast(s.amp):
+        return {key: float(value) for key, value in s.recipe.evaluate(s.model, s.val, s.cfg).items()}
 
 
 def _single_step(recipe: Recipe) -> Callable[..., dict]:
@@ -259,7 +293,7 @@ class _Stepper:
         self.scaler.update()
 
 
-def _autocast(dev: torch.device, enabled: bool):
+def _autocast(enabled: bool):
     return torch.autocast(device_type="cuda", dtype=torch.float16) if enabled else nullcontext()
 
 
@@ -308,6 +342,12 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     raise SpecError(f"unknown optimizer {cfg.optimizer!r}; valid: {', '.join(OPTIMIZERS)}", "optimizer")
 
 
+def eval_noise(device: torch.device) -> torch.Generator:
+    """A generator for evaluation-time noise: the same for every trial and every epoch,
+    so that validation metrics compare across trials and leave the training RNG alone."""
+    return torch.Generator(device=device).manual_seed(EVAL_SEED)
+
+
 def mean_over_batches(fn: Callable[[Batch], dict[str, torch.Tensor]], split: Split,
                       batch_size: int = 512) -> dict[str, float]:
     """Average ``fn``'s per-sample values (tensors of shape (n,)) over ``split``."""
@@ -320,19 +360,17 @@ def mean_over_batches(fn: Callable[[Batch], dict[str, torch.Tensor]], split: Spl
 
 # -- checkpoints -------------------------------------------------------------------
 
-def save_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConfig, epoch: int,
-                    model: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
-                    scaler: torch.amp.GradScaler | None = None) -> Path:
+def save_checkpoint(directory: str | os.PathLike, s: Setup, epoch: int) -> Path:
     """Write ``state.pt`` (plain tensors and containers only) into ``directory``."""
     np_state = np.random.get_state()
     state = {
         "format": CHECKPOINT_FORMAT,
-        "family": recipe.name,
+        "family": s.recipe.name,
         "epoch": epoch,
-        "optimizer": cfg.optimizer,
-        "model": model.state_dict(),
-        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else {},
+        "optimizer": s.cfg.optimizer,
+        "model": s.model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in s.optimizers.items()},
+        "scaler": s.scaler.state_dict() if s.scaler.is_enabled() else {},
         "rng": {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -349,19 +387,17 @@ def save_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConf
     return path
 
 
-def load_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConfig, model: nn.Module,
-                    optimizers: dict[str, torch.optim.Optimizer],
-                    scaler: torch.amp.GradScaler | None = None) -> int:
-    """Restore weights, optimizer state and RNG from ``directory``; return its epoch.
+def load_checkpoint(directory: str | os.PathLike, s: Setup) -> int:
+    """Restore weights, optimizer state and RNG from ``directory`` into ``s``; return its epoch.
 
-    The optimizers keep ``cfg``'s hyperparameters (lr, betas, ...), so that a
+    The optimizers keep ``s.cfg``'s hyperparameters (lr, betas, ...), so that a
     PBT exploit continues with the mutated config; if the optimizer type
     changed, its state starts afresh.
     """
     path = Path(directory) / CHECKPOINT_FILE
-    device = next(model.parameters()).device
+    recipe, model = s.recipe, s.model
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location=s.device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no {CHECKPOINT_FILE} in checkpoint {str(directory)!r}") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
@@ -376,13 +412,13 @@ def load_checkpoint(directory: str | os.PathLike, recipe: Recipe, cfg: TrainConf
     except RuntimeError as exc:  # e.g. PBT mutated an architecture hyperparameter
         raise CheckpointError(f"{str(path)!r} does not fit this model's architecture: "
                               f"{str(exc).splitlines()[0]}") from None
-    if state["optimizer"] == cfg.optimizer and set(state["optimizers"]) == set(optimizers):
-        for name, optimizer in optimizers.items():
+    if state["optimizer"] == s.cfg.optimizer and set(state["optimizers"]) == set(s.optimizers):
+        for name, optimizer in s.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
             for group in optimizer.param_groups:  # the new config's lr etc. win (PBT)
                 group.update(optimizer.defaults)
-    if scaler is not None and scaler.is_enabled() and state["scaler"]:
-        scaler.load_state_dict(state["scaler"])
+    if s.scaler.is_enabled() and state["scaler"]:
+        s.scaler.load_state_dict(state["scaler"])
     _restore_rng(state["rng"])
     return int(state["epoch"])
 
@@ -397,17 +433,18 @@ def _restore_rng(rng: dict) -> None:
     random.setstate((version, tuple(internal), None))
 
 
-def _save_and_report(metrics, reporter, checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler):
+def _save_and_report(s: Setup, epoch: int, metrics: dict, reporter: Reporter | None,
+                     checkpoint_dir: str | os.PathLike | None) -> None:
     if checkpoint_dir is not None:
-        save_checkpoint(checkpoint_dir, recipe, cfg, epoch, model, optimizers, scaler)
+        save_checkpoint(checkpoint_dir, s, epoch)
         if reporter is not None:
             reporter(dict(metrics), str(checkpoint_dir))
         return
     if reporter is None:
         return
-    tmp = tempfile.mkdtemp(prefix=f"hpsearch-{recipe.name}-")
+    tmp = tempfile.mkdtemp(prefix=f"hpsearch-{s.recipe.name}-")
     try:
-        save_checkpoint(tmp, recipe, cfg, epoch, model, optimizers, scaler)
+        save_checkpoint(tmp, s, epoch)
         reporter(dict(metrics), tmp)  # tune.report copies the directory before returning
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables import _fid
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe
+from trainables._harness import Recipe, Split, TrainConfig, _require, describe, eval_noise
 from trainables._layers import mlp
 
 
@@ -84,7 +84,7 @@ def train_step(model: GAN, batch, cfg: Config, step, index: int) -> dict:
 
 def evaluate(model: GAN, val: Split, cfg: Config) -> dict[str, float]:
     features = _fid.feature_fn(val.data)
-    noise = torch.Generator(device=val.x.device).manual_seed(cfg.seed)
+    noise = eval_noise(val.x.device)
     fake = model.sample(len(val.x), noise)
     return {"val_fid": _fid.frechet_distance(features(val.x), features(fake))}
 

@@ -4,7 +4,7 @@ Training minimises ``recon + beta * KL`` per sample. ``val_elbo`` is the
 negative ELBO (``recon + KL``, with beta = 1 whatever the trained beta, so
 that trials with different betas compare on the same scale); ``val_recon`` is
 the summed Bernoulli cross-entropy per sample and ``val_kl`` the KL divergence
-to the standard normal prior. Validation draws its noise from a fixed seed.
+to the standard normal prior. Validation draws its noise from a fixed seed (the same for every trial).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe, mean_over_batches
+from trainables._harness import Recipe, Split, TrainConfig, _require, describe, eval_noise, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
 
@@ -72,7 +72,7 @@ def loss(model: nn.Module, batch, cfg: Config):
 
 
 def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
-    noise = torch.Generator(device=val.x.device).manual_seed(cfg.seed)
+    noise = eval_noise(val.x.device)
 
     def per_sample(batch):
         recon, kl = terms(model, batch[0], noise)
