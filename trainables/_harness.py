@@ -86,19 +86,19 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise SpecError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}",
                             "optimizer")
-        _require(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number", self.lr)
-        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0", self.weight_decay)
-        _require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
-        _require(1 <= self.epochs <= 100_000, "epochs", "must be in [1, 100000]", self.epochs)
-        _require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "betas", "must be in [0, 1)",
+        require(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number", self.lr)
+        require(self.weight_decay >= 0, "weight_decay", "must be >= 0", self.weight_decay)
+        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
+        require(1 <= self.epochs <= 100_000, "epochs", "must be in [1, 100000]", self.epochs)
+        require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "betas", "must be in [0, 1)",
                  (self.beta1, self.beta2))
-        _require(self.momentum >= 0, "momentum", "must be >= 0", self.momentum)
-        _require(self.rho is None or 0 <= self.rho <= 1, "rho", "must be in [0, 1]", self.rho)
-        _require(self.train_samples >= 0, "train_samples", "must be >= 0 (0: all)",
+        require(self.momentum >= 0, "momentum", "must be >= 0", self.momentum)
+        require(self.rho is None or 0 <= self.rho <= 1, "rho", "must be in [0, 1]", self.rho)
+        require(self.train_samples >= 0, "train_samples", "must be >= 0 (0: all)",
                  self.train_samples)
 
 
-def _require(ok: bool, field: str, message: str, value: Any) -> None:
+def require(ok: bool, field: str, message: str, value: Any) -> None:
     if not ok:
         raise SpecError(f"{message}, got {value!r}", field)
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe, mean_over_batches
+from trainables._harness import Recipe, Split, TrainConfig, require, describe, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
 
@@ -25,10 +25,10 @@ class Config(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        _require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
-        _require(1 <= self.hidden_size <= 8192, "hidden_size", "must be in [1, 8192]", self.hidden_size)
-        _require(0 <= self.hidden_layers <= 8, "hidden_layers", "must be in [0, 8]", self.hidden_layers)
-        _require(self.activation in ACTIVATIONS, "activation",
+        require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
+        require(1 <= self.hidden_size <= 8192, "hidden_size", "must be in [1, 8192]", self.hidden_size)
+        require(0 <= self.hidden_layers <= 8, "hidden_layers", "must be in [0, 8]", self.hidden_layers)
+        require(self.activation in ACTIVATIONS, "activation",
                  f"must be one of {', '.join(ACTIVATIONS)}", self.activation)
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe, mean_over_batches
+from trainables._harness import Recipe, Split, TrainConfig, require, describe, mean_over_batches
 
 
 @dataclass
@@ -25,10 +25,10 @@ class Config(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        _require(1 <= self.conv_layers <= 8, "conv_layers", "must be in [1, 8]", self.conv_layers)
-        _require(1 <= self.channels <= 1024, "channels", "must be in [1, 1024]", self.channels)
-        _require(1 <= self.kernel_size <= 15, "kernel_size", "must be in [1, 15]", self.kernel_size)
-        _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
+        require(1 <= self.conv_layers <= 8, "conv_layers", "must be in [1, 8]", self.conv_layers)
+        require(1 <= self.channels <= 1024, "channels", "must be in [1, 1024]", self.channels)
+        require(1 <= self.kernel_size <= 15, "kernel_size", "must be in [1, 15]", self.kernel_size)
+        require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
 
 
 class CNN(nn.Module):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables import _fid
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe, eval_noise
+from trainables._harness import Recipe, Split, TrainConfig, require, describe, eval_noise
 from trainables._layers import mlp
 
 
@@ -31,11 +31,11 @@ class Config(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        _require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
-        _require(1 <= self.g_hidden <= 8192, "g_hidden", "must be in [1, 8192]", self.g_hidden)
-        _require(1 <= self.d_hidden <= 8192, "d_hidden", "must be in [1, 8192]", self.d_hidden)
-        _require(1 <= self.d_steps <= 10, "d_steps", "must be in [1, 10]", self.d_steps)
-        _require(0 <= self.label_smoothing < 0.5, "label_smoothing", "must be in [0, 0.5)",
+        require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
+        require(1 <= self.g_hidden <= 8192, "g_hidden", "must be in [1, 8192]", self.g_hidden)
+        require(1 <= self.d_hidden <= 8192, "d_hidden", "must be in [1, 8192]", self.d_hidden)
+        require(1 <= self.d_steps <= 10, "d_steps", "must be in [1, 10]", self.d_steps)
+        require(0 <= self.label_smoothing < 0.5, "label_smoothing", "must be in [0, 0.5)",
                  self.label_smoothing)
 
 

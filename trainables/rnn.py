@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, _require, describe, mean_over_batches
+from trainables._harness import Recipe, Split, TrainConfig, require, describe, mean_over_batches
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -29,10 +29,10 @@ class Config(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        _require(self.cell in CELLS, "cell", f"must be one of {', '.join(CELLS)}", self.cell)
-        _require(1 <= self.hidden_size <= 4096, "hidden_size", "must be in [1, 4096]", self.hidden_size)
-        _require(1 <= self.num_layers <= 8, "num_layers", "must be in [1, 8]", self.num_layers)
-        _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
+        require(self.cell in CELLS, "cell", f"must be one of {', '.join(CELLS)}", self.cell)
+        require(1 <= self.hidden_size <= 4096, "hidden_size", "must be in [1, 4096]", self.hidden_size)
+        require(1 <= self.num_layers <= 8, "num_layers", "must be in [1, 8]", self.num_layers)
+        require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
 
 
 class RNN(nn.Module):
