@@ -73,8 +73,9 @@ class Int:
                 and self.low <= int(value) <= self.high)
 
     def to_unit(self, value: int) -> float:
-        if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high + 1) - math.log(self.low))
+        if self.log:  # the middle of value's bin [value, value + 1) in log space
+            mid = (math.log(value) + math.log(value + 1)) / 2
+            return (mid - math.log(self.low)) / (math.log(self.high + 1) - math.log(self.low))
         return (value - self.low + 0.5) / (self.high - self.low + 1)
 
     def from_unit(self, u: float) -> int:
@@ -180,7 +181,15 @@ class Space:
     def from_spec(cls, raw: dict) -> "Space":
         if not isinstance(raw, dict) or not raw:
             raise SpecError("must define at least one parameter", "space")
-        return cls([parse_param(str(k), v) for k, v in raw.items()])
+        params, problems = [], []
+        for k, v in raw.items():
+            try:
+                params.append(parse_param(str(k), v))
+            except SpecError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise SpecError(problems)
+        return cls(params)
 
     @property
     def names(self) -> list[str]:

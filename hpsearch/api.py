@@ -1,0 +1,189 @@
+"""The Python API for notebooks and scripts.
+
+    >>> import hpsearch
+    >>> study = hpsearch.run("examples/quickstart.yaml")      # doctest: +SKIP
+    >>> study.best_trial.params, study.best_value             # doctest: +SKIP
+    >>> df = study.to_dataframe()                             # doctest: +SKIP
+    >>> hpsearch.load_study("cnn-digits").trials              # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+import trainables
+from hpsearch.store import Store, StudyStatus, TrialStatus
+
+_DONE = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)
+
+
+@dataclass
+class TrialInfo:
+    number: int
+    status: str
+    params: dict
+    value: float | None
+    best_value: float | None
+    iterations: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None = None
+    imported_from: str | None = None
+    id: int | None = field(default=None, repr=False)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Study:
+    """A study read from the store. Attributes re-read the database on access."""
+
+    def __init__(self, store: Store, study_id: int):
+        self.store = store
+        self.id = study_id
+
+    def __repr__(self) -> str:
+        return f"<Study {self.name!r} {self.status} trials={len(self.trials)}>"
+
+    @property
+    def _row(self):
+        return self.store.get_study(self.id)
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    @property
+    def status(self) -> str:
+        return self._row.status
+
+    @property
+    def spec(self) -> dict:
+        return self._row.spec
+
+    @property
+    def metric(self) -> str:
+        return self._row.metric
+
+    @property
+    def mode(self) -> str:
+        return self._row.mode
+
+    @property
+    def error(self) -> str | None:
+        return self._row.error
+
+    @property
+    def trials(self) -> list[TrialInfo]:
+        return [TrialInfo(number=t.number, status=t.status, params=t.params, value=t.value,
+                          best_value=t.best_value, iterations=t.iterations,
+                          started_at=t.started_at, finished_at=t.finished_at, error=t.error,
+                          imported_from=t.imported_from, id=t.id)
+                for t in self.store.trials(self.id)]
+
+    @property
+    def best_trial(self) -> TrialInfo | None:
+        """The finished trial (not imported) with the best final value."""
+        return best_of(self.trials, self.mode)
+
+    @property
+    def best_value(self) -> float | None:
+        best = self.best_trial
+        return best.value if best else None
+
+    def results(self, number: int) -> list[dict]:
+        """Every result trial ``number`` reported: ``{"iteration": i, **metrics}``."""
+        trial = self.store.get_trial(self.id, number)
+        return [{"iteration": r.iteration, **r.metrics} for r in self.store.results(trial.id)]
+
+    def to_dataframe(self):
+        """One row per trial: number, status, value, duration_s, then ``param_*`` columns."""
+        import pandas as pd
+
+        rows = []
+        for t in self.trials:
+            row = {"number": t.number, "status": t.status, self.metric: t.value,
+                   "best_" + self.metric: t.best_value, "iterations": t.iterations,
+                   "duration_s": t.duration_s, "imported_from": t.imported_from}
+            row.update({f"param_{k}": v for k, v in t.params.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot_history(self):
+        from hpsearch import plots
+        return plots.optimization_history(self.store, self.id)
+
+    def plot_parallel_coordinates(self):
+        from hpsearch import plots
+        return plots.parallel_coordinates(self.store, self.id)
+
+    def plot_importance(self):
+        from hpsearch import plots
+        return plots.param_importance(self.store, self.id)
+
+    def plot_learning_curves(self):
+        from hpsearch import plots
+        return plots.learning_curves(self.store, self.id)
+
+
+def best_of(trials: list[TrialInfo], mode: str) -> TrialInfo | None:
+    done = [t for t in trials if t.status in _DONE and t.value is not None]
+    if not done:
+        return None
+    key = (lambda t: t.value) if mode == "min" else (lambda t: -t.value)
+    return min(done, key=key)
+
+
+def run(spec: Any, *, db: str | None = None, ray_address: str | None = None,
+        progress: bool = True) -> Study:
+    """Validate ``spec`` (a dict, a YAML/JSON path or text) and run it to the end here."""
+    from hpsearch.orchestration import run_study
+
+    store = Store(db)
+    row = run_study(spec, store=store, ray_address=ray_address, progress=progress)
+    return Study(store, row.id)
+
+
+def resume(name: str, *, db: str | None = None, ray_address: str | None = None,
+           progress: bool = True) -> Study:
+    """Continue a study whose driver stopped (see ``hpsearch resume``)."""
+    from hpsearch.orchestration import resume_study
+
+    store = Store(db)
+    row = resume_study(name, store=store, ray_address=ray_address, progress=progress)
+    return Study(store, row.id)
+
+
+def load_study(name: str | int, *, db: str | None = None) -> Study:
+    """A study already in the database, by name or id."""
+    store = Store(db)
+    return Study(store, store.get_study(name).id)
+
+
+def list_studies(*, db: str | None = None) -> list[Study]:
+    store = Store(db)
+    return [Study(store, s.id) for s in store.list_studies()]
+
+
+def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = None,
+              mode: str | None = None) -> Callable:
+    """Register a function as a trainable for specs run in this process.
+
+        @hpsearch.trainable("quadratic", metric="loss", mode="min")
+        def quadratic(config):
+            ray.tune.report({"loss": (config["x"] - 2) ** 2})
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        trainables.register(name, fn, metrics=metrics, metric=metric, mode=mode)
+        return fn
+
+    return decorate
+
+
+__all__ = ["Study", "TrialInfo", "run", "resume", "load_study", "list_studies", "trainable",
+           "StudyStatus", "TrialStatus"]

@@ -1,0 +1,109 @@
+"""``hpsearch``: a table of small subcommands (see ``hpsearch --help``).
+
+Each handler is a function ``cmd_<name>(args) -> int`` in ``commands.py`` whose
+docstring is its help. Errors the user can fix print one line per problem and
+exit 2; nothing is written for an invalid spec.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from hpsearch.exceptions import HpsearchError, SpecError, StorageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: the subcommand's help, exit 2
+        self.print_help(sys.stderr)
+        self.exit(2, f"\n{self.prog}: error: {message}\n")
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None,
+                   help="database URL (default: $HPSEARCH_DB, else sqlite in $HPSEARCH_HOME)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hpsearch.cli import commands as c
+
+    parser = _Parser(prog="hpsearch", description="Hyperparameter search on Ray Tune, stored in SQL.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, fn, *, db: bool = True):
+        doc = (fn.__doc__ or "").strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if db:
+            _add_db(p)
+        p.set_defaults(handler=fn)
+        return p
+
+    p = add("submit", c.cmd_submit)
+    p.add_argument("spec", help="spec file (YAML or JSON), or - for standard input")
+    p.add_argument("--name", help="override the spec's name")
+    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"),
+                   help="Ray cluster to run on (default: a local Ray)")
+    p.add_argument("--server", default=os.environ.get("HPSEARCH_SERVER"),
+                   help="submit to a running hpsearch service instead of running here")
+    p.add_argument("--no-wait", action="store_true", help="with --server: return once queued")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--top", type=int, default=20, help="leaderboard rows to print")
+
+    p = add("validate", c.cmd_validate, db=False)
+    p.add_argument("spec", help="spec file (YAML or JSON), or - for standard input")
+
+    p = add("list", c.cmd_list)
+    p.add_argument("--status", help="only studies with this status")
+
+    p = add("show", c.cmd_show)
+    p.add_argument("study", help="study name or id")
+    p.add_argument("--top", type=int, default=None, help="show only the best N trials")
+
+    p = add("resume", c.cmd_resume)
+    p.add_argument("study", help="study name or id")
+    p.add_argument("--spec", help="refuse to resume if the study's spec differs from this file")
+    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"))
+    p.add_argument("--no-progress", action="store_true")
+
+    p = add("cancel", c.cmd_cancel)
+    p.add_argument("study", help="study name or id")
+
+    p = add("db", c.cmd_db)
+    p.add_argument("action", choices=["upgrade", "current"], help="upgrade the schema to head")
+
+    p = add("ui", c.cmd_ui)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args) or 0
+    except SpecError as exc:
+        for field, message in exc.problems:
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except HpsearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

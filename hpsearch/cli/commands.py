@@ -1,0 +1,130 @@
+"""One handler per subcommand; each docstring is that command's help."""
+from __future__ import annotations
+
+import sys
+
+from hpsearch.cli.format import fmt, leaderboard, table
+from hpsearch.exceptions import SpecError
+
+
+def _read_spec(path: str) -> dict:
+    from hpsearch.spec import _read, parse_text
+
+    if path == "-":
+        return parse_text(sys.stdin.read())
+    if not path.endswith((".yaml", ".yml", ".json")):
+        raise SpecError(f"expected a .yaml, .yml or .json file, got {path!r}", "spec")
+    return _read(path)
+
+
+def cmd_submit(args) -> int:
+    """Validate a spec and run its search (here, or on a service with --server).
+
+    Prints a progress bar while trials run and the leaderboard at the end.
+    An invalid spec prints one line per problem and exits 2; nothing is written.
+    """
+    from hpsearch.api import Study
+    from hpsearch.spec import validate
+    from hpsearch.store import Store
+
+    raw = _read_spec(args.spec)
+    if args.name:
+        raw = {**raw, "name": args.name}
+    if args.server:
+        from hpsearch.client import Client
+
+        return Client(args.server).submit_and_follow(raw, wait=not args.no_wait, top=args.top)
+    spec = validate(raw, allow_import=True)
+    store = Store(args.db)
+    from hpsearch.orchestration import run_study
+
+    row = run_study(spec, store=store, ray_address=args.ray_address,
+                    progress=not args.no_progress)
+    print(leaderboard(Study(store, row.id), limit=args.top))
+    return 0 if row.status == "COMPLETED" else 1
+
+
+def cmd_validate(args) -> int:
+    """Check a spec without running it; prints the normalised spec."""
+    from hpsearch.spec import dump_yaml, validate
+
+    spec = validate(_read_spec(args.spec), allow_import=True)
+    print(dump_yaml(spec), end="")
+    return 0
+
+
+def cmd_list(args) -> int:
+    """List studies: status, family, searcher, best value, trials done/budget."""
+    from hpsearch.store import Store, TrialStatus
+
+    store = Store(args.db)
+    studies = store.list_studies(status=args.status)
+    summary = store.study_summaries([s.id for s in studies])
+    rows = []
+    for s in studies:
+        d = summary.get(s.id, {"counts": {}, "min": None, "max": None})
+        done = sum(n for st, n in d["counts"].items() if st in TrialStatus.FINISHED
+                   and st != TrialStatus.IMPORTED)
+        rows.append([s.id, s.name, s.status, s.trainable, s.searcher,
+                     f"{s.metric} ({s.mode})", d["max"] if s.mode == "max" else d["min"],
+                     f"{done}/{s.n_trials}", s.created_at.strftime("%Y-%m-%d %H:%M")])
+    print(table(["id", "name", "status", "trainable", "searcher", "metric", "best", "trials",
+                 "created"], rows))
+    return 0
+
+
+def cmd_show(args) -> int:
+    """Show one study: its trials (best first) and its best trial."""
+    from hpsearch.api import Study
+    from hpsearch.store import Store
+
+    store = Store(args.db)
+    print(leaderboard(Study(store, store.get_study(args.study).id), limit=args.top))
+    return 0
+
+
+def cmd_resume(args) -> int:
+    """Continue a study whose driver stopped; finished trials are kept as they are."""
+    from hpsearch.api import Study
+    from hpsearch.orchestration import resume_study
+    from hpsearch.store import Store
+
+    store = Store(args.db)
+    spec = _read_spec(args.spec) if args.spec else None
+    row = resume_study(args.study, store=store, spec=spec, ray_address=args.ray_address,
+                       progress=not args.no_progress)
+    print(leaderboard(Study(store, row.id)))
+    return 0 if row.status == "COMPLETED" else 1
+
+
+def cmd_cancel(args) -> int:
+    """Cancel a queued study, or stop a running one within seconds."""
+    from hpsearch.store import Store
+
+    store = Store(args.db)
+    study = store.get_study(args.study)
+    status = store.request_cancel(study.id)
+    print(f"study {study.name!r}: {'cancelled' if status == 'CANCELLED' else 'cancel requested'}")
+    return 0
+
+
+def cmd_db(args) -> int:
+    """Database schema: `upgrade` to the newest revision, or show the `current` one."""
+    from hpsearch.store import migrate
+    from hpsearch.store.store import Store
+
+    store = Store(args.db, upgrade=args.action == "upgrade")
+    print(f"{store.safe_url}: schema at {migrate.current_revision(store.engine)} "
+          f"(head {migrate.head_revision()})")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    """Serve the web UI on the same database as the CLI."""
+    from webui.serve import serve
+
+    return serve(db=args.db, host=args.host, port=args.port)
+
+
+__all__ = ["cmd_submit", "cmd_validate", "cmd_list", "cmd_show", "cmd_resume", "cmd_cancel",
+           "cmd_db", "cmd_ui", "fmt"]

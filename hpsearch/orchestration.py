@@ -1,0 +1,229 @@
+"""Run a validated spec as a Ray Tune experiment, persisting everything to SQL.
+
+    spec -> space -> searcher (+ warm start) + scheduler -> tune.Tuner
+         -> StoreCallback -> Writer -> SQL
+
+``run_study`` starts a study; ``resume_study`` continues one whose driver died.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import searchers
+import trainables
+from hpsearch import schedulers
+from hpsearch.exceptions import ConflictError, HpsearchError, SpecError
+from hpsearch.spec import Spec, validate
+from hpsearch.store import Store, StudyStatus, TrialStatus
+from hpsearch.store.store import home
+from hpsearch.tune_callback import CancelStopper, ProgressCallback, StoreCallback
+
+log = logging.getLogger("hpsearch")
+
+# Variables a trial must never see (least privilege): the database URL, secrets, tokens.
+SECRET_ENV = ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_SECRET_KEY_FILE", "HPSEARCH_TOKEN",
+              "DATABASE_URL", "PGPASSWORD")
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` (a Ray cluster) or start a local Ray, once per process."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # SQL is our logger
+    # ...so Tune's ResultGrid finds no result.json and warns for every trial; we never read it.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus, **kwargs)
+
+
+def trial_seed(seed: int, params: dict) -> int:
+    """Same spec seed + same params -> same trial seed (reproducible metrics)."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:4], "little")
+
+
+def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
+                  seed: int) -> Callable[[dict], None]:
+    """The function Tune runs: searched params + fixed values + reserved keys."""
+
+    def hpsearch_trial(config: dict) -> None:
+        for name in SECRET_ENV:
+            os.environ.pop(name, None)
+        full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
+        fn(full)
+
+    return hpsearch_trial
+
+
+def experiment_dir(study_id: int) -> Path:
+    return home() / "ray_results" / f"study-{study_id}"
+
+
+def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
+    """Tell the searcher the finished trials of earlier studies that fit this space."""
+    if not spec.warm_start:
+        return 0
+    for name in spec.warm_start:
+        store.get_study(name)  # NotFoundError names a missing study
+    rows = []
+    for source, params, value in store.finished_trials(spec.warm_start):
+        params = {k: v for k, v in params.items() if k in searcher.space.by_name}
+        if searcher.observe(params, value):
+            rows.append({"params": params, "value": value, "source": source})
+    return store.import_trials(study_id, rows)
+
+
+def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
+                 progress: bool, done_before: int, allow_import: bool):
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    info = trainables.get_trainable(spec.trainable, allow_import=allow_import)
+    space = spec.search_space
+    searcher = searchers.create_searcher(spec.searcher.type, space, metric=spec.metric,
+                                         mode=spec.mode, seed=spec.seed,
+                                         max_trials=spec.budget.trials,
+                                         **spec.searcher.options())
+    _warm_start(store, study_id, spec, searcher)
+    search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent)
+    epochs = spec.fixed.get("epochs")
+    scheduler = schedulers.build(spec.scheduler.type, spec.scheduler.options(), metric=spec.metric,
+                                 mode=spec.mode, max_t=epochs if isinstance(epochs, int) else 100,
+                                 space=space, seed=spec.seed)
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
+    trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed),
+                                   resources)
+    callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
+                             first_number, journal=str(home() / "journal" / f"study-{study_id}.jsonl"))
+    callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
+                                            initial=done_before, enabled=progress)]
+    run_config = tune.RunConfig(
+        name=f"study-{study_id}", storage_path=str(home() / "ray_results"), callbacks=callbacks,
+        stop=CancelStopper(store.url, study_id), verbose=0,
+        failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
+    tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
+                                  num_samples=spec.budget.trials, reuse_actors=True,
+                                  time_budget_s=spec.budget.time_limit_s)
+    return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher, trial_fn
+
+
+def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_address: str | None = None,
+              progress: bool = True, owner: str | None = None, study_id: int | None = None,
+              allow_import: bool = True):
+    """Create (or take a queued) study for ``spec`` and run it to the end.
+
+    Returns the study row. Raises SpecError before anything is written when
+    the spec is invalid, and ConflictError when the name is taken.
+    """
+    store = store or Store()
+    if not isinstance(spec, Spec):
+        from hpsearch.spec import load
+        spec = load(spec, allow_import=allow_import)
+    if study_id is None:
+        for name in spec.warm_start:
+            store.get_study(name)
+        study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING)
+        study_id = study.id
+    else:
+        store.set_study_status(study_id, StudyStatus.RUNNING)
+    ensure_ray(ray_address)
+    tuner, callback, searcher, _ = _build_tuner(spec, store, study_id, first_number=0,
+                                                progress=progress, done_before=0,
+                                                allow_import=allow_import)
+    return _fit(tuner, callback, store, study_id, searcher)
+
+
+def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
+                 ray_address: str | None = None, progress: bool = True, allow_import: bool = True):
+    """Continue a study whose driver died: keep finished trials, finish the budget.
+
+    Trials left RUNNING are marked INTERRUPTED; Tune's experiment state resumes
+    them from their last checkpoints and restores the searcher, so the search
+    continues where it stopped. A finished study is returned unchanged; a
+    changed spec is refused.
+    """
+    store = store or Store()
+    study = store.get_study(ref)
+    saved = validate(study.spec, allow_import=allow_import, check_data=False)
+    if spec is not None:
+        new = spec if isinstance(spec, Spec) else validate(spec, allow_import=allow_import)
+        if new.fingerprint() != saved.fingerprint():
+            raise ConflictError(f"the spec differs from the one study {study.name!r} was started "
+                                "with; resume it without a spec, or submit a new study")
+    if study.status in StudyStatus.FINISHED:
+        return study
+    store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
+    path = experiment_dir(study.id)
+    ensure_ray(ray_address)
+    from ray import tune
+
+    if not tune.Tuner.can_restore(str(path)):
+        raise HpsearchError(f"study {study.name!r} has no experiment state at {path} to resume from")
+    store.set_study_status(study.id, StudyStatus.RUNNING)
+    info = trainables.get_trainable(saved.trainable, allow_import=allow_import)
+    trial_fn = tune.with_resources(make_trial_fn(info.fn, saved.fixed, saved.dataset, saved.seed),
+                                   {"cpu": saved.resources.cpu, "gpu": saved.resources.gpu,
+                                    **saved.resources.custom})
+    tuner = tune.Tuner.restore(str(path), trainable=trial_fn, resume_unfinished=True,
+                               resume_errored=True)
+    return _fit(tuner, None, store, study.id, None)
+
+
+def _fit(tuner, callback, store: Store, study_id: int, searcher):
+    try:
+        grid = tuner.fit()
+    except KeyboardInterrupt:
+        store.set_study_status(study_id, StudyStatus.INTERRUPTED, error="interrupted by the user")
+        raise
+    finally:
+        for cb in _callbacks(tuner, callback):
+            cb.close()
+    if searcher is not None:
+        store.save_searcher_state(study_id, searcher.get_state())
+    _finish(store, study_id, grid)
+    return store.get_study(study_id)
+
+
+def _callbacks(tuner, callback) -> list:
+    if callback is not None:
+        return [callback]
+    try:  # a restored tuner carries its own (unpickled) callbacks
+        cbs = tuner._local_tuner.get_run_config().callbacks or []
+    except AttributeError:
+        cbs = []
+    return [cb for cb in cbs if isinstance(cb, StoreCallback)]
+
+
+def _finish(store: Store, study_id: int, grid) -> None:
+    """Decide the study's final status from what SQL holds."""
+    if store.cancel_requested(study_id):
+        store.interrupt_unfinished(study_id, "the study was cancelled")
+        store.set_study_status(study_id, StudyStatus.CANCELLED)
+        return
+    trials = store.trials(study_id)
+    ran = [t for t in trials if t.status != TrialStatus.IMPORTED]
+    ok = [t for t in ran if t.status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)]
+    if ran and not ok:
+        first = next((t.error for t in ran if t.error), "no trial reported a result")
+        store.set_study_status(study_id, StudyStatus.FAILED,
+                               error=f"every trial failed; first error: {_last_line(first)}")
+    else:
+        store.set_study_status(study_id, StudyStatus.COMPLETED)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else ""
+

@@ -1,0 +1,280 @@
+"""Search specs: parse YAML/JSON or a dict, validate, and normalise.
+
+The same schema serves the CLI, the web API and the Python API. Validation
+collects every problem as ``(field, message)`` and raises one
+:class:`~hpsearch.exceptions.SpecError`; nothing is written before a spec is
+valid. Example::
+
+    name: cnn-digits
+    trainable: cnn
+    dataset: digits
+    metric: val_accuracy
+    mode: max
+    space:
+      lr: {loguniform: [1.0e-4, 1.0e-1]}
+      optimizer: {choice: [adam, adagrad, adadelta]}
+      batch_size: {grid: [32, 64]}
+    fixed: {epochs: 5}
+    searcher: {type: random}
+    scheduler: {type: asha, grace_period: 1}
+    budget: {trials: 12, max_concurrent: 2}
+    resources: {cpu: 1, gpu: 0}
+    seed: 0
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+import searchers
+import trainables
+from hpsearch import schedulers
+from hpsearch.exceptions import SpecError
+from hpsearch.space import Space
+
+# Caps that keep one spec from exhausting the service (security and sanity).
+MAX_SPEC_BYTES = 256 * 1024
+MAX_TRIALS = 100_000
+MAX_GRID = 10_000
+MAX_PARAMS = 64
+NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Budget(_Strict):
+    trials: int = Field(gt=0, le=MAX_TRIALS)
+    max_concurrent: int = Field(default=1, gt=0, le=1024)
+    max_failures: int = Field(default=0, ge=0, le=100)
+    time_limit_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("time_limit_s", mode="before")
+    @classmethod
+    def _int_ok(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class Resources(_Strict):
+    cpu: float = Field(default=1.0, gt=0, le=1024)
+    gpu: float = Field(default=0.0, ge=0, le=64)
+    custom: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("cpu", "gpu", mode="before")
+    @classmethod
+    def _int_ok(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class Plugin(BaseModel):
+    """``{type: NAME, option: value, ...}``; options are checked by the plug-in."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: str
+
+    def options(self) -> dict:
+        return dict(self.model_extra or {})
+
+
+class Spec(_Strict):
+    name: str
+    trainable: str
+    dataset: str | None = None
+    metric: str | None = None
+    mode: Literal["min", "max"] | None = None
+    space: dict[str, Any]
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    searcher: Plugin = Field(default_factory=lambda: Plugin(type="random"))
+    scheduler: Plugin = Field(default_factory=lambda: Plugin(type="fifo"))
+    budget: Budget
+    resources: Resources = Field(default_factory=Resources)
+    seed: int = 0
+    warm_start: list[str] = Field(default_factory=list)
+    description: str = Field(default="", max_length=10_000)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v) or not v.strip():
+            raise ValueError("must be 1-200 printable characters")
+        return v
+
+    # -- derived views -------------------------------------------------------
+    @property
+    def search_space(self) -> Space:
+        return Space.from_spec(self.space)
+
+    def to_dict(self) -> dict:
+        """The normalised spec as plain JSON-safe data (defaults filled in)."""
+        d = self.model_dump(mode="json")
+        d["searcher"] = {"type": self.searcher.type, **self.searcher.options()}
+        d["scheduler"] = {"type": self.scheduler.type, **self.scheduler.options()}
+        return d
+
+    def fingerprint(self) -> str:
+        """A hash of everything that defines the search (used to refuse a changed resume)."""
+        d = self.to_dict()
+        d.pop("description", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load(source: str | Path | dict, *, allow_import: bool = True,
+         check_data: bool = True) -> Spec:
+    """Parse and validate a spec from a dict, a YAML/JSON file path, or YAML/JSON text.
+
+    ``allow_import`` permits ``module:function`` trainables (local runs only).
+    Raises :class:`SpecError` listing every problem found.
+    """
+    raw = _read(source)
+    return validate(raw, allow_import=allow_import, check_data=check_data)
+
+
+def _read(source: str | Path | dict) -> dict:
+    if isinstance(source, dict):
+        return source
+    text: str
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                    and source.strip().endswith((".yaml", ".yml", ".json"))):
+        path = Path(source)
+        if not path.is_file():
+            raise SpecError(f"file not found: {str(path)!r}", "spec")
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"larger than {MAX_SPEC_BYTES} bytes", "spec")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = str(source)
+    return parse_text(text)
+
+
+def parse_text(text: str) -> dict:
+    """YAML (a superset of JSON) through the safe loader only: no Python tags."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_SPEC_BYTES:
+        raise SpecError(f"larger than {MAX_SPEC_BYTES} bytes", "spec")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"not valid YAML/JSON{where}: {problem}", "spec") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"must be a mapping of fields, got {type(data).__name__}", "spec")
+    return data
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "spec"
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
+        field = _loc(loc)
+        if err["type"] == "extra_forbidden":
+            problems.append((field, "unknown field"))
+        elif err["type"] == "missing":
+            problems.append((field, "required field is missing"))
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append((field, f"{msg}, got {err.get('input')!r}"))
+    return problems
+
+
+def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -> Spec:
+    """Validate a spec dict; fill defaults from the trainable. See :func:`load`."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"must be a mapping of fields, got {type(raw).__name__}", "spec")
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_pydantic_problems(exc)) from None
+    problems: list[tuple[str, str]] = []
+
+    def check(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    space = check(Space.from_spec, spec.space)
+    if space is not None:
+        if len(space.params) > MAX_PARAMS:
+            problems.append(("space", f"at most {MAX_PARAMS} parameters, got {len(space.params)}"))
+        if space.grid_size() > MAX_GRID:
+            problems.append(("space", f"the grid has {space.grid_size()} points; the cap is {MAX_GRID}"))
+        clash = sorted(set(space.names) & (set(spec.fixed) | set(trainables.RESERVED_KEYS)))
+        if clash:
+            problems.append((f"space.{clash[0]}", "also set in fixed or reserved"))
+    for key in sorted(set(spec.fixed) & set(trainables.RESERVED_KEYS)):
+        problems.append((f"fixed.{key}", f"{key!r} is reserved; set it at the top level"))
+    for key, value in spec.fixed.items():
+        if not _json_scalar_or_list(value):
+            problems.append((f"fixed.{key}", f"must be a number, string, boolean or list, got {value!r}"))
+
+    info = check(trainables.get_trainable, spec.trainable, allow_import=allow_import) \
+        if spec.trainable else None
+    if info is not None:
+        if spec.metric is None:
+            if info.default_metric is None:
+                problems.append(("metric", "required field is missing"))
+            spec.metric = info.default_metric
+        elif info.metrics and spec.metric not in info.metrics:
+            problems.append(("metric", f"{spec.trainable!r} never reports {spec.metric!r}; "
+                                       f"it reports: {', '.join(info.metrics)}"))
+        if spec.mode is None:
+            spec.mode = info.default_mode if spec.metric == info.default_metric else None
+        if spec.dataset is None:
+            spec.dataset = info.default_dataset
+        if info.hyperparameters and space is not None:
+            for key in list(space.names) + list(spec.fixed):
+                if key not in info.hyperparameters:
+                    problems.append((f"space.{key}" if key in space.by_name else f"fixed.{key}",
+                                     f"{spec.trainable!r} has no hyperparameter {key!r}; "
+                                     f"valid: {', '.join(info.hyperparameters)}"))
+        if check_data and spec.dataset is not None and info.datasets is not None:
+            check(_check_dataset, info, spec)
+    if spec.mode is None and spec.metric is not None:
+        problems.append(("mode", "required field is missing (min or max)"))
+
+    if check(searchers.check_name, spec.searcher.type):
+        check(searchers.check_options, spec.searcher.type, spec.searcher.options())
+        if spec.searcher.type == "grid" and space is not None and not space.grid_params:
+            problems.append(("space", "the grid searcher needs at least one {grid: [...]} parameter"))
+    check(schedulers.check, spec.scheduler.type, spec.scheduler.options())
+    if len(spec.warm_start) > 100:
+        problems.append(("warm_start", f"at most 100 studies, got {len(spec.warm_start)}"))
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _check_dataset(info, spec: Spec) -> None:
+    checker = getattr(__import__("trainables._data", fromlist=["check_dataset"]), "check_dataset", None) \
+        if info.name in trainables.BUILTIN else None
+    if checker is not None:
+        checker(info.name, spec.dataset, {**spec.fixed})
+
+
+def _json_scalar_or_list(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_json_scalar_or_list(v) for v in value)
+    return False
+
+
+def dump_yaml(spec: Spec | dict) -> str:
+    data = spec.to_dict() if isinstance(spec, Spec) else spec
+    return yaml.safe_dump(data, sort_keys=False)

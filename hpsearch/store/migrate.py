@@ -1,0 +1,55 @@
+"""Alembic, driven from code: current/head revisions and upgrade."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+
+import migrations
+
+SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
+_lock = threading.Lock()  # Alembic's context proxies are process-global
+
+
+def _config(connection=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def has_foreign_tables(engine: Engine) -> bool:
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    return bool(names)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade under a database-wide lock, so concurrent first uses don't race."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    with _lock, engine.execution_options(sqlite_immediate=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7242001)"))
+        if revision == "head" and MigrationContext.configure(conn).get_current_revision() == head_revision():
+            return  # another process got here first
+        command.upgrade(_config(conn), revision)

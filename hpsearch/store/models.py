@@ -1,0 +1,125 @@
+"""SQLAlchemy models: the single source of the schema (Alembic migrates it).
+
+studies 1-n trials 1-n results; trial_events keeps each trial's status history.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Naive UTC (SQLite has no time zones; every timestamp here is UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StudyStatus:
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    INTERRUPTED = "INTERRUPTED"   # the driver died; `hpsearch resume` continues it
+    FINISHED = (COMPLETED, FAILED, CANCELLED)
+    ALL = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)
+
+
+class TrialStatus:
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"             # paused by a scheduler (ASHA/PBT), will resume
+    COMPLETED = "COMPLETED"
+    EARLY_STOPPED = "EARLY_STOPPED"
+    ERROR = "ERROR"
+    INTERRUPTED = "INTERRUPTED"   # its process vanished; re-run or resumed on resume
+    IMPORTED = "IMPORTED"         # told to the searcher from an earlier study (warm start)
+    FINISHED = (COMPLETED, EARLY_STOPPED, ERROR, IMPORTED)
+    ALL = (PENDING, RUNNING, PAUSED, COMPLETED, EARLY_STOPPED, ERROR, INTERRUPTED, IMPORTED)
+
+
+class Study(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=StudyStatus.QUEUED)
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    trainable: Mapped[str] = mapped_column(String(200))
+    searcher: Mapped[str] = mapped_column(String(32))
+    scheduler: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(3))
+    n_trials: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    searcher_state: Mapped[dict | None] = mapped_column(JSON)
+    # service mode: the dispatcher holding the study, until its lease expires
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+    trials: Mapped[list["Trial"]] = relationship(back_populates="study", cascade="all, delete-orphan",
+                                                 order_by="Trial.number")
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
+                      UniqueConstraint("study_id", "ray_trial_id", name="uq_trials_study_ray_id"),
+                      Index("ix_trials_study_status", "study_id", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    ray_trial_id: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=TrialStatus.RUNNING)
+    value: Mapped[float | None] = mapped_column(Float)        # final value of the study's metric
+    best_value: Mapped[float | None] = mapped_column(Float)   # best value it reported
+    iterations: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    imported_from: Mapped[str | None] = mapped_column(String(200))
+
+    study: Mapped[Study] = relationship(back_populates="trials")
+
+
+class Result(Base):
+    """One reported result: a trial's metrics at one training iteration."""
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("trial_id", "iteration", name="uq_results_trial_iteration"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    iteration: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)  # the study's metric, for fast curves
+    metrics: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TrialEvent(Base):
+    """A trial's status history (shown on the trial page)."""
+
+    __tablename__ = "trial_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,327 @@
+"""A thin, careful layer over SQLAlchemy (one session scope; errors become StorageError)."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import create_engine, event, func, inspect, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
+from hpsearch.store.models import (Result, Study, StudyStatus, Trial, TrialEvent, TrialStatus,
+                                   utcnow)
+
+
+def home() -> Path:
+    return Path(os.environ.get("HPSEARCH_HOME") or Path.home() / ".hpsearch")
+
+
+def default_url() -> str:
+    return os.environ.get("HPSEARCH_DB") or f"sqlite:///{home() / 'hpsearch.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers (the web UI) run beside the writer; busy_timeout makes a
+    # writer wait for the lock instead of failing with "database is locked".
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _autocommit_driver(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _begin(conn) -> None:
+    immediate = conn.get_execution_options().get("sqlite_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite defers BEGIN, so a transaction that reads and then writes can fail
+        # at once with "database is locked" when it upgrades its lock. We emit BEGIN
+        # ourselves: IMMEDIATE for writers (they queue on busy_timeout), plain for readers.
+        event.listen(engine, "connect", _autocommit_driver)
+        event.listen(engine, "begin", _begin)
+        return engine
+    # A stated connection budget: pool_size + max_overflow per process.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2,
+                         pool_recycle=1800)
+
+
+class Store:
+    """Studies, trials and results in one SQL database.
+
+    >>> store = Store("sqlite:///:memory:")   # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | None = None, *, upgrade: bool | None = None, pool_size: int = 5):
+        self.url = url or default_url()
+        try:
+            self.engine = make_engine(self.url, pool_size=pool_size)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StorageError(f"cannot open database {self.safe_url!r}: {exc}") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
+                                            expire_on_commit=False)
+        self._check_schema(upgrade)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden (for messages and logs)."""
+        from sqlalchemy.engine import make_url
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+            return self.url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    # -- schema ------------------------------------------------------------------
+    def _check_schema(self, upgrade: bool | None) -> None:
+        from hpsearch.store import migrate
+
+        try:
+            current = migrate.current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot reach database {self.safe_url}: {exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0]}") from None
+        head = migrate.head_revision()
+        if current == head:
+            return
+        # An empty database, or the embedded SQLite one, upgrades itself.
+        if upgrade or (upgrade is None and (current is None or self.is_sqlite)):
+            if current is None and migrate.has_foreign_tables(self.engine):
+                raise StorageError(f"database {self.safe_url} holds tables that are not hpsearch's")
+            migrate.upgrade(self.engine)
+            return
+        raise StorageError(f"database schema is at {current}, this hpsearch needs {head}: "
+                           f"run `hpsearch db upgrade --db {self.safe_url}`")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- sessions -----------------------------------------------------------------
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """One transaction: commit on success, roll back and raise StorageError on failure."""
+        s = (self._write_sessions if write else self._sessions)()
+        try:
+            yield s
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            raise
+        except SQLAlchemyError as exc:
+            s.rollback()
+            raise StorageError(f"database error: {exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0]}") from exc
+        finally:
+            s.close()
+
+    # -- studies ------------------------------------------------------------------
+    def create_study(self, spec, *, owner: str | None = None, status: str = StudyStatus.QUEUED,
+                     idempotency_key: str | None = None) -> Study:
+        """Insert a study for a validated spec; a taken name raises ConflictError.
+
+        With ``idempotency_key``, a retried create returns the first study.
+        """
+        if idempotency_key:
+            with self.session() as s:
+                found = s.scalar(select(Study).where(Study.idempotency_key == idempotency_key))
+                if found is not None:
+                    return found
+        study = Study(name=spec.name, status=status, owner=owner, trainable=spec.trainable,
+                      searcher=spec.searcher.type, scheduler=spec.scheduler.type,
+                      metric=spec.metric, mode=spec.mode, n_trials=spec.budget.trials,
+                      spec=spec.to_dict(), spec_hash=spec.fingerprint(),
+                      idempotency_key=idempotency_key,
+                      started_at=utcnow() if status == StudyStatus.RUNNING else None)
+        try:
+            with self.session(write=True) as s:
+                s.add(study)
+        except IntegrityError:
+            if idempotency_key:
+                with self.session() as s:
+                    found = s.scalar(select(Study).where(Study.idempotency_key == idempotency_key))
+                    if found is not None:
+                        return found
+            raise ConflictError(f"a study named {spec.name!r} already exists") from None
+        return study
+
+    def get_study(self, ref: str | int) -> Study:
+        """A study by id (int or digits) or by name; NotFoundError if absent."""
+        with self.session() as s:
+            study = None
+            if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+                study = s.get(Study, int(ref))
+            if study is None and isinstance(ref, str):
+                study = s.scalar(select(Study).where(Study.name == ref))
+            if study is None:
+                raise NotFoundError(f"no study {ref!r}")
+            return study
+
+    def list_studies(self, *, status: str | None = None, owner: str | None = None,
+                     limit: int | None = None) -> list[Study]:
+        with self.session() as s:
+            q = select(Study).order_by(Study.id.desc())
+            if status:
+                q = q.where(Study.status == status)
+            if owner:
+                q = q.where(Study.owner == owner)
+            if limit:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def study_summaries(self, study_ids: list[int] | None = None) -> dict[int, dict]:
+        """Per study: trial counts by status and best value, aggregated in SQL."""
+        out: dict[int, dict] = {}
+        with self.session() as s:
+            q = select(Trial.study_id, Trial.status, func.count(), func.min(Trial.value),
+                       func.max(Trial.value)).group_by(Trial.study_id, Trial.status)
+            if study_ids is not None:
+                q = q.where(Trial.study_id.in_(study_ids))
+            for sid, status, n, lo, hi in s.execute(q):
+                d = out.setdefault(sid, {"counts": {}, "min": None, "max": None})
+                d["counts"][status] = n
+                if status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED):
+                    d["min"] = lo if d["min"] is None or (lo is not None and lo < d["min"]) else d["min"]
+                    d["max"] = hi if d["max"] is None or (hi is not None and hi > d["max"]) else d["max"]
+        return out
+
+    def set_study_status(self, study_id: int, status: str, *, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status == StudyStatus.RUNNING:
+            values["started_at"] = utcnow()
+            values["finished_at"] = None
+        if status in StudyStatus.FINISHED:
+            values["finished_at"] = utcnow()
+        if error is not None:
+            values["error"] = error
+        with self.session(write=True) as s:
+            s.execute(update(Study).where(Study.id == study_id).values(**values))
+
+    def request_cancel(self, study_id: int) -> str:
+        """Cancel a queued study now, or ask the driver of a running one to stop."""
+        with self.session(write=True) as s:
+            study = s.get(Study, study_id)
+            if study is None:
+                raise NotFoundError(f"no study {study_id!r}")
+            if study.status in StudyStatus.FINISHED:
+                raise ConflictError(f"study {study.name!r} is already {study.status}")
+            study.cancel_requested = True
+            if study.status in (StudyStatus.QUEUED, StudyStatus.INTERRUPTED):
+                study.status = StudyStatus.CANCELLED
+                study.finished_at = utcnow()
+            return study.status
+
+    def cancel_requested(self, study_id: int) -> bool:
+        with self.session() as s:
+            return bool(s.scalar(select(Study.cancel_requested).where(Study.id == study_id)))
+
+    def save_searcher_state(self, study_id: int, state: dict) -> None:
+        with self.session(write=True) as s:
+            s.execute(update(Study).where(Study.id == study_id).values(searcher_state=state))
+
+    def delete_study(self, study_id: int) -> None:
+        with self.session(write=True) as s:
+            study = s.get(Study, study_id)
+            if study is None:
+                raise NotFoundError(f"no study {study_id!r}")
+            s.delete(study)
+
+    # -- trials -------------------------------------------------------------------
+    def trials(self, study_id: int, *, status: str | None = None) -> list[Trial]:
+        with self.session() as s:
+            q = select(Trial).where(Trial.study_id == study_id).order_by(Trial.number)
+            if status:
+                q = q.where(Trial.status == status)
+            return list(s.scalars(q))
+
+    def get_trial(self, study_id: int, number: int) -> Trial:
+        with self.session() as s:
+            trial = s.scalar(select(Trial).where(Trial.study_id == study_id, Trial.number == number))
+            if trial is None:
+                raise NotFoundError(f"no trial {number!r} in study {study_id!r}")
+            return trial
+
+    def results(self, trial_id: int) -> list[Result]:
+        with self.session() as s:
+            return list(s.scalars(select(Result).where(Result.trial_id == trial_id)
+                                  .order_by(Result.iteration)))
+
+    def trial_events(self, trial_id: int) -> list[TrialEvent]:
+        with self.session() as s:
+            return list(s.scalars(select(TrialEvent).where(TrialEvent.trial_id == trial_id)
+                                  .order_by(TrialEvent.id)))
+
+    def count_results(self, study_id: int) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count(Result.id)).join(Trial)
+                            .where(Trial.study_id == study_id)) or 0
+
+    def next_trial_number(self, study_id: int) -> int:
+        with self.session() as s:
+            n = s.scalar(select(func.max(Trial.number)).where(Trial.study_id == study_id))
+            return 0 if n is None else n + 1
+
+    def interrupt_unfinished(self, study_id: int, message: str) -> int:
+        """Mark trials left RUNNING/PENDING/PAUSED by a dead driver as INTERRUPTED."""
+        with self.session(write=True) as s:
+            ids = list(s.scalars(select(Trial.id).where(
+                Trial.study_id == study_id,
+                Trial.status.in_([TrialStatus.RUNNING, TrialStatus.PENDING, TrialStatus.PAUSED]))))
+            if ids:
+                s.execute(update(Trial).where(Trial.id.in_(ids))
+                          .values(status=TrialStatus.INTERRUPTED, finished_at=utcnow()))
+                s.add_all(TrialEvent(trial_id=i, status=TrialStatus.INTERRUPTED, message=message)
+                          for i in ids)
+            return len(ids)
+
+    def import_trials(self, study_id: int, rows: list[dict]) -> int:
+        """Record warm-start trials (params, value, source study) as IMPORTED."""
+        start = self.next_trial_number(study_id)
+        with self.session(write=True) as s:
+            for i, row in enumerate(rows):
+                s.add(Trial(study_id=study_id, number=start + i, params=row["params"],
+                            status=TrialStatus.IMPORTED, value=row["value"],
+                            best_value=row["value"], imported_from=row["source"],
+                            finished_at=utcnow()))
+        return len(rows)
+
+    def finished_trials(self, study_names: list[str]) -> list[tuple[str, dict, float]]:
+        """(study name, params, value) of completed trials of the named studies."""
+        with self.session() as s:
+            rows = s.execute(select(Study.name, Trial.params, Trial.value).join(Trial)
+                             .where(Study.name.in_(study_names),
+                                    Trial.status.in_([TrialStatus.COMPLETED]),
+                                    Trial.value.is_not(None)).order_by(Study.id, Trial.number))
+            return [tuple(r) for r in rows]
+
+    # -- batched writes from the Tune callback --------------------------------------
+    def apply(self, ops: list[tuple]) -> None:
+        """Apply a batch of writer operations in one transaction (see writer.py)."""
+        from hpsearch.store.writer import apply_ops
+
+        with self.session(write=True) as s:
+            apply_ops(s, ops, self.engine.dialect.name)
+
+    def ping(self) -> None:
+        with self.session() as s:
+            s.execute(text("SELECT 1"))

@@ -1,0 +1,92 @@
+"""Shared fixtures: one real local Ray per test session, real SQLite and PostgreSQL.
+
+PostgreSQL tests use a fresh database on the server at 127.0.0.1:5432 (created
+here, dropped at the end) and are skipped only where no server answers.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("HPSEARCH_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+# Ray workers inherit this environment when Ray starts: they must import tests.helpers.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+os.environ.setdefault("HPSEARCH_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"hpsearch-tests-{os.getpid()}"))
+os.environ.pop("HPSEARCH_DB", None)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session (ray.init takes ~3 s)."""
+    import ray
+
+    from hpsearch.orchestration import ensure_ray
+
+    ensure_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private HPSEARCH_HOME (embedded database, experiment state, journals)."""
+    monkeypatch.setenv("HPSEARCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'hpsearch.db'}"
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg2
+
+        psycopg2.connect(PG_ADMIN_URL.replace("postgresql+psycopg2", "postgresql"), connect_timeout=2).close()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    if not _pg_available():
+        pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test."""
+    from sqlalchemy import create_engine, text
+
+    name = f"hpsearch_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Both backends: the store's tests run on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hpsearch.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def pytest_configure(config):
+    sys.path.insert(0, str(ROOT))

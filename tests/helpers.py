@@ -1,0 +1,47 @@
+"""Small trainables for tests: fast, deterministic, importable by Ray workers."""
+from __future__ import annotations
+
+import os
+import time
+
+from ray import tune
+
+
+def quadratic(config: dict) -> None:
+    """loss = (x - 2)^2 + 1/epoch, reported for ``epochs`` epochs."""
+    for epoch in range(1, int(config.get("epochs", 3)) + 1):
+        if config.get("sleep"):
+            time.sleep(config["sleep"])
+        tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch})
+
+
+def failing(config: dict) -> None:
+    """Raises on purpose (its message is checked in tests)."""
+    tune.report({"loss": 1.0, "epoch": 1})
+    raise RuntimeError(f"boom at x={config['x']:.3f}")
+
+
+def noop(config: dict) -> None:
+    tune.report({"loss": float(config.get("x", 0.0))})
+
+
+def env_probe(config: dict) -> None:
+    """Reports whether secrets leaked into the trial's environment."""
+    leaked = [k for k in ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_TOKEN") if k in os.environ]
+    tune.report({"loss": float(len(leaked)), "leaked": ",".join(leaked)})
+
+
+def quad_spec(name: str, **over) -> dict:
+    spec = {
+        "name": name,
+        "trainable": "tests.helpers:quadratic",
+        "metric": "loss",
+        "mode": "min",
+        "space": {"x": {"uniform": [-5.0, 5.0]}},
+        "fixed": {"epochs": 3},
+        "searcher": {"type": "random"},
+        "budget": {"trials": 6, "max_concurrent": 2},
+        "seed": 0,
+    }
+    spec.update(over)
+    return spec

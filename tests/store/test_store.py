@@ -1,0 +1,136 @@
+"""The store on both backends: schema, studies, batched writes, idempotent results."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hpsearch import spec as specmod
+from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
+from hpsearch.store import Store, StudyStatus, TrialStatus
+from hpsearch.store import migrate
+from hpsearch.store.writer import Writer
+from tests.helpers import quad_spec
+
+
+def spec(name="s1"):
+    return specmod.load(quad_spec(name))
+
+
+def test_new_database_upgrades_itself(db_url):
+    store = Store(db_url)
+    assert migrate.current_revision(store.engine) == migrate.head_revision()
+
+
+def test_sqlite_wal_and_busy_timeout(sqlite_url):
+    store = Store(sqlite_url)
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_create_get_conflict_and_idempotency(db_url):
+    store = Store(db_url)
+    s = store.create_study(spec(), owner="ann")
+    assert store.get_study("s1").id == s.id == store.get_study(str(s.id)).id
+    with pytest.raises(ConflictError):
+        store.create_study(spec())
+    with pytest.raises(NotFoundError):
+        store.get_study("nope")
+    a = store.create_study(spec("s2"), idempotency_key="k1")
+    b = store.create_study(spec("s2"), idempotency_key="k1")
+    assert a.id == b.id and len(store.list_studies()) == 2
+
+
+def test_writer_orders_batches_and_upserts(db_url):
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    w = Writer(store)
+    t = time.time()
+    w.put(("trial", sid, "r1", 0, {"x": 1.0}, TrialStatus.RUNNING, t))
+    for i in range(1, 201):
+        w.put(("result", sid, "r1", i, float(i), {"loss": float(i)}, t))
+    w.put(("result", sid, "r1", 5, -5.0, {"loss": -5.0}, t))  # a re-report after restore
+    w.put(("status", sid, "r1", TrialStatus.COMPLETED, {"value": 200.0, "best_value": 1.0}, t))
+    assert w.flush(30)
+    w.close()
+    (trial,) = store.trials(sid)
+    assert trial.status == TrialStatus.COMPLETED and trial.value == 200.0
+    assert trial.iterations == 200
+    results = store.results(trial.id)
+    assert [r.iteration for r in results] == list(range(1, 201))
+    assert results[4].value == -5.0  # replaced, not duplicated
+    assert [e.status for e in store.trial_events(trial.id)] == ["RUNNING", "COMPLETED"]
+
+
+def test_late_running_report_does_not_flip_finished_trial(db_url):
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    t = time.time()
+    store.apply([("trial", sid, "r1", 0, {"x": 1.0}, TrialStatus.RUNNING, t),
+                 ("status", sid, "r1", TrialStatus.COMPLETED, {"value": 1.0}, t),
+                 ("status", sid, "r1", TrialStatus.RUNNING, {}, t)])
+    assert store.trials(sid)[0].status == TrialStatus.COMPLETED
+
+
+def test_interrupt_unfinished_and_cancel(db_url):
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    t = time.time()
+    store.apply([("trial", sid, "a", 0, {"x": 1.0}, TrialStatus.RUNNING, t),
+                 ("trial", sid, "b", 1, {"x": 2.0}, TrialStatus.RUNNING, t),
+                 ("status", sid, "b", TrialStatus.COMPLETED, {"value": 2.0}, t)])
+    assert store.interrupt_unfinished(sid, "driver died") == 1
+    assert [t.status for t in store.trials(sid)] == [TrialStatus.INTERRUPTED, TrialStatus.COMPLETED]
+    assert store.request_cancel(sid) == StudyStatus.RUNNING and store.cancel_requested(sid)
+    queued = store.create_study(spec("q")).id
+    assert store.request_cancel(queued) == StudyStatus.CANCELLED
+    with pytest.raises(ConflictError):
+        store.request_cancel(queued)
+
+
+def test_summaries_aggregate_in_sql(db_url):
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    t = time.time()
+    ops = []
+    for i in range(5):
+        ops += [("trial", sid, f"r{i}", i, {"x": float(i)}, TrialStatus.RUNNING, t),
+                ("status", sid, f"r{i}", TrialStatus.COMPLETED, {"value": float(i)}, t)]
+    store.apply(ops)
+    d = store.study_summaries([sid])[sid]
+    assert d["counts"] == {"COMPLETED": 5} and d["min"] == 0.0 and d["max"] == 4.0
+
+
+def test_unreachable_database_is_a_clear_error():
+    with pytest.raises(StorageError) as e:
+        Store("postgresql+psycopg2://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(e.value)
+
+
+def test_journal_replays_after_a_crash(sqlite_url, tmp_path):
+    store = Store(sqlite_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    journal = tmp_path / "j.jsonl"
+    t = time.time()
+    import json
+    ops = [("trial", sid, "r1", 0, {"x": 1.0}, "RUNNING", t)] + \
+          [("result", sid, "r1", i, float(i), {"loss": float(i)}, t) for i in range(1, 4)]
+    journal.write_text("".join(json.dumps(op) + "\n" for op in ops) + '["result", 1, "r1"')  # torn line
+    w = Writer(store, journal=journal)
+    w.close()
+    assert not journal.exists()
+    assert [r.iteration for r in store.results(store.trials(sid)[0].id)] == [1, 2, 3]
+
+
+def test_behind_head_postgres_names_the_fix(pg_url):
+    store = Store(pg_url)
+    eng = create_engine(pg_url)
+    with eng.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num='0000_old'"))
+    eng.dispose()
+    store.dispose()
+    with pytest.raises(StorageError) as e:
+        Store(pg_url)
+    assert "hpsearch db upgrade" in str(e.value)

@@ -1,0 +1,141 @@
+"""spec -> Ray Tune -> SQL -> CLI and Python API, on a real local Ray."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+import hpsearch
+from hpsearch.cli import main as cli
+from hpsearch.store import Store, StudyStatus, TrialStatus
+from tests.helpers import quad_spec
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def test_run_persists_every_trial_and_result(home):
+    study = hpsearch.run(quad_spec("e2e"), progress=False)
+    assert study.status == StudyStatus.COMPLETED
+    trials = study.trials
+    assert len(trials) == 6 and all(t.status == TrialStatus.COMPLETED for t in trials)
+    assert sorted(t.number for t in trials) == list(range(6))
+    for t in trials:
+        rows = study.results(t.number)
+        assert [r["iteration"] for r in rows] == [1, 2, 3]
+        assert rows[-1]["loss"] == pytest.approx((t.params["x"] - 2) ** 2 + 1 / 3)
+        assert t.value == rows[-1]["loss"]
+    best = study.best_trial
+    assert best.value == min(t.value for t in trials)
+    df = study.to_dataframe()
+    assert list(df["number"]) == list(range(6)) and "param_x" in df
+    again = hpsearch.load_study("e2e")
+    assert again.best_trial.number == best.number
+
+
+def test_same_seed_same_configurations(home):
+    a = hpsearch.run(quad_spec("seed-a", seed=7), progress=False)
+    b = hpsearch.run(quad_spec("seed-b", seed=7), progress=False)
+    key = lambda s: sorted(round(t.params["x"], 12) for t in s.trials)  # noqa: E731
+    assert key(a) == key(b)
+
+
+def test_persistence_is_live(home):
+    """A second connection reads finished trials and results while the study runs."""
+    spec = quad_spec("live", fixed={"epochs": 4, "sleep": 0.4},
+                     budget={"trials": 4, "max_concurrent": 1})
+    seen = {"results": 0, "finished": 0, "while_running": False}
+
+    def watch():
+        reader = Store()  # its own engine and connections
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                study = reader.get_study("live")
+            except hpsearch.NotFoundError:
+                time.sleep(0.1)
+                continue
+            if study.status != StudyStatus.RUNNING:
+                break
+            seen["results"] = max(seen["results"], reader.count_results(study.id))
+            done = [t for t in reader.trials(study.id) if t.status == TrialStatus.COMPLETED]
+            seen["finished"] = max(seen["finished"], len(done))
+            if seen["finished"] >= 1 and seen["results"] >= 5:
+                seen["while_running"] = True
+            time.sleep(0.1)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    study = hpsearch.run(spec, progress=False)
+    t.join()
+    assert study.status == StudyStatus.COMPLETED
+    assert seen["while_running"], seen
+
+
+def test_grid_runs_the_full_product(home):
+    spec = quad_spec("grid", space={"x": {"grid": [0.0, 1.0, 2.0]}, "y": {"grid": [1, 2]}},
+                     searcher={"type": "grid"}, budget={"trials": 100, "max_concurrent": 2},
+                     fixed={"epochs": 1})
+    study = hpsearch.run(spec, progress=False)
+    combos = sorted((t.params["x"], t.params["y"]) for t in study.trials)
+    assert combos == [(x, y) for x in (0.0, 1.0, 2.0) for y in (1, 2)]
+
+
+def test_failing_trials_keep_traceback_and_fail_the_study(home):
+    spec = quad_spec("fails", trainable="tests.helpers:failing",
+                     budget={"trials": 2, "max_concurrent": 2})
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.FAILED
+    assert "boom at x=" in study.error
+    for t in study.trials:
+        assert t.status == TrialStatus.ERROR and "RuntimeError: boom" in t.error
+
+
+def test_trials_do_not_see_secrets(home, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_TOKEN", "s3cret")
+    spec = quad_spec("env", trainable="tests.helpers:env_probe",
+                     budget={"trials": 1, "max_concurrent": 1})
+    study = hpsearch.run(spec, progress=False)
+    assert study.trials[0].value == 0.0
+
+
+def test_cli_submit_list_show(home, tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(quad_spec("cli-run", budget={"trials": 3, "max_concurrent": 2})))
+    assert cli(["submit", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "study 'cli-run': COMPLETED, 3 trials" in out and "*" in out
+    assert cli(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "cli-run" in out and "3/3" in out
+    assert cli(["show", "cli-run"]) == 0
+    assert "best loss=" in capsys.readouterr().out
+    assert cli(["show", "missing"]) == 2
+    assert "no study 'missing'" in capsys.readouterr().err
+
+
+def test_cli_bad_spec_exits_2_and_writes_nothing(home, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**quad_spec("bad"), "budget": {"trials": 0},
+                                    "space": {"x": {"loguniform": [0, 1]}}}))
+    proc = subprocess.run([sys.executable, "-m", "hpsearch.cli", "submit", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "budget.trials" in proc.stderr and "got 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert Store().list_studies() == []
+
+
+def test_cli_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli(["submit"])
+    assert e.value.code == 2
+    assert "usage: hpsearch submit" in capsys.readouterr().err
+
+
+def test_db_upgrade_command(home, capsys):
+    assert cli(["db", "upgrade"]) == 0
+    assert "schema at" in capsys.readouterr().out

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpsearch import spec as specmod
+from hpsearch.exceptions import SpecError
+from tests.helpers import quad_spec
+
+
+def problems(raw) -> dict:
+    with pytest.raises(SpecError) as e:
+        specmod.load(raw)
+    return dict(e.value.problems)
+
+
+def test_valid_spec_fills_defaults():
+    s = specmod.load(quad_spec("ok"))
+    d = s.to_dict()
+    assert d["scheduler"] == {"type": "fifo"} and d["resources"]["cpu"] == 1.0
+    assert d["budget"]["max_concurrent"] == 2
+    assert s.fingerprint() == specmod.load(quad_spec("ok")).fingerprint()
+
+
+def test_yaml_and_json_text_and_file(tmp_path):
+    raw = quad_spec("files")
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(raw))
+    assert specmod.load(str(p)).name == "files"
+    import yaml
+    y = tmp_path / "s.yaml"
+    y.write_text(yaml.safe_dump(raw))
+    assert specmod.load(y).name == "files"
+    assert specmod.load(yaml.safe_dump(raw)).name == "files"
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"colour": "red"}, "colour", "unknown field"),
+    ({"budget": {"trials": 0}}, "budget.trials", "greater than 0"),
+    ({"budget": {"trials": "ten"}}, "budget.trials", "'ten'"),
+    ({"space": {}}, "space", "at least one"),
+    ({"space": {"x": {"uniform": [3, 1]}}}, "space.x.uniform", "[3, 1]"),
+    ({"space": {"x": {"loguniform": [-1, 1]}}}, "space.x.loguniform", "low=-1"),
+    ({"trainable": "resnet"}, "trainable", "unknown trainable 'resnet'"),
+    ({"searcher": {"type": "annealing"}}, "searcher.type", "valid: bayesian, genetic, grid, random"),
+    ({"scheduler": {"type": "asha", "grace": 1}}, "scheduler.grace", "unknown option"),
+    ({"scheduler": {"type": "warp"}}, "scheduler.type", "unknown scheduler"),
+    ({"mode": "maximise"}, "mode", "'maximise'"),
+    ({"searcher": {"type": "grid"}}, "space", "at least one {grid"),
+    ({"fixed": {"seed": 3}}, "fixed.seed", "reserved"),
+])
+def test_each_problem_names_field_and_value(change, field, words):
+    raw = {**quad_spec("bad"), **change}
+    got = problems(raw)
+    assert field in got, got
+    assert words in got[field] or words in field
+
+
+def test_several_problems_reported_together():
+    raw = {**quad_spec("bad"), "budget": {"trials": -1}, "extra": 1}
+    got = problems(raw)
+    assert {"budget.trials", "extra"} <= set(got)
+
+
+def test_malformed_yaml_and_python_tags_refused():
+    assert "not valid YAML" in problems("name: [unclosed\n")["spec"]
+    assert "spec" in problems("!!python/object/apply:os.system ['echo pwned']\n")
+    assert "mapping" in problems("- just\n- a list\n")["spec"]
+
+
+def test_metric_the_trainable_never_reports(monkeypatch):
+    import trainables
+    monkeypatch.setattr(trainables, "_registered", {})
+    trainables.register("probe", lambda c: None, metrics=("loss",), metric="loss", mode="min")
+    raw = {**quad_spec("m"), "trainable": "probe", "metric": "accuracy"}
+    assert "never reports 'accuracy'" in problems(raw)["metric"]
+
+
+def test_module_function_only_when_allowed():
+    with pytest.raises(SpecError) as e:
+        specmod.load(quad_spec("imp"), allow_import=False)
+    assert "not allowed" in str(e.value)
+
+
+def test_grid_cap():
+    raw = {**quad_spec("g"), "space": {f"p{i}": {"grid": list(range(10))} for i in range(5)}}
+    assert "cap" in problems(raw)["space"]
