@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.cfg
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/hpsearch submit examples/quickstart.yaml
+	$(VENV)/bin/hpsearch submit examples/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

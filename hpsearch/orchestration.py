@@ -40,6 +40,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # ...so Tune's ResultGrid finds no result.json and warns for every trial; we never read it.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
     if address:
         ray.init(address=address, **kwargs)

@@ -51,8 +51,10 @@ class Float:
     def from_unit(self, u: float) -> float:
         u = min(1.0, max(0.0, float(u)))
         if self.log:
-            return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
-        return float(self.low + u * (self.high - self.low))
+            x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            x = self.low + u * (self.high - self.low)
+        return float(min(self.high, max(self.low, x)))  # exp/log rounding can step past a bound
 
 
 @dataclass(frozen=True)
