@@ -1,0 +1,48 @@
+"""Each family searched end to end: `hpsearch submit` -> Ray Tune -> SQL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import hpsearch
+from hpsearch.cli import main as cli
+from hpsearch.store import Store, StudyStatus, TrialStatus
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.mark.parametrize("family", ["cnn", "rnn", "autoencoder", "vae", "gan"])
+def test_family_search_through_submit(family, home, tmp_path, capsys):
+    spec = yaml.safe_load((EXAMPLES / f"{family}.yaml").read_text())
+    spec["name"] = f"{family}-e2e"
+    spec["budget"] = {"trials": 2, "max_concurrent": 2}
+    spec["fixed"] = {**spec.get("fixed", {}), "epochs": 2, "train_samples": 256}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert cli(["submit", str(path), "--no-progress"]) == 0
+    assert f"study '{family}-e2e': COMPLETED, 2 trials" in capsys.readouterr().out
+    store = Store()
+    study = store.get_study(f"{family}-e2e")
+    assert study.status == StudyStatus.COMPLETED
+    for trial in store.trials(study.id):
+        assert trial.status == TrialStatus.COMPLETED and trial.value is not None
+        results = store.results(trial.id)
+        assert [r.iteration for r in results] == [1, 2]
+        assert study.metric in results[-1].metrics and results[-1].metrics["epoch"] == 2
+
+
+def test_notebook_registered_trainable(home):
+    from ray import tune
+
+    @hpsearch.trainable("nb-quadratic", metric="loss", mode="min")
+    def nb_quadratic(config):
+        tune.report({"loss": (config["x"] - 1.0) ** 2})
+
+    study = hpsearch.run({"name": "nb", "trainable": "nb-quadratic",
+                          "space": {"x": {"uniform": [0.0, 2.0]}},
+                          "budget": {"trials": 3, "max_concurrent": 1}}, progress=False)
+    assert study.status == StudyStatus.COMPLETED and len(study.trials) == 3
+    assert study.metric == "loss" and study.mode == "min"
