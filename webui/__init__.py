@@ -1,0 +1,45 @@
+"""The web UI: Flask views over the store and the plot functions.
+
+>>> app = create_app({"DATABASE_URL": "sqlite:///hpsearch.db"})   # doctest: +SKIP
+
+It never imports Ray, torch, skopt or DEAP: only ``hpsearch.store``,
+``hpsearch.plots`` and ``hpsearch.spec`` (which loads a trainable's metadata
+lazily, when a submitted spec names one).
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from hpsearch.store import Store, default_url
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build an app; ``config`` overrides ``DATABASE_URL`` and Flask's settings."""
+    app = Flask(__name__)
+    app.config.update(DATABASE_URL=None, JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=1024 * 1024)
+    if config:
+        app.config.update(config)
+    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or default_url()
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    # One Store (one engine and pool) per app.
+    app.extensions["hpsearch_store"] = Store(app.config["DATABASE_URL"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from webui.api import bp as api_bp
+    from webui.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from webui.errors import register
+
+    register(app)

@@ -1,0 +1,97 @@
+"""The JSON API: every route, its errors, submission, idempotency and cancel."""
+from __future__ import annotations
+
+import pytest
+
+from hpsearch import plots
+
+GOOD = {"name": "api-study", "trainable": "cnn", "dataset": "digits", "metric": "val_accuracy",
+        "mode": "max", "space": {"lr": {"loguniform": [1e-4, 1e-1]}},
+        "searcher": {"type": "random"}, "budget": {"trials": 3}}
+
+
+def test_health_and_openapi(client):
+    assert client.get("/api/v1/health").json == {"status": "ok"}
+    doc = client.get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.")
+    for path in ["/studies", "/studies/{study_id}", "/studies/{study_id}/trials",
+                 "/studies/{study_id}/trials/{number}", "/studies/{study_id}/plots/{name}",
+                 "/studies/{study_id}/cancel", "/health"]:
+        assert path in doc["paths"]
+
+
+def test_list_filter_sort_search(client, filled):
+    body = client.get("/api/v1/studies").json
+    assert body["total"] == 2 and {s["name"] for s in body["items"]} == {"done-study", "empty-study"}
+    done = next(s for s in body["items"] if s["name"] == "done-study")
+    assert done["trials_done"] == 6 and done["best_value"] == pytest.approx(0.75)
+    assert client.get("/api/v1/studies?status=QUEUED").json["total"] == 1
+    assert client.get("/api/v1/studies?q=empty").json["items"][0]["name"] == "empty-study"
+    assert client.get("/api/v1/studies?q=100%25").json["total"] == 0
+    assert [s["name"] for s in client.get("/api/v1/studies?sort=name").json["items"]] == \
+        ["done-study", "empty-study"]
+    assert client.get("/api/v1/studies?trainable=cnn&searcher=random").json["total"] == 2
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=1000", "status=NOPE", "sort=bogus"])
+def test_bad_params_400(client, filled, query):
+    for url in (f"/api/v1/studies?{query}", f"/api/v1/studies/{filled['done']}/trials?{query}"):
+        r = client.get(url)
+        assert r.status_code == 400 and r.json["status"] == 400 and r.json["message"]
+
+
+def test_study_and_trials(client, filled):
+    sid = filled["done"]
+    body = client.get(f"/api/v1/studies/{sid}").json
+    assert body["name"] == "done-study" and body["best_trial"]["number"] == 4
+    page = client.get(f"/api/v1/studies/{sid}/trials?per_page=2&page=2").json
+    assert page["total"] == 6 and page["pages"] == 3 and [t["number"] for t in page["items"]] == [2, 3]
+    page = client.get(f"/api/v1/studies/{sid}/trials?status=ERROR").json
+    assert [t["number"] for t in page["items"]] == [5]
+    page = client.get(f"/api/v1/studies/{sid}/trials?sort=-value").json
+    assert page["items"][0]["number"] == 4 and page["items"][-1]["value"] is None
+    t = client.get(f"/api/v1/studies/{sid}/trials/0").json
+    assert len(t["results"]) == 5 and [e["status"] for e in t["events"]] == ["RUNNING", "COMPLETED"]
+
+
+def test_unknown_is_404_json(client, filled):
+    for url in ["/api/v1/studies/999", "/api/v1/studies/999/trials", "/api/v1/studies/999/trials/0",
+                f"/api/v1/studies/{filled['done']}/trials/99", "/api/v1/studies/999/plots/history",
+                f"/api/v1/studies/{filled['done']}/plots/nope", "/api/v1/nothing"]:
+        r = client.get(url)
+        assert r.status_code == 404 and r.is_json and r.json["error"] == "not found", url
+    assert client.post("/api/v1/studies/999/cancel").status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(plots.PLOTS))
+def test_plots(client, filled, name):
+    r = client.get(f"/api/v1/studies/{filled['done']}/plots/{name}")
+    assert r.status_code == 200 and r.json["data"]
+
+
+def test_create_validates_and_is_idempotent(client):
+    r = client.post("/api/v1/studies", json={**GOOD, "budget": {"trials": -1}, "bogus": 1})
+    assert r.status_code == 422
+    fields = {f["field"] for f in r.json["fields"]}
+    assert {"budget.trials", "bogus"} <= fields
+    r = client.post("/api/v1/studies", json={"spec_yaml": "name: [unclosed"})
+    assert r.status_code == 422 and r.json["fields"][0]["field"] == "spec"
+    assert client.post("/api/v1/studies", data="not json",
+                       content_type="application/json").status_code == 400
+    r1 = client.post("/api/v1/studies", json=GOOD, headers={"Idempotency-Key": "k-1"})
+    assert r1.status_code == 201 and r1.json["status"] == "QUEUED"
+    r2 = client.post("/api/v1/studies", json=GOOD, headers={"Idempotency-Key": "k-1"})
+    assert r2.status_code == 201 and r2.json["id"] == r1.json["id"]
+    r3 = client.post("/api/v1/studies", json=GOOD)
+    assert r3.status_code == 409 and r3.json["status"] == 409
+    import yaml
+
+    r4 = client.post("/api/v1/studies", json={"spec_yaml": yaml.safe_dump({**GOOD, "name": "y"})})
+    assert r4.status_code == 201 and r4.json["name"] == "y"
+
+
+def test_cancel(client, filled):
+    r = client.post(f"/api/v1/studies/{filled['empty']}/cancel")
+    assert r.status_code == 200 and r.json["status"] == "CANCELLED"
+    r = client.post(f"/api/v1/studies/{filled['empty']}/cancel")
+    assert r.status_code == 409 and r.is_json

@@ -1,0 +1,96 @@
+"""HTML pages: each renders, escapes user data, validates the form, cancels."""
+from __future__ import annotations
+
+from hpsearch.store import StudyStatus
+from tests.webui.conftest import fill, make_spec
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def test_studies_page(client, filled):
+    html = client.get("/").get_data(as_text=True)
+    assert "done-study" in html and "empty-study" in html
+    assert client.get("/?status=COMPLETED&sort=-name&q=done").status_code == 200
+    assert client.get("/?page=-1").status_code == 400
+
+
+def test_study_page(client, filled):
+    r = client.get(f"/studies/{filled['done']}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'data-plot="chart-history"' in html and "trials-table" in html
+    assert "data-poll-url" not in html  # finished: no polling
+    assert client.get(f"/studies/{filled['done']}?status=ERROR&sort=-value&page=1").status_code == 200
+    assert client.get(f"/studies/{filled['done']}?per_page=0").status_code == 400
+    assert "data-poll-url" in client.get(f"/studies/{filled['empty']}").get_data(as_text=True)
+    assert client.get("/studies/999").status_code == 404
+
+
+def test_trial_page(client, filled):
+    html = client.get(f"/studies/{filled['done']}/trials/5").get_data(as_text=True)
+    assert "ERROR" in html and "&lt;b&gt;boom&lt;/b&gt;" in html and "<b>boom</b>" not in html
+    assert client.get(f"/studies/{filled['done']}/trials/77").status_code == 404
+
+
+def test_compare_page(client, filled):
+    html = client.get(f"/compare?ids={filled['done']},{filled['empty']}").get_data(as_text=True)
+    assert "params-diff" in html and "done-study" in html
+    for bad in ["", "?ids=", "?ids=a,b", "?ids=" + ",".join(map(str, range(1, 20)))]:
+        assert client.get("/compare" + bad).status_code == 400
+    assert client.get("/compare?ids=999").status_code == 404
+
+
+def test_name_is_escaped_everywhere(client, store):
+    sid = store.create_study(make_spec(XSS), status=StudyStatus.RUNNING).id
+    fill(store, sid, n=3)
+    for url in ["/", f"/studies/{sid}", f"/studies/{sid}/trials/0", f"/compare?ids={sid}"]:
+        html = client.get(url).get_data(as_text=True)
+        assert XSS not in html, url
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html or "\\u003cimg" in html, url
+
+
+def test_submit_form(client):
+    html = client.get("/submit").get_data(as_text=True)
+    assert "quickstart" in html
+    assert "quickstart-cnn" in client.get("/submit?template=quickstart").get_data(as_text=True)
+    r = client.post("/submit", data={"spec": "name: x\ntrainable: cnn\nbudget: {trials: 0}\nspace: {}\n"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "budget.trials" in html and "name: x" in html
+    r = client.post("/submit", data={"spec": XSS})
+    assert r.status_code == 422 and XSS not in r.get_data(as_text=True)
+    spec = ("name: form-study\ntrainable: cnn\ndataset: digits\nmetric: val_accuracy\nmode: max\n"
+            "space: {lr: {loguniform: [1.0e-4, 1.0e-1]}}\nbudget: {trials: 2}\n")
+    r = client.post("/submit", data={"spec": spec})
+    assert r.status_code == 303
+    assert "form-study" in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_cancel_button(client, filled):
+    r = client.post(f"/studies/{filled['empty']}/cancel")
+    assert r.status_code == 303
+    assert "CANCELLED" in client.get(f"/studies/{filled['empty']}").get_data(as_text=True)
+
+
+def test_plotly_is_served_locally(client):
+    r = client.get("/vendor/plotly.min.js")
+    assert r.status_code == 200 and b"plotly" in r.data[:200]
+    r.close()
+    html = client.get("/").get_data(as_text=True)
+    assert "cdn" not in html.lower()
+
+
+def test_serve_refuses_remote_host(capsys):
+    from webui.serve import is_loopback, serve
+
+    assert serve(None, "0.0.0.0", 8080) == 2 and "refusing" in capsys.readouterr().err
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("10.0.0.1")
+
+
+def test_no_heavy_imports():
+    import subprocess
+    import sys
+
+    code = ("import sys, webui, webui.api, webui.pages, hpsearch.plots; "
+            "print([m for m in ('ray','torch','skopt','deap') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

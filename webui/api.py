@@ -1,0 +1,83 @@
+"""The JSON API under /api/v1 (documented by /api/v1/openapi.json)."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, jsonify, request, url_for
+
+from hpsearch import plots
+from hpsearch.exceptions import SpecError
+from webui import queries
+from webui.errors import BadParam, error_response
+from webui.openapi import document
+from webui.submit import queue
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/health")
+def health():
+    queries.store().ping()
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/studies")
+def studies():
+    return jsonify(queries.list_studies(request.args))
+
+
+@bp.get("/studies/<int:study_id>")
+def study(study_id: int):
+    d = queries.study_summary(study_id)
+    d["best_trial"] = queries.best_trial(queries.store().get_study(study_id))
+    return jsonify(d)
+
+
+@bp.get("/studies/<int:study_id>/trials")
+def trials(study_id: int):
+    return jsonify(queries.list_trials(queries.store().get_study(study_id), request.args))
+
+
+@bp.get("/studies/<int:study_id>/trials/<int:number>")
+def trial(study_id: int, number: int):
+    return jsonify(queries.trial_detail(queries.store().get_study(study_id), number))
+
+
+@bp.get("/studies/<int:study_id>/plots/<name>")
+def plot(study_id: int, name: str):
+    fn = plots.PLOTS.get(name)
+    if fn is None:
+        return error_response(404, f"no plot {name!r}; plots: {', '.join(sorted(plots.PLOTS))}")
+    fig = fn(queries.store(), study_id)
+    return jsonify(json.loads(fig.to_json()))
+
+
+@bp.post("/studies")
+def create():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadParam("the body must be a JSON object: a spec, or {\"spec_yaml\": text}")
+    raw = body["spec_yaml"] if set(body) == {"spec_yaml"} else body
+    if not isinstance(raw, (str, dict)):
+        raise SpecError("spec_yaml must be a string", "spec_yaml")
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > 100:
+        raise BadParam("Idempotency-Key must be at most 100 characters")
+    row = queue(raw, idempotency_key=key)
+    d = queries.study_summary(row.id)
+    resp = jsonify(d)
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("api.study", study_id=row.id)
+    return resp
+
+
+@bp.post("/studies/<int:study_id>/cancel")
+def cancel(study_id: int):
+    status = queries.store().request_cancel(study_id)
+    return jsonify({"id": study_id, "status": status,
+                    "cancelled": status == "CANCELLED", "cancel_requested": True})

@@ -1,0 +1,169 @@
+"""Read helpers shared by the pages and the API: parsing, paging, summaries in SQL."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from hpsearch.store import Store, StudyStatus, TrialStatus
+from hpsearch.store.models import Study, Trial
+from webui.errors import BadParam
+
+MAX_PER_PAGE = 200
+SCORED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.IMPORTED)
+TRIAL_SORTS = {"number": Trial.number, "value": Trial.value, "status": Trial.status,
+               "iterations": Trial.iterations, "started": Trial.started_at,
+               "finished": Trial.finished_at}
+STUDY_SORTS = {"id": Study.id, "name": Study.name, "status": Study.status,
+               "created": Study.created_at, "trainable": Study.trainable, "searcher": Study.searcher}
+
+
+def store() -> Store:
+    return current_app.extensions["hpsearch_store"]
+
+
+# -- parameters ----------------------------------------------------------------------
+def int_arg(args, name: str, default: int, lo: int, hi: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParam(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadParam(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def choice_arg(args, name: str, allowed) -> str | None:
+    raw = args.get(name) or None
+    if raw is not None and raw not in allowed:
+        raise BadParam(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
+    raw = args.get("sort") or default
+    key = raw.lstrip("-")
+    if key not in allowed:
+        options = ", ".join(sorted(allowed))
+        raise BadParam(f"sort must be one of {options} (prefix - for descending), got {raw!r}")
+    col = allowed[key]
+    return raw, (col.desc() if raw.startswith("-") else col.asc())
+
+
+def ids_arg(raw: str | None, lo: int = 1, hi: int = 10) -> list[int]:
+    parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise BadParam(f"ids must be comma-separated study ids, got {raw!r}")
+    if not lo <= len(parts) <= hi:
+        raise BadParam(f"ids must name {lo} to {hi} studies, got {len(parts)}")
+    return list(dict.fromkeys(int(p) for p in parts))
+
+
+# -- studies -------------------------------------------------------------------------
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat(timespec="seconds") + "Z" if t else None
+
+
+def study_dict(study: Study, summary: dict | None) -> dict:
+    d = summary or {"counts": {}, "min": None, "max": None}
+    counts = d["counts"]
+    done = sum(n for st, n in counts.items() if st in TrialStatus.FINISHED and st != TrialStatus.IMPORTED)
+    return {
+        "id": study.id, "name": study.name, "status": study.status, "owner": study.owner,
+        "trainable": study.trainable, "searcher": study.searcher, "scheduler": study.scheduler,
+        "metric": study.metric, "mode": study.mode, "n_trials": study.n_trials,
+        "trials_done": done, "trials_total": sum(counts.values()), "counts": counts,
+        "best_value": d["max"] if study.mode == "max" else d["min"],
+        "cancel_requested": bool(study.cancel_requested),
+        "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
+        "finished_at": _iso(study.finished_at), "error": study.error,
+    }
+
+
+def study_summary(study_id: int) -> dict:
+    st = store()
+    study = st.get_study(int(study_id))
+    return study_dict(study, st.study_summaries([study.id]).get(study.id))
+
+
+def list_studies(args) -> dict:
+    """Studies filtered by status/trainable/searcher and name, sorted, one page."""
+    status = choice_arg(args, "status", StudyStatus.ALL)
+    page = int_arg(args, "page", 1, 1, 10**6)
+    per_page = int_arg(args, "per_page", 50, 1, MAX_PER_PAGE)
+    sort, order = sort_arg(args, STUDY_SORTS, "-id")
+    q = select(Study)
+    if status:
+        q = q.where(Study.status == status)
+    for name in ("trainable", "searcher"):
+        if args.get(name):
+            q = q.where(getattr(Study, name) == args[name])
+    if args.get("q"):
+        pattern = "%" + args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(Study.name.ilike(pattern, escape="\\"))
+    st = store()
+    with st.session() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = list(s.scalars(q.order_by(order, Study.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page)))
+        families = sorted(set(s.scalars(select(Study.trainable).distinct())))
+        searchers = sorted(set(s.scalars(select(Study.searcher).distinct())))
+    summaries = st.study_summaries([r.id for r in rows]) if rows else {}
+    return {"items": [study_dict(r, summaries.get(r.id)) for r in rows], "total": total,
+            "page": page, "per_page": per_page, "sort": sort,
+            "filters": {"status": status, "trainable": args.get("trainable") or None,
+                        "searcher": args.get("searcher") or None, "q": args.get("q") or None},
+            "choices": {"status": list(StudyStatus.ALL), "trainable": families,
+                        "searcher": searchers}}
+
+
+# -- trials --------------------------------------------------------------------------
+def trial_dict(t: Trial) -> dict:
+    return {"number": t.number, "status": t.status, "params": t.params, "value": t.value,
+            "best_value": t.best_value, "iterations": t.iterations, "error": t.error,
+            "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at),
+            "imported_from": t.imported_from}
+
+
+def best_trial(study: Study) -> dict | None:
+    order = Trial.value.desc() if study.mode == "max" else Trial.value.asc()
+    with store().session() as s:
+        t = s.scalar(select(Trial).where(Trial.study_id == study.id, Trial.status.in_(SCORED),
+                                         Trial.value.is_not(None)).order_by(order).limit(1))
+        return trial_dict(t) if t else None
+
+
+def list_trials(study: Study, args) -> dict:
+    """One page of a study's trials, filtered by status and sorted, in SQL."""
+    status = choice_arg(args, "status", TrialStatus.ALL)
+    page = int_arg(args, "page", 1, 1, 10**6)
+    per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
+    sort, order = sort_arg(args, TRIAL_SORTS, "number")
+    q = select(Trial).where(Trial.study_id == study.id)
+    if status:
+        q = q.where(Trial.status == status)
+    with store().session() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        # NULL values last whichever the direction.
+        rows = list(s.scalars(q.order_by(TRIAL_SORTS[sort.lstrip("-")].is_(None), order, Trial.number)
+                              .offset((page - 1) * per_page).limit(per_page)))
+    return {"items": [trial_dict(t) for t in rows], "total": total, "page": page,
+            "per_page": per_page, "pages": max(1, -(-total // per_page)), "sort": sort,
+            "status": status}
+
+
+def trial_detail(study: Study, number: int, with_results: bool = True) -> dict:
+    st = store()
+    t = st.get_trial(study.id, number)
+    d = trial_dict(t)
+    d["events"] = [{"status": e.status, "at": _iso(e.at), "message": e.message}
+                   for e in st.trial_events(t.id)]
+    if with_results:
+        d["results"] = [{"iteration": r.iteration, "value": r.value, "metrics": r.metrics}
+                        for r in st.results(t.id)]
+    return d
