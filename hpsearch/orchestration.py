@@ -106,14 +106,17 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
     trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed),
                                    resources)
     callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
-                             first_number, journal=str(home() / "journal" / f"study-{study_id}.jsonl"))
+                             first_number, journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
+                             max_t=epochs if isinstance(epochs, int) else None)
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done_before, enabled=progress)]
     run_config = tune.RunConfig(
         name=f"study-{study_id}", storage_path=str(home() / "ray_results"), callbacks=callbacks,
         stop=CancelStopper(store.url, study_id), verbose=0,
         failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
+        # PBT clones a leader from its checkpoint of a few epochs back: keep them all.
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=None if spec.scheduler.type == "pbt" else 2))
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
                                   num_samples=spec.budget.trials, reuse_actors=True,
                                   time_budget_s=spec.budget.time_limit_s)
@@ -179,7 +182,23 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
                                     **saved.resources.custom})
     tuner = tune.Tuner.restore(str(path), trainable=trial_fn, resume_unfinished=True,
                                resume_errored=True)
-    return _fit(tuner, None, store, study.id, None)
+    # Tune unpickles the callbacks as they were when the run started; replace them
+    # with ones that know the trials SQL already holds, so numbering continues.
+    trials = store.trials(study.id)
+    callback = StoreCallback(store.url, study.id, saved.metric, saved.mode,
+                             saved.search_space.names, store.next_trial_number(study.id),
+                             journal=str(home() / "journal" / f"study-{study.id}.jsonl"),
+                             numbers={t.ray_trial_id: t.number for t in trials if t.ray_trial_id},
+                             max_t=epochs if isinstance(epochs := saved.fixed.get("epochs"), int)
+                             else None)
+    done = sum(1 for t in trials if t.status in TrialStatus.FINISHED
+               and t.status != TrialStatus.IMPORTED)
+    run_config = tuner._local_tuner.get_run_config()  # no public setter in Ray 2.60
+    run_config.callbacks = [callback, ProgressCallback(saved.budget.trials, saved.metric,
+                                                       saved.mode, initial=done,
+                                                       enabled=progress)]
+    run_config.stop = CancelStopper(store.url, study.id)
+    return _fit(tuner, callback, store, study.id, None)
 
 
 def _fit(tuner, callback, store: Store, study_id: int, searcher):
@@ -189,22 +208,11 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
         store.set_study_status(study_id, StudyStatus.INTERRUPTED, error="interrupted by the user")
         raise
     finally:
-        for cb in _callbacks(tuner, callback):
-            cb.close()
+        callback.close()
     if searcher is not None:
         store.save_searcher_state(study_id, searcher.get_state())
     _finish(store, study_id, grid)
     return store.get_study(study_id)
-
-
-def _callbacks(tuner, callback) -> list:
-    if callback is not None:
-        return [callback]
-    try:  # a restored tuner carries its own (unpickled) callbacks
-        cbs = tuner._local_tuner.get_run_config().callbacks or []
-    except AttributeError:
-        cbs = []
-    return [cb for cb in cbs if isinstance(cb, StoreCallback)]
 
 
 def _finish(store: Store, study_id: int, grid) -> None:

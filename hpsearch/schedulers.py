@@ -71,7 +71,7 @@ def build(name: str, options: dict, *, metric: str, mode: str, max_t: int, space
                                     grace_period=opts["grace_period"],
                                     min_samples_required=opts["min_samples_required"])
     if name == "pbt":
-        return s.PopulationBasedTraining(
+        return _pbt_class()(
             metric=metric, mode=mode, time_attr="training_iteration",
             perturbation_interval=opts["perturbation_interval"],
             quantile_fraction=opts["quantile_fraction"],
@@ -79,6 +79,37 @@ def build(name: str, options: dict, *, metric: str, mode: str, max_t: int, space
             hyperparam_mutations=_mutations(space), synch=False,
             custom_explore_fn=_Clip(space) if space is not None else None)
     raise AssertionError(name)  # unreachable: check() refused unknown names
+
+
+def _pbt_class():
+    """PopulationBasedTraining that accepts our searcher as the source of new trials.
+
+    Ray's PBT refuses any search algorithm (it exploits by rewriting a trial's
+    config, which a model-based searcher would not know about). Here the searcher
+    only proposes each trial's starting point; PBT then owns its config, and the
+    store records the config each trial restarts with. Without this, every pbt
+    study fails at its first trial with "Search algorithms cannot be used with
+    PopulationBasedTraining schedulers".
+    """
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    class _PBT(PopulationBasedTraining):
+        def on_trial_add(self, tune_controller, trial):
+            super().on_trial_add(_NoSearchAlg(tune_controller), trial)
+
+    return _PBT
+
+
+class _NoSearchAlg:
+    """The Tune controller, seen without its search algorithm (for PBT's guard only)."""
+
+    search_alg = None
+
+    def __init__(self, controller):
+        self._controller = controller
+
+    def __getattr__(self, name):
+        return getattr(self._controller, name)
 
 
 def _mutations(space) -> dict:

@@ -55,16 +55,19 @@ class StoreCallback(Callback):
     """Turns Tune events into writer ops (see hpsearch/store/writer.py)."""
 
     def __init__(self, url: str, study_id: int, metric: str, mode: str, param_names: list[str],
-                 first_number: int, journal: str | None = None):
+                 first_number: int, journal: str | None = None, max_t: int | None = None,
+                 numbers: dict[str, int] | None = None):
         self.url, self.study_id = url, study_id
+        self.max_t = max_t  # the epochs a trial runs when nothing stops it (None: unknown)
         self.metric, self.mode = metric, mode
         self.param_names = list(param_names)
         self.next_number = first_number
         self.journal = journal
-        self.numbers: dict[str, int] = {}
+        self.numbers: dict[str, int] = dict(numbers or {})  # Ray trial id -> our trial number
         self.best: dict[str, float] = {}
         self.last: dict[str, float | None] = {}
         self.done_flag: dict[str, bool] = {}
+        self.iteration: dict[str, int] = {}
         self.first_error: str | None = None
         self._writer = None
 
@@ -107,6 +110,7 @@ class StoreCallback(Callback):
                 self.best[tid] = value
         self.last[tid] = value
         self.done_flag[tid] = bool(result.get("done"))
+        self.iteration[tid] = int(result.get("training_iteration", 0))
         self.writer.put(("result", self.study_id, tid, int(result.get("training_iteration", 0)),
                          value, clean_metrics(result), time.time()))
 
@@ -118,10 +122,14 @@ class StoreCallback(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         tid = trial.trial_id
         value = self.last.get(tid)
-        last = trial.last_result or {}
-        # A trainable that returned normally sends done=True; one stopped by the
-        # scheduler (ASHA, median, Hyperband) does not.
-        early = not (self.done_flag.get(tid) or last.get("done"))
+        # A function trainable that returns ends with a result Tune does not pass to
+        # callbacks, so its last result seen here has done=False. When a scheduler
+        # (ASHA, median, Hyperband) or a stopper stops a trial, Tune sets done=True on
+        # the result it is deciding on, before callbacks see it. ASHA and Hyperband
+        # also "stop" a trial at max_t, which ran to the end: that is not an early stop.
+        expected = trial.config.get("epochs", getattr(self, "max_t", None))
+        ran_out = isinstance(expected, int) and self.iteration.get(tid, 0) >= expected
+        early = bool(self.done_flag.get(tid)) and not ran_out
         if value is None:
             status = TrialStatus.ERROR
             fields = {"error": f"the trial finished without reporting {self.metric!r}"}

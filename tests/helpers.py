@@ -45,3 +45,27 @@ def quad_spec(name: str, **over) -> dict:
     }
     spec.update(over)
     return spec
+
+
+def quadratic_ckpt(config: dict) -> None:
+    """``quadratic`` that checkpoints each epoch and resumes from one (for PBT).
+
+    Reports ``resumed_from``: the epoch its checkpoint held (0 on a fresh start).
+    """
+    import json
+    import tempfile
+
+    start = 0
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            with open(os.path.join(d, "state.json")) as f:
+                start = json.load(f)["epoch"]
+    for epoch in range(start + 1, int(config.get("epochs", 3)) + 1):
+        if config.get("sleep"):
+            time.sleep(config["sleep"])
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "state.json"), "w") as f:
+                json.dump({"epoch": epoch}, f)
+            tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch,
+                         "resumed_from": start}, checkpoint=tune.Checkpoint.from_directory(d))

@@ -1,0 +1,94 @@
+"""Every scheduler runs a study to the end; early stops are recorded as such."""
+from __future__ import annotations
+
+import pytest
+
+import hpsearch
+from hpsearch.exceptions import SpecError
+from hpsearch.spec import validate
+from hpsearch.store import StudyStatus, TrialStatus
+from tests.helpers import quad_spec
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+EPOCHS = 9
+
+
+def _run(name: str, scheduler: dict, **over):
+    spec = quad_spec(name, scheduler=scheduler, fixed={"epochs": EPOCHS},
+                     budget={"trials": 9, "max_concurrent": 2}, **over)
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    return study
+
+
+def _iterations(study, trial) -> int:
+    return max((r["iteration"] for r in study.results(trial.number)), default=0)
+
+
+def _check_statuses(study) -> tuple[list, list]:
+    """Trials that ran to the end are COMPLETED, the others EARLY_STOPPED; none ERROR."""
+    stopped, completed = [], []
+    for t in study.trials:
+        n = _iterations(study, t)
+        assert t.status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED), (t.number, t.status, t.error)
+        assert t.value is not None
+        if t.status == TrialStatus.COMPLETED:
+            assert n == EPOCHS, (t.number, n)
+            completed.append(t)
+        else:
+            assert n < EPOCHS, (t.number, n)
+            stopped.append(t)
+    return stopped, completed
+
+
+@pytest.mark.parametrize("scheduler", [
+    {"type": "asha", "grace_period": 1, "reduction_factor": 3},
+    {"type": "median", "grace_period": 1, "min_samples_required": 2},
+], ids=["asha", "median"])
+def test_early_stopping_schedulers_record_early_stops(home, scheduler):
+    study = _run(f"sched-{scheduler['type']}", scheduler)
+    assert len(study.trials) == 9
+    stopped, completed = _check_statuses(study)
+    assert stopped, "the scheduler stopped no trial"
+    assert completed, "no trial ran to the end"
+
+
+@pytest.mark.parametrize("scheduler", [{"type": "fifo"}, {"type": "hyperband", "reduction_factor": 3}],
+                         ids=["fifo", "hyperband"])
+def test_other_schedulers_complete(home, scheduler):
+    study = _run(f"sched-{scheduler['type']}", scheduler)
+    assert len(study.trials) == 9
+    stopped, completed = _check_statuses(study)
+    if scheduler["type"] == "fifo":
+        assert not stopped and len(completed) == 9
+
+
+def test_pbt_exploits_checkpoints_and_every_trial_reaches_the_end(home):
+    spec = quad_spec("sched-pbt", trainable="tests.helpers:quadratic_ckpt",
+                     scheduler={"type": "pbt", "perturbation_interval": 2},
+                     fixed={"epochs": 8, "sleep": 0.05}, budget={"trials": 4, "max_concurrent": 4})
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    assert len(study.trials) == 4
+    resumed = [r["resumed_from"] for t in study.trials for r in study.results(t.number)]
+    assert any(r > 0 for r in resumed), "PBT never restored a trial from a checkpoint"
+    for t in study.trials:
+        assert t.status == TrialStatus.COMPLETED, (t.number, t.status, t.error)
+        rows = study.results(t.number)
+        assert max(r["iteration"] for r in rows) == 8
+        assert -5.0 <= t.params["x"] <= 5.0
+
+
+@pytest.mark.parametrize("scheduler, field", [
+    ({"type": "nope"}, "scheduler.type"),
+    ({"type": "asha", "grace_period": 0}, "scheduler.grace_period"),
+    ({"type": "asha", "reduction_factor": "3"}, "scheduler.reduction_factor"),
+    ({"type": "median", "grace": 1}, "scheduler.grace"),
+    ({"type": "pbt", "quantile_fraction": 0.9}, "scheduler.quantile_fraction"),
+    ({"type": "hyperband", "max_t": True}, "scheduler.max_t"),
+])
+def test_bad_scheduler_options_name_the_field(scheduler, field):
+    with pytest.raises(SpecError) as e:
+        validate(quad_spec("bad-sched", scheduler=scheduler))
+    assert field in str(e.value)
