@@ -96,7 +96,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
                                          mode=spec.mode, seed=spec.seed,
                                          max_trials=spec.budget.trials,
                                          **spec.searcher.options())
-    _warm_start(store, study_id, spec, searcher)
+    # Imported trials take the first numbers; run trials are numbered after them.
+    first_number += _warm_start(store, study_id, spec, searcher)
     search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent)
     epochs = spec.fixed.get("epochs")
     scheduler = schedulers.build(spec.scheduler.type, spec.scheduler.options(), metric=spec.metric,

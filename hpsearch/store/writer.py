@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hpsearch.exceptions import StorageError
@@ -200,6 +201,16 @@ class Writer:
             try:
                 self.store.apply(batch)
                 self.write_latencies.append(time.perf_counter() - started)
+                if journaled:
+                    self._clear_journal()
+                return
+            except IntegrityError:
+                # One bad op must not cost the batch: apply one by one, log the refused.
+                for op in batch:
+                    try:
+                        self.store.apply([op])
+                    except (IntegrityError, StorageError) as exc:
+                        log.error("write refused and skipped: %r: %s", op[:4], exc)
                 if journaled:
                     self._clear_journal()
                 return
