@@ -78,6 +78,14 @@ def register(name: str, fn: Callable[[dict], None], *, metrics: tuple[str, ...] 
     return info
 
 
+def allowed_modules() -> set[str]:
+    """Modules an admin allow-listed for ``module:function`` trainables from the network
+    (``HPSEARCH_ALLOWED_MODULES``, comma-separated)."""
+    import os
+
+    return {m.strip() for m in os.environ.get("HPSEARCH_ALLOWED_MODULES", "").split(",") if m.strip()}
+
+
 def get_trainable(name: str, *, allow_import: bool = False) -> TrainableInfo:
     """Look a trainable up by name.
 
@@ -92,7 +100,7 @@ def get_trainable(name: str, *, allow_import: bool = False) -> TrainableInfo:
             _loaded[name] = importlib.import_module(BUILTIN[name]).FAMILY
         return _loaded[name]
     if ":" in name:
-        if not allow_import:
+        if not allow_import and name.partition(":")[0] not in allowed_modules():
             raise SpecError(f"importing {name!r} is not allowed here; registered trainables: "
                             f"{', '.join(names())}", "trainable")
         module_name, _, attr = name.partition(":")

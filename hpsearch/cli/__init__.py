@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("db", c.cmd_db)
     p.add_argument("action", choices=["upgrade", "current"], help="upgrade the schema to head")
 
+    p = add("dispatcher", c.cmd_dispatcher)
+    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"))
+    p.add_argument("--max-studies", type=int, default=2, help="studies run at once")
+    p.add_argument("--lease", type=float, default=30.0, help="lease seconds (renewed while running)")
+    p.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
+
     p = add("ui", c.cmd_ui)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)

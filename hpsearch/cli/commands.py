@@ -119,6 +119,18 @@ def cmd_db(args) -> int:
     return 0
 
 
+def cmd_dispatcher(args) -> int:
+    """Run queued studies (from the web UI, the API or `submit --server`) as they arrive."""
+    from hpsearch.dispatcher import Dispatcher
+    from hpsearch.store import Store
+
+    d = Dispatcher(Store(args.db), ray_address=args.ray_address, max_studies=args.max_studies,
+                   lease_s=args.lease)
+    print(f"dispatcher {d.name}: watching {d.store.safe_url}", flush=True)
+    d.run(until_idle=args.until_idle)
+    return 0
+
+
 def cmd_ui(args) -> int:
     """Serve the web UI on the same database as the CLI."""
     from webui.serve import serve
@@ -127,4 +139,4 @@ def cmd_ui(args) -> int:
 
 
 __all__ = ["cmd_submit", "cmd_validate", "cmd_list", "cmd_show", "cmd_resume", "cmd_cancel",
-           "cmd_db", "cmd_ui", "fmt"]
+           "cmd_db", "cmd_dispatcher", "cmd_ui", "fmt"]
