@@ -14,25 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, require, describe, eval_noise, mean_over_batches
+from trainables import autoencoder
+from trainables._harness import Recipe, Split, require, describe, eval_noise, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
 
 @dataclass
-class Config(TrainConfig):
-    latent_size: int = 8
+class Config(autoencoder.Config):
+    """The autoencoder's knobs (wider by default) plus ``beta``, the KL weight."""
+
     hidden_size: int = 128
-    hidden_layers: int = 1
-    activation: str = "relu"
     beta: float = 1.0
 
     def check(self) -> None:
         super().check()
-        require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
-        require(1 <= self.hidden_size <= 8192, "hidden_size", "must be in [1, 8192]", self.hidden_size)
-        require(0 <= self.hidden_layers <= 8, "hidden_layers", "must be in [0, 8]", self.hidden_layers)
-        require(self.activation in ACTIVATIONS, "activation",
-                 f"must be one of {', '.join(ACTIVATIONS)}", self.activation)
         require(self.beta >= 0, "beta", "must be >= 0", self.beta)
 
 
