@@ -1,0 +1,33 @@
+"""Plot functions: one public function per chart, each returning a plotly Figure.
+
+The web UI and the notebook API call the same functions. Each checks its input,
+aggregates in SQL where it can (a page never loads every result of a 10,000-trial
+study), caps what it draws (sampled markers and lines, thinned curves, a binned
+contour) and returns an empty figure with the note "no data yet" when there is
+nothing to draw. Log-scaled parameters get log axes.
+
+>>> from hpsearch.store import Store                    # doctest: +SKIP
+>>> optimization_history(Store(), 1).show()             # doctest: +SKIP
+>>> contour(Store(), 1, ("lr", "dropout")).show()       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from hpsearch.plots._common import MAX_LINES, MAX_MARKERS
+from hpsearch.plots._curves import (MAX_CURVES, MAX_POINTS_PER_TRIAL, compare_history,
+                                    compare_trials, learning_curves, trial_metrics)
+from hpsearch.plots._study import (contour, optimization_history, param_importance,
+                                   parallel_coordinates, slice_plot)
+
+__all__ = ["optimization_history", "parallel_coordinates", "param_importance", "slice_plot",
+           "contour", "learning_curves", "trial_metrics", "compare_history", "compare_trials",
+           "PLOTS", "MAX_POINTS_PER_TRIAL", "MAX_CURVES", "MAX_MARKERS", "MAX_LINES"]
+
+# The per-study charts by name (the web API's /plots/<name>).
+PLOTS = {
+    "history": optimization_history,
+    "parallel": parallel_coordinates,
+    "importance": param_importance,
+    "slice": slice_plot,
+    "contour": contour,
+    "curves": learning_curves,
+}

@@ -1,0 +1,153 @@
+"""What every chart shares: reading scored trials, the space's scales, sampling, encoding."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+from sqlalchemy import select
+
+from hpsearch.exceptions import SpecError
+from hpsearch.space import Categorical, Space
+from hpsearch.store.models import Study, Trial, TrialStatus
+
+# Trials whose value counts toward "best": finished with a value.
+SCORED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.IMPORTED)
+# Caps that keep a 10,000-trial study's charts small enough to draw (and send) quickly.
+MAX_MARKERS = 2000        # points per scatter (history, slice)
+MAX_LINES = 1000          # parallel-coordinates lines
+MAX_FIT_ROWS = 2000       # rows the importance forest is fitted on
+GRID = 24                 # contour cells per axis
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    params: dict
+    value: float
+
+
+def empty(title: str) -> go.Figure:
+    fig = go.Figure(layout={"title": {"text": title}})
+    fig.add_annotation(text="no data yet", showarrow=False, xref="paper", yref="paper",
+                       x=0.5, y=0.5, font={"size": 16})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def get_study(store, study_id: int) -> Study:
+    return store.get_study(int(study_id))  # NotFoundError for an unknown id
+
+
+def scored(store, study_id: int) -> list[Row]:
+    """Finished trials with a finite value, by number (one query, no results read)."""
+    with store.session() as s:
+        rows = s.execute(select(Trial.number, Trial.params, Trial.value)
+                         .where(Trial.study_id == study_id, Trial.status.in_(SCORED),
+                                Trial.value.is_not(None)).order_by(Trial.number))
+        return [Row(n, p or {}, v) for n, p, v in rows if v is not None and math.isfinite(v)]
+
+
+def space_of(study: Study) -> Space | None:
+    """The study's search space, or None when its stored spec no longer parses."""
+    try:
+        return Space.from_spec((study.spec or {}).get("space") or {})
+    except SpecError:
+        return None
+
+
+def log_params(study: Study) -> set[str]:
+    """Names of the log-scaled parameters (loguniform, logint)."""
+    space = space_of(study)
+    if space is None:
+        return set()
+    return {p.name for p in space.params if getattr(p, "log", False)}
+
+
+def param_names(study: Study, rows: Sequence[Row]) -> list[str]:
+    """The space's names in spec order, then any others the trials carry."""
+    space = space_of(study)
+    names: dict[str, None] = dict.fromkeys(space.names if space else [])
+    for r in rows:
+        for k in r.params:
+            names.setdefault(k, None)
+    return list(names)
+
+
+def is_numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+
+
+def encode(values: Sequence[Any], log: bool = False) -> tuple[list[float], list[str] | None]:
+    """Numbers as they are (log10 when ``log``); anything else as category codes and labels."""
+    if is_numeric(values):
+        out = []
+        for v in values:
+            if v is None or (log and v <= 0):
+                out.append(float("nan"))
+            else:
+                out.append(math.log10(v) if log else float(v))
+        return out, None
+    labels = sorted({str(v) for v in values})
+    index = {lab: i for i, lab in enumerate(labels)}
+    return [float(index[str(v)]) for v in values], labels
+
+
+def best_index(rows: Sequence[Row], mode: str) -> int:
+    pick = max if mode == "max" else min
+    return pick(range(len(rows)), key=lambda i: rows[i].value)
+
+
+def sample(rows: Sequence[Row], cap: int, mode: str, keep_best: int = 1) -> list[Row]:
+    """At most ``cap`` rows: the ``keep_best`` best, then an even stride over the rest.
+
+    Deterministic (the same rows give the same picture) and in trial order.
+    """
+    if len(rows) <= cap:
+        return list(rows)
+    ranked = sorted(range(len(rows)), key=lambda i: rows[i].value, reverse=mode == "max")
+    keep = set(ranked[:keep_best])
+    rest = [i for i in range(len(rows)) if i not in keep]
+    room = cap - len(keep)
+    step = len(rest) / room
+    keep.update(rest[int(k * step)] for k in range(room))
+    return [rows[i] for i in sorted(keep)]
+
+
+def shown_note(shown: int, total: int) -> str:
+    return f" ({shown:,} of {total:,} trials shown)" if shown < total else ""
+
+
+def best_so_far(values: Sequence[float], mode: str) -> list[float]:
+    out: list[float] = []
+    best = None
+    for v in values:
+        best = v if best is None else (max(best, v) if mode == "max" else min(best, v))
+        out.append(best)
+    return out
+
+
+def metric_title(study: Study) -> str:
+    return f"{study.metric} ({study.mode})"
+
+
+def check_param(study: Study, rows: Sequence[Row], name: str) -> None:
+    names = param_names(study, rows)
+    if name not in names:
+        raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(names) or 'none'}")
+
+
+def categorical(study: Study) -> set[str]:
+    space = space_of(study)
+    return {p.name for p in space.params if isinstance(p, Categorical)} if space else set()
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks at the powers of ten between log10 values lo and hi (for axes drawn in log10)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [], []
+    first, last = math.floor(lo), math.ceil(hi)
+    vals = list(range(first, last + 1))
+    return [float(v) for v in vals], [f"{10.0 ** v:g}" for v in vals]

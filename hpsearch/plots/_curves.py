@@ -1,0 +1,175 @@
+"""Charts over reported results: learning curves, one trial's metrics, comparisons."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from sqlalchemy import func, select
+
+from hpsearch.plots._common import (SCORED, best_so_far, empty, get_study, metric_title, scored)
+from hpsearch.store.models import Result, Trial, TrialStatus
+
+MAX_POINTS_PER_TRIAL = 200
+MAX_CURVES = 50
+MAX_METRIC_PANELS = 8
+# Bookkeeping keys Tune adds to every result: not metrics worth a chart.
+_NOT_METRICS = {"training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid",
+                "iterations_since_restore", "time_since_restore", "done"}
+
+
+def _curves(store, trial_ids: list[int]) -> dict[int, tuple[list[int], list[float]]]:
+    """Per trial, at most MAX_POINTS_PER_TRIAL (iteration, value) points, thinned in SQL."""
+    if not trial_ids:
+        return {}
+    with store.session() as s:
+        agg = (select(Result.trial_id.label("tid"), func.count(Result.id).label("n"),
+                      func.max(Result.iteration).label("last"))
+               .where(Result.trial_id.in_(trial_ids)).group_by(Result.trial_id).subquery())
+        stride = (agg.c.n + MAX_POINTS_PER_TRIAL - 1) // MAX_POINTS_PER_TRIAL
+        q = (select(Result.trial_id, Result.iteration, Result.value)
+             .join(agg, agg.c.tid == Result.trial_id)
+             .where((Result.iteration % stride == 0) | (Result.iteration == agg.c.last))
+             .order_by(Result.trial_id, Result.iteration))
+        out: dict[int, tuple[list[int], list[float]]] = {}
+        for tid, it, v in s.execute(q):
+            xs, ys = out.setdefault(tid, ([], []))
+            xs.append(it)
+            ys.append(v)
+        return out
+
+
+def _pick_curves(rows: list, mode: str) -> tuple[list, int | None]:
+    """The best trial, the next best nine, then an even sample of the rest, up to MAX_CURVES.
+
+    ``rows`` are (id, number, status, value) of trials that reported.
+    """
+    with_value = [r for r in rows if r[3] is not None and math.isfinite(r[3])]
+    ranked = sorted(with_value, key=lambda r: r[3], reverse=mode == "max")
+    best = next((r[0] for r in ranked if r[2] in SCORED), None)
+    keep = {r[0] for r in ranked[:10]}
+    rest = [r for r in rows if r[0] not in keep]
+    room = MAX_CURVES - len(keep)
+    if len(rest) > room:
+        step = len(rest) / room
+        rest = [rest[int(k * step)] for k in range(room)]
+    keep.update(r[0] for r in rest)
+    return [r for r in rows if r[0] in keep], best
+
+
+def learning_curves(store, study_id: int) -> go.Figure:
+    """Each trial's reported metric by iteration; the best highlighted, early-stopped dotted.
+
+    At most MAX_CURVES trials (the ten best and an even sample of the rest),
+    each thinned to MAX_POINTS_PER_TRIAL points.
+    """
+    study = get_study(store, study_id)
+    title = f"Learning curves: {study.name}"
+    with store.session() as s:
+        rows = list(s.execute(select(Trial.id, Trial.number, Trial.status, Trial.value)
+                              .where(Trial.study_id == study.id, Trial.iterations > 0)
+                              .order_by(Trial.number)))
+    picked, best_id = _pick_curves(rows, study.mode)
+    curves = _curves(store, [r[0] for r in picked])
+    if not curves:
+        return empty(title)
+    if len(picked) < len(rows):
+        title += f" ({len(picked):,} of {len(rows):,} trials shown)"
+    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "iteration"}},
+                            "yaxis": {"title": {"text": metric_title(study)}}})
+    for tid, number, status, _ in picked:
+        if tid not in curves or tid == best_id:
+            continue
+        xs, ys = curves[tid]
+        stopped = status == TrialStatus.EARLY_STOPPED
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name=f"trial {number}" + (" (early stopped)" if stopped else ""),
+            line={"width": 1, "dash": "dot" if stopped else "solid",
+                  "color": "rgba(200,80,60,0.6)" if stopped else "rgba(90,110,160,0.5)"}))
+    if best_id in curves:
+        number = next(r[1] for r in picked if r[0] == best_id)
+        xs, ys = curves[best_id]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"best: trial {number}",
+                                 line={"width": 3, "color": "#2ca02c"}))
+    return fig
+
+
+def _metric_series(store, trial_id: int) -> dict[str, tuple[list[int], list[float]]]:
+    """Every numeric metric a trial reported, by iteration (thinned to MAX_POINTS_PER_TRIAL)."""
+    with store.session() as s:
+        n, last = s.execute(select(func.count(Result.id), func.max(Result.iteration))
+                            .where(Result.trial_id == trial_id)).one()
+        stride = max(1, math.ceil((n or 0) / MAX_POINTS_PER_TRIAL))
+        rows = list(s.execute(select(Result.iteration, Result.metrics)
+                              .where(Result.trial_id == trial_id,
+                                     (Result.iteration % stride == 0) | (Result.iteration == last))
+                              .order_by(Result.iteration)))
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    for it, metrics in rows:
+        for k, v in (metrics or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in _NOT_METRICS:
+                xs, ys = series.setdefault(k, ([], []))
+                xs.append(it)
+                ys.append(v)
+    return series
+
+
+def trial_metrics(store, study_id: int, number: int) -> go.Figure:
+    """One trial's numeric metrics by iteration, one panel per metric (the study's first)."""
+    study = get_study(store, study_id)
+    trial = store.get_trial(study.id, int(number))
+    title = f"Trial {trial.number}: every reported metric"
+    series = _metric_series(store, trial.id)
+    if not series:
+        return empty(title)
+    names = sorted(series, key=lambda k: (k != study.metric, k))
+    if len(names) > MAX_METRIC_PANELS:
+        title += f" (first {MAX_METRIC_PANELS} of {len(names)})"
+        names = names[:MAX_METRIC_PANELS]
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names,
+                        vertical_spacing=min(0.08, 0.3 / len(names)))
+    for i, k in enumerate(names, start=1):
+        xs, ys = series[k]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=k, showlegend=False,
+                                 marker={"size": 4}), row=i, col=1)
+    fig.update_xaxes(title_text="iteration", row=len(names), col=1)
+    fig.update_layout(title={"text": title}, height=max(380, 200 * len(names) + 80))
+    return fig
+
+
+def compare_trials(store, study_id: int, numbers: Sequence[int]) -> go.Figure:
+    """The learning curves of chosen trials of one study, overlaid (NotFoundError if one is missing)."""
+    study = get_study(store, study_id)
+    trials = [store.get_trial(study.id, int(n)) for n in dict.fromkeys(numbers)]
+    title = f"Trials {', '.join(str(t.number) for t in trials)} of {study.name}"
+    curves = _curves(store, [t.id for t in trials])
+    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "iteration"}},
+                            "yaxis": {"title": {"text": metric_title(study)}}})
+    for t in trials:
+        if t.id in curves:
+            xs, ys = curves[t.id]
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"trial {t.number}",
+                                     marker={"size": 4}))
+    if not fig.data:
+        return empty(title)
+    return fig
+
+
+def compare_history(store, study_ids: list[int]) -> go.Figure:
+    """Best-so-far curves of several studies, overlaid (steps only, so any size stays small)."""
+    studies = [get_study(store, i) for i in study_ids]
+    title = "Best so far: " + ", ".join(s.name for s in studies)
+    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}},
+                            "yaxis": {"title": {"text": "best value"}}})
+    for study in studies:
+        rows = scored(store, study.id)
+        if rows:
+            bests = best_so_far([r.value for r in rows], study.mode)
+            keep = sorted({0, len(rows) - 1} | {i for i in range(1, len(rows)) if bests[i] != bests[i - 1]})
+            fig.add_trace(go.Scatter(x=[rows[i].number for i in keep], y=[bests[i] for i in keep],
+                                     mode="lines", line={"shape": "hv"},
+                                     name=f"{study.name} ({metric_title(study)})"))
+    if not fig.data:
+        return empty(title)
+    return fig

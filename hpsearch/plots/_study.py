@@ -1,0 +1,210 @@
+"""Charts over a study's finished trials: history, parallel coordinates, importance, slice, contour."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, best_index,
+                                    best_so_far, categorical, check_param, empty, encode,
+                                    get_study, is_numeric, log_params, log_ticks, metric_title,
+                                    param_names, sample, scored, shown_note)
+
+
+def optimization_history(store, study_id: int) -> go.Figure:
+    """Each trial's value by trial number, and the best-so-far line.
+
+    The best-so-far line uses every trial but keeps only its steps; at most
+    MAX_MARKERS trial markers are drawn (the best always among them).
+    """
+    study = get_study(store, study_id)
+    rows = scored(store, study.id)
+    title = f"Optimization history: {study.name}"
+    if not rows:
+        return empty(title)
+    shown = sample(rows, MAX_MARKERS, study.mode)
+    title += shown_note(len(shown), len(rows))
+    bests = best_so_far([r.value for r in rows], study.mode)
+    steps = [i for i in range(len(rows)) if i == 0 or bests[i] != bests[i - 1]] + [len(rows) - 1]
+    steps = sorted(set(steps))
+    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}},
+                            "yaxis": {"title": {"text": metric_title(study)}}})
+    fig.add_trace(go.Scatter(x=[r.number for r in shown], y=[r.value for r in shown],
+                             mode="markers", name="value", marker={"size": 5}))
+    fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
+                             mode="lines", name="best so far", line={"shape": "hv"}))
+    return fig
+
+
+def parallel_coordinates(store, study_id: int) -> go.Figure:
+    """One line per finished trial across every parameter and the value.
+
+    Log-scaled parameters are drawn in log10 with ticks at powers of ten; at
+    most MAX_LINES lines (the best tenth of them always kept).
+    """
+    study = get_study(store, study_id)
+    title = f"Parallel coordinates: {study.name}"
+    rows = scored(store, study.id)
+    names = param_names(study, rows)
+    if not rows or not names:
+        return empty(title)
+    shown = sample(rows, MAX_LINES, study.mode, keep_best=MAX_LINES // 10)
+    logs = log_params(study)
+    dims = []
+    for name in names:
+        raw = [r.params.get(name) for r in shown]
+        log = name in logs and is_numeric(raw)
+        vals, labels = encode(raw, log=log)
+        dim: dict[str, Any] = {"label": name + (" (log)" if log else ""), "values": vals}
+        if labels is not None:
+            dim.update(tickvals=list(range(len(labels))), ticktext=labels)
+        elif log:
+            finite = [v for v in vals if math.isfinite(v)]
+            if finite:
+                dim.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
+        dims.append(dim)
+    ys = [r.value for r in shown]
+    dims.append({"label": study.metric, "values": ys})
+    line = {"color": ys, "colorscale": "Viridis", "showscale": True,
+            "reversescale": study.mode == "min"}
+    return go.Figure(go.Parcoords(dimensions=dims, line=line),
+                     layout={"title": {"text": title + shown_note(len(shown), len(rows))}})
+
+
+def param_importance(store, study_id: int) -> go.Figure:
+    """Parameter importance: a random forest fitted to the finished trials.
+
+    The importance is the forest's mean decrease in impurity (scikit-learn's
+    ``RandomForestRegressor.feature_importances_``), an estimate named in the
+    title; fitted on at most MAX_FIT_ROWS trials (an even sample).
+    """
+    study = get_study(store, study_id)
+    title = f"Parameter importance (random-forest impurity estimate): {study.name}"
+    rows = scored(store, study.id)
+    names = param_names(study, rows)
+    if len(rows) < 2 or not names:
+        return empty(title)
+    from sklearn.ensemble import RandomForestRegressor  # heavy: only when drawn
+
+    fit = sample(rows, MAX_FIT_ROWS, study.mode)
+    cols = [encode([r.params.get(n) for r in fit])[0] for n in names]
+    X = [[(0.0 if math.isnan(c[i]) else c[i]) for c in cols] for i in range(len(fit))]
+    y = [r.value for r in fit]
+    forest = RandomForestRegressor(n_estimators=48, max_depth=8, random_state=0, n_jobs=1)
+    forest.fit(X, y)
+    pairs = sorted(zip(names, forest.feature_importances_), key=lambda t: t[1])
+    title += shown_note(len(fit), len(rows)).replace("shown", "fitted")
+    return go.Figure(go.Bar(x=[float(v) for _, v in pairs], y=[n for n, _ in pairs], orientation="h"),
+                     layout={"title": {"text": title}, "xaxis": {"title": {"text": "importance"}}})
+
+
+def slice_plot(store, study_id: int) -> go.Figure:
+    """The value against each parameter, one panel per parameter (log axes for log params)."""
+    study = get_study(store, study_id)
+    title = f"Slice plot: {study.name}"
+    rows = scored(store, study.id)
+    names = param_names(study, rows)
+    if not rows or not names:
+        return empty(title)
+    shown = sample(rows, MAX_MARKERS, study.mode)
+    logs = log_params(study)
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, subplot_titles=names)
+    ys = [r.value for r in shown]
+    nums = [r.number for r in shown]
+    for i, name in enumerate(names, start=1):
+        xs = [r.params.get(name) for r in shown]
+        numeric = is_numeric(xs)
+        if not numeric:
+            xs = [str(x) for x in xs]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, showlegend=False,
+                                 marker={"color": nums, "colorscale": "Blues", "size": 5},
+                                 text=[f"trial {n}" for n in nums]), row=1, col=i)
+        if numeric and name in logs:
+            fig.update_xaxes(type="log", row=1, col=i)
+    fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
+    fig.update_layout(title={"text": title + shown_note(len(shown), len(rows))})
+    return fig
+
+
+def _bins(values: list[float], labels: list[str] | None) -> tuple[list[float], list[int]]:
+    """Cell centres and each value's cell: one cell per category, else GRID equal cells."""
+    if labels is not None:
+        return [float(i) for i in range(len(labels))], [int(v) for v in values]
+    finite = [v for v in values if math.isfinite(v)]
+    lo, hi = min(finite), max(finite)
+    if hi == lo:
+        return [lo], [0 if math.isfinite(v) else -1 for v in values]
+    width = (hi - lo) / GRID
+    centres = [lo + (k + 0.5) * width for k in range(GRID)]
+    cells = [min(GRID - 1, int((v - lo) / width)) if math.isfinite(v) else -1 for v in values]
+    return centres, cells
+
+
+def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.Figure:
+    """The value over a pair of parameters (the first two numeric ones by default).
+
+    The trials are binned on a GRID x GRID grid (log10 cells for log params)
+    holding each cell's best value; the sampled trials are drawn on top.
+    Raises ValueError for a parameter the study does not have.
+    """
+    study = get_study(store, study_id)
+    rows = scored(store, study.id)
+    names = param_names(study, rows)
+    if params is None:
+        cats = categorical(study)
+        numeric = [n for n in names if n not in cats and is_numeric([r.params.get(n) for r in rows])]
+        params = tuple(numeric[:2]) if len(numeric) >= 2 else tuple(names[:2])  # type: ignore[assignment]
+    else:
+        for name in params:
+            check_param(study, rows, name)
+        if len(params) != 2 or params[0] == params[1]:
+            raise ValueError(f"contour needs two different parameters, got {list(params)}")
+    title = f"Contour: {study.name}" + (f" ({params[0]} × {params[1]})" if len(params) == 2 else "")
+    if len(rows) < 2 or len(params) != 2:
+        return empty(title)
+    a, b = params
+    logs = log_params(study)
+    xa = [r.params.get(a) for r in rows]
+    ya = [r.params.get(b) for r in rows]
+    xlog, ylog = a in logs and is_numeric(xa), b in logs and is_numeric(ya)
+    xs, xl = encode(xa, log=xlog)
+    ys, yl = encode(ya, log=ylog)
+    if not any(math.isfinite(v) for v in xs) or not any(math.isfinite(v) for v in ys):
+        return empty(title)
+    xc, xcell = _bins(xs, xl)
+    yc, ycell = _bins(ys, yl)
+    pick = max if study.mode == "max" else min
+    z: list[list[float | None]] = [[None] * len(xc) for _ in yc]
+    for i, r in enumerate(rows):
+        cx, cy = xcell[i], ycell[i]
+        if cx >= 0 and cy >= 0:
+            old = z[cy][cx]
+            z[cy][cx] = r.value if old is None else pick(old, r.value)
+    # Axes stay linear in the drawn coordinates (log10 for log params) so that the
+    # contour's cells are even; log params get power-of-ten ticks instead.
+    def axis(label: str, log: bool, labels: list[str] | None, vals: list[float]) -> dict:
+        ax: dict[str, Any] = {"title": {"text": label + (" (log)" if log else "")}}
+        if labels is not None:
+            ax.update(tickvals=list(range(len(labels))), ticktext=labels)
+        elif log:
+            finite = [v for v in vals if math.isfinite(v)]
+            ax.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
+        return ax
+
+    fig = go.Figure(layout={"title": {"text": title}, "xaxis": axis(a, xlog, xl, xs),
+                            "yaxis": axis(b, ylog, yl, ys)})
+    fig.add_trace(go.Contour(x=xc, y=yc, z=z, connectgaps=True, colorscale="Viridis",
+                             reversescale=study.mode == "min", name=study.metric,
+                             colorbar={"title": {"text": study.metric}}))
+    idx = list(range(len(rows)))
+    if len(idx) > MAX_MARKERS // 2:
+        best = best_index(rows, study.mode)
+        step = len(idx) / (MAX_MARKERS // 2)
+        idx = sorted({best} | {int(k * step) for k in range(MAX_MARKERS // 2)})
+    fig.add_trace(go.Scatter(x=[xs[i] for i in idx], y=[ys[i] for i in idx], mode="markers",
+                             showlegend=False, name="trials",
+                             text=[f"trial {rows[i].number}" for i in idx],
+                             marker={"color": "black", "size": 4, "opacity": 0.6}))
+    return fig
