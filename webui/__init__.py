@@ -29,6 +29,10 @@ def create_app(config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     # One Store (one engine and pool) per app.
     app.extensions["hpsearch_store"] = Store(app.config["DATABASE_URL"])
+    # Chart JSON per (study, last update, chart): a 10,000-trial study's charts are built once.
+    from webui.cache import ChartCache
+
+    app.extensions["hpsearch_charts"] = ChartCache()
 
 
 def register_blueprints(app: Flask) -> None:
