@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 import searchers
 import trainables
 from hpsearch import schedulers
+from hpsearch.data_roots import looks_like_path, resolve_dataset
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Space
 
@@ -208,6 +209,12 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
             problems.extend(exc.problems)
             return None
 
+    data_ok = True
+    if not allow_import and spec.dataset is not None and looks_like_path(spec.dataset):
+        # A spec from the network: a file it names must lie inside the data roots.
+        resolved = check(resolve_dataset, spec.dataset)
+        data_ok = resolved is not None
+        spec.dataset = resolved or spec.dataset
     space = check(Space.from_spec, spec.space)
     if space is not None:
         if len(space.params) > MAX_PARAMS:
@@ -243,7 +250,7 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
                     problems.append((f"space.{key}" if key in space.by_name else f"fixed.{key}",
                                      f"{spec.trainable!r} has no hyperparameter {key!r}; "
                                      f"valid: {', '.join(info.hyperparameters)}"))
-        if check_data and spec.dataset is not None and info.datasets is not None:
+        if check_data and data_ok and spec.dataset is not None and info.datasets is not None:
             check(_check_dataset, info, spec)
     if spec.mode is None and spec.metric is not None:
         problems.append(("mode", "required field is missing (min or max)"))

@@ -33,6 +33,10 @@ def register_extensions(app: Flask) -> None:
     from webui.cache import ChartCache
 
     app.extensions["hpsearch_charts"] = ChartCache()
+    # Login, API tokens, the central access check, CSRF and security headers.
+    from webui import auth
+
+    auth.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -41,6 +45,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from webui.auth_views import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ui", c.cmd_ui)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--auth", dest="auth", action="store_true", default=None,
+                   help="require login (default: on when users exist or the host is not loopback)")
+    p.add_argument("--no-auth", dest="auth", action="store_false",
+                   help="no login (loopback only; refused on any other address)")
+
+    from hpsearch.cli.accounts import add_commands
+
+    add_commands(add)
     return parser
 
 

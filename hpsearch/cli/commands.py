@@ -135,7 +135,7 @@ def cmd_ui(args) -> int:
     """Serve the web UI on the same database as the CLI."""
     from webui.serve import serve
 
-    return serve(db=args.db, host=args.host, port=args.port)
+    return serve(db=args.db, host=args.host, port=args.port, auth=getattr(args, "auth", None))
 
 
 __all__ = ["cmd_submit", "cmd_validate", "cmd_list", "cmd_show", "cmd_resume", "cmd_cancel",

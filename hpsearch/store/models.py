@@ -123,3 +123,63 @@ class TrialEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class Role:
+    """Account roles, weakest first: each includes the rights of those before it."""
+
+    VIEWER = "viewer"   # reads every study
+    MEMBER = "member"   # + submits studies and cancels its own
+    ADMIN = "admin"     # + cancels any study, manages users and their tokens
+    ALL = (VIEWER, MEMBER, ADMIN)
+
+    @staticmethod
+    def rank(role: str | None) -> int:
+        return Role.ALL.index(role) if role in Role.ALL else -1
+
+
+class User(Base):
+    """A web/API account (``hpsearch user add``); no default account exists."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))    # argon2id, salted
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    # Bumped on password change or removal: every session cookie issued before dies.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user",
+                                                    cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored; the token is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))               # to recognise it in lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginFailure(Base):
+    """Failed logins per account (``user:NAME``) or per client address (``ip:ADDR``),
+    kept in SQL so that a lock-out survives a restart."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

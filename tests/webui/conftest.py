@@ -5,9 +5,11 @@ fixture `filled` makes one finished study with results and one empty one.
 """
 from __future__ import annotations
 
+import secrets
 import time
 
 import pytest
+from flask.testing import FlaskClient
 
 from hpsearch.spec import Spec
 from hpsearch.store import Store, StudyStatus, TrialStatus
@@ -67,11 +69,28 @@ def filled(store) -> dict:
     return {"done": done.id, "empty": empty.id}
 
 
+class CsrfClient(FlaskClient):
+    """A test client that sends the session's CSRF token on every unsafe request, as
+    the pages' forms and scripts do (``csrf=False`` sends none)."""
+
+    def open(self, *args, **kwargs):
+        send = kwargs.pop("csrf", True)
+        method = (kwargs.get("method") or "GET").upper()
+        if send and method in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            if "X-CSRFToken" not in headers and "Authorization" not in headers:
+                with self.session_transaction() as sess:
+                    headers["X-CSRFToken"] = sess.setdefault("_csrf", secrets.token_urlsafe(32))
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(db_url, store):
     from webui import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": db_url})
+    app.test_client_class = CsrfClient
     yield app
 
 

@@ -28,8 +28,35 @@
       }).catch(function () {});
     }, 2000);
   }
+  // Handlers live here, not in the HTML: the Content-Security-Policy runs no inline script.
+  function wire() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+      });
+    });
+    var compare = document.getElementById("compare-selected");
+    if (compare) {
+      compare.addEventListener("click", function () {
+        document.getElementById("compare-ids").value = Array.from(
+          document.querySelectorAll("input[name=idbox]:checked")).map(function (e) { return e.value; }).join(",");
+      });
+    }
+  }
+  // Same-origin JSON calls that change state send the page's CSRF token.
+  window.hpsearchFetch = function (url, options) {
+    options = options || {};
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    options.headers = Object.assign({"Accept": "application/json"}, options.headers || {});
+    if (meta && options.method && options.method.toUpperCase() !== "GET") {
+      options.headers["X-CSRFToken"] = meta.content;
+    }
+    options.credentials = "same-origin";
+    return fetch(url, options);
+  };
   document.addEventListener("DOMContentLoaded", function () {
     draw();
+    wire();
     document.querySelectorAll("[data-poll-url]").forEach(poll);
   });
 })();
