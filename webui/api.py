@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
 from webui import queries
+from webui.cache import study_version
 from webui.errors import BadParam, error_response
 from webui.openapi import document
 from webui.submit import queue
 
 bp = Blueprint("api", __name__)
+bp.url_value_preprocessor(queries.check_url_ids)
 
 
 @bp.get("/health")
@@ -50,11 +52,45 @@ def trial(study_id: int, number: int):
 
 @bp.get("/studies/<int:study_id>/plots/<name>")
 def plot(study_id: int, name: str):
+    """A chart as plotly JSON, built once per (study version, chart, args) and cached."""
     fn = plots.PLOTS.get(name)
     if fn is None:
         return error_response(404, f"no plot {name!r}; plots: {', '.join(sorted(plots.PLOTS))}")
-    fig = fn(queries.store(), study_id)
-    return jsonify(json.loads(fig.to_json()))
+    st = queries.store()
+    st.get_study(study_id)  # 404 before anything else
+    pair = contour_pair(request.args) if name == "contour" else None
+    key = (study_id, name, pair, study_version(st, study_id))
+
+    def build() -> str:
+        try:
+            fig = fn(st, study_id, pair) if pair else fn(st, study_id)
+        except ValueError as exc:  # a parameter the study lacks
+            raise BadParam(str(exc)) from None
+        return fig.to_json()
+
+    body = current_app.extensions["hpsearch_charts"].get_or_build(key, build)
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def contour_pair(args) -> tuple[str, str] | None:
+    x, y = args.get("x") or None, args.get("y") or None
+    if x is None and y is None:
+        return None
+    if x is None or y is None:
+        raise BadParam("give both x and y (two parameter names) for a contour, or neither")
+    if x == y:
+        raise BadParam(f"x and y must be two different parameters, got {x!r} twice")
+    return (x, y)
+
+
+@bp.get("/studies/<int:study_id>/compare")
+def compare_trials(study_id: int):
+    """Chosen trials of one study side by side, with their learning curves overlaid."""
+    row = queries.store().get_study(study_id)
+    numbers = queries.trial_numbers(request.args)
+    d = queries.compare_trials(row, numbers)
+    d["figure"] = json.loads(plots.compare_trials(queries.store(), study_id, numbers).to_json())
+    return jsonify(d)
 
 
 @bp.post("/studies")

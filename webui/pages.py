@@ -1,17 +1,23 @@
-"""HTML pages: studies, study, trial, compare, submit; and the bundled plotly.js."""
+"""HTML pages: studies, study, trial, compare (studies or trials), submit; and the bundled plotly.js.
+
+The study page renders fast whatever the study's size: its charts are not
+built here but fetched by the browser from the (cached) plots API.
+"""
 from __future__ import annotations
 
 import json
 from importlib import resources
+from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, render_template, request, send_file, url_for
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
-from webui import queries
-from webui.submit import queue, templates
+from webui import filters, queries
+from webui.submit import located, queue, read_upload, templates
 
 bp = Blueprint("pages", __name__)
+bp.url_value_preprocessor(queries.check_url_ids)
 
 STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour"]
 
@@ -39,10 +45,22 @@ def study(study_id: int):
     row = st.get_study(study_id)
     summary = queries.study_summary(study_id)
     trials = queries.list_trials(row, request.args)
-    charts = {name: _fig(plots.PLOTS[name](st, study_id)) for name in STUDY_CHARTS}
+    params = filters.params_of(row)
+    numeric = [n for n, p in params.items() if p.numeric]
+    pair = (numeric + [n for n in params if n not in numeric])[:2]
+    charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in STUDY_CHARTS}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
-                           trials=trials, charts=charts, args=request.args,
-                           statuses=queries.TrialStatus.ALL)
+                           trials=trials, charts=charts, args=request.args, params=params,
+                           pair=pair, statuses=queries.TrialStatus.ALL)
+
+
+@bp.app_template_global()
+def query_with(**changes) -> str:
+    """This request's query string with some keys replaced (repeated param.* values kept)."""
+    args = request.args.copy()
+    for k, v in changes.items():
+        args.setlist(k, [] if v is None else [v])
+    return "?" + urlencode(list(args.items(multi=True)))
 
 
 @bp.post("/studies/<int:study_id>/cancel")
@@ -59,6 +77,17 @@ def trial(study_id: int, number: int):
     chart = _fig(plots.trial_metrics(st, study_id, number))
     return render_template("trial.html", study=queries.study_summary(study_id), trial=detail,
                            chart=chart)
+
+
+@bp.get("/studies/<int:study_id>/compare")
+def compare_trials(study_id: int):
+    st = queries.store()
+    row = st.get_study(study_id)
+    numbers = queries.trial_numbers(request.args)
+    data = queries.compare_trials(row, numbers)
+    chart = _fig(plots.compare_trials(st, study_id, numbers))
+    return render_template("compare_trials.html", study=queries.study_summary(study_id),
+                           data=data, chart=chart)
 
 
 @bp.get("/compare")
@@ -86,8 +115,11 @@ def submit():
         return render_template("submit.html", families=families, text=text, problems=[])
     text = request.form.get("spec", "")
     try:
+        upload = read_upload(request.files.get("spec_file"))
+        if upload is not None:
+            text = upload
         row = queue(text)
     except SpecError as exc:
         return render_template("submit.html", families=families, text=text,
-                               problems=exc.problems), 422
+                               problems=located(text, exc.problems)), 422
     return redirect(url_for("pages.study", study_id=row.id), code=303)

@@ -1,14 +1,19 @@
 """Read helpers shared by the pages and the API: parsing, paging, summaries in SQL."""
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from hpsearch.exceptions import NotFoundError
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from hpsearch.store.models import Study, Trial
+from hpsearch.store.models import Result, Study, Trial
+from webui import filters
 from webui.errors import BadParam
 
 MAX_PER_PAGE = 200
@@ -55,13 +60,16 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
     return raw, (col.desc() if raw.startswith("-") else col.asc())
 
 
-def ids_arg(raw: str | None, lo: int = 1, hi: int = 10) -> list[int]:
+def ids_arg(raw: str | None, lo: int = 1, hi: int = 10, name: str = "ids",
+            what: str = "studies") -> list[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
-    if not all(p.isdigit() for p in parts):
-        raise BadParam(f"ids must be comma-separated study ids, got {raw!r}")
-    if not lo <= len(parts) <= hi:
-        raise BadParam(f"ids must name {lo} to {hi} studies, got {len(parts)}")
-    return list(dict.fromkeys(int(p) for p in parts))
+    if not all(p.isdigit() and len(p) < 10 for p in parts):
+        raise BadParam(f"{name} must be comma-separated {what[:-1] if what.endswith('s') else what} "
+                       f"ids, got {raw!r}")
+    ids = list(dict.fromkeys(int(p) for p in parts))
+    if not lo <= len(ids) <= hi:
+        raise BadParam(f"{name} must name {lo} to {hi} different {what}, got {len(ids)}")
+    return ids
 
 
 # -- studies -------------------------------------------------------------------------
@@ -144,7 +152,8 @@ def list_trials(study: Study, args) -> dict:
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
     sort, order = sort_arg(args, TRIAL_SORTS, "number")
-    q = select(Trial).where(Trial.study_id == study.id)
+    params = filters.parse(study, args)
+    q = select(Trial).where(Trial.study_id == study.id, *filters.clauses(params))
     if status:
         q = q.where(Trial.status == status)
     with store().session() as s:
@@ -154,7 +163,7 @@ def list_trials(study: Study, args) -> dict:
                               .offset((page - 1) * per_page).limit(per_page)))
     return {"items": [trial_dict(t) for t in rows], "total": total, "page": page,
             "per_page": per_page, "pages": max(1, -(-total // per_page)), "sort": sort,
-            "status": status}
+            "status": status, "params": params}
 
 
 def trial_detail(study: Study, number: int, with_results: bool = True) -> dict:
@@ -163,7 +172,83 @@ def trial_detail(study: Study, number: int, with_results: bool = True) -> dict:
     d = trial_dict(t)
     d["events"] = [{"status": e.status, "at": _iso(e.at), "message": e.message}
                    for e in st.trial_events(t.id)]
+    d["checkpoint"] = checkpoint_info(t.checkpoint, t.iterations)
+    d["last_metrics"] = last_metrics(t.id)
     if with_results:
         d["results"] = [{"iteration": r.iteration, "value": r.value, "metrics": r.metrics}
                         for r in st.results(t.id)]
     return d
+
+
+def last_metrics(trial_id: int) -> dict:
+    """The metrics of a trial's last reported result (every metric it reports, latest value)."""
+    with store().session() as s:
+        row = s.scalar(select(Result.metrics).where(Result.trial_id == trial_id)
+                       .order_by(Result.iteration.desc()).limit(1))
+    return dict(row or {})
+
+
+_CKPT_NAME = re.compile(r"checkpoint_(\d+)$")
+MAX_CKPT_FILES = 1000
+
+
+def checkpoint_info(path: str | None, iterations: int) -> dict | None:
+    """What the trial's last checkpoint is: path, index, size and time when this host sees it.
+
+    Only metadata is read (stat), never the checkpoint's contents.
+    """
+    if not path:
+        return None
+    p = Path(path)
+    m = _CKPT_NAME.search(p.name)
+    info: dict[str, Any] = {"path": path, "index": int(m.group(1)) if m else None,
+                            "iteration": iterations, "on_this_host": False,
+                            "size_bytes": None, "modified_at": None, "files": None}
+    try:
+        if p.is_dir():
+            files = [f for _, f in zip(range(MAX_CKPT_FILES), p.rglob("*")) if f.is_file()]
+            stats = [f.stat() for f in files]
+        elif p.is_file():
+            files, stats = [p], [p.stat()]
+        else:
+            return info
+    except OSError:
+        return info
+    info.update(on_this_host=True, size_bytes=sum(x.st_size for x in stats), files=len(files),
+                modified_at=_iso(datetime.fromtimestamp(max((x.st_mtime for x in stats),
+                                                            default=p.stat().st_mtime),
+                                                        timezone.utc).replace(tzinfo=None)))
+    return info
+
+
+# -- compare trials within a study ----------------------------------------------------
+def trial_numbers(args) -> list[int]:
+    """``?trials=1,4,7`` or ``?trials=1&trials=4`` (the checkboxes of the trials table)."""
+    raw = ",".join(args.getlist("trials"))
+    return ids_arg(raw, lo=2, hi=20, name="trials", what="trials")
+
+
+def compare_trials(study: Study, numbers: list[int]) -> dict:
+    """The chosen trials side by side: their rows, and their params with the differing marked."""
+    st = store()
+    trials = [trial_dict(st.get_trial(study.id, n)) for n in numbers]
+    keys = list(dict.fromkeys(k for t in trials for k in t["params"]))
+    rows = []
+    for k in keys:
+        values = [t["params"].get(k) for t in trials]
+        rows.append({"param": k, "values": values,
+                     "differs": len({json.dumps(v, sort_keys=True) for v in values}) > 1})
+    return {"study_id": study.id, "trials": trials, "params": rows}
+
+
+# Ids in URLs: the int converter takes any size; the databases hold 32-bit ids.
+MAX_ID = 2**31 - 1
+
+
+def check_url_ids(endpoint: str | None, values: dict | None) -> None:
+    """A url_value_preprocessor: an id no database could hold is an unknown one (404), not a 500."""
+    for key in ("study_id", "number"):
+        v = (values or {}).get(key)
+        if isinstance(v, int) and v > MAX_ID:
+            what = "study" if key == "study_id" else "trial"
+            raise NotFoundError(f"no {what} {v}")

@@ -1,9 +1,13 @@
 """Submitting a spec: validate server-side, then queue a study."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import yaml
+
 from hpsearch import spec as specmod
+from hpsearch.exceptions import SpecError
 from hpsearch.store import StudyStatus
 from hpsearch.store.models import Study
 from webui.queries import store
@@ -29,3 +33,54 @@ def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | N
         owner = owner_name()
     return store().create_study(spec, owner=owner, status=StudyStatus.QUEUED,
                                 idempotency_key=idempotency_key)
+
+
+def read_upload(file) -> str | None:
+    """The text of an uploaded spec file (None when no file was chosen); SpecError if not text."""
+    if file is None or not file.filename:
+        return None
+    data = file.read(specmod.MAX_SPEC_BYTES + 1)
+    if len(data) > specmod.MAX_SPEC_BYTES:
+        raise SpecError(f"larger than {specmod.MAX_SPEC_BYTES} bytes", "spec_file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError(f"{file.filename!r} is not UTF-8 text (a YAML or JSON spec)",
+                        "spec_file") from None
+
+_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+_AT_LINE = re.compile(r"at line (\d+)")
+
+
+def located(text: str, problems: list[tuple[str, str]]) -> list[dict]:
+    """Each problem with the editor line of its field (``budget.trials`` -> its key's line)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader) if text.strip() else None
+    except yaml.YAMLError:
+        root = None
+    out = []
+    for field, message in problems:
+        line = _line(root, field)
+        if line is None and (m := _AT_LINE.search(message)):
+            line = int(m.group(1))
+        out.append({"field": field, "message": message, "line": line})
+    return out
+
+
+def _line(node, field: str) -> int | None:
+    line = None
+    for part in _PART.findall(field):
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and part.startswith("["):
+            i = int(part[1:-1])
+            if i >= len(node.value):
+                break
+            node = node.value[i]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -116,8 +116,13 @@ def sample(rows: Sequence[Row], cap: int, mode: str, keep_best: int = 1) -> list
     return [rows[i] for i in sorted(keep)]
 
 
-def shown_note(shown: int, total: int) -> str:
-    return f" ({shown:,} of {total:,} trials shown)" if shown < total else ""
+def shown_note(shown: int, total: int, verb: str = "shown") -> str:
+    return f"{shown:,} of {total:,} trials {verb} (an even sample, the best kept)" if shown < total else ""
+
+
+def title(text: str, note: str = "") -> dict:
+    """A layout title; a sampling note goes in the subtitle so the title stays short."""
+    return {"text": text, "subtitle": {"text": note}} if note else {"text": text}
 
 
 def best_so_far(values: Sequence[float], mode: str) -> list[float]:

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from sqlalchemy import func, select
 
 from hpsearch.plots._common import (SCORED, best_so_far, empty, get_study, metric_title, scored)
+from hpsearch.plots._common import title as title_dict
 from hpsearch.store.models import Result, Trial, TrialStatus
 
 MAX_POINTS_PER_TRIAL = 200
@@ -74,9 +75,9 @@ def learning_curves(store, study_id: int) -> go.Figure:
     curves = _curves(store, [r[0] for r in picked])
     if not curves:
         return empty(title)
-    if len(picked) < len(rows):
-        title += f" ({len(picked):,} of {len(rows):,} trials shown)"
-    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "iteration"}},
+    note = (f"{len(picked):,} of {len(rows):,} trials shown (the 10 best and an even sample)"
+            if len(picked) < len(rows) else "")
+    fig = go.Figure(layout={"title": title_dict(title, note), "xaxis": {"title": {"text": "iteration"}},
                             "yaxis": {"title": {"text": metric_title(study)}}})
     for tid, number, status, _ in picked:
         if tid not in curves or tid == best_id:

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, best_index,
                                     best_so_far, categorical, check_param, empty, encode,
                                     get_study, is_numeric, log_params, log_ticks, metric_title,
-                                    param_names, sample, scored, shown_note)
+                                    param_names, sample, scored, shown_note, title as mktitle)
 
 
 def optimization_history(store, study_id: int) -> go.Figure:
@@ -25,11 +25,11 @@ def optimization_history(store, study_id: int) -> go.Figure:
     if not rows:
         return empty(title)
     shown = sample(rows, MAX_MARKERS, study.mode)
-    title += shown_note(len(shown), len(rows))
     bests = best_so_far([r.value for r in rows], study.mode)
     steps = [i for i in range(len(rows)) if i == 0 or bests[i] != bests[i - 1]] + [len(rows) - 1]
     steps = sorted(set(steps))
-    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}},
+    fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(rows))),
+                            "xaxis": {"title": {"text": "trial"}},
                             "yaxis": {"title": {"text": metric_title(study)}}})
     fig.add_trace(go.Scatter(x=[r.number for r in shown], y=[r.value for r in shown],
                              mode="markers", name="value", marker={"size": 5}))
@@ -70,7 +70,7 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
     line = {"color": ys, "colorscale": "Viridis", "showscale": True,
             "reversescale": study.mode == "min"}
     return go.Figure(go.Parcoords(dimensions=dims, line=line),
-                     layout={"title": {"text": title + shown_note(len(shown), len(rows))}})
+                     layout={"title": mktitle(title, shown_note(len(shown), len(rows)))})
 
 
 def param_importance(store, study_id: int) -> go.Figure:
@@ -95,9 +95,9 @@ def param_importance(store, study_id: int) -> go.Figure:
     forest = RandomForestRegressor(n_estimators=48, max_depth=8, random_state=0, n_jobs=1)
     forest.fit(X, y)
     pairs = sorted(zip(names, forest.feature_importances_), key=lambda t: t[1])
-    title += shown_note(len(fit), len(rows)).replace("shown", "fitted")
+    note = shown_note(len(fit), len(rows), "fitted")
     return go.Figure(go.Bar(x=[float(v) for _, v in pairs], y=[n for n, _ in pairs], orientation="h"),
-                     layout={"title": {"text": title}, "xaxis": {"title": {"text": "importance"}}})
+                     layout={"title": mktitle(title, note), "xaxis": {"title": {"text": "importance"}}})
 
 
 def slice_plot(store, study_id: int) -> go.Figure:
@@ -124,7 +124,7 @@ def slice_plot(store, study_id: int) -> go.Figure:
         if numeric and name in logs:
             fig.update_xaxes(type="log", row=1, col=i)
     fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
-    fig.update_layout(title={"text": title + shown_note(len(shown), len(rows))})
+    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))))
     return fig
 
 
@@ -193,16 +193,18 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
             ax.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
         return ax
 
-    fig = go.Figure(layout={"title": {"text": title}, "xaxis": axis(a, xlog, xl, xs),
-                            "yaxis": axis(b, ylog, yl, ys)})
-    fig.add_trace(go.Contour(x=xc, y=yc, z=z, connectgaps=True, colorscale="Viridis",
-                             reversescale=study.mode == "min", name=study.metric,
-                             colorbar={"title": {"text": study.metric}}))
     idx = list(range(len(rows)))
     if len(idx) > MAX_MARKERS // 2:
         best = best_index(rows, study.mode)
         step = len(idx) / (MAX_MARKERS // 2)
         idx = sorted({best} | {int(k * step) for k in range(MAX_MARKERS // 2)})
+    note = "colour: the best value in each cell" + (
+        "; dots: " + shown_note(len(idx), len(rows)) if len(idx) < len(rows) else "")
+    fig = go.Figure(layout={"title": mktitle(title, note), "xaxis": axis(a, xlog, xl, xs),
+                            "yaxis": axis(b, ylog, yl, ys)})
+    fig.add_trace(go.Contour(x=xc, y=yc, z=z, connectgaps=True, colorscale="Viridis",
+                             reversescale=study.mode == "min", name=study.metric,
+                             colorbar={"title": {"text": study.metric}}))
     fig.add_trace(go.Scatter(x=[xs[i] for i in idx], y=[ys[i] for i in idx], mode="markers",
                              showlegend=False, name="trials",
                              text=[f"trial {rows[i].number}" for i in idx],

@@ -17,7 +17,11 @@ def test_studies_page(client, filled):
 def test_study_page(client, filled):
     r = client.get(f"/studies/{filled['done']}")
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'data-plot="chart-history"' in html and "trials-table" in html
+    assert r.status_code == 200 and "trials-table" in html
+    # Charts are fetched by the browser from the (cached) plots API, one per chart.
+    for name in ["history", "curves", "parallel", "importance", "slice", "contour"]:
+        assert f'data-src="/api/v1/studies/{filled["done"]}/plots/{name}"' in html
+    assert 'id="contour-x"' in html and 'name="param.lr.min"' in html and 'name="param.optimizer"' in html
     assert "data-poll-url" not in html  # finished: no polling
     assert client.get(f"/studies/{filled['done']}?status=ERROR&sort=-value&page=1").status_code == 200
     assert client.get(f"/studies/{filled['done']}?per_page=0").status_code == 400

@@ -1,5 +1,6 @@
-// Draw every chart embedded as <script type="application/json" data-plot="ID">,
-// and poll a running study's summary every 2 s.
+// Draw every chart embedded as <script type="application/json" data-plot="ID"> or
+// fetched from data-src, and poll a running study's summary every 2 s (redrawing its
+// charts when new results arrive).
 (function () {
   "use strict";
   function draw() {
@@ -17,6 +18,12 @@
         return r.ok ? r.json() : null;
       }).then(function (s) {
         if (!s) { return; }
+        var key = s.trials_total + "/" + s.trials_done + "/" + s.best_value;
+        if (root.dataset.seen && root.dataset.seen !== key && Date.now() - (root.lastCharts || 0) > 8000) {
+          root.lastCharts = Date.now();
+          loadCharts();  // new results: redraw the charts in place
+        }
+        root.dataset.seen = key;
         root.querySelectorAll("[data-field]").forEach(function (el) {
           var v = s[el.dataset.field];
           el.textContent = (v === null || v === undefined) ? "—" : String(v);
@@ -54,8 +61,71 @@
     options.credentials = "same-origin";
     return fetch(url, options);
   };
+  // Study charts are fetched from the (cached) plots API, so the page itself renders at once.
+  var PLOT_CONFIG = {responsive: true, displaylogo: false};
+  function chartUrl(el) {
+    var url = el.dataset.src;
+    if (el.id === "chart-contour") {
+      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
+      if (x && y) { url += "?x=" + encodeURIComponent(x.value) + "&y=" + encodeURIComponent(y.value); }
+    }
+    return url;
+  }
+  function load(el) {
+    return fetch(chartUrl(el), {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (r) {
+        return r.json().then(function (body) { return {ok: r.ok, body: body}; });
+      }).then(function (res) {
+        if (!res.ok) {
+          el.textContent = "chart unavailable: " + (res.body && res.body.message || "error");
+          el.classList.add("chart-error");
+          return;
+        }
+        el.classList.remove("chart-error");
+        if (el.querySelector(".loading")) { el.textContent = ""; }
+        window.Plotly.react(el, res.body.data || [], res.body.layout || {}, PLOT_CONFIG);
+      }).catch(function () { el.textContent = "chart unavailable: network error"; });
+  }
+  function loadCharts() {
+    document.querySelectorAll(".chart[data-src]").forEach(load);
+  }
+  function wireContour() {
+    var picker = document.getElementById("contour-pair");
+    if (!picker) { return; }
+    picker.addEventListener("change", function () {
+      var el = document.getElementById(picker.dataset.chart);
+      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
+      if (x.value === y.value) { el.textContent = "pick two different parameters"; return; }
+      load(el);
+    });
+  }
+  // Submit page: a chosen file is shown in the editor; a problem's line is one click away.
+  function wireSubmit() {
+    var file = document.getElementById("spec-file"), text = document.getElementById("spec-text");
+    if (file && text && window.FileReader) {
+      file.addEventListener("change", function () {
+        if (!file.files.length) { return; }
+        var reader = new FileReader();
+        reader.onload = function () { text.value = reader.result; };
+        reader.readAsText(file.files[0]);
+      });
+    }
+    document.querySelectorAll("[data-line]").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        var line = parseInt(a.dataset.line, 10), lines = text.value.split("\n"), start = 0;
+        for (var i = 0; i < line - 1 && i < lines.length; i++) { start += lines[i].length + 1; }
+        text.focus();
+        text.setSelectionRange(start, start + (lines[line - 1] || "").length);
+        text.scrollTop = Math.max(0, (line - 5) * 17);
+      });
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     draw();
+    loadCharts();
+    wireContour();
+    wireSubmit();
     wire();
     document.querySelectorAll("[data-poll-url]").forEach(poll);
   });

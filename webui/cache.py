@@ -1,0 +1,46 @@
+"""A small per-app cache of chart JSON, keyed by (study, its last update, chart, args).
+
+A finished study's charts never change; a running study's change with each
+result. The key holds a cheap version of the study read in SQL (trial count,
+sum of iterations, values set, last finish, status), so an entry is reused
+until the study moves and is never served stale.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, Hashable
+
+from sqlalchemy import func, select
+
+from hpsearch.store.models import Study, Trial
+
+
+class ChartCache:
+    def __init__(self, size: int = 128):
+        self.size = size
+        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: Hashable, build: Callable[[], str]) -> str:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()  # outside the lock: two threads may build the same chart once each
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+def study_version(store, study_id: int) -> tuple:
+    """What changes whenever a study's charts would: one aggregate query."""
+    with store.session() as s:
+        status = s.scalar(select(Study.status).where(Study.id == study_id))
+        n, its, valued, last = s.execute(
+            select(func.count(Trial.id), func.coalesce(func.sum(Trial.iterations), 0),
+                   func.count(Trial.value), func.max(Trial.finished_at))
+            .where(Trial.study_id == study_id)).one()
+    return (status, n, int(its), valued, str(last))
