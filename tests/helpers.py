@@ -69,3 +69,18 @@ def quadratic_ckpt(config: dict) -> None:
                 json.dump({"epoch": epoch}, f)
             tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch,
                          "resumed_from": start}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def probe(config: dict) -> None:
+    """Reports where a trial ran (Ray node, GPU ids, CUDA_VISIBLE_DEVICES) and when (cluster test)."""
+    import ray
+
+    start = time.time()
+    node = ray.get_runtime_context().get_node_id()
+    gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+    cuda = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    for epoch in range(1, int(config.get("epochs", 2)) + 1):
+        if config.get("sleep"):
+            time.sleep(config["sleep"])
+        tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "node": node, "gpu_ids": gpus,
+                     "cuda": cuda, "t_start": start, "t_end": time.time()})
