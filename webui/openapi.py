@@ -23,6 +23,16 @@ _PAGE = [_q("page", {"type": "integer", "minimum": 1}, "page number, from 1"),
          _q("per_page", {"type": "integer", "minimum": 1, "maximum": 200}, "rows per page")]
 
 
+# Filters on a study's parameters (NAME is one of its space's names); a bad one is a 400
+# naming the argument.
+_PARAM_FILTERS = [
+    _q("param.NAME.min", {"type": "number"}, "trials whose numeric param NAME is >= this"),
+    _q("param.NAME.max", {"type": "number"}, "trials whose numeric param NAME is <= this"),
+    _q("param.NAME", {"type": "array", "items": {"type": "string"}},
+       "trials whose choice/grid param NAME is one of these values (repeat the argument)"),
+]
+
+
 def document() -> dict:
     return {
         "openapi": "3.0.3",
@@ -64,7 +74,7 @@ def document() -> dict:
                 "parameters": [_ID] + _PAGE + [
                     _q("status", {"type": "string"}, "trial status"),
                     _q("sort", {"type": "string"}, "number, value, status, iterations, started, "
-                                                   "finished; prefix - for descending")],
+                                                   "finished; prefix - for descending")] + _PARAM_FILTERS,
                 "responses": {"200": _json(_ref("TrialPage"), "trials"), **_ERR}}},
             "/studies/{study_id}/trials/{number}": {"get": {
                 "summary": "One trial with its results and status history",
@@ -72,12 +82,23 @@ def document() -> dict:
                                      "schema": {"type": "integer"}}],
                 "responses": {"200": _json(_ref("Trial"), "the trial"), "404": _ERR["404"]}}},
             "/studies/{study_id}/plots/{name}": {"get": {
-                "summary": "A chart as plotly figure JSON",
+                "summary": "A chart as plotly figure JSON (built once per study update, then cached)",
+                "description": "Large studies are sampled (at most 2,000 markers, 1,000 "
+                               "parallel-coordinate lines, 50 learning curves of 200 points); "
+                               "the figure's subtitle says so. Log-scaled parameters get log axes.",
                 "parameters": [_ID, {"name": "name", "in": "path", "required": True,
                                      "schema": {"type": "string", "enum": [
                                          "history", "parallel", "importance", "slice",
-                                         "contour", "curves"]}}],
-                "responses": {"200": _json({"type": "object"}, "figure JSON"), "404": _ERR["404"]}}},
+                                         "contour", "curves"]}},
+                               _q("x", {"type": "string"}, "contour only: the x parameter "
+                                                           "(give y too)"),
+                               _q("y", {"type": "string"}, "contour only: the y parameter")],
+                "responses": {"200": _json(_ref("Figure"), "figure JSON"), **_ERR}}},
+            "/studies/{study_id}/compare": {"get": {
+                "summary": "Chosen trials of one study side by side, learning curves overlaid",
+                "parameters": [_ID, _q("trials", {"type": "string"},
+                                       "2 to 20 trial numbers, comma-separated (or repeated)")],
+                "responses": {"200": _json(_ref("TrialComparison"), "the trials"), **_ERR}}},
             "/studies/{study_id}/cancel": {"post": {
                 "summary": "Cancel a queued study or stop a running one", "parameters": [_ID],
                 "responses": {"200": _json({"type": "object"}, "cancelled or requested"),
@@ -106,14 +127,37 @@ def document() -> dict:
                 "number": {"type": "integer"}, "status": {"type": "string"},
                 "params": {"type": "object"}, "value": {"type": "number", "nullable": True},
                 "iterations": {"type": "integer"}, "error": {"type": "string", "nullable": True},
-                "events": {"type": "array", "items": {"type": "object"}},
-                "results": {"type": "array", "items": {"type": "object"}}}},
+                "best_value": {"type": "number", "nullable": True},
+                "started_at": {"type": "string", "nullable": True},
+                "finished_at": {"type": "string", "nullable": True},
+                "events": {"type": "array", "items": {"type": "object"},
+                           "description": "status history (one trial only)"},
+                "results": {"type": "array", "items": {"type": "object"},
+                            "description": "every reported result (one trial only)"},
+                "last_metrics": {"type": "object", "description": "one trial only"},
+                "checkpoint": _ref("Checkpoint")}},
             "StudyPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Study")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
+            "Figure": {"type": "object", "properties": {
+                "data": {"type": "array", "items": {"type": "object"}},
+                "layout": {"type": "object"}}},
+            "TrialComparison": {"type": "object", "properties": {
+                "study_id": {"type": "integer"}, "trials": {"type": "array", "items": _ref("Trial")},
+                "params": {"type": "array", "items": {"type": "object", "properties": {
+                    "param": {"type": "string"}, "values": {"type": "array", "items": {}},
+                    "differs": {"type": "boolean"}}}},
+                "figure": _ref("Figure")}},
+            "Checkpoint": {"type": "object", "nullable": True, "properties": {
+                "path": {"type": "string"}, "index": {"type": "integer", "nullable": True},
+                "iteration": {"type": "integer"}, "on_this_host": {"type": "boolean"},
+                "size_bytes": {"type": "integer", "nullable": True},
+                "files": {"type": "integer", "nullable": True},
+                "modified_at": {"type": "string", "nullable": True}}},
             "TrialPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Trial")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"},
-                "pages": {"type": "integer"}}},
+                "pages": {"type": "integer"},
+                "params": {"type": "object", "description": "the param filters applied"}}},
         }},
     }

@@ -95,3 +95,84 @@ def test_cancel(client, filled):
     assert r.status_code == 200 and r.json["status"] == "CANCELLED"
     r = client.post(f"/api/v1/studies/{filled['empty']}/cancel")
     assert r.status_code == 409 and r.is_json
+
+
+def test_openapi_covers_every_api_route(app, client):
+    doc = client.get("/api/v1/openapi.json").json
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule[len("/api/v1"):].replace("<int:", "{").replace("<", "{").replace(">", "}")
+        assert path in doc["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], (method, path)
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/studies/99999999999999999999", "/api/v1/studies/1/trials/99999999999999999999",
+    "/api/v1/studies/99999999999999999999/plots/history",
+    "/api/v1/studies/99999999999999999999/compare?trials=1,2"])
+def test_ids_past_the_database_range_are_404(client, filled, url):
+    r = client.get(url)
+    assert r.status_code == 404 and r.json["status"] == 404
+
+
+def test_contour_pair_and_log_axes(client, filled):
+    sid = filled["done"]
+    fig = client.get(f"/api/v1/studies/{sid}/plots/contour?x=lr&y=dropout").json
+    assert fig["layout"]["xaxis"]["title"]["text"] == "lr (log)"
+    assert "1e-04" in fig["layout"]["xaxis"]["ticktext"] or "0.0001" in fig["layout"]["xaxis"]["ticktext"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "dropout"
+    fig = client.get(f"/api/v1/studies/{sid}/plots/contour?x=optimizer&y=lr").json
+    assert fig["layout"]["xaxis"]["ticktext"] == ["adam", "sgd"]
+    for query, word in [("x=lr", "both"), ("x=lr&y=lr", "different"), ("x=nope&y=lr", "nope")]:
+        r = client.get(f"/api/v1/studies/{sid}/plots/contour?{query}")
+        assert r.status_code == 400 and word in r.json["message"], query
+    slice_fig = client.get(f"/api/v1/studies/{sid}/plots/slice").json
+    assert slice_fig["layout"]["xaxis"]["type"] == "log"          # lr, the first panel
+    assert slice_fig["layout"]["xaxis2"].get("type") != "log"     # dropout
+    par = client.get(f"/api/v1/studies/{sid}/plots/parallel").json
+    assert [d["label"] for d in par["data"][0]["dimensions"]][:2] == ["lr (log)", "dropout"]
+
+
+def test_charts_are_cached_until_the_study_moves(client, store, filled):
+    import time
+
+    from hpsearch.store import TrialStatus
+
+    sid = filled["done"]
+    url = f"/api/v1/studies/{sid}/plots/history"
+    first = client.get(url).data
+    assert client.get(url).data == first
+    store.apply([("trial", sid, "late", 6, {"lr": 0.01, "dropout": 0.1, "optimizer": "adam"},
+                  TrialStatus.RUNNING, time.time()),
+                 ("result", sid, "late", 1, 0.99, {"val_accuracy": 0.99}, time.time()),
+                 ("status", sid, "late", TrialStatus.COMPLETED, {"value": 0.99}, time.time())])
+    fig = client.get(url).json
+    assert 6 in fig["data"][0]["x"] and max(fig["data"][1]["y"]) == 0.99
+
+
+def test_trial_detail_checkpoint_and_metrics(client, store, filled, tmp_path):
+    from sqlalchemy import update
+
+    from hpsearch.store.models import Trial
+
+    ckpt = tmp_path / "checkpoint_000004"
+    ckpt.mkdir()
+    (ckpt / "state.pt").write_bytes(b"x" * 1500)
+    with store.session(write=True) as s:
+        s.execute(update(Trial).where(Trial.study_id == filled["done"], Trial.number == 0)
+                  .values(checkpoint=str(ckpt)))
+        s.execute(update(Trial).where(Trial.study_id == filled["done"], Trial.number == 1)
+                  .values(checkpoint="/elsewhere/checkpoint_000002"))
+    t = client.get(f"/api/v1/studies/{filled['done']}/trials/0").json
+    c = t["checkpoint"]
+    assert c["on_this_host"] and c["size_bytes"] == 1500 and c["files"] == 1 and c["index"] == 4
+    assert c["iteration"] == 5 and c["modified_at"]
+    assert t["last_metrics"] == {"val_accuracy": pytest.approx(0.55), "loss": pytest.approx(0.45)}
+    other = client.get(f"/api/v1/studies/{filled['done']}/trials/1").json["checkpoint"]
+    assert other["index"] == 2 and not other["on_this_host"] and other["size_bytes"] is None
+    assert client.get(f"/api/v1/studies/{filled['done']}/trials/2").json["checkpoint"] is None
+    html = client.get(f"/studies/{filled['done']}/trials/0").get_data(as_text=True)
+    assert str(ckpt) in html and "1.5 kB" in html and "loss" in html
+    assert "not on this host" in client.get(f"/studies/{filled['done']}/trials/1").get_data(as_text=True)

@@ -46,7 +46,8 @@ def test_compare_page(client, filled):
 def test_name_is_escaped_everywhere(client, store):
     sid = store.create_study(make_spec(XSS), status=StudyStatus.RUNNING).id
     fill(store, sid, n=3)
-    for url in ["/", f"/studies/{sid}", f"/studies/{sid}/trials/0", f"/compare?ids={sid}"]:
+    for url in ["/", f"/studies/{sid}", f"/studies/{sid}/trials/0", f"/compare?ids={sid}",
+                f"/studies/{sid}/compare?trials=0,1"]:
         html = client.get(url).get_data(as_text=True)
         assert XSS not in html, url
         assert "&lt;img src=x onerror=alert(1)&gt;" in html or "\\u003cimg" in html, url
@@ -98,3 +99,36 @@ def test_no_heavy_imports():
             "print([m for m in ('ray','torch','skopt','deap') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_submit_upload_and_located_problems(client):
+    import io
+
+    spec = ("name: uploaded\ntrainable: cnn\ndataset: digits\nmetric: val_accuracy\nmode: max\n"
+            "space: {lr: {loguniform: [1.0e-4, 1.0e-1]}}\nbudget: {trials: 2}\n")
+    r = client.post("/submit", data={"spec": "", "spec_file": (io.BytesIO(spec.encode()), "s.yaml")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 303
+    assert "uploaded" in client.get(r.headers["Location"]).get_data(as_text=True)
+    # An uploaded file wins over the text box; its problems point at its lines.
+    bad = "name: x\ntrainable: cnn\nspace: {lr: {uniform: [1, 0]}}\nbudget:\n  trials: 0\n"
+    r = client.post("/submit", data={"spec": "ignored", "spec_file": (io.BytesIO(bad.encode()), "b.yml")},
+                    content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "trials: 0" in html and ">ignored<" not in html
+    assert 'data-line="5"' in html and 'data-field="budget.trials"' in html
+    r = client.post("/submit", data={"spec_file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.yaml")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 422 and "spec_file" in r.get_data(as_text=True)
+    r = client.post("/submit", data={"spec": "name: [unclosed\nx: 1\n"})
+    assert r.status_code == 422 and "data-line=" in r.get_data(as_text=True)
+
+
+def test_bad_input_is_a_4xx_page(client, filled):
+    sid = filled["done"]
+    for url, status in [("/studies/99999999999999999999", 404), (f"/studies/{sid}/trials/99999999999", 404),
+                        (f"/studies/{sid}?page=x", 400), (f"/studies/{sid}?page=0", 400),
+                        (f"/studies/{sid}?sort=bogus", 400), (f"/studies/{sid}?status=NOPE", 400),
+                        ("/?sort=bogus", 400), ("/?per_page=9999", 400), ("/nowhere", 404)]:
+        r = client.get(url)
+        assert r.status_code == status and "<h1>Error" in r.get_data(as_text=True), url

@@ -61,3 +61,47 @@ def test_trial_metrics_and_compare(store, filled):
 def test_unknown_study(store):
     with pytest.raises(NotFoundError):
         plots.optimization_history(store, 999)
+
+
+@pytest.fixture
+def wide(store):
+    """A finished study of 2,500 trials (no results): more than any chart draws in full."""
+    from sqlalchemy import insert
+
+    from hpsearch.store import TrialStatus
+    from hpsearch.store.models import Trial
+    from tests.webui.conftest import make_spec
+
+    sid = store.create_study(make_spec("wide")).id
+    rows = [{"study_id": sid, "number": i, "params": {"lr": 10 ** (-4 + 3 * ((i * 7919) % 2500) / 2500),
+                                                      "dropout": (i % 50) / 100, "optimizer": "adam"},
+             "status": TrialStatus.COMPLETED, "value": ((i * 7919) % 2500) / 2500, "iterations": 1}
+            for i in range(2500)]
+    with store.session(write=True) as s:
+        s.execute(insert(Trial), rows)
+    best = max(rows, key=lambda r: r["value"])["number"]
+    return sid, best
+
+
+def test_big_studies_are_sampled_with_a_note(store, wide):
+    sid, best = wide
+    hist = plots.optimization_history(store, sid)
+    assert len(hist.data[0].x) <= plots.MAX_MARKERS and best in hist.data[0].x
+    assert "2,500 trials" in hist.layout.title.subtitle.text
+    assert hist.data[1].y[-1] == pytest.approx(2499 / 2500)  # best so far over all trials
+    par = plots.parallel_coordinates(store, sid)
+    assert len(par.data[0].dimensions[0].values) <= plots.MAX_LINES
+    assert max(par.data[0].dimensions[-1].values) == pytest.approx(2499 / 2500)
+    assert len(plots.slice_plot(store, sid).data[0].x) <= plots.MAX_MARKERS
+    con = plots.contour(store, sid, ("lr", "dropout"))
+    assert len(con.data[0].z) <= 24 and len(con.data[1].x) <= plots.MAX_MARKERS
+    assert "2,000 of 2,500" in plots.param_importance(store, sid).layout.title.subtitle.text
+
+
+def test_compare_trials_plot(store, filled):
+    fig = plots.compare_trials(store, filled["done"], [0, 3])
+    assert [t.name for t in fig.data] == ["trial 0", "trial 3"]
+    with pytest.raises(NotFoundError):
+        plots.compare_trials(store, filled["done"], [0, 42])
+    with pytest.raises(ValueError, match="nope"):
+        plots.contour(store, filled["done"], ("nope", "lr"))
