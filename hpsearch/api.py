@@ -129,6 +129,21 @@ class Study:
         from hpsearch import plots
         return plots.learning_curves(self.store, self.id)
 
+    def wait(self, timeout: float | None = None, *, poll: float = 1.0) -> "Study":
+        """Block until the study is COMPLETED, FAILED or CANCELLED; TimeoutError after ``timeout``."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (status := self.status) not in StudyStatus.FINISHED:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"study {self.id} is still {status} after {timeout} s")
+            time.sleep(poll)
+        return self
+
+    def cancel(self) -> str:
+        """Cancel a queued study, or ask a running one to stop; returns its status."""
+        return self.store.request_cancel(self.id)
+
 
 def best_of(trials: list[TrialInfo], mode: str) -> TrialInfo | None:
     done = [t for t in trials if t.status in _DONE and t.value is not None]
@@ -136,6 +151,28 @@ def best_of(trials: list[TrialInfo], mode: str) -> TrialInfo | None:
         return None
     key = (lambda t: t.value) if mode == "min" else (lambda t: -t.value)
     return min(done, key=key)
+
+
+def submit(spec: Any, server: str | None = None, *, db: str | None = None,
+           ray_address: str | None = None, progress: bool = True, token: str | None = None):
+    """Queue ``spec`` on a service, or run it here.
+
+    With a server (``server``, else ``$HPSEARCH_SERVER`` or the config file,
+    unless ``db`` is given) the study is queued and a
+    :class:`~hpsearch.client.RemoteStudy` returns at once. Without one the
+    search runs here to its end (as :func:`run`) and the finished
+    :class:`Study` returns. Both have ``id``, ``status``, ``wait(timeout)``
+    and ``cancel()``.
+
+        >>> h = hpsearch.submit("spec.yaml", server="http://hpsearch:8080")  # doctest: +SKIP
+        >>> h.wait(timeout=3600).status                                      # doctest: +SKIP
+    """
+    from hpsearch.client import Client, resolve_server
+
+    server = server or (None if db else resolve_server())
+    if server:
+        return Client(server, token).submit(spec)
+    return run(spec, db=db, ray_address=ray_address, progress=progress)
 
 
 def run(spec: Any, *, db: str | None = None, ray_address: str | None = None,
@@ -185,5 +222,5 @@ def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = 
     return decorate
 
 
-__all__ = ["Study", "TrialInfo", "run", "resume", "load_study", "list_studies", "trainable",
+__all__ = ["Study", "TrialInfo", "submit", "run", "resume", "load_study", "list_studies", "trainable",
            "StudyStatus", "TrialStatus"]

@@ -7,24 +7,38 @@ Claims are atomic: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a
 dispatchers never claim the same study. A claimed study holds a lease that the
 dispatcher renews while its driver process lives; when a dispatcher dies, another
 takes the study over once the lease has expired and resumes it
-(``hpsearch resume``), keeping every finished trial.
+(``hpsearch resume``), keeping every finished trial. A dispatcher that finds its
+lease taken (it stalled past the lease) kills its driver at once: a study never
+runs under two drivers.
+
+Cancel: the driver's Tune stopper reads the study's cancel flag every second
+and stops its trials; if a driver has not ended ``cancel_grace_s`` after a
+cancel, the dispatcher kills it and records the study as cancelled.
+
+SIGTERM/SIGINT stop the dispatcher cleanly: no new claims, drivers terminated,
+their running trials marked interrupted and their leases expired so that the
+next dispatcher to start (this one after a restart, or another) resumes them.
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import or_, select, update
 
 from hpsearch.store import Store, StudyStatus
 from hpsearch.store.models import Study, utcnow
+from hpsearch.store.store import home
 
 log = logging.getLogger("hpsearch.dispatcher")
 
@@ -36,15 +50,36 @@ class Claim:
     takeover: bool  # True: the study ran under a dispatcher whose lease expired
 
 
+@dataclass
+class Driver:
+    proc: subprocess.Popen
+    claim: Claim
+    log_path: Path
+    cancel_seen_at: float | None = None
+
+
 class Dispatcher:
     def __init__(self, store: Store, *, ray_address: str | None = None, max_studies: int = 2,
-                 lease_s: float = 30.0, name: str | None = None):
+                 lease_s: float = 30.0, name: str | None = None, cancel_grace_s: float = 30.0,
+                 metrics_dir: str | None = None, log_format: str = "text"):
         self.store = store
         self.ray_address = ray_address
         self.max_studies = max_studies
         self.lease_s = lease_s
+        self.cancel_grace_s = cancel_grace_s
+        self.metrics_dir = metrics_dir
+        self.log_format = log_format
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.running: dict[int, subprocess.Popen] = {}
+        self.drivers: dict[int, Driver] = {}
+        self.stop_event = threading.Event()
+        self.claims = {"new": 0, "takeover": 0}
+
+    @property
+    def running(self) -> dict[int, subprocess.Popen]:
+        return {sid: d.proc for sid, d in self.drivers.items()}
+
+    def _log(self, level: int, message: str, event: str, **fields) -> None:
+        log.log(level, message, extra={"event": event, "dispatcher": self.name, **fields})
 
     # -- claiming ------------------------------------------------------------------
     def claim(self) -> Claim | None:
@@ -60,51 +95,121 @@ class Dispatcher:
             if study is None:
                 return None
             takeover = study.status == StudyStatus.RUNNING
+            previous = study.lease_owner
             study.status = StudyStatus.RUNNING
             study.lease_owner = self.name
             study.lease_expires_at = now + timedelta(seconds=self.lease_s)
             if not takeover:
                 study.started_at = now
-            return Claim(study.id, study.name, takeover)
+            claim = Claim(study.id, study.name, takeover)
+        self.claims["takeover" if takeover else "new"] += 1
+        self._log(logging.INFO, f"claimed study {claim.study_id} ({claim.name})"
+                  + (f", taken over from {previous}" if takeover else ""), "study.claimed",
+                  study_id=claim.study_id, study=claim.name, takeover=takeover,
+                  previous_owner=previous if takeover else None)
+        return claim
 
     def renew(self) -> None:
-        if not self.running:
+        """Extend our leases; kill the driver of any study whose lease another dispatcher took."""
+        if not self.drivers:
             return
+        ids = list(self.drivers)
         with self.store.session(write=True) as s:
-            s.execute(update(Study).where(Study.id.in_(list(self.running)),
-                                          Study.lease_owner == self.name)
+            s.execute(update(Study).where(Study.id.in_(ids), Study.lease_owner == self.name)
                       .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_s)))
+            owners = {k: v for k, v in s.execute(select(Study.id, Study.lease_owner)
+                                                 .where(Study.id.in_(ids)))}
+        for sid in ids:
+            if owners.get(sid) not in (self.name, None):
+                driver = self.drivers.pop(sid)
+                _kill_group(driver.proc, signal.SIGKILL)
+                self._log(logging.WARNING, f"lost the lease of study {sid} to {owners.get(sid)}; "
+                          "its driver here was killed", "study.lease_lost", study_id=sid,
+                          owner=owners.get(sid))
 
     # -- running -------------------------------------------------------------------
     def start(self, claim: Claim) -> None:
-        cmd = [sys.executable, "-m", "hpsearch.dispatcher", "--study", str(claim.study_id)]
+        cmd = [sys.executable, "-m", "hpsearch.dispatcher", "--study", str(claim.study_id),
+               "--log-format", self.log_format]
         if claim.takeover:
             cmd.append("--resume")
         env = {**os.environ, "HPSEARCH_DB": self.store.url}
         if self.ray_address:
             env["HPSEARCH_RAY_ADDRESS"] = self.ray_address
-        log.info("running study %s (%s)%s", claim.study_id, claim.name,
-                 " after taking it over" if claim.takeover else "")
-        self.running[claim.study_id] = subprocess.Popen(cmd, env=env, start_new_session=True)
+        if self.metrics_dir:
+            from hpsearch.monitoring import METRICS_DIR_ENV
+            env[METRICS_DIR_ENV] = self.metrics_dir
+        log_dir = home() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"study-{claim.study_id}.log"
+        with open(log_path, "ab") as out:
+            # Its own session: the driver and the local processes it starts die together.
+            proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        self.drivers[claim.study_id] = Driver(proc, claim, log_path)
+        self._log(logging.INFO, f"running study {claim.study_id} ({claim.name}) in driver "
+                  f"pid {proc.pid}" + (" after taking it over" if claim.takeover else ""),
+                  "study.started", study_id=claim.study_id, study=claim.name, pid=proc.pid,
+                  takeover=claim.takeover, log=str(log_path))
 
     def reap(self) -> None:
-        for study_id, proc in list(self.running.items()):
-            rc = proc.poll()
+        for study_id, driver in list(self.drivers.items()):
+            rc = driver.proc.poll()
             if rc is None:
                 continue
-            del self.running[study_id]
+            del self.drivers[study_id]
             study = self.store.get_study(study_id)
+            if study.lease_owner not in (self.name, None):
+                continue  # taken over meanwhile: the study is not ours to judge
             if study.status == StudyStatus.RUNNING:  # the driver died without a verdict
                 self.store.interrupt_unfinished(study_id, "the study's driver process exited")
-                self.store.set_study_status(study_id, StudyStatus.FAILED,
-                                            error=f"the driver process exited with code {rc}")
-            with self.store.session(write=True) as s:
-                s.execute(update(Study).where(Study.id == study_id, Study.lease_owner == self.name)
-                          .values(lease_owner=None, lease_expires_at=None))
+                tail = _last_line(driver.log_path)
+                self.store.set_study_status(
+                    study_id, StudyStatus.FAILED,
+                    error=f"the driver process exited with code {rc}" + (f": {tail}" if tail else ""))
+                study = self.store.get_study(study_id)
+            self._release(study_id)
+            self._log(logging.INFO if study.status == StudyStatus.COMPLETED else logging.WARNING,
+                      f"study {study_id} ended {study.status} (driver exit code {rc})",
+                      "study.finished", study_id=study_id, status=study.status, exit_code=rc)
+
+    def _release(self, study_id: int, *, expire: bool = False) -> None:
+        """Drop our lease; ``expire`` keeps the owner but lets any dispatcher take it over now."""
+        values = ({"lease_expires_at": utcnow() - timedelta(seconds=1)} if expire
+                  else {"lease_owner": None, "lease_expires_at": None})
+        with self.store.session(write=True) as s:
+            s.execute(update(Study).where(Study.id == study_id, Study.lease_owner == self.name)
+                      .values(**values))
+
+    def enforce_cancel(self) -> None:
+        """Kill a driver that has not stopped ``cancel_grace_s`` after its study was cancelled."""
+        if not self.drivers:
+            return
+        with self.store.session() as s:
+            cancelled = set(s.scalars(select(Study.id).where(Study.id.in_(list(self.drivers)),
+                                                             Study.cancel_requested.is_(True))))
+        now = time.monotonic()
+        for sid in cancelled:
+            driver = self.drivers[sid]
+            if driver.cancel_seen_at is None:
+                driver.cancel_seen_at = now
+                self._log(logging.INFO, f"study {sid}: cancel requested", "study.cancel_requested",
+                          study_id=sid)
+            elif now - driver.cancel_seen_at > self.cancel_grace_s and driver.proc.poll() is None:
+                _kill_group(driver.proc, signal.SIGKILL)
+                driver.proc.wait(10)
+                del self.drivers[sid]
+                self.store.interrupt_unfinished(sid, "the study was cancelled")
+                self.store.set_study_status(sid, StudyStatus.CANCELLED)
+                self._release(sid)
+                self._log(logging.WARNING, f"study {sid}: the driver ignored the cancel for "
+                          f"{self.cancel_grace_s:.0f} s and was killed", "study.cancel_forced",
+                          study_id=sid)
 
     def step(self) -> None:
         self.reap()
-        while len(self.running) < self.max_studies:
+        self.enforce_cancel()
+        while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
             claim = self.claim()
             if claim is None:
                 break
@@ -112,22 +217,109 @@ class Dispatcher:
         self.renew()
 
     def run(self, *, poll_s: float = 1.0, until_idle: bool = False) -> None:
-        """Loop: reap finished drivers, claim and start new ones, renew leases."""
-        while True:
-            self.step()
-            if until_idle and not self.running:
-                return
-            time.sleep(poll_s)
+        """Loop: reap finished drivers, claim and start new ones, renew leases.
+
+        Returns after SIGTERM/SIGINT (handled when run in the main thread) or
+        ``stop()``, having stopped its drivers (see :meth:`shutdown`).
+        """
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, lambda *_: self.stop_event.set())
+        self._log(logging.INFO, f"dispatcher {self.name} watching {self.store.safe_url} "
+                  f"(ray {self.ray_address or 'local'}, max {self.max_studies} studies, "
+                  f"lease {self.lease_s:g} s)", "dispatcher.start", db=self.store.safe_url,
+                  ray_address=self.ray_address, max_studies=self.max_studies, lease_s=self.lease_s)
+        parent = os.getppid()
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.step()
+                except Exception:  # noqa: BLE001 - a database blip must not end the service
+                    log.exception("dispatcher step failed; retrying",
+                                  extra={"event": "dispatcher.error", "dispatcher": self.name})
+                if until_idle and not self.drivers:
+                    return
+                if os.environ.get("HPSEARCH_EXIT_WITH_PARENT") and os.getppid() != parent:
+                    break  # the `hpsearch serve` that started us is gone
+                self.stop_event.wait(poll_s)
+        finally:
+            self.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def shutdown(self, grace_s: float = 20.0) -> None:
+        """Stop every driver; leave its study for takeover (trials interrupted, lease expired)."""
+        for driver in self.drivers.values():
+            _kill_group(driver.proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for driver in self.drivers.values():
+            try:
+                driver.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _kill_group(driver.proc, signal.SIGKILL)
+                driver.proc.wait(10)
+        for sid in list(self.drivers):
+            try:
+                study = self.store.get_study(sid)
+                if study.lease_owner != self.name:
+                    continue
+                if study.status == StudyStatus.RUNNING:
+                    self.store.interrupt_unfinished(sid, "the dispatcher stopped")
+                    self._release(sid, expire=True)
+                    self._log(logging.INFO, f"study {sid} left for takeover", "study.released",
+                              study_id=sid)
+                else:
+                    self._release(sid)
+            except Exception:  # noqa: BLE001 - the database may be the reason we stop
+                log.exception("could not release study %s", sid,
+                              extra={"event": "dispatcher.error", "dispatcher": self.name})
+        self.drivers.clear()
+        self._log(logging.INFO, f"dispatcher {self.name} stopped", "dispatcher.stop")
+
+
+def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the driver's process group (the driver and what it started), if it still exists."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _last_line(path: Path, limit: int = 500) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines()
+                     if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:limit] if lines else ""
 
 
 def run_one(study_id: int, resume: bool) -> int:
     """The driver process of one study (started by the dispatcher)."""
+    from hpsearch.monitoring import record_write_latency
+
+    record_write_latency(study_id)  # before Ray can import prometheus_client
     from hpsearch.orchestration import resume_study, run_study
     from hpsearch.spec import validate
 
+    # SIGTERM (the dispatcher stopping) unwinds like an exit: the result writer flushes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     store = Store()
     ray_address = os.environ.get("HPSEARCH_RAY_ADDRESS")
     study = store.get_study(study_id)
+    if study.cancel_requested:  # cancelled between the claim and this start
+        store.interrupt_unfinished(study_id, "the study was cancelled")
+        store.set_study_status(study_id, StudyStatus.CANCELLED)
+        return 0
+    log.info("driver for study %s (%s)%s", study_id, study.name, " resuming" if resume else "",
+             extra={"event": "driver.start", "study_id": study_id, "resume": resume})
     if resume:
         row = resume_study(study_id, store=store, ray_address=ray_address, progress=False,
                            allow_import=False)
@@ -135,14 +327,20 @@ def run_one(study_id: int, resume: bool) -> int:
         spec = validate(study.spec, allow_import=False, check_data=False)
         row = run_study(spec, store=store, study_id=study_id, ray_address=ray_address,
                         progress=False, allow_import=False)
+    log.info("study %s ended %s", study_id, row.status,
+             extra={"event": "driver.end", "study_id": study_id, "status": row.status})
     return 0 if row.status in StudyStatus.FINISHED else 1
 
 
 if __name__ == "__main__":  # the per-study driver process
     import argparse
 
+    from hpsearch.monitoring import setup_logging
+
     p = argparse.ArgumentParser()
     p.add_argument("--study", type=int, required=True)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
     a = p.parse_args()
+    setup_logging(a.log_format)
     sys.exit(run_one(a.study, a.resume))

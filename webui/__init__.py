@@ -45,6 +45,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from webui.metrics import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)  # Prometheus /metrics
     from webui.auth_views import bp as auth_bp
 
     app.register_blueprint(auth_bp)

@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="override the spec's name")
     p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"),
                    help="Ray cluster to run on (default: a local Ray)")
-    p.add_argument("--server", default=os.environ.get("HPSEARCH_SERVER"),
-                   help="submit to a running hpsearch service instead of running here")
-    p.add_argument("--no-wait", action="store_true", help="with --server: return once queued")
+    p.add_argument("--server", default=None,
+                   help="queue it on a running hpsearch service (default: $HPSEARCH_SERVER, else "
+                        "`server:` in the config file) and return its id at once")
+    p.add_argument("--wait", action="store_true", help="with a server: follow the study to its end")
+    p.add_argument("--local", action="store_true", help="run here even if a server is configured")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--top", type=int, default=20, help="leaderboard rows to print")
 
@@ -70,15 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("cancel", c.cmd_cancel)
     p.add_argument("study", help="study name or id")
+    p.add_argument("--server", default=None,
+                   help="cancel on a running hpsearch service (default: $HPSEARCH_SERVER or the "
+                        "config file, unless --db is given)")
 
     p = add("db", c.cmd_db)
     p.add_argument("action", choices=["upgrade", "current"], help="upgrade the schema to head")
 
+    from hpsearch.cli.service import add_dispatcher_options, cmd_serve
+
     p = add("dispatcher", c.cmd_dispatcher)
-    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"))
-    p.add_argument("--max-studies", type=int, default=2, help="studies run at once")
-    p.add_argument("--lease", type=float, default=30.0, help="lease seconds (renewed while running)")
+    add_dispatcher_options(p)
     p.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus /metrics (this dispatcher, its drivers' write latency)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
+    p.add_argument("--metrics-dir", default=None,
+                   help="folder for the drivers' metrics files (default: $HPSEARCH_METRICS_DIR, "
+                        "else a temporary one with --metrics-port)")
+
+    p = add("serve", cmd_serve)
+    add_dispatcher_options(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
 
     p = add("ui", c.cmd_ui)
     p.add_argument("--host", default="127.0.0.1")
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except HpsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)  # a server's answer: 2 for 400/422, else 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,15 @@ def _read_spec(path: str) -> dict:
     return _read(path)
 
 
+def _server(args) -> str | None:
+    """--server, else $HPSEARCH_SERVER or the config file's, unless --db names a database."""
+    from hpsearch.client import resolve_server
+
+    if args.server:
+        return args.server
+    return None if args.db else resolve_server()
+
+
 def cmd_submit(args) -> int:
     """Validate a spec and run its search (here, or on a service with --server).
 
@@ -30,10 +39,11 @@ def cmd_submit(args) -> int:
     raw = _read_spec(args.spec)
     if args.name:
         raw = {**raw, "name": args.name}
-    if args.server:
-        from hpsearch.client import Client
+    server = None if args.local else _server(args)
+    if server:
+        from hpsearch.cli import remote
 
-        return Client(args.server).submit_and_follow(raw, wait=not args.no_wait, top=args.top)
+        return remote.submit(server, raw, wait=args.wait, top=args.top)
     spec = validate(raw, allow_import=True)
     store = Store(args.db)
     from hpsearch.orchestration import run_study
@@ -101,6 +111,11 @@ def cmd_cancel(args) -> int:
     """Cancel a queued study, or stop a running one within seconds."""
     from hpsearch.store import Store
 
+    server = _server(args)
+    if server:
+        from hpsearch.cli import remote
+
+        return remote.cancel(server, args.study)
     store = Store(args.db)
     study = store.get_study(args.study)
     status = store.request_cancel(study.id)
@@ -121,14 +136,9 @@ def cmd_db(args) -> int:
 
 def cmd_dispatcher(args) -> int:
     """Run queued studies (from the web UI, the API or `submit --server`) as they arrive."""
-    from hpsearch.dispatcher import Dispatcher
-    from hpsearch.store import Store
+    from hpsearch.cli.service import run_dispatcher
 
-    d = Dispatcher(Store(args.db), ray_address=args.ray_address, max_studies=args.max_studies,
-                   lease_s=args.lease)
-    print(f"dispatcher {d.name}: watching {d.store.safe_url}", flush=True)
-    d.run(until_idle=args.until_idle)
-    return 0
+    return run_dispatcher(args)
 
 
 def cmd_ui(args) -> int:

@@ -1,0 +1,211 @@
+"""Service-mode fixtures: a real two-node Ray cluster, real servers and dispatchers.
+
+The cluster is started with ``ray start`` (a head and a second node declaring 2
+GPUs and a ``gpu_node`` custom resource) on free loopback ports, in its own
+temporary folder and with its own auth token, so it never meets the local Ray
+of the ``ray_session`` fixture nor ``~/.ray/auth_token``. Teardown signals only
+the processes these fixtures started (their sessions), never ``ray stop``, which
+would stop every Ray on the machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_session(leader: int, sig: int = signal.SIGKILL) -> None:
+    """Signal every process of the session ``leader`` started (ours alone)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getsid(pid) == leader:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 20.0) -> None:
+    """Ask a process started in its own session to stop; then kill what is left of the session."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_session(proc.pid)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _wait_line(path: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited: {path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+    raise RuntimeError(f"timed out waiting for {text!r}: {path.read_text(errors='replace')[-3000:]}")
+
+
+class Cluster:
+    def __init__(self, address: str, token: str, temp_dir: str):
+        self.address, self.token, self.temp_dir = address, token, temp_dir
+
+    @property
+    def env(self) -> dict:
+        """What a dispatcher (and its drivers) need to join the cluster."""
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
+
+
+@pytest.fixture(scope="package")
+def ray_cluster():
+    """A Ray head (2 CPUs, no GPU) and a second node with 4 CPUs, 2 GPUs and gpu_node: 2."""
+    temp_dir = tempfile.mkdtemp(prefix="hps-ray-", dir="/tmp")  # short: Ray's socket paths
+    token = secrets.token_hex(32)
+    port = free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    common = ["--node-ip-address=127.0.0.1", "--object-store-memory=100000000",
+              "--disable-usage-stats", "--block"]
+    procs = []
+    try:
+        head_log = Path(temp_dir) / "head.out"
+        with open(head_log, "wb") as out:
+            procs.append(subprocess.Popen(
+                [RAY, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp_dir}",
+                 "--include-dashboard=false", f"--dashboard-port={free_port()}",
+                 f"--dashboard-agent-listen-port={free_port()}", *common],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        _wait_line(head_log, "Ray runtime started", procs[0], 90)
+        node_log = Path(temp_dir) / "node.out"
+        with open(node_log, "wb") as out:
+            procs.append(subprocess.Popen(
+                [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=4", "--num-gpus=2",
+                 '--resources={"gpu_node": 2}', f"--dashboard-agent-listen-port={free_port()}",
+                 *common], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        _wait_line(node_log, "Ray runtime started", procs[1], 90)
+        yield Cluster(f"127.0.0.1:{port}", token, temp_dir)
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# -- servers and dispatchers -------------------------------------------------------------
+def service_env(extra: dict | None = None) -> dict:
+    env = {**os.environ, "HPSEARCH_ALLOWED_MODULES": "tests.helpers",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    for name in ("HPSEARCH_DB", "HPSEARCH_SERVER", "HPSEARCH_TOKEN", "RAY_ADDRESS"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hpsearch.cli", *args]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"no answer from {url}: {log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def services(tmp_path):
+    """Start web servers and dispatchers as real processes; all stopped at teardown."""
+    started: list[subprocess.Popen] = []
+
+    class Services:
+        def web(self, db: str) -> str:
+            port = free_port()
+            log = tmp_path / f"web-{port}.log"
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(cli("ui", "--db", db, "--port", str(port)),
+                                        env=service_env(), stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+            started.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            wait_http(url + "/api/v1/health", proc, log)
+            return url
+
+        def dispatcher(self, db: str, cluster: Cluster | None, *args: str,
+                       name: str = "d") -> tuple[subprocess.Popen, Path]:
+            log = tmp_path / f"dispatcher-{name}.jsonl"
+            cmd = cli("dispatcher", "--db", db, "--log-format", "json", *args)
+            if cluster is not None:
+                cmd += ["--ray-address", cluster.address]
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(cmd, env=service_env(cluster.env if cluster else None),
+                                        stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+            started.append(proc)
+            return proc, log
+
+        def track(self, proc: subprocess.Popen) -> subprocess.Popen:
+            started.append(proc)
+            return proc
+
+    yield Services()
+    for proc in reversed(started):
+        stop(proc)
+
+
+def events(log: Path, event: str | None = None) -> list[dict]:
+    """The JSON log lines of a dispatcher (other lines, e.g. from Ray, are skipped)."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if event is None or d.get("event") == event:
+            out.append(d)
+    return out
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
