@@ -40,6 +40,7 @@ ACCESS: dict[str, str] = {
     "auth.token_create": VIEWER, "auth.token_revoke": VIEWER,
     "auth.users": ADMIN, "auth.user_add": ADMIN, "auth.user_remove": ADMIN,
     "auth.user_role": ADMIN,
+    "metrics.metrics": VIEWER,  # Prometheus scrapes with a viewer's API token (docs/deployment.md)
 }
 
 # Endpoints acting on one study: a member may use them on the studies they own.

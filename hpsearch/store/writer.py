@@ -35,6 +35,9 @@ from hpsearch.store.models import Result, Trial, TrialEvent, TrialStatus
 
 log = logging.getLogger("hpsearch.writer")
 MAX_BATCH = 5000
+# Called with each committed batch's seconds (the driver's Prometheus histogram, see
+# hpsearch/monitoring.py); the store itself knows nothing of Prometheus.
+LATENCY_OBSERVERS: list = []
 
 
 def _ts(t: float) -> datetime:
@@ -200,7 +203,10 @@ class Writer:
             started = time.perf_counter()
             try:
                 self.store.apply(batch)
-                self.write_latencies.append(time.perf_counter() - started)
+                latency = time.perf_counter() - started
+                self.write_latencies.append(latency)
+                for observe in LATENCY_OBSERVERS:
+                    observe(latency)
                 if journaled:
                     self._clear_journal()
                 return
