@@ -3,7 +3,8 @@
     spec -> space -> searcher (+ warm start) + scheduler -> tune.Tuner
          -> StoreCallback -> Writer -> SQL
 
-``run_study`` starts a study; ``resume_study`` continues one whose driver died.
+``run_study`` starts a study; ``resume_study`` continues one whose driver died
+(see hpsearch/recovery.py for how SQL decides what is left).
 """
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
+import time
 from typing import Callable
 
 import searchers
 import trainables
-from hpsearch import schedulers
-from hpsearch.exceptions import ConflictError, HpsearchError, SpecError
+from hpsearch import recovery, schedulers
+from hpsearch.exceptions import ConflictError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from hpsearch.store.store import home
@@ -67,10 +68,6 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
     return hpsearch_trial
 
 
-def experiment_dir(study_id: int) -> Path:
-    return home() / "ray_results" / f"study-{study_id}"
-
-
 def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
     """Tell the searcher the finished trials of earlier studies that fit this space."""
     if not spec.warm_start:
@@ -85,8 +82,9 @@ def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
     return store.import_trials(study_id, rows)
 
 
-def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
-                 progress: bool, done_before: int, allow_import: bool):
+def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, allow_import: bool,
+                 resume: bool = False):
+    """A fresh Tuner for what the study still has to run (all of it, or the rest after a crash)."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
@@ -96,9 +94,19 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
                                          mode=spec.mode, seed=spec.seed,
                                          max_trials=spec.budget.trials,
                                          **spec.searcher.options())
-    # Imported trials take the first numbers; run trials are numbered after them.
-    first_number += _warm_start(store, study_id, spec, searcher)
-    search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent)
+    if resume:
+        trials = store.trials(study_id)
+        plan = recovery.reconcile(searcher, store.get_study(study_id).searcher_state, trials,
+                                  spec.budget.trials)
+        done = sum(1 for t in trials if t.status in recovery.DONE)
+    else:
+        # Imported trials take the first numbers; run trials are numbered after them.
+        _warm_start(store, study_id, spec, searcher)
+        plan, done = recovery.Plan(new=spec.budget.trials), 0
+    if plan.total == 0:
+        return None, None, searcher
+    budget = recovery.BudgetSearcher(searcher, plan)
+    search_alg = ConcurrencyLimiter(budget, max_concurrent=spec.budget.max_concurrent)
     epochs = spec.fixed.get("epochs")
     scheduler = schedulers.build(spec.scheduler.type, spec.scheduler.options(), metric=spec.metric,
                                  mode=spec.mode, max_t=epochs if isinstance(epochs, int) else 100,
@@ -107,21 +115,25 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, first_number: int,
     trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed),
                                    resources)
     callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
-                             first_number, journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
-                             max_t=epochs if isinstance(epochs, int) else None)
+                             store.next_trial_number(study_id),
+                             journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
+                             max_t=epochs if isinstance(epochs, int) else None,
+                             reruns=budget.numbers, searcher=searcher)
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
-                                            initial=done_before, enabled=progress)]
+                                            initial=done, enabled=progress)]
+    # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.
+    name = f"study-{study_id}" if not resume else f"study-{study_id}-resume-{time.time_ns()}"
     run_config = tune.RunConfig(
-        name=f"study-{study_id}", storage_path=str(home() / "ray_results"), callbacks=callbacks,
+        name=name, storage_path=str(home() / "ray_results"), callbacks=callbacks,
         stop=CancelStopper(store.url, study_id), verbose=0,
         failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
         # PBT clones a leader from its checkpoint of a few epochs back: keep them all.
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=None if spec.scheduler.type == "pbt" else 2))
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
-                                  num_samples=spec.budget.trials, reuse_actors=True,
+                                  num_samples=plan.total, reuse_actors=True,
                                   time_budget_s=spec.budget.time_limit_s)
-    return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher, trial_fn
+    return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher
 
 
 def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_address: str | None = None,
@@ -144,20 +156,19 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
     else:
         store.set_study_status(study_id, StudyStatus.RUNNING)
     ensure_ray(ray_address)
-    tuner, callback, searcher, _ = _build_tuner(spec, store, study_id, first_number=0,
-                                                progress=progress, done_before=0,
-                                                allow_import=allow_import)
+    tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
+                                             allow_import=allow_import)
     return _fit(tuner, callback, store, study_id, searcher)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
                  ray_address: str | None = None, progress: bool = True, allow_import: bool = True):
-    """Continue a study whose driver died: keep finished trials, finish the budget.
+    """Continue a study whose driver died: keep finished trials, finish the budget exactly.
 
-    Trials left RUNNING are marked INTERRUPTED; Tune's experiment state resumes
-    them from their last checkpoints and restores the searcher, so the search
-    continues where it stopped. A finished study is returned unchanged; a
-    changed spec is refused.
+    Trials left RUNNING are marked INTERRUPTED and run again (same params, same
+    number); the searcher continues from its state in SQL, reconciled with the
+    trials SQL holds; the study ends with exactly its budget of trials. A
+    finished study is returned unchanged; a changed spec is refused.
     """
     store = store or Store()
     study = store.get_study(ref)
@@ -170,53 +181,29 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
     if study.status in StudyStatus.FINISHED:
         return study
     store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
-    path = experiment_dir(study.id)
-    ensure_ray(ray_address)
-    from ray import tune
-
-    if not tune.Tuner.can_restore(str(path)):
-        raise HpsearchError(f"study {study.name!r} has no experiment state at {path} to resume from")
     store.set_study_status(study.id, StudyStatus.RUNNING)
-    info = trainables.get_trainable(saved.trainable, allow_import=allow_import)
-    trial_fn = tune.with_resources(make_trial_fn(info.fn, saved.fixed, saved.dataset, saved.seed),
-                                   {"cpu": saved.resources.cpu, "gpu": saved.resources.gpu,
-                                    **saved.resources.custom})
-    tuner = tune.Tuner.restore(str(path), trainable=trial_fn, resume_unfinished=True,
-                               resume_errored=True)
-    # Tune unpickles the callbacks as they were when the run started; replace them
-    # with ones that know the trials SQL already holds, so numbering continues.
-    trials = store.trials(study.id)
-    callback = StoreCallback(store.url, study.id, saved.metric, saved.mode,
-                             saved.search_space.names, store.next_trial_number(study.id),
-                             journal=str(home() / "journal" / f"study-{study.id}.jsonl"),
-                             numbers={t.ray_trial_id: t.number for t in trials if t.ray_trial_id},
-                             max_t=epochs if isinstance(epochs := saved.fixed.get("epochs"), int)
-                             else None)
-    done = sum(1 for t in trials if t.status in TrialStatus.FINISHED
-               and t.status != TrialStatus.IMPORTED)
-    run_config = tuner._local_tuner.get_run_config()  # no public setter in Ray 2.60
-    run_config.callbacks = [callback, ProgressCallback(saved.budget.trials, saved.metric,
-                                                       saved.mode, initial=done,
-                                                       enabled=progress)]
-    run_config.stop = CancelStopper(store.url, study.id)
-    return _fit(tuner, callback, store, study.id, None)
+    ensure_ray(ray_address)
+    tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
+                                             allow_import=allow_import, resume=True)
+    return _fit(tuner, callback, store, study.id, searcher)
 
 
 def _fit(tuner, callback, store: Store, study_id: int, searcher):
-    try:
-        grid = tuner.fit()
-    except KeyboardInterrupt:
-        store.set_study_status(study_id, StudyStatus.INTERRUPTED, error="interrupted by the user")
-        raise
-    finally:
-        callback.close()
-    if searcher is not None:
-        store.save_searcher_state(study_id, searcher.get_state())
-    _finish(store, study_id, grid)
+    if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:
+            store.set_study_status(study_id, StudyStatus.INTERRUPTED,
+                                   error="interrupted by the user")
+            raise
+        finally:
+            callback.close()
+    store.save_searcher_state(study_id, searcher.get_state())
+    _finish(store, study_id)
     return store.get_study(study_id)
 
 
-def _finish(store: Store, study_id: int, grid) -> None:
+def _finish(store: Store, study_id: int) -> None:
     """Decide the study's final status from what SQL holds."""
     if store.cancel_requested(study_id):
         store.interrupt_unfinished(study_id, "the study was cancelled")

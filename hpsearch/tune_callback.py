@@ -5,7 +5,10 @@ them back), so they hold only plain data and rebuild connections lazily.
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -14,6 +17,19 @@ from typing import Any
 from ray.tune import Callback, Stopper
 
 from hpsearch.store.models import TrialStatus
+
+log = logging.getLogger("hpsearch")
+HEARTBEAT_S = 5.0   # how often a driver marks its running trials alive in SQL
+STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
+
+
+def failpoint(name: str) -> None:
+    """Fault injection for the reliability tests: SIGKILL this process at point ``name``.
+
+    Armed only by ``HPSEARCH_FAILPOINT=name`` in the environment; a no-op otherwise.
+    """
+    if os.environ.get("HPSEARCH_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 # Keys Tune adds to every result that are not the trainable's own metrics.
 _TUNE_KEYS = {"config", "trial_id", "experiment_tag", "date", "timestamp", "hostname", "node_ip",
@@ -56,7 +72,8 @@ class StoreCallback(Callback):
 
     def __init__(self, url: str, study_id: int, metric: str, mode: str, param_names: list[str],
                  first_number: int, journal: str | None = None, max_t: int | None = None,
-                 numbers: dict[str, int] | None = None):
+                 numbers: dict[str, int] | None = None, reruns: dict[str, int] | None = None,
+                 searcher=None, heartbeat_s: float = HEARTBEAT_S):
         self.url, self.study_id = url, study_id
         self.max_t = max_t  # the epochs a trial runs when nothing stops it (None: unknown)
         self.metric, self.mode = metric, mode
@@ -69,11 +86,20 @@ class StoreCallback(Callback):
         self.done_flag: dict[str, bool] = {}
         self.iteration: dict[str, int] = {}
         self.first_error: str | None = None
+        # Ray trial id -> number of the INTERRUPTED trial it re-runs (filled by the
+        # BudgetSearcher as it suggests, so shared, not copied).
+        self.reruns = reruns if reruns is not None else {}
+        self.searcher = searcher  # its state goes to SQL as it changes (None: not saved)
+        self.heartbeat_s = heartbeat_s
+        self._last_beat = 0.0
+        self._last_state = 0.0
+        self._state_sig: tuple | None = None
         self._writer = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_writer"] = None
+        state["searcher"] = None
         return state
 
     @property
@@ -91,6 +117,11 @@ class StoreCallback(Callback):
     # -- events --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         tid = trial.trial_id
+        if tid not in self.numbers and tid in self.reruns:
+            # A trial interrupted by a crash runs again on its own row, same number.
+            self.numbers[tid] = self.reruns[tid]
+            self.writer.put(("rerun", self.study_id, tid, self.numbers[tid], time.time()))
+            return
         if tid not in self.numbers:
             self.numbers[tid] = self.next_number
             self.next_number += 1
@@ -139,6 +170,9 @@ class StoreCallback(Callback):
         ckpt = getattr(trial, "checkpoint", None)
         if ckpt is not None:
             fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
+        if os.environ.get("HPSEARCH_FAILPOINT") == "before_final_status":
+            self.writer.flush(60)  # the last result is in SQL; the final status never will be
+        failpoint("before_final_status")
         self.writer.put(("status", self.study_id, tid, status, fields, time.time()))
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -148,7 +182,31 @@ class StoreCallback(Callback):
         self.writer.put(("status", self.study_id, trial.trial_id, TrialStatus.ERROR,
                          {"error": error}, time.time()))
 
+    def on_step_end(self, iteration, trials, **info):
+        now = time.monotonic()
+        if now - self._last_beat >= self.heartbeat_s:
+            # The driver is alive, so are the trials Tune runs: a reaper marks a
+            # trial INTERRUPTED only when these stop (see Store.reap_stale_trials).
+            self._last_beat = now
+            self.writer.put(("heartbeat", self.study_id, time.time()))
+        self.save_searcher_state()
+
+    def save_searcher_state(self, force: bool = False) -> None:
+        """Queue the searcher's JSON state when it changed (at most every STATE_EVERY_S)."""
+        s = self.searcher
+        if s is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_state < STATE_EVERY_S:
+            return
+        sig = (s.n_suggested, len(s.observations), len(s.pending))
+        if sig == self._state_sig:
+            return
+        self._last_state, self._state_sig = now, sig
+        self.writer.put(("searcher_state", self.study_id, s.get_state()))
+
     def on_experiment_end(self, trials, **info):
+        self.save_searcher_state(force=True)
         if self._writer is not None:
             self._writer.flush(120)
 

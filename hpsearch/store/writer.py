@@ -14,6 +14,12 @@ Ops:
     ("trial", study_id, ray_id, number, params, status, t)
     ("result", study_id, ray_id, iteration, value, metrics, t)
     ("status", study_id, ray_id, status, fields, t)     # fields: value, best_value, error...
+    ("rerun", study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
+    ("heartbeat", study_id, t)                # the driver lives: its RUNNING trials too
+    ("searcher_state", study_id, state)       # the searcher's versioned JSON state
+
+A status op never changes a finished trial (COMPLETED, EARLY_STOPPED, ERROR):
+a late report from a paused process cannot flip it.
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hpsearch.exceptions import StorageError
-from hpsearch.store.models import Result, Trial, TrialEvent, TrialStatus
+from hpsearch.store.models import Result, Study, Trial, TrialEvent, TrialStatus
 
 log = logging.getLogger("hpsearch.writer")
 MAX_BATCH = 5000
@@ -108,8 +114,11 @@ def apply_ops(s: Session, ops: list, dialect: str) -> None:
                 s.flush()
                 ids[(study_id, ray_id)] = tid = trial.id
             else:
-                s.execute(update(Trial).where(Trial.id == tid)
-                          .values(status=status, heartbeat_at=_ts(t), finished_at=None))
+                if not s.execute(update(Trial).where(Trial.id == tid,
+                                                     Trial.status.not_in(TrialStatus.FINISHED))
+                                 .values(status=status, heartbeat_at=_ts(t),
+                                         finished_at=None)).rowcount:
+                    continue
             s.add(TrialEvent(trial_id=tid, status=status, at=_ts(t)))
         elif kind == "status":
             _, study_id, ray_id, status, fields, t = op
@@ -119,13 +128,34 @@ def apply_ops(s: Session, ops: list, dialect: str) -> None:
             values = {"status": status, **fields}
             if status in TrialStatus.FINISHED or status == TrialStatus.INTERRUPTED:
                 values["finished_at"] = _ts(t)
-            # A late report never flips a finished trial back (e.g. SIGSTOP/SIGCONT).
-            q = update(Trial).where(Trial.id == tid)
-            if status in (TrialStatus.RUNNING, TrialStatus.PAUSED):
-                q = q.where(Trial.status.not_in(TrialStatus.FINISHED))
-            s.execute(q.values(**values))
-            s.add(TrialEvent(trial_id=tid, status=status, at=_ts(t),
-                             message=(fields.get("error") or "")[:2000] or None))
+            # A late report never flips a finished trial (e.g. SIGSTOP/SIGCONT).
+            changed = s.execute(update(Trial).where(Trial.id == tid,
+                                                    Trial.status.not_in(TrialStatus.FINISHED))
+                                .values(**values)).rowcount
+            if changed:
+                s.add(TrialEvent(trial_id=tid, status=status, at=_ts(t),
+                                 message=(fields.get("error") or "")[:2000] or None))
+        elif kind == "rerun":
+            _, study_id, ray_id, number, t = op
+            changed = s.execute(update(Trial).where(
+                Trial.study_id == study_id, Trial.number == number,
+                Trial.status == TrialStatus.INTERRUPTED).values(
+                    ray_trial_id=ray_id, status=TrialStatus.RUNNING, value=None, best_value=None,
+                    error=None, finished_at=None, heartbeat_at=_ts(t))).rowcount
+            tid = s.scalar(select(Trial.id).where(Trial.study_id == study_id,
+                                                  Trial.number == number))
+            if changed and tid is not None:
+                ids[(study_id, ray_id)] = tid
+                s.add(TrialEvent(trial_id=tid, status=TrialStatus.RUNNING, at=_ts(t),
+                                 message="run again after an interruption"))
+        elif kind == "heartbeat":
+            _, study_id, t = op
+            s.execute(update(Trial).where(Trial.study_id == study_id,
+                                          Trial.status == TrialStatus.RUNNING)
+                      .values(heartbeat_at=_ts(t)))
+        elif kind == "searcher_state":
+            _, study_id, state = op
+            s.execute(update(Study).where(Study.id == study_id).values(searcher_state=state))
         else:
             raise ValueError(f"unknown op {kind!r}")
     flush_results()
