@@ -122,7 +122,7 @@ def slice_plot(store, study_id: int) -> go.Figure:
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
                                  text=[f"trial {n}" for n in nums]), row=1, col=i)
         if numeric and name in logs:
-            fig.update_xaxes(type="log", row=1, col=i)
+            fig.update_xaxes(type="log", dtick=1, row=1, col=i)  # a label per power of ten
     fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
     fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))))
     return fig

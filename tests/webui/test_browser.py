@@ -1,4 +1,5 @@
-"""A real browser against the app under waitress: pages load and plotly draws SVG.
+"""A real browser against the app under waitress: pages load, plotly draws SVG, the
+contour pair picker redraws, the trials filter form filters, and checked trials compare.
 
 Skipped where Debian's chromium is not installed (``apt-get install -y chromium``).
 Screenshots go to test-artifacts/ (gitignored).
@@ -13,6 +14,8 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 
@@ -34,25 +37,45 @@ def live_url(app, filled):
     server.close()
 
 
-def test_studies_and_study_pages_render_charts(live_url, filled):
+def test_study_page_charts_filter_contour_and_compare(live_url, filled):
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(live_url + "/")
             page.click("text=done-study")
-            page.wait_for_selector("#chart-history .main-svg", timeout=15000)
-            assert page.locator(".main-svg").count() >= 6
+            # The six charts arrive from the plots API after the page has rendered.
+            for name in ["history", "curves", "importance", "slice", "contour"]:
+                page.wait_for_selector(f"#chart-{name} .main-svg", timeout=20000)
+            # Parallel coordinates are WebGL: drawn where the browser has it, else a note.
+            page.wait_for_selector("#chart-parallel .main-svg, #chart-parallel.chart-error",
+                                   timeout=20000)
             page.screenshot(path=str(ARTIFACTS / "study.png"), full_page=True)
+            # Pair picker: the contour is refetched for the chosen pair.
+            page.select_option("#contour-x", "optimizer")
+            page.wait_for_selector("#chart-contour .xtitle:has-text('optimizer')", timeout=15000)
+            # Filter form: lr range and optimizer, applied server-side.
+            page.fill("input[name='param.lr.min']", "0.0009")
+            page.select_option("select[name='param.optimizer']", "adam")
+            page.click("#trial-filters button")
+            page.wait_for_url("**param.lr.min=0.0009**")
+            assert page.locator("#trials-table tr").count() == 1 + 2  # trials 2 and 4
+            # Compare the two checked trials.
+            page.check("input[name=trials][value='2']")
+            page.check("input[name=trials][value='4']")
+            page.click("#compare-trials button")
+            page.wait_for_url("**/compare?trials=2&trials=4")
+            page.wait_for_selector("#chart-compare-trials .main-svg", timeout=15000)
+            assert page.locator("#chart-compare-trials .trace").count() == 2
+            assert page.locator("#params-diff tr.differs").count() >= 2  # lr, dropout
+            page.screenshot(path=str(ARTIFACTS / "compare-trials.png"), full_page=True)
             page.goto(f"{live_url}/studies/{filled['done']}/trials/0")
             page.wait_for_selector("#chart-metrics .main-svg", timeout=15000)
-            page.screenshot(path=str(ARTIFACTS / "trial.png"))
+            page.screenshot(path=str(ARTIFACTS / "trial.png"), full_page=True)
             assert errors == []
         finally:
             browser.close()

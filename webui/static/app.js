@@ -82,9 +82,30 @@
           return;
         }
         el.classList.remove("chart-error");
+        var gl = (res.body.data || []).some(function (t) { return t.type === "parcoords"; });
+        if (gl && !hasWebGL()) { noWebGL(el); return; }
         if (el.querySelector(".loading")) { el.textContent = ""; }
-        window.Plotly.react(el, res.body.data || [], res.body.layout || {}, PLOT_CONFIG);
+        return window.Plotly.react(el, res.body.data || [], res.body.layout || {}, PLOT_CONFIG)
+          .then(function () {
+            if (gl && el.textContent.indexOf("WebGL is not supported") >= 0) { noWebGL(el); }
+          });
       }).catch(function () { el.textContent = "chart unavailable: network error"; });
+  }
+  // Plotly's own no-WebGL notice overflows onto the neighbouring chart: say it in place.
+  function noWebGL(el) {
+    window.Plotly.purge(el);
+    el.textContent = "Parallel coordinates need WebGL, which this browser lacks.";
+    el.classList.add("chart-error");
+  }
+  var webgl = null;
+  function hasWebGL() {
+    if (webgl === null) {
+      try {
+        var c = document.createElement("canvas");
+        webgl = !!(window.WebGLRenderingContext && (c.getContext("webgl") || c.getContext("experimental-webgl")));
+      } catch (e) { webgl = false; }
+    }
+    return webgl;
   }
   function loadCharts() {
     document.querySelectorAll(".chart[data-src]").forEach(load);
