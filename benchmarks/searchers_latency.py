@@ -63,7 +63,7 @@ def measure(name: str, n_obs: int, n_asks: int, seed: int = 0) -> tuple[float, f
     return times[0], float(np.median(rest)), max(rest)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[tuple]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and asks: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -80,7 +80,59 @@ def main(argv: list[str] | None = None) -> None:
     text = _table(rows, args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "searchers_latency.md").write_text(text)
+    if not args.quick:
+        plot(rows, args.out / "searchers_latency.png")
     print(text)
+    return rows
+
+
+def targets(rows) -> list[tuple[str, float | None, str]]:
+    """Per searcher: the worst suggestion (first or max) at its target's N, and the verdict."""
+    out = []
+    for name in SEARCHERS:
+        target_n, target_s = TARGETS_S.get(name, OTHER_TARGET_S)
+        got = [r for r in rows if r[0] == name and r[1] == target_n]
+        if not got:
+            out.append((f"{name} suggestion at N={target_n}", None, "not measured"))
+            continue
+        _, _, _, first, _, worst = got[0]
+        value = max(first, worst)
+        ok = value <= target_s
+        out.append((f"{name} suggestion at N={target_n} (worst of first and max)", value,
+                    f"{'met' if ok else 'MISSED'} ({value * 1e3:.3g} ms vs <= {target_s * 1e3:g} ms; "
+                    f"{abs(value / target_s - 1) * 100:.0f}% {'under' if ok else 'over'})"))
+    return out
+
+
+def plot(rows, path: Path) -> None:
+    """The bayesian cost curve (first, median, max vs N) beside every searcher's median."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    bayes = [r for r in rows if r[0] == "bayesian"]
+    ns = [r[1] for r in bayes]
+    for idx, label in ((3, "first after warm start"), (4, "median"), (5, "max")):
+        ax1.plot(ns, [r[idx] * 1e3 for r in bayes], marker="o", label=label)
+    target_n, target_s = TARGETS_S["bayesian"]
+    ax1.axhline(target_s * 1e3, color="grey", linestyle="--", linewidth=1,
+                label=f"target at N={target_n}")
+    ax1.set(xscale="log", xlabel="observations", ylabel="ms per suggestion",
+            title="bayesian (GP) suggestion cost")
+    ax1.legend(fontsize=8)
+    for name in SEARCHERS:
+        got = [r for r in rows if r[0] == name]
+        ax2.plot([r[1] for r in got], [max(r[4], 1e-3) * 1e3 for r in got], marker="o", label=name)
+    ax2.axhline(OTHER_TARGET_S[1] * 1e3, color="grey", linestyle="--", linewidth=1,
+                label="target for others (10 ms)")
+    ax2.set(xscale="log", yscale="log", xlabel="observations", ylabel="median ms",
+            title="median suggestion latency")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def _table(rows, args) -> str:

@@ -1,0 +1,262 @@
+"""Orchestration overhead and its scaling: no-op trials through hpsearch vs bare Ray Tune vs Optuna.
+
+Every row runs the same objective (``loss = x**2``, one report per trial) over
+the same one-parameter space with the same seed:
+
+- **bare Ray Tune**: ``tune.Tuner`` with hpsearch's random searcher behind a
+  ``ConcurrencyLimiter``, ``reuse_actors=True``, 1 CPU per trial, no callbacks;
+- **hpsearch (SQLite / PostgreSQL)**: ``hpsearch.api.run`` on the spec, the real
+  path (spec validation, study row, the same searcher and Tuner settings, the
+  StoreCallback/Writer persisting every trial, result and status, the cancel
+  stopper, final status), on a fresh database created (and dropped) here;
+- **Optuna** with its SQLite RDB storage, ``RandomSampler``, ``n_jobs=1``
+  (threads add nothing to a no-op objective under the GIL).
+
+All Ray rows share one local Ray started once. The clock runs from the call to
+the return (for hpsearch: every row is in SQL by then)::
+
+    .venv/bin/python -m benchmarks.overhead                      # 50, 200, 1000 trials
+    .venv/bin/python -m benchmarks.overhead --sizes 20 --quick   # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks import _common as C
+from benchmarks._db import fresh_db, pg_available
+
+TRAINABLE = "bench-noop"
+SPACE = {"x": {"uniform": [-1.0, 1.0]}}
+CONCURRENCY = 1  # see the module docstring: Ray here is slow to cycle >1 actor
+TARGET_RATIO = 1.15      # hpsearch on PostgreSQL / bare Ray Tune, 200 trials
+TARGET_RATE = 15.0       # trials/s, hpsearch on PostgreSQL, 200 trials
+SYSTEMS = ("bare Ray Tune", "hpsearch SQLite", "hpsearch PostgreSQL", "Optuna SQLite")
+
+
+def _make_noop():
+    # Built in a function so cloudpickle ships it by value to the Ray workers.
+    def noop(config: dict) -> None:
+        from ray import tune
+
+        tune.report({"loss": float(config["x"]) ** 2})
+
+    return noop
+
+
+def register() -> None:
+    import trainables
+
+    trainables.register(TRAINABLE, _make_noop(), metrics=("loss",), metric="loss", mode="min")
+
+
+def spec(n: int, concurrency: int, name: str) -> dict:
+    return {"name": name, "trainable": TRAINABLE, "metric": "loss", "mode": "min", "space": SPACE,
+            "searcher": {"type": "random"}, "budget": {"trials": n, "max_concurrent": concurrency},
+            "resources": {"cpu": 1}, "seed": 0}
+
+
+def run_bare(n: int, concurrency: int, workdir: Path) -> float:
+    import searchers
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from hpsearch.space import Space
+
+    searcher = searchers.create_searcher("random", Space.from_spec(SPACE), metric="loss",
+                                         mode="min", seed=0, max_trials=n)
+    start = time.perf_counter()
+    tuner = tune.Tuner(
+        tune.with_resources(_make_noop(), {"cpu": 1}),
+        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, concurrency),
+                                    num_samples=n, reuse_actors=True),
+        run_config=tune.RunConfig(name=f"bare-{uuid.uuid4().hex[:6]}", storage_path=str(workdir),
+                                  verbose=0))
+    grid = tuner.fit()
+    elapsed = time.perf_counter() - start
+    if len(grid) != n:
+        raise RuntimeError(f"bare Ray Tune ran {len(grid)} trials, expected {n}")
+    return elapsed
+
+
+def run_hpsearch(url: str, n: int, concurrency: int) -> float:
+    import hpsearch
+    from hpsearch.store import Store, TrialStatus
+
+    Store(url).dispose()  # create the schema first: a one-time cost, not per study
+    start = time.perf_counter()
+    study = hpsearch.run(spec(n, concurrency, f"overhead-{uuid.uuid4().hex[:8]}"), db=url,
+                         progress=False)
+    elapsed = time.perf_counter() - start
+    done = sum(1 for t in study.trials if t.status == TrialStatus.COMPLETED)
+    study.store.dispose()
+    if done != n:
+        raise RuntimeError(f"hpsearch stored {done} completed trials, expected {n}")
+    return elapsed
+
+
+def run_optuna(n: int, workdir: Path) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{workdir / f'optuna-{uuid.uuid4().hex[:6]}.db'}"
+    start = time.perf_counter()
+    study = optuna.create_study(storage=url, sampler=optuna.samplers.RandomSampler(seed=0),
+                                direction="minimize")
+    study.optimize(lambda t: t.suggest_float("x", -1.0, 1.0) ** 2, n_trials=n, n_jobs=1)
+    elapsed = time.perf_counter() - start
+    if len(study.trials) != n:
+        raise RuntimeError(f"Optuna ran {len(study.trials)} trials, expected {n}")
+    return elapsed
+
+
+def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool,
+            pg_sizes: list[int] | None = None, systems: tuple[str, ...] = SYSTEMS,
+            log=print) -> list[dict]:
+    """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N."""
+    C.start_ray()
+    register()
+    run_bare(min(8, min(sizes)), concurrency, workdir)  # warm-up: Ray's worker pool, imports
+    rows = []
+    for n in sizes:
+        plan = [("bare Ray Tune", lambda: run_bare(n, concurrency, workdir)),
+                ("hpsearch SQLite", lambda: _with_db("sqlite", workdir, n, concurrency))]
+        if postgres and (pg_sizes is None or n in pg_sizes):
+            plan.append(("hpsearch PostgreSQL",
+                         lambda: _with_db("postgresql", workdir, n, concurrency)))
+        plan.append(("Optuna SQLite", lambda: run_optuna(n, workdir)))
+        for system, fn in plan:
+            if system not in systems:
+                continue
+            seconds = fn()
+            rows.append({"system": system, "n": n, "concurrency": concurrency,
+                         "seconds": seconds, "rate": n / seconds})
+            log(f"  {system:20s} N={n:5d} c={concurrency}  {seconds:7.2f} s  "
+                f"{n / seconds:6.1f} trials/s")
+    for row in rows:
+        bare = next(r for r in rows if r["n"] == row["n"] and r["system"] == "bare Ray Tune")
+        row["ratio"] = row["seconds"] / bare["seconds"]
+    return rows
+
+
+def _with_db(backend: str, workdir: Path, n: int, concurrency: int) -> float:
+    with fresh_db(backend, workdir) as url:
+        return run_hpsearch(url, n, concurrency)
+
+
+def targets(rows: list[dict], n: int = 200) -> list[tuple[str, float | None, str]]:
+    """The issue's targets, judged on the 200-trial rows at the main (lowest) concurrency."""
+    conc = min((r["concurrency"] for r in rows), default=1)
+    pg = next((r for r in rows if r["n"] == n and r["system"] == "hpsearch PostgreSQL"
+               and r["concurrency"] == conc), None)
+    return [
+        (f"hpsearch PostgreSQL / bare Ray Tune time, {n} no-op trials",
+         pg and pg["ratio"], C.verdict(pg["ratio"], TARGET_RATIO, False) if pg else "not measured"),
+        (f"hpsearch PostgreSQL trials/s, {n} no-op trials",
+         pg and pg["rate"], C.verdict(pg["rate"], TARGET_RATE, True) if pg else "not measured"),
+    ]
+
+
+def _rows_table(rows: list[dict]) -> str:
+    return C.table(["trials", "concurrency", "system", "seconds", "trials/s", "time / bare Ray Tune"],
+                   [[r["n"], r["concurrency"], r["system"], r["seconds"], r["rate"],
+                     f"{r['ratio']:.2f}x"] for r in rows])
+
+
+def report(rows: list[dict], m: dict, notes: str = "") -> str:
+    conc = min(r["concurrency"] for r in rows)
+    main_rows = [r for r in rows if r["concurrency"] == conc]
+    other = [r for r in rows if r["concurrency"] != conc]
+    sizes = sorted({r["n"] for r in main_rows})
+    lines = ["# Orchestration overhead and scaling", "", C.machine_line(m), "",
+             "No-op trials (one `tune.report` each), hpsearch's random searcher behind a "
+             "`ConcurrencyLimiter`, 1 CPU per trial, `reuse_actors=True`, one local Ray (8 logical "
+             "CPUs) for every Ray row. Optuna: SQLite RDB storage, RandomSampler, n_jobs=1. "
+             "hpsearch rows include spec validation, the study row and every trial/result/status "
+             "row in SQL before the call returns. Tune's auto loggers (JSON/CSV files) are off in "
+             "every Ray row: hpsearch turns them off for its process (SQL is its logger) and bare "
+             "Ray Tune runs in the same process.", "",
+             f"## Main run: concurrency {conc}", "", _rows_table(main_rows), ""]
+    if other:
+        lines += ["## At higher concurrency", "", _rows_table(other), ""]
+    per = []
+    for system in SYSTEMS:
+        got = {r["n"]: r for r in main_rows if r["system"] == system}
+        if got:
+            per.append([system] + [f"{got[n]['seconds'] / n * 1000:.1f} ms" if n in got else "-"
+                                   for n in sizes])
+    lines += ["## Growth: wall time per trial by N (flat = linear in trials)", "",
+              C.table(["system"] + [f"N={n}" for n in sizes], per), "",
+              "Plot: `overhead_scaling.png`.", "",
+              "## Targets", "", C.table(["target", "measured", "verdict"],
+                                          [[t, "-" if v is None else f"{v:.3g}", verdict]
+                                           for t, v, verdict in targets(rows)])]
+    if notes:
+        lines += ["", notes]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conc = min(r["concurrency"] for r in rows)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for system in SYSTEMS:
+        got = sorted((r["n"], r["seconds"], r["rate"]) for r in rows
+                     if r["system"] == system and r["concurrency"] == conc)
+        if not got:
+            continue
+        ns = [g[0] for g in got]
+        ax1.plot(ns, [g[1] for g in got], marker="o", label=system)
+        ax2.plot(ns, [g[2] for g in got], marker="o", label=system)
+    ax1.set(xlabel="no-op trials", ylabel="seconds",
+            title=f"Wall time, concurrency {conc} (straight = linear)")
+    ax2.set(xlabel="no-op trials", ylabel="trials/s", title="Throughput", xscale="log", yscale="log")
+    ax2.axhline(TARGET_RATE, color="grey", linestyle="--", linewidth=1, label="target 15/s")
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50,200,1000", help="comma-separated trial counts")
+    parser.add_argument("--pg-sizes", default="50,200",
+                        help="sizes that also run hpsearch on PostgreSQL ('' for all)")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--high", default="100:4",
+                        help="N:concurrency of an extra bare-vs-PostgreSQL pair ('' for none)")
+    parser.add_argument("--quick", action="store_true", help="no plot; for smoke tests")
+    parser.add_argument("--out", type=Path, default=C.RESULTS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    pg_sizes = [int(s) for s in args.pg_sizes.split(",")] if args.pg_sizes else None
+    m = C.machine()
+    say = lambda s: print(s, flush=True)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="hps-bench-") as tmp:
+        os.environ.setdefault("HPSEARCH_HOME", str(Path(tmp) / "home"))
+        postgres = pg_available()
+        rows = measure(sizes, args.concurrency, Path(tmp), postgres=postgres, pg_sizes=pg_sizes,
+                       log=say)
+        if args.high:
+            n, conc = (int(v) for v in args.high.split(":"))
+            rows += measure([n], conc, Path(tmp), postgres=postgres,
+                            systems=("bare Ray Tune", "hpsearch PostgreSQL" if postgres
+                                     else "hpsearch SQLite"), log=say)
+    C.write("overhead.md", report(rows, m), args.out)
+    if not args.quick:
+        plot(rows, args.out / "overhead_scaling.png")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Result write throughput: reported results persisted per second, end to end and store alone.
+
+End to end, through the real path (``hpsearch.api.run``: Ray Tune -> StoreCallback
+-> Writer -> SQL): one trial reporting 10,000 results, and 8 concurrent trials
+reporting 1,000 each, on SQLite and PostgreSQL. The clock runs from the call
+until it returns, when every row is in SQL (the rows are counted). Bare Ray Tune
+runs the same trainable without persistence, to show what Ray's own report path
+costs. The store alone: a ``Writer`` fed the same ops directly (no Ray)::
+
+    .venv/bin/python -m benchmarks.writes
+    .venv/bin/python -m benchmarks.writes --scale 0.02 --quick   # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks import _common as C
+from benchmarks._db import fresh_db, pg_available
+
+TRAINABLE = "bench-reporter"
+TARGET_RATE = 5000.0  # results/s, one trial, PostgreSQL
+
+
+def _make_reporter():
+    # Built in a function so cloudpickle ships it by value to the Ray workers.
+    def reporter(config: dict) -> None:
+        from ray import tune
+
+        x = float(config["x"])
+        for i in range(1, int(config["reports"]) + 1):
+            loss = x * x + 1.0 / i
+            tune.report({"loss": loss, "accuracy": 1.0 - loss / 4, "lr": 0.01})
+
+    return reporter
+
+
+def register() -> None:
+    import trainables
+
+    trainables.register(TRAINABLE, _make_reporter(), metrics=("loss", "accuracy", "lr"),
+                        metric="loss", mode="min")
+
+
+def _spec(trials: int, reports: int) -> dict:
+    return {"name": f"writes-{uuid.uuid4().hex[:8]}", "trainable": TRAINABLE, "metric": "loss",
+            "mode": "min", "space": {"x": {"uniform": [-1.0, 1.0]}}, "fixed": {"reports": reports},
+            "searcher": {"type": "random"}, "budget": {"trials": trials, "max_concurrent": trials},
+            "resources": {"cpu": 1}, "seed": 0}
+
+
+def run_hpsearch(url: str, trials: int, reports: int) -> tuple[float, int]:
+    import hpsearch
+    from hpsearch.store import Store
+
+    Store(url).dispose()  # the schema first: a one-time cost
+    start = time.perf_counter()
+    study = hpsearch.run(_spec(trials, reports), db=url, progress=False)
+    elapsed = time.perf_counter() - start
+    rows = study.store.count_results(study.id)
+    study.store.dispose()
+    return elapsed, rows
+
+
+def run_bare(trials: int, reports: int, workdir: Path) -> tuple[float, int]:
+    import searchers
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from hpsearch.space import Space
+
+    space = Space.from_spec({"x": {"uniform": [-1.0, 1.0]}})
+    searcher = searchers.create_searcher("random", space, metric="loss", mode="min", seed=0,
+                                         max_trials=trials)
+    trainable = _make_reporter()
+    start = time.perf_counter()
+    tuner = tune.Tuner(
+        tune.with_resources(lambda cfg: trainable({**cfg, "reports": reports}), {"cpu": 1}),
+        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, trials),
+                                    num_samples=trials, reuse_actors=True),
+        run_config=tune.RunConfig(name=f"bare-writes-{uuid.uuid4().hex[:6]}",
+                                  storage_path=str(workdir), verbose=0))
+    grid = tuner.fit()
+    elapsed = time.perf_counter() - start
+    got = sum(int((r.metrics or {}).get("training_iteration", 0)) for r in grid)
+    return elapsed, got
+
+
+def run_writer(url: str, trials: int, reports: int) -> tuple[float, int]:
+    """The store alone: a Writer fed ``trials x reports`` result ops, interleaved by trial."""
+    from sqlalchemy import insert, select
+
+    from benchmarks.seed import _study_row
+    from hpsearch.store import Store
+    from hpsearch.store.models import Study, utcnow
+    from hpsearch.store.writer import Writer
+
+    store = Store(url)
+    name = f"writer-{uuid.uuid4().hex[:8]}"
+    with store.engine.begin() as conn:
+        conn.execute(insert(Study.__table__), [_study_row(name, trials, "RUNNING", utcnow())])
+        sid = conn.scalar(select(Study.id).where(Study.name == name))
+    writer = Writer(store)
+    now = time.time()
+    for k in range(trials):
+        writer.put(("trial", sid, f"t{k}", k, {"x": 0.1 * k}, "RUNNING", now))
+    writer.flush(60)
+    start = time.perf_counter()
+    for i in range(1, reports + 1):
+        for k in range(trials):
+            loss = 0.01 * k + 1.0 / i
+            writer.put(("result", sid, f"t{k}", i, loss,
+                        {"loss": loss, "accuracy": 1.0 - loss / 4, "lr": 0.01,
+                         "training_iteration": i, "time_total_s": 0.01 * i}, time.time()))
+    writer.flush(600)
+    elapsed = time.perf_counter() - start
+    writer.close()
+    rows = store.count_results(sid)
+    store.dispose()
+    return elapsed, rows
+
+
+def measure(cases: list[tuple[int, int]], workdir: Path, *, postgres: bool, log=print) -> list[dict]:
+    C.start_ray()
+    register()
+    backends = ["sqlite"] + (["postgresql"] if postgres else [])
+    rows = []
+    for trials, reports in cases:
+        plan = [("bare Ray Tune (no persistence)", "-", lambda: run_bare(trials, reports, workdir))]
+        for b in backends:
+            plan.append(("hpsearch end to end", b,
+                         lambda b=b: _with_db(b, workdir, run_hpsearch, trials, reports)))
+        for b in backends:
+            plan.append(("Writer alone (no Ray)", b,
+                         lambda b=b: _with_db(b, workdir, run_writer, trials, reports)))
+        for path, backend, fn in plan:
+            seconds, got = fn()
+            expected = trials * reports
+            rows.append({"case": f"{trials} x {reports:,}", "trials": trials, "path": path,
+                         "backend": backend, "seconds": seconds, "rows": got,
+                         "expected": expected, "rate": got / seconds})
+            log(f"  {trials} x {reports:6d}  {path:32s} {backend:10s} {seconds:7.2f} s  "
+                f"{got:6d}/{expected} rows  {got / seconds:8.0f} results/s")
+    return rows
+
+
+def _with_db(backend: str, workdir: Path, fn, *args):
+    with fresh_db(backend, workdir) as url:
+        return fn(url, *args)
+
+
+def targets(rows: list[dict]) -> list[tuple[str, float | None, str]]:
+    one = next((r for r in rows if r["trials"] == 1 and r["path"] == "hpsearch end to end"
+                and r["backend"] == "postgresql"), None)
+    alone = next((r for r in rows if r["trials"] == 1 and r["path"] == "Writer alone (no Ray)"
+                  and r["backend"] == "postgresql"), None)
+    out = [("results/s persisted, one trial, PostgreSQL, end to end", one and one["rate"],
+            C.verdict(one["rate"], TARGET_RATE, True) if one else "not measured")]
+    if alone:
+        out.append(("results/s persisted, one trial, PostgreSQL, Writer alone", alone["rate"],
+                    C.verdict(alone["rate"], TARGET_RATE, True)))
+    return out
+
+
+def report(rows: list[dict], m: dict, notes: str = "") -> str:
+    lines = ["# Result write throughput", "", C.machine_line(m), "",
+             "Each result has 3 metrics (plus Tune's bookkeeping keys the callback keeps). "
+             "End to end: `hpsearch.api.run` with a trainable that calls `tune.report` in a loop; "
+             "the clock stops when the call returns, every row in SQL (counted). Bare Ray Tune: "
+             "the same trainable, no callbacks, to show Ray's own per-report cost. Writer alone: "
+             "result ops put straight into `hpsearch.store.writer.Writer` (no Ray), timed until "
+             "`flush()` returns.", "",
+             C.table(["case", "path", "backend", "seconds", "rows stored / reported", "results/s"],
+                     [[r["case"], r["path"], r["backend"], r["seconds"],
+                       f"{r['rows']:,} / {r['expected']:,}", f"{r['rate']:,.0f}"] for r in rows]),
+             "", "## Targets", "",
+             C.table(["target", "measured", "verdict"],
+                     [[t, "-" if v is None else f"{v:,.0f}", verdict] for t, v, verdict in targets(rows)])]
+    if notes:
+        lines += ["", notes]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the report counts")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, default=C.RESULTS)
+    args = parser.parse_args(argv)
+    cases = [(1, max(10, int(10_000 * args.scale))), (8, max(10, int(1_000 * args.scale)))]
+    m = C.machine()
+    with tempfile.TemporaryDirectory(prefix="hps-writes-") as tmp:
+        os.environ.setdefault("HPSEARCH_HOME", str(Path(tmp) / "home"))
+        rows = measure(cases, Path(tmp), postgres=pg_available())
+    C.write("writes.md", report(rows, m), args.out)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
