@@ -53,6 +53,7 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema check per process
 
 
 # -- the driver side: write latency into multiprocess files ---------------------------------
