@@ -33,6 +33,12 @@ def register_extensions(app: Flask) -> None:
     from webui.cache import ChartCache
 
     app.extensions["hpsearch_charts"] = ChartCache()
+    if not app.testing:
+        # scikit-learn (the importance chart) takes ~1 s to import: do it while idle, not
+        # in the first request that draws the chart.
+        from hpsearch.plots import warm_up
+
+        warm_up()
     # Login, API tokens, the central access check, CSRF and security headers.
     from webui import auth
 

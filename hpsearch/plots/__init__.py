@@ -20,7 +20,17 @@ from hpsearch.plots._study import (contour, optimization_history, param_importan
 
 __all__ = ["optimization_history", "parallel_coordinates", "param_importance", "slice_plot",
            "contour", "learning_curves", "trial_metrics", "compare_history", "compare_trials",
-           "PLOTS", "MAX_POINTS_PER_TRIAL", "MAX_CURVES", "MAX_MARKERS", "MAX_LINES"]
+           "PLOTS", "warm_up", "MAX_POINTS_PER_TRIAL", "MAX_CURVES", "MAX_MARKERS", "MAX_LINES"]
+
+def warm_up() -> None:
+    """Import the heavy libraries a chart needs in a background thread (a server calls this
+    at start so that its first importance chart does not pay for the import)."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=("sklearn.ensemble",),
+                     name="hpsearch-plots-warm-up", daemon=True).start()
+
 
 # The per-study charts by name (the web API's /plots/<name>).
 PLOTS = {

@@ -7,7 +7,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, best_index,
+from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, MAX_SLICE, arr, best_index,
                                     best_so_far, categorical, check_param, empty, encode,
                                     get_study, is_numeric, log_params, log_ticks, metric_title,
                                     param_names, sample, scored, shown_note, title as mktitle)
@@ -31,7 +31,7 @@ def optimization_history(store, study_id: int) -> go.Figure:
     fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(rows))),
                             "xaxis": {"title": {"text": "trial"}},
                             "yaxis": {"title": {"text": metric_title(study)}}})
-    fig.add_trace(go.Scatter(x=[r.number for r in shown], y=[r.value for r in shown],
+    fig.add_trace(go.Scatter(x=arr([r.number for r in shown]), y=arr([r.value for r in shown]),
                              mode="markers", name="value", marker={"size": 5}))
     fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
                              mode="lines", name="best so far", line={"shape": "hv"}))
@@ -57,7 +57,7 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
         raw = [r.params.get(name) for r in shown]
         log = name in logs and is_numeric(raw)
         vals, labels = encode(raw, log=log)
-        dim: dict[str, Any] = {"label": name + (" (log)" if log else ""), "values": vals}
+        dim: dict[str, Any] = {"label": name + (" (log)" if log else ""), "values": arr(vals)}
         if labels is not None:
             dim.update(tickvals=list(range(len(labels))), ticktext=labels)
         elif log:
@@ -65,7 +65,7 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
             if finite:
                 dim.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
         dims.append(dim)
-    ys = [r.value for r in shown]
+    ys = arr([r.value for r in shown])
     dims.append({"label": study.metric, "values": ys})
     line = {"color": ys, "colorscale": "Viridis", "showscale": True,
             "reversescale": study.mode == "min"}
@@ -108,19 +108,19 @@ def slice_plot(store, study_id: int) -> go.Figure:
     names = param_names(study, rows)
     if not rows or not names:
         return empty(title)
-    shown = sample(rows, MAX_MARKERS, study.mode)
+    shown = sample(rows, MAX_SLICE, study.mode)
     logs = log_params(study)
     fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, subplot_titles=names)
-    ys = [r.value for r in shown]
-    nums = [r.number for r in shown]
+    ys = arr([r.value for r in shown])
+    nums = arr([r.number for r in shown])
+    text = arr([f"trial {n}" for n in nums])
     for i, name in enumerate(names, start=1):
-        xs = [r.params.get(name) for r in shown]
-        numeric = is_numeric(xs)
-        if not numeric:
-            xs = [str(x) for x in xs]
+        raw = [r.params.get(name) for r in shown]
+        numeric = is_numeric(raw)
+        xs = arr([float("nan") if x is None else x for x in raw]) if numeric else arr([str(x) for x in raw])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, showlegend=False,
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
-                                 text=[f"trial {n}" for n in nums]), row=1, col=i)
+                                 text=text), row=1, col=i)
         if numeric and name in logs:
             fig.update_xaxes(type="log", dtick=1, row=1, col=i)  # a label per power of ten
     fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
@@ -202,11 +202,12 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
         "; dots: " + shown_note(len(idx), len(rows)) if len(idx) < len(rows) else "")
     fig = go.Figure(layout={"title": mktitle(title, note), "xaxis": axis(a, xlog, xl, xs),
                             "yaxis": axis(b, ylog, yl, ys)})
-    fig.add_trace(go.Contour(x=xc, y=yc, z=z, connectgaps=True, colorscale="Viridis",
+    fig.add_trace(go.Contour(x=xc, y=yc, z=arr([[float("nan") if v is None else v for v in row]
+                                                  for row in z]), connectgaps=True, colorscale="Viridis",
                              reversescale=study.mode == "min", name=study.metric,
                              colorbar={"title": {"text": study.metric}}))
-    fig.add_trace(go.Scatter(x=[xs[i] for i in idx], y=[ys[i] for i in idx], mode="markers",
-                             showlegend=False, name="trials",
-                             text=[f"trial {rows[i].number}" for i in idx],
+    fig.add_trace(go.Scatter(x=arr([xs[i] for i in idx]), y=arr([ys[i] for i in idx]),
+                             mode="markers", showlegend=False, name="trials",
+                             text=arr([f"trial {rows[i].number}" for i in idx]),
                              marker={"color": "black", "size": 4, "opacity": 0.6}))
     return fig

@@ -135,6 +135,17 @@ def test_contour_pair_and_log_axes(client, filled):
     assert [d["label"] for d in par["data"][0]["dimensions"]][:2] == ["lr (log)", "dropout"]
 
 
+def typed(a):
+    """A trace array as a list: plotly writes numeric arrays as {"dtype", "bdata": base64}."""
+    if isinstance(a, dict) and "bdata" in a:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"]).tolist()
+    return list(a)
+
+
 def test_charts_are_cached_until_the_study_moves(client, store, filled):
     import time
 
@@ -149,7 +160,7 @@ def test_charts_are_cached_until_the_study_moves(client, store, filled):
                  ("result", sid, "late", 1, 0.99, {"val_accuracy": 0.99}, time.time()),
                  ("status", sid, "late", TrialStatus.COMPLETED, {"value": 0.99}, time.time())])
     fig = client.get(url).json
-    assert 6 in fig["data"][0]["x"] and max(fig["data"][1]["y"]) == 0.99
+    assert 6 in typed(fig["data"][0]["x"]) and max(typed(fig["data"][1]["y"])) == 0.99
 
 
 def test_trial_detail_checkpoint_and_metrics(client, store, filled, tmp_path):
