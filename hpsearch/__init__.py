@@ -4,10 +4,12 @@
     study = hpsearch.run("spec.yaml")
     study.best_trial, study.to_dataframe()
 """
-from hpsearch.api import Study, list_studies, load_study, resume, run, submit, trainable
+from hpsearch.api import (Study, compare, list_studies, load_study, resume, run, submit,
+                          trainable)
 from hpsearch.exceptions import (ConflictError, HpsearchError, NotFoundError, SpecError,
                                  StorageError)
 
 __version__ = "0.1.0"
-__all__ = ["submit", "run", "resume", "load_study", "list_studies", "trainable", "Study", "HpsearchError",
+__all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "Study",
+           "HpsearchError",
            "SpecError", "StorageError", "NotFoundError", "ConflictError"]

@@ -129,6 +129,25 @@ class Study:
         from hpsearch import plots
         return plots.learning_curves(self.store, self.id)
 
+    def plot_slice(self):
+        from hpsearch import plots
+        return plots.slice_plot(self.store, self.id)
+
+    def plot_contour(self, x: str | None = None, y: str | None = None):
+        """The value over params ``x`` and ``y`` (the first two numeric ones by default)."""
+        from hpsearch import plots
+        return plots.contour(self.store, self.id, (x, y) if x or y else None)
+
+    def plot_trial(self, number: int):
+        """Every metric trial ``number`` reported, one panel each."""
+        from hpsearch import plots
+        return plots.trial_metrics(self.store, self.id, number)
+
+    def plot_compare_trials(self, numbers: list[int]):
+        """The learning curves of the chosen trials, overlaid (as the web UI's compare view)."""
+        from hpsearch import plots
+        return plots.compare_trials(self.store, self.id, numbers)
+
     def wait(self, timeout: float | None = None, *, poll: float = 1.0) -> "Study":
         """Block until the study is COMPLETED, FAILED or CANCELLED; TimeoutError after ``timeout``."""
         import time
@@ -206,6 +225,17 @@ def list_studies(*, db: str | None = None) -> list[Study]:
     return [Study(store, s.id) for s in store.list_studies()]
 
 
+def compare(studies: list[str | int], *, db: str | None = None):
+    """Best-so-far curves of several studies on one axis (the web UI's compare chart).
+
+        hpsearch.compare(["cnn-random", "cnn-bayes"]).show()
+    """
+    from hpsearch import plots
+
+    store = Store(db)
+    return plots.compare_history(store, [store.get_study(ref).id for ref in studies])
+
+
 def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = None,
               mode: str | None = None) -> Callable:
     """Register a function as a trainable for specs run in this process.
@@ -222,5 +252,6 @@ def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = 
     return decorate
 
 
-__all__ = ["Study", "TrialInfo", "submit", "run", "resume", "load_study", "list_studies", "trainable",
+__all__ = ["Study", "TrialInfo", "submit", "run", "resume", "load_study", "list_studies", "compare",
+           "trainable",
            "StudyStatus", "TrialStatus"]

@@ -105,3 +105,16 @@ def test_compare_trials_plot(store, filled):
         plots.compare_trials(store, filled["done"], [0, 42])
     with pytest.raises(ValueError, match="nope"):
         plots.contour(store, filled["done"], ("nope", "lr"))
+
+
+def test_notebook_api_draws_the_same_charts(db_url, store, filled):
+    import hpsearch
+
+    study = hpsearch.load_study("done-study", db=db_url)
+    assert study.plot_contour("lr", "dropout").to_json() == \
+        plots.contour(store, filled["done"], ("lr", "dropout")).to_json()
+    assert study.plot_slice().to_json() == plots.slice_plot(store, filled["done"]).to_json()
+    assert len(study.plot_compare_trials([0, 4]).data) == 2
+    assert len(study.plot_trial(0).data) == 2
+    fig = hpsearch.compare(["done-study", filled["empty"]], db=db_url)
+    assert [t.name for t in fig.data] == ["done-study (val_accuracy (max))"]
