@@ -116,13 +116,22 @@ def run_optuna(n: int, workdir: Path) -> float:
 
 def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool,
             pg_sizes: list[int] | None = None, systems: tuple[str, ...] = SYSTEMS,
+            deadline: float | None = None, skipped: list[str] | None = None,
             log=print) -> list[dict]:
-    """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N."""
+    """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N.
+
+    Past ``deadline`` (``time.monotonic()``) no new size starts; those skipped are
+    named in ``skipped``.
+    """
     C.start_ray()
     register()
     run_bare(min(8, min(sizes)), concurrency, workdir)  # warm-up: Ray's worker pool, imports
     rows = []
     for n in sizes:
+        if deadline is not None and time.monotonic() > deadline:
+            (skipped if skipped is not None else []).append(f"N={n} at concurrency {concurrency}")
+            log(f"  N={n}: skipped, past the time budget")
+            continue
         plan = [("bare Ray Tune", lambda: run_bare(n, concurrency, workdir)),
                 ("hpsearch SQLite", lambda: _with_db("sqlite", workdir, n, concurrency))]
         if postgres and (pg_sizes is None or n in pg_sizes):
@@ -132,9 +141,11 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
         for system, fn in plan:
             if system not in systems:
                 continue
+            cpu0 = time.process_time()
             seconds = fn()
+            cpu = time.process_time() - cpu0  # this process's CPU, every thread (not the workers)
             rows.append({"system": system, "n": n, "concurrency": concurrency,
-                         "seconds": seconds, "rate": n / seconds})
+                         "seconds": seconds, "rate": n / seconds, "cpu_ms": cpu / n * 1000})
             log(f"  {system:20s} N={n:5d} c={concurrency}  {seconds:7.2f} s  "
                 f"{n / seconds:6.1f} trials/s")
     for row in rows:
@@ -162,12 +173,13 @@ def targets(rows: list[dict], n: int = 200) -> list[tuple[str, float | None, str
 
 
 def _rows_table(rows: list[dict]) -> str:
-    return C.table(["trials", "concurrency", "system", "seconds", "trials/s", "time / bare Ray Tune"],
+    return C.table(["trials", "concurrency", "system", "seconds", "trials/s", "time / bare Ray Tune",
+                    "driver CPU ms/trial"],
                    [[r["n"], r["concurrency"], r["system"], r["seconds"], r["rate"],
-                     f"{r['ratio']:.2f}x"] for r in rows])
+                     f"{r['ratio']:.2f}x", f"{r['cpu_ms']:.1f}"] for r in rows])
 
 
-def report(rows: list[dict], m: dict, notes: str = "") -> str:
+def report(rows: list[dict], m: dict, notes: str = "", skipped: list[str] | None = None) -> str:
     conc = min(r["concurrency"] for r in rows)
     main_rows = [r for r in rows if r["concurrency"] == conc]
     other = [r for r in rows if r["concurrency"] != conc]
@@ -179,7 +191,9 @@ def report(rows: list[dict], m: dict, notes: str = "") -> str:
              "hpsearch rows include spec validation, the study row and every trial/result/status "
              "row in SQL before the call returns. Tune's auto loggers (JSON/CSV files) are off in "
              "every Ray row: hpsearch turns them off for its process (SQL is its logger) and bare "
-             "Ray Tune runs in the same process.", "",
+             "Ray Tune runs in the same process. 'driver CPU' is the CPU time of the benchmark "
+             "process (every thread: Tune's loop, hpsearch's callback and writer; Optuna's whole "
+             "run) per trial; Ray's own processes are not in it.", "",
              f"## Main run: concurrency {conc}", "", _rows_table(main_rows), ""]
     if other:
         lines += ["## At higher concurrency", "", _rows_table(other), ""]
@@ -195,6 +209,8 @@ def report(rows: list[dict], m: dict, notes: str = "") -> str:
               "## Targets", "", C.table(["target", "measured", "verdict"],
                                           [[t, "-" if v is None else f"{v:.3g}", verdict]
                                            for t, v, verdict in targets(rows)])]
+    if skipped:
+        lines += ["", "Skipped to keep `make bench` within its time budget: " + ", ".join(skipped) + "."]
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"

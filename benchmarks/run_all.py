@@ -1,0 +1,214 @@
+"""``make bench``: every benchmark of issue 9 in one run, tables to benchmarks/results/.
+
+Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
+
+1. suggestion latency per searcher vs observations (+ plot)   searchers_latency.md/.png
+2. training throughput per family on this CPU                   trainables.md
+3. serving a 10,000-trial study, SQLite and PostgreSQL          serving.md
+4. orchestration overhead, 50/200 no-op trials, vs Ray and Optuna  overhead.md
+5. result write throughput, end to end and Writer alone         writes.md
+6. scaling to 1,000 trials, and a higher-concurrency pair       overhead.md, overhead_scaling.png
+
+One local Ray serves every Ray row. The run aims at 20 minutes on this 2-core
+machine: the later, longer Ray rows start only while time is left, and what was
+skipped is named in the files::
+
+    make bench                                   # or: .venv/bin/python -m benchmarks.run_all
+    .venv/bin/python -m benchmarks.run_all --quick --out /tmp/bench   # a ~1-minute smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from benchmarks import _common as C
+
+BUDGET_S = 19 * 60
+
+
+def _section(name: str, fn, log: list, times: dict):
+    print(f"== {name}", flush=True)
+    start = time.monotonic()
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
+        traceback.print_exc()
+        log.append(f"{name}: FAILED: {exc.__class__.__name__}: {exc}")
+        return None
+    finally:
+        times[name] = time.monotonic() - start
+        print(f"== {name}: {times[name]:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--out", type=Path, default=C.RESULTS)
+    parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds for the whole run")
+    args = parser.parse_args(argv)
+    q = args.quick
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    deadline = started + args.budget
+    m = C.machine()
+    failures: list[str] = []
+    times: dict[str, float] = {}
+    targets: list[tuple[str, str, float | None, str]] = []  # (section, target, value, verdict)
+    tmp = tempfile.TemporaryDirectory(prefix="hps-bench-")
+    os.environ.setdefault("HPSEARCH_HOME", str(Path(tmp.name) / "home"))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    # 1. suggestion latency
+    from benchmarks import searchers_latency as lat
+
+    rows = _section("suggestion latency", lambda: lat.main(["--out", str(out)] + (["--quick"] if q else [])),
+                    failures, times)
+    if rows:
+        targets += [("suggestion latency", t, v, verdict) for t, v, verdict in lat.targets(rows)]
+
+    # 2. trainables
+    from benchmarks import trainables_throughput as tt
+
+    _section("trainables", lambda: tt.main(["--out", str(out / "trainables.md")]
+                                           + (["--quick"] if q else [])), failures, times)
+
+    # 3. serving
+    from benchmarks import serving
+
+    sv_args = (["--trials", "200", "--studies", "20", "--requests", "3", "--budget", "5", "--quick"]
+               if q else ["--requests", "10", "--budget", "10"])
+    res = _section("serving", lambda: serving.main(sv_args + ["--out", str(out)]), failures, times)
+    if res:
+        targets += [("serving", t, v, verdict) for t, v, verdict in serving.targets(res)]
+
+    # 4-6. everything on Ray, one local Ray
+    over_rows, write_rows, skipped_o, skipped_w, profile_text = [], [], [], [], ""
+    work = Path(tmp.name)
+    from benchmarks import overhead, writes
+    from benchmarks._db import pg_available
+
+    pg = pg_available()
+    say = lambda s: print(s, flush=True)  # noqa: E731
+    sizes = [10, 30] if q else [50, 200]
+    over_rows += _section("overhead", lambda: overhead.measure(
+        sizes, 1, work, postgres=pg, log=say), failures, times) or []
+
+    # Ray delivers concurrent reports slowly here (see writes.md): 8 x 100 through Ray, 8 x 1,000
+    # through the Writer alone.
+    w_cases = [(1, 200), (4, 20)] if q else [(1, 10_000), (8, 100)]
+    w_writer = [(1, 200), (4, 20)] if q else [(1, 10_000), (8, 1_000)]
+    # Leave room for the scaling rows: the write rows stop starting 6 minutes before the end.
+    write_rows = _section("writes", lambda: writes.measure(
+        w_cases, work, postgres=pg, writer_cases=w_writer, deadline=deadline - 360,
+        skipped=skipped_w, log=say), failures, times) or []
+
+    big = 60 if q else 1000
+    over_rows += _section("scaling", lambda: overhead.measure(
+        [big], 1, work, postgres=pg, pg_sizes=[], deadline=deadline - 150,
+        systems=("bare Ray Tune", "hpsearch SQLite", "Optuna SQLite"), skipped=skipped_o,
+        log=say), failures, times) or []
+    n_high = 12 if q else 100
+    over_rows += _section("higher concurrency", lambda: overhead.measure(
+        [n_high], 4, work, postgres=pg, deadline=deadline - 100,
+        systems=("bare Ray Tune", "hpsearch PostgreSQL" if pg else "hpsearch SQLite"),
+        skipped=skipped_o, log=say), failures, times) or []
+
+    o_targets = overhead.targets(over_rows) if over_rows else []
+    if any("MISSED" in v for _, _, v in o_targets) and not q:
+        profile_text = _section("overhead profile", lambda: _profile_overhead(work, pg), failures,
+                                times) or ""
+    if over_rows:
+        C.write("overhead.md", overhead.report(over_rows, m, notes=_overhead_notes(profile_text),
+                                               skipped=skipped_o), out)
+        overhead.plot(over_rows, out / "overhead_scaling.png")
+        targets += [("overhead", t, v, verdict) for t, v, verdict in o_targets]
+        targets.append(("scaling", "time per trial at the largest N / at 50 (1.0 = linear)",
+                        *_linearity(over_rows)))
+    if write_rows:
+        C.write("writes.md", writes.report(write_rows, m, skipped=skipped_w), out)
+        targets += [("writes", t, v, verdict) for t, v, verdict in writes.targets(write_rows)]
+    _stop_ray()
+    tmp.cleanup()
+
+    total = time.monotonic() - started
+    C.write("SUMMARY.md", summary(m, targets, times, total, failures, q), out)
+    print((out / "SUMMARY.md").read_text())
+    return 1 if failures else 0
+
+
+def _profile_overhead(work: Path, pg: bool) -> str:
+    """Where the driver's main thread spends an hpsearch run of 50 no-op trials."""
+    from benchmarks import overhead
+    from benchmarks._db import fresh_db
+    from benchmarks._profile import profile
+
+    with fresh_db("postgresql" if pg else "sqlite", work) as url:
+        from hpsearch.store import Store
+
+        Store(url).dispose()
+        return profile(lambda: overhead.run_hpsearch(url, 50, 1), max_lines=40, interval=0.005)
+
+
+def _overhead_notes(profile_text: str) -> str:
+    if not profile_text:
+        return ""
+    return ("## Profile: hpsearch on the database, 50 no-op trials (pyinstrument, the driver's main "
+            "thread; the writer thread runs beside it)\n\n```\n" + profile_text + "\n```")
+
+
+def _linearity(rows: list[dict]) -> tuple[float | None, str]:
+    conc = min(r["concurrency"] for r in rows)
+    got = {r["n"]: r for r in rows if r["system"] == "hpsearch SQLite" and r["concurrency"] == conc}
+    if len(got) < 2:
+        return None, "not measured"
+    lo, hi = min(got), max(got)
+    ratio = (got[hi]["seconds"] / hi) / (got[lo]["seconds"] / lo)
+    return ratio, (f"{'near-linear' if ratio <= 1.5 else 'SUPER-LINEAR'} (hpsearch SQLite: "
+                   f"{got[lo]['seconds'] / lo * 1000:.0f} ms/trial at N={lo}, "
+                   f"{got[hi]['seconds'] / hi * 1000:.0f} ms/trial at N={hi})")
+
+
+def _stop_ray() -> None:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def summary(m: dict, targets: list, times: dict, total: float, failures: list, quick: bool) -> str:
+    def fmt(v):
+        if v is None:
+            return "-"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+    lines = ["# Benchmark summary (`make bench`)" + (" - QUICK SMOKE RUN, not figures" if quick else ""),
+             "", f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM "
+             f"(load average {m['load']:.2f} at start; the machine is shared, so absolute times "
+             "drift and ratios within this run are what we compare)",
+             f"- Date: {m['date']}", f"- Git revision: {m['rev']}",
+             f"- Wall time of the whole run: {total / 60:.1f} min", "",
+             "## Targets (issue 9)", "",
+             C.table(["section", "target", "measured", "verdict"],
+                     [[s, t, fmt(v), verdict] for s, t, v, verdict in targets]), "",
+             "Latency values are seconds; overhead ratios are hpsearch time / bare Ray Tune time; "
+             "rates are per second. Details, the reason for each miss and what would close it: "
+             "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
+             "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
+             "[serving](serving.md), [trainables](trainables.md); GPU: `benchmarks/gpu.sh`.", "",
+             "## Section times", "",
+             C.table(["section", "seconds"], [[k, f"{v:.0f}"] for k, v in times.items()])]
+    if failures:
+        lines += ["", "## Failures", ""] + [f"- {f}" for f in failures]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
