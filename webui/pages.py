@@ -92,7 +92,8 @@ def compare_trials(study_id: int):
 
 @bp.get("/compare")
 def compare():
-    ids = queries.ids_arg(request.args.get("ids"), lo=1, hi=10)
+    # ?ids=1,2 or the studies page's checkboxes (?ids=1&ids=2)
+    ids = queries.ids_arg(",".join(request.args.getlist("ids")), lo=1, hi=10)
     st = queries.store()
     rows = [st.get_study(i) for i in ids]
     summaries = [queries.study_summary(i) for i in ids]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from hpsearch.exceptions import NotFoundError
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from hpsearch.store.models import Result, Study, Trial
+from hpsearch.store.models import Result, Study, Trial, utcnow
 from webui import filters
 from webui.errors import BadParam
 
@@ -89,8 +89,17 @@ def study_dict(study: Study, summary: dict | None) -> dict:
         "best_value": d["max"] if study.mode == "max" else d["min"],
         "cancel_requested": bool(study.cancel_requested),
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
-        "finished_at": _iso(study.finished_at), "error": study.error,
+        "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
+        "error": study.error,
     }
+
+
+def _duration(study: Study) -> float | None:
+    """Seconds from start to finish (to now while it runs); None before it starts."""
+    if study.started_at is None:
+        return None
+    end = study.finished_at or (utcnow() if study.status == StudyStatus.RUNNING else None)
+    return round((end - study.started_at).total_seconds(), 1) if end else None
 
 
 def study_summary(study_id: int) -> dict:

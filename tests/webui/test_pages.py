@@ -12,6 +12,15 @@ def test_studies_page(client, filled):
     assert "done-study" in html and "empty-study" in html
     assert client.get("/?status=COMPLETED&sort=-name&q=done").status_code == 200
     assert client.get("/?page=-1").status_code == 400
+    assert "<th>owner</th>" in html and "<th>duration</th>" in html
+    assert 'name="ids"' in html  # checkboxes submit ?ids=1&ids=2 to the compare page
+
+
+def test_compare_from_checkboxes(client, filled):
+    html = client.get(f"/compare?ids={filled['done']}&ids={filled['empty']}").get_data(as_text=True)
+    assert "done-study" in html and "empty-study" in html
+    body = client.get(f"/api/v1/studies/{filled['done']}").json
+    assert body["duration_s"] is not None and body["duration_s"] >= 0
 
 
 def test_study_page(client, filled):

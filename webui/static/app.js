@@ -42,13 +42,6 @@
         if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
       });
     });
-    var compare = document.getElementById("compare-selected");
-    if (compare) {
-      compare.addEventListener("click", function () {
-        document.getElementById("compare-ids").value = Array.from(
-          document.querySelectorAll("input[name=idbox]:checked")).map(function (e) { return e.value; }).join(",");
-      });
-    }
   }
   // Same-origin JSON calls that change state send the page's CSRF token.
   window.hpsearchFetch = function (url, options) {
