@@ -120,9 +120,11 @@ def document() -> dict:
                     ("id", "integer"), ("name", "string"), ("status", "string"),
                     ("trainable", "string"), ("searcher", "string"), ("scheduler", "string"),
                     ("metric", "string"), ("mode", "string"), ("n_trials", "integer"),
-                    ("trials_done", "integer"), ("best_value", "number"),
+                    ("trials_done", "integer"), ("trials_total", "integer"),
+                    ("best_value", "number"), ("owner", "string"), ("counts", "object"),
+                    ("cancel_requested", "boolean"), ("error", "string"),
                     ("created_at", "string"), ("started_at", "string"),
-                    ("finished_at", "string")]}},
+                    ("finished_at", "string"), ("duration_s", "number")]}},
             "Trial": {"type": "object", "properties": {
                 "number": {"type": "integer"}, "status": {"type": "string"},
                 "params": {"type": "object"}, "value": {"type": "number", "nullable": True},
