@@ -1,0 +1,86 @@
+"""The benchmarks still run: each one at a tiny size, checking what it stores and writes.
+
+No timing is asserted (performance belongs in benchmarks/results); these keep the
+benchmark code from rotting as the service changes under it.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from benchmarks import _common as C
+
+
+@pytest.fixture
+def bench_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_seed_fills_the_schema_the_service_reads(tmp_path):
+    from benchmarks.seed import main, seed
+    from hpsearch.store import Store
+    from hpsearch.store.models import Result, Study, Trial, TrialEvent
+
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    out = seed(url, trials=30, reports=4, studies=6, small_trials=2)
+    store = Store(url)
+    with store.session() as s:
+        assert s.scalar(select(func.count(Study.id))) == 6
+        assert s.scalar(select(func.count(Trial.id)).where(Trial.study_id == out["study_id"])) == 30
+        assert s.scalar(select(func.count(Trial.id))) == 30 + 5 * 2
+        assert s.scalar(select(func.count(TrialEvent.id))) == 60
+    assert store.count_results(out["study_id"]) == out["results"] == 120
+    assert store.get_study(out["study_id"]).name == "bench-big"
+    store.dispose()
+    assert main(["--db", url, "--trials", "3", "--studies", "1"]) == 2  # the name is taken
+
+
+def test_serving_answers_every_endpoint_from_a_real_server(tmp_path):
+    from benchmarks import serving
+    from benchmarks.seed import seed
+
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    out = seed(url, trials=20, reports=3, studies=3, small_trials=1)
+    rows = serving.measure(url, out["study_id"], 20, tmp_path, requests=4, budget_s=0.1,
+                           log=lambda s: None)
+    assert {r["endpoint"] for r in rows} >= {"study page", "studies page", "plot importance"}
+    assert all(r["c1"]["errors"] == [] and r["c4"]["errors"] == [] and r["c4"]["n"] >= 4
+               for r in rows)
+    text = serving.report({"sqlite": {"rows": rows, "seed_s": 0.1}}, C.machine(),
+                          type("A", (), {"trials": 20, "reports": 3, "studies": 3, "requests": 1,
+                                         "budget": 0.1}))
+    assert "| study page |" in text and "Over 1 s:" in text
+
+
+def test_overhead_and_writes_run_every_system(ray_session, bench_home):
+    from benchmarks import overhead, run_all, writes
+
+    rows = overhead.measure([3], 1, bench_home, postgres=False, log=lambda s: None)
+    assert [r["system"] for r in rows] == ["bare Ray Tune", "hpsearch SQLite", "Optuna SQLite"]
+    assert all(r["seconds"] > 0 for r in rows)
+    skipped: list[str] = []
+    assert overhead.measure([5], 1, bench_home, postgres=False, deadline=0, skipped=skipped,
+                            log=lambda s: None) == []
+    assert skipped == ["N=5 at concurrency 1"]
+    text = overhead.report(rows, C.machine(), skipped=skipped)
+    assert "hpsearch SQLite" in text and "Skipped" in text
+
+    wrows = writes.measure([(1, 15)], bench_home, postgres=False, log=lambda s: None)
+    assert [(r["path"], r["rows"]) for r in wrows] == [
+        ("bare Ray Tune (no persistence)", 15), ("hpsearch end to end", 15),
+        ("Writer alone (no Ray)", 15)]
+    summary = run_all.summary(C.machine(), [("writes", "t", 1.0, "met")], {"writes": 1.0}, 2.0,
+                              [], True)
+    assert "| writes | t | 1 | met |" in summary
+
+
+def test_latency_targets_and_plot(tmp_path):
+    from benchmarks import searchers_latency as lat
+
+    rows = [(name, n, 2, *lat.measure(name, n, 2)) for name in ("random", "bayesian")
+            for n in (10, 20)]
+    assert all(r[3] > 0 for r in rows)
+    lat.plot(rows, tmp_path / "lat.png")
+    assert (tmp_path / "lat.png").stat().st_size > 1000
+    assert C.verdict(0.5, 1.0, False).startswith("met") and "MISSED" in C.verdict(2, 1.0, False)
