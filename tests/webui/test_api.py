@@ -187,3 +187,31 @@ def test_trial_detail_checkpoint_and_metrics(client, store, filled, tmp_path):
     html = client.get(f"/studies/{filled['done']}/trials/0").get_data(as_text=True)
     assert str(ckpt) in html and "1.5 kB" in html and "loss" in html
     assert "not on this host" in client.get(f"/studies/{filled['done']}/trials/1").get_data(as_text=True)
+
+
+JUNK = ["page=x", "page=0", "page=99999999999999999999", "per_page=-1", "sort=;drop", "sort=-",
+        "status=%3Cscript%3E", "q=%25%5C_", "ids=1,x", "ids=", "trials=1,1", "trials=99999999999,1",
+        "x=lr", "x=lr&y=nope", "param.lr.min=x", "param.=1", "param.lr.max=1e999",
+        "param.optimizer=%00", "template=../../etc/passwd"]
+
+
+def test_no_route_answers_500_to_junk(app, client, filled):
+    """Every GET route of the URL map, with unknown ids and junk arguments: 2xx or 4xx."""
+    seen = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        ids = [{"study_id": filled["done"], "number": 0, "name": "contour"},
+               {"study_id": 999, "number": 99, "name": "nope"},
+               {"study_id": 2**40, "number": 2**40, "name": "history"}]
+        for values in ids:
+            path = rule.rule
+            for key, v in values.items():
+                path = path.replace(f"<int:{key}>", str(v)).replace(f"<{key}>", str(v))
+            for junk in JUNK:
+                r = client.get(f"{path}?{junk}")
+                assert r.status_code < 500, (path, junk, r.status_code)
+                if path.startswith("/api/") and r.status_code >= 400:
+                    assert r.is_json and r.json["message"], (path, junk)
+                seen += 1
+    assert seen > 200
