@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# Training throughput of the built-in families on a CUDA GPU (mixed precision on),
-# at the templates' batch sizes and at a GPU-sized batch. Writes
-# benchmarks/results/trainables_gpu.md. Extra arguments go to the script.
+# On a CUDA machine: training throughput of the built-in families (mixed precision on),
+# at the templates' batch sizes and at a GPU-sized batch, written to
+# benchmarks/results/trainables_gpu.md; then a small GPU search (benchmarks/gpu_search.yaml,
+# 8 trials on quarter GPUs) through `hpsearch submit` on a throw-away SQLite store, timed,
+# appended to the same file. Extra arguments go to the throughput script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "no CUDA device visible to torch")'
-exec "$PY" -m benchmarks.trainables_throughput --device cuda --batch-sizes "${BATCH_SIZES:-64,1024}" \
-    --out benchmarks/results/trainables_gpu.md "$@"
+OUT=benchmarks/results/trainables_gpu.md
+"$PY" -m benchmarks.trainables_throughput --device cuda --batch-sizes "${BATCH_SIZES:-64,1024}" \
+    --out "$OUT" "$@"
+
+HOME_DIR="$(mktemp -d)"
+trap 'rm -rf "$HOME_DIR"' EXIT
+export HPSEARCH_HOME="$HOME_DIR"
+start=$(date +%s.%N)
+"$PY" -m hpsearch.cli submit benchmarks/gpu_search.yaml --db "sqlite:///$HOME_DIR/gpu.db" \
+    --name "gpu-smoke-$(date +%s)"
+end=$(date +%s.%N)
+{
+    echo
+    echo "## Small GPU search"
+    echo
+    echo "\`hpsearch submit benchmarks/gpu_search.yaml\` (8 CNN trials, 4 at a time on 0.25 GPU each,"
+    echo "ASHA): $("$PY" -c "print(round($end - $start, 1))") s wall, on $("$PY" -c 'import torch; print(torch.cuda.get_device_name())')."
+    echo
+    echo '```'
+    "$PY" -m hpsearch.cli list --db "sqlite:///$HOME_DIR/gpu.db"
+    echo '```'
+} >> "$OUT"
+echo "wrote $OUT"
