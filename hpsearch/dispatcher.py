@@ -73,6 +73,8 @@ class Dispatcher:
         self.drivers: dict[int, Driver] = {}
         self.stop_event = threading.Event()
         self.claims = {"new": 0, "takeover": 0}
+        # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
+        self.trial_grace_s = float(os.environ.get("HPSEARCH_TRIAL_GRACE_S", "120"))
 
     @property
     def running(self) -> dict[int, subprocess.Popen]:
@@ -149,7 +151,7 @@ class Dispatcher:
         self.drivers[claim.study_id] = Driver(proc, claim, log_path)
         self._log(logging.INFO, f"running study {claim.study_id} ({claim.name}) in driver "
                   f"pid {proc.pid}" + (" after taking it over" if claim.takeover else ""),
-                  "study.started", study_id=claim.study_id, study=claim.name, pid=proc.pid,
+                  "study.started", study_id=claim.study_id, study=claim.name, driver_pid=proc.pid,
                   takeover=claim.takeover, log=str(log_path))
 
     def reap(self) -> None:
@@ -208,6 +210,7 @@ class Dispatcher:
 
     def step(self) -> None:
         self.reap()
+        self.store.reap_stale_trials(self.trial_grace_s)
         self.enforce_cancel()
         while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
             claim = self.claim()
@@ -305,7 +308,11 @@ def run_one(study_id: int, resume: bool) -> int:
     """The driver process of one study (started by the dispatcher)."""
     from hpsearch.monitoring import record_write_latency
 
-    record_write_latency(study_id)  # before Ray can import prometheus_client
+    try:
+        record_write_latency(study_id)  # before Ray can import prometheus_client
+    except Exception:  # noqa: BLE001 - metrics must never cost a study
+        log.warning("result write latency is not recorded", exc_info=True,
+                    extra={"event": "driver.metrics_off", "study_id": study_id})
     from hpsearch.orchestration import resume_study, run_study
     from hpsearch.spec import validate
 

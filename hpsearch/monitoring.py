@@ -68,16 +68,16 @@ def record_write_latency(study_id: int) -> bool:
         return False
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     try:
-        from prometheus_client import Histogram
-        from prometheus_client import values
+        from prometheus_client import Histogram, values
+
+        if values.ValueClass.__name__ == "MutexValue":  # imported earlier, single-process mode
+            return False
+        hist = Histogram("hpsearch_result_write_seconds",
+                         "Seconds to commit one batch of trial results and events to SQL "
+                         "(measured in the study driver processes)", buckets=WRITE_BUCKETS)
     finally:
-        # Only this process writes there: Ray processes it starts must not inherit it.
+        # Its files are open now; processes it starts (a local Ray) must not inherit the folder.
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    if values.ValueClass.__name__ == "MutexValue":  # imported earlier in single-process mode
-        return False
-    hist = Histogram("hpsearch_result_write_seconds",
-                     "Seconds to commit one batch of trial results and events to SQL "
-                     "(measured in the study driver processes)", buckets=WRITE_BUCKETS)
     from hpsearch.store import writer
 
     observers = getattr(writer, "LATENCY_OBSERVERS", None)

@@ -52,7 +52,7 @@ def test_killed_dispatcher_is_taken_over_after_its_lease(ray_cluster, pg_url, se
              "two finished trials")
     # SIGKILL the dispatcher and its driver's process group: nothing gets to clean up.
     first.send_signal(signal.SIGKILL)
-    driver = started[0]["pid"]
+    driver = started[0]["driver_pid"]
     os.killpg(driver, signal.SIGKILL)
     kill_session(driver)
     first.wait(10)
