@@ -19,7 +19,9 @@
       }).then(function (s) {
         if (!s) { return; }
         var key = s.trials_total + "/" + s.trials_done + "/" + s.best_value;
-        if (root.dataset.seen && root.dataset.seen !== key && Date.now() - (root.lastCharts || 0) > 8000) {
+        // Redraw at most every 8 s, less often for big studies (each redraw rebuilds six charts).
+        var every = Math.max(8000, (s.trials_total || 0) * 5);
+        if (root.dataset.seen && root.dataset.seen !== key && Date.now() - (root.lastCharts || 0) > every) {
           root.lastCharts = Date.now();
           loadCharts();  // new results: redraw the charts in place
         }
