@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -19,7 +20,9 @@ from ray.tune import Callback, Stopper
 from hpsearch.store.models import TrialStatus
 
 log = logging.getLogger("hpsearch")
-HEARTBEAT_S = 5.0   # how often a driver marks its running trials alive in SQL
+# How often a driver marks its running trials alive in SQL (a reaper's grace period,
+# Store.reap_stale_trials, must be several of these).
+HEARTBEAT_S = float(os.environ.get("HPSEARCH_HEARTBEAT_S", "5"))
 STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
 
 
@@ -59,12 +62,16 @@ def clean_metrics(result: dict) -> dict:
     return out
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def read_error(trial) -> str:
+    """The trial's error with its traceback (Ray's colour codes removed)."""
     path = getattr(trial, "error_file", None)
     if path and Path(path).is_file():
-        return Path(path).read_text(errors="replace")[-20000:]
+        return _ANSI.sub("", Path(path).read_text(errors="replace"))[-20000:]
     err = trial.get_error() if hasattr(trial, "get_error") else None
-    return str(err) if err else "the trial failed without an error message"
+    return _ANSI.sub("", str(err)) if err else "the trial failed without an error message"
 
 
 class StoreCallback(Callback):

@@ -294,6 +294,30 @@ class Store:
                           for i in ids)
             return len(ids)
 
+    def reap_stale_trials(self, grace_s: float, study_id: int | None = None) -> int:
+        """Mark RUNNING trials with no heartbeat for ``grace_s`` seconds as INTERRUPTED.
+
+        A live driver refreshes its running trials' heartbeats every few seconds
+        (HPSEARCH_HEARTBEAT_S), so only trials whose driver vanished are reaped;
+        ``hpsearch resume`` (or a dispatcher's takeover) runs them again. A driver
+        that was only paused and reports late may still finish them.
+        """
+        cutoff = utcnow() - timedelta(seconds=grace_s)
+        with self.session(write=True) as s:
+            q = select(Trial.id).where(Trial.status == TrialStatus.RUNNING,
+                                       func.coalesce(Trial.heartbeat_at, Trial.started_at) < cutoff)
+            if study_id is not None:
+                q = q.where(Trial.study_id == study_id)
+            ids = list(s.scalars(q))
+            if ids:
+                s.execute(update(Trial).where(Trial.id.in_(ids),
+                                              Trial.status == TrialStatus.RUNNING)
+                          .values(status=TrialStatus.INTERRUPTED, finished_at=utcnow()))
+                s.add_all(TrialEvent(trial_id=i, status=TrialStatus.INTERRUPTED,
+                                     message=f"no heartbeat for {grace_s:g}s: its driver is gone")
+                          for i in ids)
+            return len(ids)
+
     def import_trials(self, study_id: int, rows: list[dict]) -> int:
         """Record warm-start trials (params, value, source study) as IMPORTED."""
         start = self.next_trial_number(study_id)

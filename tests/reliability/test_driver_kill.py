@@ -1,4 +1,8 @@
-"""Promise 1: the driver SIGKILLed after 5 of 20 trials; `hpsearch resume` ends with exactly 20."""
+"""Promise 1: the driver SIGKILLed after 5 of 20 trials; `hpsearch resume` ends with exactly 20.
+
+Also promise 5's reaper: the dead driver's RUNNING trials are marked INTERRUPTED
+once their heartbeats are older than a grace period.
+"""
 from __future__ import annotations
 
 import subprocess
@@ -14,7 +18,11 @@ pytestmark = pytest.mark.slow
 BAYES = {"type": "bayesian", "n_initial_points": 4}
 
 
+GRACE_S = 3.0
+
+
 def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_path):
+    driver_env = {**driver_env, "HPSEARCH_HEARTBEAT_S": "0.5"}
     spec = quad_spec("killed", fixed={"epochs": 2, "sleep": 0.2}, searcher=BAYES,
                      budget={"trials": 20, "max_concurrent": 2})
     path = write_spec(tmp_path / "spec.yaml", spec)
@@ -36,6 +44,17 @@ def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_p
               if t.status == TrialStatus.COMPLETED}
     cut_short = [t.number for t in trials if t.status == TrialStatus.RUNNING]
     assert cut_short and store.get_study(sid).status == StudyStatus.RUNNING  # what a dead driver leaves
+
+    # Promise 5: with no heartbeat from their driver, a reaper (the dispatcher's loop
+    # runs it) marks its trials INTERRUPTED within the grace period.
+    reaped: list[int] = []
+    wait_for(lambda: reaped.append(store.reap_stale_trials(GRACE_S)) or
+             TrialStatus.RUNNING not in [t.status for t in store.trials(sid)], timeout=60,
+             what="the reaper")
+    for t in store.trials(sid):
+        if t.number in cut_short:
+            assert t.status == TrialStatus.INTERRUPTED
+            assert "no heartbeat" in store.trial_events(t.id)[-1].message
 
     # A changed spec is refused, and changes nothing.
     changed = write_spec(tmp_path / "changed.yaml", {**spec, "seed": 99})
@@ -63,6 +82,8 @@ def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_p
     assert state["n_suggested"] == 20 and len(state["observations"]) == 20
     record("driver_sigkill", kills=1, finished_before_kill=len(before),
            interrupted=len(cut_short), trials_after_resume=len(trials), lost=0)
+    record("heartbeat_reaper", reaped=sum(reaped), grace_s=GRACE_S,
+           rerun_and_completed=len(cut_short))
 
     # Resuming a finished study adds nothing.
     proc = subprocess.run(cli("resume", "killed", "--no-progress"), env=driver_env,

@@ -21,7 +21,8 @@ def flaky(config: dict) -> None:
         f.write("attempt\n")
     attempts = len(marker.read_text().splitlines())
     tune.report({"loss": 1.0, "epoch": 1})
-    if attempts <= int(config.get("fail_times", 1)):
+    if attempts <= int(config.get("fail_times", 1)) or (config.get("doom_negative")
+                                                        and config["x"] < 0):
         raise RuntimeError(f"flaky failure {attempts} at x={config['x']:.3f}")
     tune.report({"loss": _loss(config["x"], 2), "epoch": 2})
 
