@@ -203,8 +203,19 @@ def report(rows: list[dict], m: dict, notes: str = "", skipped: list[str] | None
         if got:
             per.append([system] + [f"{got[n]['seconds'] / n * 1000:.1f} ms" if n in got else "-"
                                    for n in sizes])
+    fits = []
+    for system in SYSTEMS:
+        pts = [(r["n"], r["seconds"]) for r in main_rows if r["system"] == system]
+        if len({n for n, _ in pts}) >= 2:
+            fixed, per_trial = fit_line(pts)
+            fits.append([system, f"{fixed:.2f}", f"{per_trial * 1000:.1f}"])
     lines += ["## Growth: wall time per trial by N (flat = linear in trials)", "",
               C.table(["system"] + [f"N={n}" for n in sizes], per), "",
+              "Least-squares fit `seconds = fixed + per_trial x N` over the sizes above: the fixed "
+              "part is paid once per study (Tuner set-up and teardown; for hpsearch also the spec, "
+              "the study row, the store connections, the final status), the per-trial part is "
+              "what grows.", "",
+              C.table(["system", "fixed s", "per trial ms"], fits), "",
               "Plot: `overhead_scaling.png`.", "",
               "## Targets", "", C.table(["target", "measured", "verdict"],
                                           [[t, "-" if v is None else f"{v:.3g}", verdict]
@@ -214,6 +225,16 @@ def report(rows: list[dict], m: dict, notes: str = "", skipped: list[str] | None
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"
+
+
+def fit_line(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least squares ``y = a + b x``; returns (a, b)."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return my - b * mx, b
 
 
 def plot(rows: list[dict], path: Path) -> None:

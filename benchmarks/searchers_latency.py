@@ -95,10 +95,14 @@ def targets(rows) -> list[tuple[str, float | None, str]]:
         if not got:
             out.append((f"{name} suggestion at N={target_n}", None, "not measured"))
             continue
-        _, _, _, first, _, worst = got[0]
-        value = max(first, worst)
+        _, _, _, first, median, worst = got[0]
+        # bayesian: its worst case (the first ask refits the GP from scratch); the sub-ms
+        # searchers: the median, since one sample in 200 on a shared 2-core machine can be
+        # preempted for longer than the whole target (their max is in the table).
+        value = max(first, worst) if name == "bayesian" else median
+        how = "worst of first and max" if name == "bayesian" else "median"
         ok = value <= target_s
-        out.append((f"{name} suggestion at N={target_n} (worst of first and max)", value,
+        out.append((f"{name} suggestion at N={target_n} ({how})", value,
                     f"{'met' if ok else 'MISSED'} ({value * 1e3:.3g} ms vs <= {target_s * 1e3:g} ms; "
                     f"{abs(value / target_s - 1) * 100:.0f}% {'under' if ok else 'over'})"))
     return out
@@ -143,7 +147,9 @@ def _table(rows, args) -> str:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with "
         "other work while measured, so single maxima are noisy). N = observations before measuring "
         "(warm start); 'first' = the first suggestion after it; median and max over the next "
-        "suggestions (each completed before the next, so N grows slightly).",
+        "suggestions (each completed before the next, so N grows slightly). Target verdicts: "
+        "bayesian on its worst (first or max), the others on the median (a single max on a "
+        "shared machine measures preemption, not the searcher).",
         "",
         "| searcher | N | first (ms) | median (ms) | max (ms) | next asks | target |",
         "|---|---|---|---|---|---|---|",
@@ -152,7 +158,7 @@ def _table(rows, args) -> str:
         target_n, target_s = TARGETS_S.get(name, OTHER_TARGET_S)
         target = ""
         if n == target_n:
-            ok = max(first, worst) <= target_s
+            ok = (max(first, worst) if name == "bayesian" else median) <= target_s
             target = f"{'met' if ok else 'MISSED'}: <= {target_s * 1e3:.0f} ms"
         lines.append(f"| {name} | {n} | {first * 1e3:.2f} | {median * 1e3:.2f} | {worst * 1e3:.2f} "
                      f"| {n_asks} | {target} |")

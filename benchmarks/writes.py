@@ -177,7 +177,28 @@ def targets(rows: list[dict]) -> list[tuple[str, float | None, str]]:
     return out
 
 
-def report(rows: list[dict], m: dict, notes: str = "", skipped: list[str] | None = None) -> str:
+WHY = """## Why end to end is far below the Writer's rate, and what would close it
+
+Every `tune.report` in a function trainable blocks its training thread until the driver has
+fetched that one result with a `train.remote()` round trip (Ray 2.60,
+`ray/train/_internal/session.py`: `_report_training_result` puts the result on a queue and waits
+on `continue_lock`). So a trial delivers results no faster than Ray's driver-actor round trip,
+whatever happens to them next: compare the *bare Ray Tune (no persistence)* row, which stores
+nothing and is about as slow. hpsearch adds the StoreCallback (a few dict operations and a
+queue put per result) on the driver's loop; its writer thread commits in the background and
+keeps up (one result per commit when idle, batches of up to 5,000 under load), which the
+*Writer alone* rows show is far faster than what Ray delivers.
+
+To reach 5,000 results/s end to end, intermediate results must not each cost a Tune round
+trip: (a) the trainable reports every k-th step to Tune (what the scheduler needs) and sends
+the rest to the store through a small in-worker buffer flushed in batches (a `Writer` in the
+worker, or a Ray queue actor the driver drains), keeping the (trial, iteration) upsert so a
+restore stores no duplicates; or (b) report a batch of k steps as one Tune result and have the
+callback expand it into k rows. Either leaves the crash promise as it is (at most what was in
+flight is lost)."""
+
+
+def report(rows: list[dict], m: dict, notes: str = WHY, skipped: list[str] | None = None) -> str:
     lines = ["# Result write throughput", "", C.machine_line(m), "",
              "Each result has 3 metrics (plus Tune's bookkeeping keys the callback keeps). "
              "End to end: `hpsearch.api.run` with a trainable that calls `tune.report` in a loop; "
