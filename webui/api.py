@@ -83,6 +83,15 @@ def contour_pair(args) -> tuple[str, str] | None:
     return (x, y)
 
 
+@bp.get("/compare")
+def compare_studies():
+    """Studies side by side, with their best-so-far curves on one axis."""
+    d = queries.compare_studies(request.args)
+    fig = plots.compare_history(queries.store(), [s["id"] for s in d["studies"]])
+    d["figure"] = json.loads(fig.to_json())
+    return jsonify(d)
+
+
 @bp.get("/studies/<int:study_id>/compare")
 def compare_trials(study_id: int):
     """Chosen trials of one study side by side, with their learning curves overlaid."""

@@ -94,6 +94,12 @@ def document() -> dict:
                                                            "(give y too)"),
                                _q("y", {"type": "string"}, "contour only: the y parameter")],
                 "responses": {"200": _json(_ref("Figure"), "figure JSON"), **_ERR}}},
+            "/compare": {"get": {
+                "summary": "Studies side by side: summaries with trials and time to best, "
+                           "their best trials, a params diff, best-so-far curves overlaid",
+                "parameters": [_q("ids", {"type": "string"},
+                                  "1 to 10 study ids, comma-separated (or repeated)")],
+                "responses": {"200": _json(_ref("StudyComparison"), "the studies"), **_ERR}}},
             "/studies/{study_id}/compare": {"get": {
                 "summary": "Chosen trials of one study side by side, learning curves overlaid",
                 "parameters": [_ID, _q("trials", {"type": "string"},
@@ -124,7 +130,8 @@ def document() -> dict:
                     ("best_value", "number"), ("owner", "string"), ("counts", "object"),
                     ("cancel_requested", "boolean"), ("error", "string"),
                     ("created_at", "string"), ("started_at", "string"),
-                    ("finished_at", "string"), ("duration_s", "number")]}},
+                    ("finished_at", "string"), ("duration_s", "number"),
+                    ("trials_to_best", "integer"), ("time_to_best_s", "number")]}},
             "Trial": {"type": "object", "properties": {
                 "number": {"type": "integer"}, "status": {"type": "string"},
                 "params": {"type": "object"}, "value": {"type": "number", "nullable": True},
@@ -144,6 +151,11 @@ def document() -> dict:
             "Figure": {"type": "object", "properties": {
                 "data": {"type": "array", "items": {"type": "object"}},
                 "layout": {"type": "object"}}},
+            "StudyComparison": {"type": "object", "properties": {
+                "studies": {"type": "array", "items": _ref("Study")},
+                "best_trials": {"type": "array", "items": _ref("Trial")},
+                "params": {"type": "array", "items": {"type": "object"}},
+                "figure": _ref("Figure")}},
             "TrialComparison": {"type": "object", "properties": {
                 "study_id": {"type": "integer"}, "trials": {"type": "array", "items": _ref("Trial")},
                 "params": {"type": "array", "items": {"type": "object", "properties": {

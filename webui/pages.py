@@ -92,20 +92,10 @@ def compare_trials(study_id: int):
 
 @bp.get("/compare")
 def compare():
-    # ?ids=1,2 or the studies page's checkboxes (?ids=1&ids=2)
-    ids = queries.ids_arg(",".join(request.args.getlist("ids")), lo=1, hi=10)
-    st = queries.store()
-    rows = [st.get_study(i) for i in ids]
-    summaries = [queries.study_summary(i) for i in ids]
-    bests = [queries.best_trial(r) for r in rows]
-    keys = sorted({k for b in bests if b for k in b["params"]})
-    diff = []
-    for k in keys:
-        values = [b["params"].get(k) if b else None for b in bests]
-        diff.append({"param": k, "values": values,
-                     "differs": len({json.dumps(v, sort_keys=True) for v in values}) > 1})
-    chart = _fig(plots.compare_history(st, ids))
-    return render_template("compare.html", studies=summaries, bests=bests, diff=diff, chart=chart)
+    data = queries.compare_studies(request.args)
+    chart = _fig(plots.compare_history(queries.store(), [s["id"] for s in data["studies"]]))
+    return render_template("compare.html", studies=data["studies"], bests=data["best_trials"],
+                           diff=data["params"], chart=chart)
 
 
 @bp.route("/submit", methods=["GET", "POST"])

@@ -155,6 +155,16 @@ def best_trial(study: Study) -> dict | None:
         return trial_dict(t) if t else None
 
 
+def to_best(study: Study, best: dict | None) -> dict:
+    """How far a study went to find its best trial: trials run and seconds from its start."""
+    if best is None:
+        return {"trials_to_best": None, "time_to_best_s": None}
+    finished = datetime.fromisoformat(best["finished_at"].rstrip("Z")) if best["finished_at"] else None
+    seconds = (finished - study.started_at).total_seconds() if finished and study.started_at else None
+    return {"trials_to_best": best["number"] + 1,
+            "time_to_best_s": round(seconds, 1) if seconds is not None else None}
+
+
 def list_trials(study: Study, args) -> dict:
     """One page of a study's trials, filtered by status and sorted, in SQL."""
     status = choice_arg(args, "status", TrialStatus.ALL)
@@ -228,6 +238,30 @@ def checkpoint_info(path: str | None, iterations: int) -> dict | None:
                                                             default=p.stat().st_mtime),
                                                         timezone.utc).replace(tzinfo=None)))
     return info
+
+
+# -- compare studies -------------------------------------------------------------------
+def compare_studies(args) -> dict:
+    """Studies side by side: summaries (with trials and time to best), best trials, params diff.
+
+    ``?ids=1,2`` or ``?ids=1&ids=2`` (the studies page's checkboxes), 1 to 10 studies.
+    """
+    ids = ids_arg(",".join(args.getlist("ids")), lo=1, hi=10)
+    st = store()
+    rows = [st.get_study(i) for i in ids]
+    summaries = st.study_summaries(ids)
+    studies, bests = [], []
+    for row in rows:
+        best = best_trial(row)
+        studies.append({**study_dict(row, summaries.get(row.id)), **to_best(row, best)})
+        bests.append(best)
+    keys = sorted({k for b in bests if b for k in b["params"]})
+    diff = []
+    for k in keys:
+        values = [b["params"].get(k) if b else None for b in bests]
+        diff.append({"param": k, "values": values,
+                     "differs": len({json.dumps(v, sort_keys=True) for v in values}) > 1})
+    return {"studies": studies, "best_trials": bests, "params": diff}
 
 
 # -- compare trials within a study ----------------------------------------------------

@@ -215,3 +215,17 @@ def test_no_route_answers_500_to_junk(app, client, filled):
                     assert r.is_json and r.json["message"], (path, junk)
                 seen += 1
     assert seen > 200
+
+
+def test_compare_studies(client, filled):
+    body = client.get(f"/api/v1/compare?ids={filled['done']},{filled['empty']}").json
+    done, empty = body["studies"]
+    assert done["name"] == "done-study" and done["trials_to_best"] == 5 and empty["trials_to_best"] is None
+    assert body["best_trials"][0]["number"] == 4 and body["best_trials"][1] is None
+    assert {r["param"] for r in body["params"]} == {"lr", "dropout", "optimizer"}
+    assert len(body["figure"]["data"]) == 1
+    assert client.get(f"/api/v1/compare?ids={filled['done']}&ids={filled['empty']}").json == body
+    for bad, status in [("", 400), ("?ids=x", 400), ("?ids=" + ",".join(map(str, range(1, 13))), 400),
+                        ("?ids=999", 404)]:
+        r = client.get("/api/v1/compare" + bad)
+        assert r.status_code == status and r.json["message"], bad

@@ -47,6 +47,7 @@ def test_trial_page(client, filled):
 def test_compare_page(client, filled):
     html = client.get(f"/compare?ids={filled['done']},{filled['empty']}").get_data(as_text=True)
     assert "params-diff" in html and "done-study" in html
+    assert "time to best" in html and "trials to best" in html and "budget (trials)" in html
     for bad in ["", "?ids=", "?ids=a,b", "?ids=" + ",".join(map(str, range(1, 20)))]:
         assert client.get("/compare" + bad).status_code == 400
     assert client.get("/compare?ids=999").status_code == 404
