@@ -157,9 +157,11 @@ def _profile_overhead(work: Path, pg: bool) -> str:
 
 
 def _overhead_notes(profile_text: str) -> str:
+    from benchmarks.overhead import WHY
+
     if not profile_text:
-        return ""
-    return ("## Profile: hpsearch on the database, 50 no-op trials (pyinstrument, the driver's main "
+        return WHY
+    return WHY + "\n\n" + ("## Profile: hpsearch on the database, 50 no-op trials (pyinstrument, the driver's main "
             "thread; the writer thread runs beside it)\n\n```\n" + profile_text + "\n```")
 
 
