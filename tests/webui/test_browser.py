@@ -79,3 +79,35 @@ def test_study_page_charts_filter_contour_and_compare(live_url, filled):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_running_study_updates_without_reload(live_url, store, filled):
+    """New results appear in the trials table, the best-trial card and the charts in place."""
+    import time
+
+    from hpsearch.store import TrialStatus
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sid = filled["empty"]  # QUEUED: the page polls it
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{live_url}/studies/{sid}")
+            page.wait_for_selector("#chart-history .main-svg", timeout=20000)
+            page.evaluate("window.__same_page = true")  # gone if the page reloads
+            page.wait_for_timeout(2500)  # the first poll notes the study as it was
+            t = time.time()
+            store.apply([("trial", sid, "r0", 0, {"lr": 0.01, "dropout": 0.1, "optimizer": "sgd"},
+                          TrialStatus.RUNNING, t),
+                         ("result", sid, "r0", 1, 0.9, {"val_accuracy": 0.9}, t),
+                         ("status", sid, "r0", TrialStatus.COMPLETED, {"value": 0.9}, t)])
+            page.wait_for_selector("#trials-table a:has-text('0')", timeout=20000)
+            page.wait_for_selector("#best a:has-text('trial 0')", timeout=20000)
+            page.wait_for_selector("#chart-history .scatterlayer .point", timeout=20000)
+            assert page.evaluate("window.__same_page === true")
+            assert errors == []
+        finally:
+            browser.close()

@@ -24,6 +24,7 @@
         if (root.dataset.seen && root.dataset.seen !== key && Date.now() - (root.lastCharts || 0) > every) {
           root.lastCharts = Date.now();
           loadCharts();  // new results: redraw the charts in place
+          refreshFragments(["best", "trials-table", "trials-count"]);
         }
         root.dataset.seen = key;
         root.querySelectorAll("[data-field]").forEach(function (el) {
@@ -85,6 +86,25 @@
             if (gl && el.textContent.indexOf("WebGL is not supported") >= 0) { noWebGL(el); }
           });
       }).catch(function () { el.textContent = "chart unavailable: network error"; });
+  }
+  // Swap parts of the page for fresh ones from the server (same URL, so the same filters,
+  // sort and page), keeping the user's checked boxes.
+  function refreshFragments(ids) {
+    fetch(window.location.href, {credentials: "same-origin"}).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var checked = Array.from(document.querySelectorAll("input[name=trials]:checked"))
+        .map(function (e) { return e.value; });
+      ids.forEach(function (id) {
+        var fresh = doc.getElementById(id), old = document.getElementById(id);
+        if (fresh && old) { old.replaceWith(document.importNode(fresh, true)); }
+      });
+      document.querySelectorAll("input[name=trials]").forEach(function (e) {
+        e.checked = checked.indexOf(e.value) >= 0;
+      });
+    }).catch(function () {});
   }
   // Plotly's own no-WebGL notice overflows onto the neighbouring chart: say it in place.
   function noWebGL(el) {
