@@ -18,7 +18,7 @@ from typing import Callable
 import searchers
 import trainables
 from hpsearch import recovery, schedulers
-from hpsearch.exceptions import ConflictError
+from hpsearch.exceptions import ConflictError, StorageError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from hpsearch.store.store import home
@@ -198,9 +198,23 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
             raise
         finally:
             callback.close()
-    store.save_searcher_state(study_id, searcher.get_state())
-    _finish(store, study_id)
-    return store.get_study(study_id)
+    # The verdict is written once the trials have ended: a database blip here must not
+    # leave a study RUNNING, so these idempotent steps are retried with backoff.
+    _retry(lambda: store.save_searcher_state(study_id, searcher.get_state()))
+    _retry(lambda: _finish(store, study_id))
+    return _retry(lambda: store.get_study(study_id))
+
+
+def _retry(fn, attempts: int = 6, delay: float = 0.2):
+    for i in range(attempts):
+        try:
+            return fn()
+        except StorageError as exc:
+            if i == attempts - 1:
+                raise
+            log.warning("database error (%s); retrying in %.1fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _finish(store: Store, study_id: int) -> None:

@@ -115,7 +115,9 @@ class StoreCallback(Callback):
             from hpsearch.store import Store
             from hpsearch.store.writer import Writer
 
-            self._writer = Writer(Store(self.url), journal=self.journal)
+            # One writer thread: one connection (the driver's budget, docs/reliability.md).
+            self._writer = Writer(Store(self.url, pool_size=1, max_overflow=0),
+                                  journal=self.journal)
         return self._writer
 
     def _params(self, trial) -> dict:
@@ -288,11 +290,11 @@ class CancelStopper(Stopper):
         if not self._cancel and now - self._checked >= self.every_s:
             with self._lock:
                 self._checked = now
-                if self._store is None:
-                    from hpsearch.store import Store
-
-                    self._store = Store(self.url, pool_size=1)
                 try:
+                    if self._store is None:
+                        from hpsearch.store import Store
+
+                        self._store = Store(self.url, pool_size=1, max_overflow=0)
                     self._cancel = self._store.cancel_requested(self.study_id)
                 except Exception:  # noqa: BLE001 - a database blip must not stop the study
                     self._cancel = False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
@@ -45,7 +46,7 @@ def _begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -58,9 +59,11 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         event.listen(engine, "connect", _autocommit_driver)
         event.listen(engine, "begin", _begin)
         return engine
-    # A stated connection budget: pool_size + max_overflow per process.
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2,
-                         pool_recycle=1800)
+    # A stated connection budget: pool_size + max_overflow per Store (docs/reliability.md).
+    # pre-ping replaces a connection the server dropped (restart, pg_terminate_backend)
+    # before it is used; application_name lets an operator count ours in pg_stat_activity.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_recycle=1800, connect_args={"application_name": "hpsearch"})
 
 
 class Store:
@@ -69,10 +72,11 @@ class Store:
     >>> store = Store("sqlite:///:memory:")   # doctest: +SKIP
     """
 
-    def __init__(self, url: str | None = None, *, upgrade: bool | None = None, pool_size: int = 5):
+    def __init__(self, url: str | None = None, *, upgrade: bool | None = None, pool_size: int = 5,
+                 max_overflow: int = 2):
         self.url = url or default_url()
         try:
-            self.engine = make_engine(self.url, pool_size=pool_size)
+            self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow)
         except (SQLAlchemyError, ValueError) as exc:
             raise StorageError(f"cannot open database {self.safe_url!r}: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -97,11 +101,24 @@ class Store:
     def _check_schema(self, upgrade: bool | None) -> None:
         from hpsearch.store import migrate
 
-        try:
-            current = migrate.current_revision(self.engine)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot reach database {self.safe_url}: {exc.__class__.__name__}: "
-                               f"{str(exc).splitlines()[0]}") from None
+        delay = 0.1
+        for attempt in range(5):
+            try:
+                current = migrate.current_revision(self.engine)
+                break
+            except OperationalError as exc:
+                # A dropped connection (server restart, pg_terminate_backend) is retried
+                # with backoff; a wrong address or credentials fail after the last try.
+                if attempt == 4 or "refused" in str(exc) or "authentication" in str(exc):
+                    raise StorageError(f"cannot reach database {self.safe_url}: "
+                                       f"{exc.__class__.__name__}: "
+                                       f"{str(exc).splitlines()[0]}") from None
+                time.sleep(delay)
+                delay *= 2
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot reach database {self.safe_url}: "
+                                   f"{exc.__class__.__name__}: "
+                                   f"{str(exc).splitlines()[0]}") from None
         head = migrate.head_revision()
         if current == head:
             return
