@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from hpsearch.exceptions import ConflictError, HpsearchError, NotFoundError
+from hpsearch.exceptions import ConflictError, HpsearchError, NotFoundError, StorageError
 from hpsearch.store import Store
 from hpsearch.store.models import ApiToken, LoginFailure, Role, User, utcnow
 
@@ -300,6 +300,10 @@ class Accounts:
             return None
         now = utcnow()
         if tok.last_used_at is None or now - tok.last_used_at > LAST_USED_EVERY:
-            with self.store.session(write=True) as s:
-                s.execute(update(ApiToken).where(ApiToken.id == tok.id).values(last_used_at=now))
+            try:
+                with self.store.session(write=True) as s:
+                    s.execute(update(ApiToken).where(ApiToken.id == tok.id)
+                              .values(last_used_at=now))
+            except StorageError:  # best effort: a busy database must not refuse the request
+                pass
         return user

@@ -130,3 +130,24 @@ def test_cli_users_and_tokens(tmp_path, monkeypatch, capsys):
     assert "last admin" in capsys.readouterr().err
     assert cli(["user", "list", "--db", db]) == 0
     assert "ada" in capsys.readouterr().out
+
+
+def test_accounts_on_sqlite_and_postgresql(db_url):
+    from hpsearch.store import Store
+
+    store = Store(db_url)
+    try:
+        acc = Accounts(store, LockPolicy(max_failures=2))
+        acc.add_user("ada", PASSWORD)
+        row, token = acc.create_token("ada", "ci")
+        assert acc.user_for_token(token).username == "ada"
+        acc.revoke_token(row.id)
+        assert acc.user_for_token(token) is None
+        assert acc.authenticate("ada", "wrong", "10.0.0.1") is None
+        assert acc.authenticate("ada", "wrong", "10.0.0.1") is None
+        with pytest.raises(LockedOut):
+            acc.authenticate("ada", PASSWORD, "10.0.0.2")
+        acc.unlock("ada")
+        assert acc.authenticate("ada", PASSWORD, "10.0.0.2").username == "ada"
+    finally:
+        store.dispose()

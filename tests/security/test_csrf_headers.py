@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tests.security.conftest import bearer, login
+from tests.security.conftest import PASSWORD, bearer, login
 from tests.webui.conftest import make_spec
 
 
@@ -92,3 +92,12 @@ def test_request_bodies_are_capped(sec_app, people):
                                    content_type="application/json",
                                    headers=bearer(people["max"]["token"]))
     assert r.status_code == 413
+
+
+def test_login_redirects_only_within_the_site(sec_app, people):
+    client = sec_app.test_client()
+    page = client.get("/login?next=//evil.example/x").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post("/login", csrf=False, data={"username": "ada", "password": PASSWORD,
+                                                "csrf_token": token, "next": "//evil.example/x"})
+    assert r.status_code == 303 and r.headers["Location"] == "/"
