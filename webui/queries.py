@@ -60,6 +60,14 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
     return raw, (col.desc() if raw.startswith("-") else col.asc())
 
 
+def check_page(page: int, per_page: int, total: int) -> None:
+    """A page past the last one is a bad page number (page 1 of nothing is fine)."""
+    pages = max(1, -(-total // per_page))
+    if page > pages:
+        raise BadParam(f"page must be between 1 and {pages} ({total} rows, {per_page} per page), "
+                       f"got {page}")
+
+
 def ids_arg(raw: str | None, lo: int = 1, hi: int = 10, name: str = "ids",
             what: str = "studies") -> list[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
@@ -126,6 +134,7 @@ def list_studies(args) -> dict:
     st = store()
     with st.session() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        check_page(page, per_page, total)
         rows = list(s.scalars(q.order_by(order, Study.id.desc())
                               .offset((page - 1) * per_page).limit(per_page)))
         families = sorted(set(s.scalars(select(Study.trainable).distinct())))
@@ -177,6 +186,7 @@ def list_trials(study: Study, args) -> dict:
         q = q.where(Trial.status == status)
     with store().session() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        check_page(page, per_page, total)
         # NULL values last whichever the direction.
         rows = list(s.scalars(q.order_by(TRIAL_SORTS[sort.lstrip("-")].is_(None), order, Trial.number)
                               .offset((page - 1) * per_page).limit(per_page)))

@@ -33,7 +33,8 @@ def test_list_filter_sort_search(client, filled):
     assert client.get("/api/v1/studies?trainable=cnn&searcher=random").json["total"] == 2
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=1000", "status=NOPE", "sort=bogus"])
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=1000", "status=NOPE", "sort=bogus",
+                                   "page=4&per_page=3"])
 def test_bad_params_400(client, filled, query):
     for url in (f"/api/v1/studies?{query}", f"/api/v1/studies/{filled['done']}/trials?{query}"):
         r = client.get(url)
