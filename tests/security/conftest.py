@@ -77,3 +77,13 @@ def local_app(sec_url, sec_store):
     app = create_app({"TESTING": True, "DATABASE_URL": sec_url})
     app.test_client_class = CsrfClient
     return app
+
+
+def assert_no_inline_script(html: str, where: str) -> None:
+    """The CSP runs no inline script: only src= scripts and JSON data blocks, no on*= handlers;
+    and every POST form carries the CSRF token."""
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, (where, tag)
+    assert not re.search(r"\son[a-z]+\s*=", html), where
+    for form in re.findall(r"<form\b[^>]*method=\"post\".*?</form>", html, flags=re.S | re.I):
+        assert 'name="csrf_token"' in form, (where, form[:200])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hpsearch.store.models import Role
-from tests.security.conftest import bearer, login
+from tests.security.conftest import assert_no_inline_script, bearer, login
 from webui.auth import ACCESS, PUBLIC
 
 EXPECTED_PUBLIC = {"static", "pages.plotly_js", "api.health", "auth.login"}
@@ -90,6 +90,8 @@ def test_the_right_role_gets_through(sec_app, people):
             continue
         r = client.get(url, headers=bearer(people["vic"]["token"]))
         assert r.status_code not in (401, 403), f"GET {url} ({endpoint})"
+        if r.mimetype == "text/html":
+            assert_no_inline_script(r.get_data(as_text=True), url)
 
 
 def test_a_route_missing_from_the_table_is_refused(sec_app, people):
