@@ -7,6 +7,7 @@ import time
 import pytest
 
 from hpsearch.store import StudyStatus, TrialStatus
+from tests.security.conftest import PASSWORD
 from tests.webui.conftest import make_spec
 from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port
 
@@ -36,12 +37,15 @@ def _studies(store) -> list[int]:
     return ids
 
 
-def test_html_in_user_strings_raises_no_dialog(local_app, sec_store):
+def test_html_in_user_strings_raises_no_dialog(sec_app, sec_store, accounts):
+    """Logged in through the real form (login, CSRF and CSP in a real browser), then every
+    page that shows the strings."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from waitress.server import create_server
 
     ids = _studies(sec_store)
-    server = create_server(local_app, host="127.0.0.1", port=_free_port(), threads=4)
+    accounts.add_user("ada", PASSWORD)
+    server = create_server(sec_app, host="127.0.0.1", port=_free_port(), threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     url = f"http://127.0.0.1:{server.effective_port}"
     dialogs: list[str] = []
@@ -57,6 +61,12 @@ def test_html_in_user_strings_raises_no_dialog(local_app, sec_store):
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
                 page.on("console", lambda m: csp_violations.append(m.text)
                         if "Content Security Policy" in m.text else None)
+                page.goto(url + f"/studies/{ids[0]}")  # sent to the login form
+                page.fill("input[name=username]", "ada")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("text=Log in >> nth=-1")
+                page.wait_for_selector("text=ada (admin)")
+                assert page.url.endswith(f"/studies/{ids[0]}")
                 for path in ["/", f"/studies/{ids[0]}", f"/studies/{ids[0]}/trials/2",
                              f"/compare?ids={ids[0]},{ids[1]}"]:
                     page.goto(url + path)
