@@ -61,7 +61,8 @@ class Driver:
 class Dispatcher:
     def __init__(self, store: Store, *, ray_address: str | None = None, max_studies: int = 2,
                  lease_s: float = 30.0, name: str | None = None, cancel_grace_s: float = 30.0,
-                 metrics_dir: str | None = None, log_format: str = "text"):
+                 metrics_dir: str | None = None, log_format: str = "text",
+                 driver_command: list[str] | None = None):
         self.store = store
         self.ray_address = ray_address
         self.max_studies = max_studies
@@ -69,6 +70,8 @@ class Dispatcher:
         self.cancel_grace_s = cancel_grace_s
         self.metrics_dir = metrics_dir
         self.log_format = log_format
+        # The driver program; tests put a stand-in process here.
+        self.driver_command = driver_command or [sys.executable, "-m", "hpsearch.dispatcher"]
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.drivers: dict[int, Driver] = {}
         self.stop_event = threading.Event()
@@ -93,6 +96,8 @@ class Dispatcher:
                     (Study.status == StudyStatus.RUNNING) & Study.lease_owner.is_not(None)
                     & (Study.lease_expires_at < now)))
                  .order_by(Study.id).limit(1).with_for_update(skip_locked=True))
+            if self.drivers:  # never our own study again, whatever its lease says
+                q = q.where(Study.id.not_in(list(self.drivers)))
             study = s.scalar(q)
             if study is None:
                 return None
@@ -131,8 +136,7 @@ class Dispatcher:
 
     # -- running -------------------------------------------------------------------
     def start(self, claim: Claim) -> None:
-        cmd = [sys.executable, "-m", "hpsearch.dispatcher", "--study", str(claim.study_id),
-               "--log-format", self.log_format]
+        cmd = [*self.driver_command, "--study", str(claim.study_id), "--log-format", self.log_format]
         if claim.takeover:
             cmd.append("--resume")
         env = {**os.environ, "HPSEARCH_DB": self.store.url}

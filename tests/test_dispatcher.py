@@ -1,7 +1,10 @@
 """Service mode: queued studies claimed atomically and run by dispatchers."""
 from __future__ import annotations
 
+import signal
+import sys
 import threading
+import time
 
 import pytest
 
@@ -59,3 +62,84 @@ def test_dispatcher_runs_queued_studies(home, monkeypatch):
         assert study.lease_owner is None
         trials = store.trials(sid)
         assert len(trials) == 3 and all(t.status == TrialStatus.COMPLETED for t in trials)
+
+
+# -- leases, cancel and shutdown with real stand-in driver processes (no Ray) -------------
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def _dispatcher(store: Store, name: str, **kw) -> Dispatcher:
+    return Dispatcher(store, name=name, driver_command=SLEEPER, **kw)
+
+
+def test_a_dispatcher_that_lost_its_lease_kills_its_driver(sqlite_url, home):
+    store = Store(sqlite_url)
+    (sid,) = _queue(store, 1)
+    slow = _dispatcher(store, "slow", lease_s=0.0)  # its lease is over at once
+    slow.step()
+    proc = slow.drivers[sid].proc
+    assert proc.poll() is None
+    fast = _dispatcher(store, "fast")
+    claim = fast.claim()
+    assert claim.study_id == sid and claim.takeover
+    slow.renew()  # finds the study owned by "fast": never two drivers for one study
+    assert proc.wait(10) == -signal.SIGKILL and sid not in slow.drivers
+    assert store.get_study(sid).lease_owner == "fast"
+
+
+def test_shutdown_leaves_the_study_for_takeover(sqlite_url, home):
+    store = Store(sqlite_url)
+    (sid,) = _queue(store, 1)
+    d = _dispatcher(store, "leaving")
+    d.step()
+    store.apply([("trial", sid, "r0", 0, {"x": 1.0}, TrialStatus.RUNNING, time.time())])
+    proc = d.drivers[sid].proc
+    d.shutdown(grace_s=5)
+    assert proc.poll() is not None
+    study = store.get_study(sid)
+    assert study.status == StudyStatus.RUNNING and study.lease_owner == "leaving"
+    assert [t.status for t in store.trials(sid)] == [TrialStatus.INTERRUPTED]
+    claim = _dispatcher(store, "next").claim()  # no need to wait for the lease
+    assert claim.study_id == sid and claim.takeover
+
+
+def test_a_driver_that_ignores_cancel_is_killed(sqlite_url, home):
+    store = Store(sqlite_url)
+    (sid,) = _queue(store, 1)
+    d = _dispatcher(store, "strict", cancel_grace_s=0.0)
+    d.step()
+    proc = d.drivers[sid].proc
+    assert store.request_cancel(sid) == StudyStatus.RUNNING  # asks the driver to stop
+    d.step()  # sees the cancel
+    time.sleep(0.1)
+    d.step()  # the grace is over: killed, recorded as cancelled
+    assert proc.poll() is not None and sid not in d.drivers
+    study = store.get_study(sid)
+    assert study.status == StudyStatus.CANCELLED and study.lease_owner is None
+
+
+def test_a_driver_that_dies_fails_its_study_with_its_last_words(sqlite_url, home):
+    store = Store(sqlite_url)
+    (sid,) = _queue(store, 1)
+    d = Dispatcher(store, name="d", driver_command=[
+        sys.executable, "-c", "import sys; print('CUDA out of memory'); sys.exit(3)"])
+    d.step()
+    d.drivers[sid].proc.wait(30)
+    d.step()
+    study = store.get_study(sid)
+    assert study.status == StudyStatus.FAILED and study.lease_owner is None
+    assert study.error == "the driver process exited with code 3: CUDA out of memory"
+
+
+def test_json_log_lines():
+    import json
+    import logging
+
+    from hpsearch.monitoring import JsonFormatter
+
+    record = logging.LogRecord("hpsearch.dispatcher", logging.INFO, __file__, 1, "claimed %s",
+                               (7,), None)
+    record.event, record.study_id = "study.claimed", 7
+    d = json.loads(JsonFormatter().format(record))
+    assert d["message"] == "claimed 7" and d["event"] == "study.claimed" and d["study_id"] == 7
+    assert d["level"] == "info" and d["logger"] == "hpsearch.dispatcher" and d["ts"].endswith("Z")

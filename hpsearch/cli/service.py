@@ -29,6 +29,9 @@ def run_dispatcher(args) -> int:
     if args.max_studies < 1:
         print(f"error: --max-studies must be at least 1, got {args.max_studies}", file=sys.stderr)
         return 2
+    if args.lease < 2:  # renewed every second: a shorter lease would expire between renewals
+        print(f"error: --lease must be at least 2 seconds, got {args.lease:g}", file=sys.stderr)
+        return 2
     metrics_dir = args.metrics_dir or os.environ.get(METRICS_DIR_ENV)
     made = None
     if args.metrics_port is not None and not metrics_dir:
