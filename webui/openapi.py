@@ -74,7 +74,8 @@ def document() -> dict:
                 "parameters": [_ID] + _PAGE + [
                     _q("status", {"type": "string"}, "trial status"),
                     _q("sort", {"type": "string"}, "number, value, status, iterations, started, "
-                                                   "finished; prefix - for descending")] + _PARAM_FILTERS,
+                                                   "finished, or param.NAME (a parameter's value); "
+                                                   "prefix - for descending")] + _PARAM_FILTERS,
                 "responses": {"200": _json(_ref("TrialPage"), "trials"), **_ERR}}},
             "/studies/{study_id}/trials/{number}": {"get": {
                 "summary": "One trial with its results and status history",

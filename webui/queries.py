@@ -174,12 +174,31 @@ def to_best(study: Study, best: dict | None) -> dict:
             "time_to_best_s": round(seconds, 1) if seconds is not None else None}
 
 
+def trial_sort(study: Study, args) -> tuple[str, Any]:
+    """``sort`` for trials: a column, or ``param.NAME`` (a parameter's value, in SQL)."""
+    raw = args.get("sort") or "number"
+    key = raw.lstrip("-")
+    if key.startswith(filters.PREFIX):
+        infos = filters.params_of(study)
+        info = infos.get(key[len(filters.PREFIX):])
+        if info is None:
+            raise BadParam(f"sort: unknown parameter in {raw!r}; parameters: {', '.join(infos) or 'none'}")
+        value = Trial.params[info.name]
+        return raw, (value.as_float() if info.numeric else value.as_string())
+    if key not in TRIAL_SORTS:
+        options = ", ".join(sorted(TRIAL_SORTS))
+        raise BadParam(f"sort must be one of {options} or param.NAME (prefix - for descending), "
+                       f"got {raw!r}")
+    return raw, TRIAL_SORTS[key]
+
+
 def list_trials(study: Study, args) -> dict:
     """One page of a study's trials, filtered by status and sorted, in SQL."""
     status = choice_arg(args, "status", TrialStatus.ALL)
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
-    sort, order = sort_arg(args, TRIAL_SORTS, "number")
+    sort, col = trial_sort(study, args)
+    order = col.desc() if sort.startswith("-") else col.asc()
     params = filters.parse(study, args)
     q = select(Trial).where(Trial.study_id == study.id, *filters.clauses(params))
     if status:
@@ -188,7 +207,7 @@ def list_trials(study: Study, args) -> dict:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         check_page(page, per_page, total)
         # NULL values last whichever the direction.
-        rows = list(s.scalars(q.order_by(TRIAL_SORTS[sort.lstrip("-")].is_(None), order, Trial.number)
+        rows = list(s.scalars(q.order_by(col.is_(None), order, Trial.number)
                               .offset((page - 1) * per_page).limit(per_page)))
     return {"items": [trial_dict(t) for t in rows], "total": total, "page": page,
             "per_page": per_page, "pages": max(1, -(-total // per_page)), "sort": sort,

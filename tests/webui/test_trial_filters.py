@@ -29,6 +29,11 @@ def test_param_filters_in_sql(client, filled):
     assert _numbers(client, sid, "param.dropout.max=0.25&sort=-number") == [2, 1, 0]
     assert _numbers(client, sid, "param.lr.min=0.0009&param.optimizer=sgd&status=COMPLETED") == [3]
     assert _numbers(client, sid, "param.lr.min=1") == []
+    # Sorting by a param's value, in SQL too.
+    assert _numbers(client, sid, "sort=-param.lr") == [5, 4, 3, 2, 1, 0]
+    assert _numbers(client, sid, "sort=param.optimizer&param.dropout.min=0.15") == [2, 4, 3, 5]
+    r = client.get(f"/api/v1/studies/{sid}/trials?sort=param.nope")
+    assert r.status_code == 400 and "nope" in r.json["message"]
     assert _numbers(client, sid, "param.lr.min=&param.optimizer=") == [0, 1, 2, 3, 4, 5]  # empty = any
     page = client.get(f"/api/v1/studies/{sid}/trials?param.lr.max=0.002&per_page=1&page=2").json
     assert page["total"] == 3 and page["pages"] == 3 and page["items"][0]["number"] == 1
