@@ -1,4 +1,4 @@
-# One image for the web UI, the dispatcher and the Ray nodes.
+# One image for the web UI, the dispatcher and the Ray nodes (docker-compose.yml).
 FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
@@ -10,5 +10,10 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
 RUN pip install --no-deps .
-RUN useradd --create-home hpsearch
+# An unprivileged user; HPSEARCH_HOME (Tune's storage, journals, driver logs) on a
+# volume shared by the dispatcher and every Ray node, owned by that user.
+RUN useradd --create-home hpsearch && mkdir -p /data/hpsearch && chown hpsearch:hpsearch /data/hpsearch
+ENV HPSEARCH_HOME=/data/hpsearch
 USER hpsearch
+EXPOSE 8080
+CMD ["hpsearch", "--help"]
