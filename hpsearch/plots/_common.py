@@ -19,7 +19,7 @@ SCORED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.IMPORTED
 MAX_MARKERS = 2000        # points per scatter (history)
 MAX_SLICE = 1000          # points per slice panel (one panel per parameter)
 MAX_LINES = 1000          # parallel-coordinates lines
-MAX_FIT_ROWS = 2000       # rows the importance forest is fitted on
+MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis
 
 

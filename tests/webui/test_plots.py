@@ -95,7 +95,7 @@ def test_big_studies_are_sampled_with_a_note(store, wide):
     assert len(plots.slice_plot(store, sid).data[0].x) <= plots.MAX_MARKERS
     con = plots.contour(store, sid, ("lr", "dropout"))
     assert len(con.data[0].z) <= 24 and len(con.data[1].x) <= plots.MAX_MARKERS
-    assert "2,000 of 2,500" in plots.param_importance(store, sid).layout.title.subtitle.text
+    assert "1,000 of 2,500" in plots.param_importance(store, sid).layout.title.subtitle.text
 
 
 def test_compare_trials_plot(store, filled):
