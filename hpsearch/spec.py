@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -196,6 +197,9 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
     """Validate a spec dict; fill defaults from the trainable. See :func:`load`."""
     if not isinstance(raw, dict):
         raise SpecError(f"must be a mapping of fields, got {type(raw).__name__}", "spec")
+    bad = _non_finite(raw)
+    if bad:  # NaN/Infinity are not JSON: PostgreSQL would refuse the study's row
+        raise SpecError([(field, f"must be a finite number, got {value!r}") for field, value in bad])
     try:
         spec = Spec.model_validate(raw)
     except ValidationError as exc:
@@ -272,6 +276,17 @@ def _check_dataset(info, spec: Spec) -> None:
         if info.name in trainables.BUILTIN else None
     if checker is not None:
         checker(info.name, spec.dataset, {**spec.fixed})
+
+
+def _non_finite(value: Any, path: str = "") -> list[tuple[str, float]]:
+    """(field, value) of every NaN or infinite float in a raw spec."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path or "spec", value)]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}[{i}]")]
+    return []
 
 
 def _json_scalar_or_list(value: Any) -> bool:
