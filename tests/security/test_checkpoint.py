@@ -24,7 +24,7 @@ def test_a_bare_pickle_checkpoint_is_refused_without_running(tmp_path):
 
     marker = tmp_path / "pwned"
     (tmp_path / _harness.CHECKPOINT_FILE).write_bytes(
-        pickle.dumps({"format": 1, "family": "cnn", "model": _Payload(marker)}))
+        pickle.dumps({"format": 1, "family": "cnn", "model": _Payload(marker)}, protocol=2))
     setup = _harness.prepare(cnn.RECIPE, {}, device="cpu")
     with pytest.raises(_harness.CheckpointError, match="refusing checkpoint"):
         _harness.load_checkpoint(tmp_path, setup)
