@@ -17,7 +17,7 @@ import hpsearch
 from hpsearch.client import Client, ServerError, ServerUnreachable, resolve_server, resolve_token
 from hpsearch.store import Store, StudyStatus
 from tests.helpers import quad_spec
-from tests.service.conftest import cli, free_port, service_env
+from tests.service.conftest import cli, free_port, service_env, wait_for
 
 
 @pytest.fixture
@@ -59,6 +59,17 @@ def test_queue_returns_at_once_and_cancel_over_the_api(web, tmp_path):
     assert proc.returncode == 1 and "409" in proc.stderr and "CANCELLED" in proc.stderr
     proc = _run("cancel", "no-such-study", "--server", url)
     assert proc.returncode == 1 and "no study 'no-such-study'" in proc.stderr
+
+    # --wait follows the study to its end (here: cancelled from elsewhere).
+    path.write_text(yaml.safe_dump(quad_spec("followed")))
+    follower = subprocess.Popen(cli("submit", str(path), "--server", url, "--wait"),
+                                env=service_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    wait_for(lambda: store.list_studies(status=StudyStatus.QUEUED), 60, "the queued study")
+    Client(url).cancel("followed")
+    out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 1, err  # it did not complete
+    assert "queued study" in out and "CANCELLED" in out
 
 
 def test_python_api_handle(web):
