@@ -42,11 +42,12 @@ def test_serving_answers_every_endpoint_from_a_real_server(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     out = seed(url, trials=20, reports=3, studies=3, small_trials=1)
-    rows = serving.measure(url, out["study_id"], 20, tmp_path, requests=4, budget_s=0.1,
+    rows = serving.measure(url, out["study_id"], 20, tmp_path, requests=4, budget_s=0.1, studies=3,
                            log=lambda s: None)
     assert {r["endpoint"] for r in rows} >= {"study page", "studies page", "plot importance"}
-    assert all(r["c1"]["errors"] == [] and r["c4"]["errors"] == [] and r["c4"]["n"] >= 4
-               for r in rows)
+    bad = [(r["endpoint"], r["errors"], r["c4"]["n"]) for r in rows
+           if r["errors"] or r["c4"]["n"] < 4]
+    assert bad == []
     text = serving.report({"sqlite": {"rows": rows, "seed_s": 0.1}}, C.machine(),
                           type("A", (), {"trials": 20, "reports": 3, "studies": 3, "requests": 1,
                                          "budget": 0.1}))
