@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Space
@@ -23,8 +22,7 @@ MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: 10,000 of them build several times faster than dataclasses
     number: int
     params: dict
     value: float
@@ -49,10 +47,14 @@ def get_study(store, study_id: int) -> Study:
     return store.get_study(int(study_id))  # NotFoundError for an unknown id
 
 
-def scored(store, study_id: int) -> list[Row]:
-    """Finished trials with a finite value, by number (one query, no results read)."""
+def scored(store, study_id: int, params: bool = True) -> list[Row]:
+    """Finished trials with a finite value, by number (one query, no results read).
+
+    ``params=False`` leaves the JSON params unread (empty dicts): most of the cost.
+    """
+    cols = (Trial.number, Trial.params if params else literal(None), Trial.value)
     with store.session() as s:
-        rows = s.execute(select(Trial.number, Trial.params, Trial.value)
+        rows = s.execute(select(*cols)
                          .where(Trial.study_id == study_id, Trial.status.in_(SCORED),
                                 Trial.value.is_not(None)).order_by(Trial.number))
         return [Row(n, p or {}, v) for n, p, v in rows if v is not None and math.isfinite(v)]

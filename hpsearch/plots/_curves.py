@@ -164,7 +164,7 @@ def compare_history(store, study_ids: list[int]) -> go.Figure:
     fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}},
                             "yaxis": {"title": {"text": "best value"}}})
     for study in studies:
-        rows = scored(store, study.id)
+        rows = scored(store, study.id, params=False)
         if rows:
             bests = best_so_far([r.value for r in rows], study.mode)
             keep = sorted({0, len(rows) - 1} | {i for i in range(1, len(rows)) if bests[i] != bests[i - 1]})

@@ -20,7 +20,7 @@ def optimization_history(store, study_id: int) -> go.Figure:
     MAX_MARKERS trial markers are drawn (the best always among them).
     """
     study = get_study(store, study_id)
-    rows = scored(store, study.id)
+    rows = scored(store, study.id, params=False)
     title = f"Optimization history: {study.name}"
     if not rows:
         return empty(title)
