@@ -117,8 +117,11 @@ def run_optuna(n: int, workdir: Path) -> float:
 def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool,
             pg_sizes: list[int] | None = None, systems: tuple[str, ...] = SYSTEMS,
             deadline: float | None = None, skipped: list[str] | None = None,
-            log=print) -> list[dict]:
+            repeats: int = 1, log=print) -> list[dict]:
     """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N.
+
+    With ``repeats`` > 1 the systems run round-robin that many times and each row keeps
+    the fastest run (all runs are listed in ``runs``).
 
     Past ``deadline`` (``time.monotonic()``) no new size starts; those skipped are
     named in ``skipped``.
@@ -138,16 +141,21 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
             plan.append(("hpsearch PostgreSQL",
                          lambda: _with_db("postgresql", workdir, n, concurrency)))
         plan.append(("Optuna SQLite", lambda: run_optuna(n, workdir)))
-        for system, fn in plan:
-            if system not in systems:
-                continue
-            cpu0 = time.process_time()
-            seconds = fn()
-            cpu = time.process_time() - cpu0  # this process's CPU, every thread (not the workers)
+        plan = [(system, fn) for system, fn in plan if system in systems]
+        runs: dict[str, list[tuple[float, float]]] = {system: [] for system, _ in plan}
+        for rep in range(repeats):  # round-robin, so a load spike hits one run, not one system
+            for system, fn in plan:
+                cpu0 = time.process_time()
+                seconds = fn()
+                cpu = time.process_time() - cpu0  # this process, every thread (not Ray's workers)
+                runs[system].append((seconds, cpu))
+                log(f"  {system:20s} N={n:5d} c={concurrency} run {rep + 1}  {seconds:7.2f} s  "
+                    f"{n / seconds:6.1f} trials/s")
+        for system, got in runs.items():
+            seconds, cpu = min(got)  # the least disturbed run
             rows.append({"system": system, "n": n, "concurrency": concurrency,
-                         "seconds": seconds, "rate": n / seconds, "cpu_ms": cpu / n * 1000})
-            log(f"  {system:20s} N={n:5d} c={concurrency}  {seconds:7.2f} s  "
-                f"{n / seconds:6.1f} trials/s")
+                         "seconds": seconds, "rate": n / seconds, "cpu_ms": cpu / n * 1000,
+                         "runs": [g[0] for g in got]})
     for row in rows:
         bare = next(r for r in rows if r["n"] == row["n"] and r["system"] == "bare Ray Tune")
         row["ratio"] = row["seconds"] / bare["seconds"]
@@ -173,10 +181,11 @@ def targets(rows: list[dict], n: int = 200) -> list[tuple[str, float | None, str
 
 
 def _rows_table(rows: list[dict]) -> str:
-    return C.table(["trials", "concurrency", "system", "seconds", "trials/s", "time / bare Ray Tune",
-                    "driver CPU ms/trial"],
+    return C.table(["trials", "concurrency", "system", "seconds (best)", "trials/s",
+                    "time / bare Ray Tune", "driver CPU ms/trial", "all runs (s)"],
                    [[r["n"], r["concurrency"], r["system"], r["seconds"], r["rate"],
-                     f"{r['ratio']:.2f}x", f"{r['cpu_ms']:.1f}"] for r in rows])
+                     f"{r['ratio']:.2f}x", f"{r['cpu_ms']:.1f}",
+                     ", ".join(f"{x:.2f}" for x in r.get("runs", [r["seconds"]]))] for r in rows])
 
 
 def report(rows: list[dict], m: dict, notes: str | None = None,

@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     pg = pg_available()
     say = lambda s: print(s, flush=True)  # noqa: E731
     sizes = [10, 30] if q else [50, 200]
+    # Two round-robin runs per system at 50 and 200 trials; the best of each is compared.
     over_rows += _section("overhead", lambda: overhead.measure(
-        sizes, 1, work, postgres=pg, log=say), failures, times) or []
+        sizes, 1, work, postgres=pg, repeats=1 if q else 2, log=say), failures, times) or []
 
     # Ray delivers concurrent reports slowly here (see writes.md): 8 x 100 through Ray, 8 x 1,000
     # through the Writer alone.
