@@ -64,8 +64,10 @@ def test_study_page_charts_filter_contour_and_compare(live_url, filled):
             page.click("#trial-filters button")
             page.wait_for_url("**param.lr.min=0.0009**")
             assert page.locator("#trials-table tr").count() == 1 + 2  # trials 2 and 4
-            # Compare the two checked trials.
+            # Compare: one ticked row is refused in place, two open the comparison.
             page.check("input[name=trials][value='2']")
+            page.click("#compare-trials button")
+            page.wait_for_selector(".compare-note:has-text('1 ticked')", timeout=5000)
             page.check("input[name=trials][value='4']")
             page.click("#compare-trials button")
             page.wait_for_url("**/compare?trials=2&trials=4")

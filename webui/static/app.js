@@ -135,6 +135,23 @@
       load(el);
     });
   }
+  // Comparing needs two or more ticked rows: say so here rather than on an error page.
+  function wireCompare(formId, boxName, what) {
+    var form = document.getElementById(formId);
+    if (!form) { return; }
+    form.addEventListener("submit", function (ev) {
+      var n = form.querySelectorAll("input[name=" + boxName + "]:checked").length;
+      var note = form.querySelector(".compare-note");
+      if (n >= 2) { return; }
+      ev.preventDefault();
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "compare-note problems";
+        form.insertBefore(note, form.firstChild);
+      }
+      note.textContent = "Tick two or more " + what + " to compare (" + n + " ticked).";
+    });
+  }
   // Submit page: a chosen file is shown in the editor; a problem's line is one click away.
   function wireSubmit() {
     var file = document.getElementById("spec-file"), text = document.getElementById("spec-text");
@@ -162,6 +179,7 @@
     loadCharts();
     wireContour();
     wireSubmit();
+    wireCompare("compare-trials", "trials", "trials");
     wire();
     document.querySelectorAll("[data-poll-url]").forEach(poll);
   });
