@@ -147,15 +147,3 @@ def clauses(filters: dict[str, dict]) -> list:
             else:
                 out.append(col.as_string().in_([str(v) for v in values]))
     return out
-
-
-def to_args(filters: dict[str, dict]) -> dict[str, Any]:
-    """The filters back as query arguments (for pagination links)."""
-    out: dict[str, Any] = {}
-    for name, entry in filters.items():
-        for bound in ("min", "max"):
-            if bound in entry:
-                out[f"{PREFIX}{name}.{bound}"] = entry[bound]
-        if "in" in entry:
-            out[f"{PREFIX}{name}"] = [str(v) for v in entry["in"]]
-    return out
