@@ -44,7 +44,7 @@ def test_two_dispatchers_never_run_a_study_twice(ray_cluster, pg_url, services, 
 def test_killed_dispatcher_is_taken_over_after_its_lease(ray_cluster, pg_url, services, home):
     store = Store(pg_url)
     spec = quad_spec("takeover", fixed={"epochs": 3, "sleep": 0.4},
-                     budget={"trials": 8, "max_concurrent": 2})
+                     budget={"trials": 6, "max_concurrent": 2})
     sid = store.create_study(specmod.load(spec)).id
     first, log_a = services.dispatcher(pg_url, ray_cluster, "--lease", "4", name="first")
     started = wait_for(lambda: events(log_a, "study.started"), 90, "the first driver")
