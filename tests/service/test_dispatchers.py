@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import urllib.request
 
 import pytest
 
 from hpsearch import spec as specmod
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from tests.helpers import quad_spec
-from tests.service.conftest import events, kill_session, wait_for
+from tests.service.conftest import events, free_port, kill_session, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -25,7 +26,9 @@ def test_two_dispatchers_never_run_a_study_twice(ray_cluster, pg_url, services, 
     ids = [store.create_study(specmod.load(quad_spec(
         f"many-{i}", trainable="tests.helpers:noop", fixed={},
         budget={"trials": 1, "max_concurrent": 1}))).id for i in range(6)]
-    _, log_a = services.dispatcher(pg_url, ray_cluster, "--max-studies", "2", name="a")
+    port = free_port()
+    _, log_a = services.dispatcher(pg_url, ray_cluster, "--max-studies", "2",
+                                   "--metrics-port", str(port), name="a")
     _, log_b = services.dispatcher(pg_url, ray_cluster, "--max-studies", "2", name="b")
     wait_for(lambda: all(s.status in StudyStatus.FINISHED and s.lease_owner is None
                          for s in store.list_studies()), 150, "every queued study to finish")
@@ -39,6 +42,15 @@ def test_two_dispatchers_never_run_a_study_twice(ray_cluster, pg_url, services, 
         trials = store.trials(sid)
         assert len(trials) == 1 and trials[0].status == TrialStatus.COMPLETED
         assert study.lease_owner is None  # released when done
+    # Dispatcher a's /metrics: its claims, and its drivers' result write latency.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line[:1] not in ("#", ""))
+    assert float(next(v for k, v in lines.items()
+                      if k.startswith("hpsearch_dispatcher_claims_total") and 'kind="new"' in k)) \
+        == len(ran_a)
+    if ran_a:
+        assert float(lines["hpsearch_result_write_seconds_count"]) > 0
 
 
 def test_killed_dispatcher_is_taken_over_after_its_lease(ray_cluster, pg_url, services, home):
