@@ -189,10 +189,10 @@ def test_trial_detail_checkpoint_and_metrics(client, store, filled, tmp_path):
     assert "not on this host" in client.get(f"/studies/{filled['done']}/trials/1").get_data(as_text=True)
 
 
-JUNK = ["page=x", "page=0", "page=99999999999999999999", "per_page=-1", "sort=;drop", "sort=-",
-        "status=%3Cscript%3E", "q=%25%5C_", "ids=1,x", "ids=", "trials=1,1", "trials=99999999999,1",
-        "x=lr", "x=lr&y=nope", "param.lr.min=x", "param.=1", "param.lr.max=1e999",
-        "param.optimizer=%00", "template=../../etc/passwd"]
+JUNK = ["page=99999999999999999999&per_page=-1", "sort=;drop", "sort=-param.", "status=%3Cscript%3E",
+        "q=%25%5C_&ids=1,x", "ids=&trials=1,1", "trials=99999999999,1&x=lr", "x=lr&y=nope",
+        "param.lr.min=x&param.=1", "param.lr.max=1e999&param.optimizer=%00",
+        "template=../../etc/passwd"]
 
 
 def test_no_route_answers_500_to_junk(app, client, filled):
@@ -214,7 +214,7 @@ def test_no_route_answers_500_to_junk(app, client, filled):
                 if path.startswith("/api/") and r.status_code >= 400:
                     assert r.is_json and r.json["message"], (path, junk)
                 seen += 1
-    assert seen > 200
+    assert seen > 150
 
 
 def test_compare_studies(client, filled):
