@@ -130,6 +130,7 @@ class Dispatcher:
             if owners.get(sid) not in (self.name, None):
                 driver = self.drivers.pop(sid)
                 _kill_group(driver.proc, signal.SIGKILL)
+                driver.proc.wait(10)
                 self._log(logging.WARNING, f"lost the lease of study {sid} to {owners.get(sid)}; "
                           "its driver here was killed", "study.lease_lost", study_id=sid,
                           owner=owners.get(sid))
@@ -139,7 +140,7 @@ class Dispatcher:
         cmd = [*self.driver_command, "--study", str(claim.study_id), "--log-format", self.log_format]
         if claim.takeover:
             cmd.append("--resume")
-        env = {**os.environ, "HPSEARCH_DB": self.store.url}
+        env = {**os.environ, "HPSEARCH_DB": self.store.url, "HPSEARCH_DISPATCHER_PID": str(os.getpid())}
         if self.ray_address:
             env["HPSEARCH_RAY_ADDRESS"] = self.ray_address
         if self.metrics_dir:
@@ -308,6 +309,29 @@ def _last_line(path: Path, limit: int = 500) -> str:
     return lines[-1][:limit] if lines else ""
 
 
+def exit_with_parent(parent: int, every: float = 1.0) -> threading.Thread:
+    """In a driver: end this process when its dispatcher ``parent`` is gone.
+
+    A driver runs in a session of its own, so it outlives a SIGKILLed dispatcher;
+    left running, it would meet the driver of the dispatcher that takes the study
+    over. It stops like on SIGTERM (the result writer flushes), within ``every`` s,
+    well before any lease (at least 2 s) can expire.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        log.warning("the dispatcher (pid %s) is gone: stopping this driver", parent,
+                    extra={"event": "driver.orphaned"})
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(15)
+        os._exit(143)  # SIGTERM did not end it: go now
+
+    thread = threading.Thread(target=watch, name="hpsearch-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_one(study_id: int, resume: bool) -> int:
     """The driver process of one study (started by the dispatcher)."""
     from hpsearch.monitoring import record_write_latency
@@ -322,6 +346,8 @@ def run_one(study_id: int, resume: bool) -> int:
 
     # SIGTERM (the dispatcher stopping) unwinds like an exit: the result writer flushes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if os.environ.get("HPSEARCH_DISPATCHER_PID", "").isdigit():
+        exit_with_parent(int(os.environ["HPSEARCH_DISPATCHER_PID"]))
     store = Store()
     ray_address = os.environ.get("HPSEARCH_RAY_ADDRESS")
     study = store.get_study(study_id)

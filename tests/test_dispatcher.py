@@ -143,3 +143,29 @@ def test_json_log_lines():
     d = json.loads(JsonFormatter().format(record))
     assert d["message"] == "claimed 7" and d["event"] == "study.claimed" and d["study_id"] == 7
     assert d["level"] == "info" and d["logger"] == "hpsearch.dispatcher" and d["ts"].endswith("Z")
+
+
+def test_a_driver_ends_when_its_dispatcher_is_killed(tmp_path):
+    """A driver has a session of its own; it must still not outlive its dispatcher."""
+    import os
+    import subprocess
+
+    child = ("import os, time; from hpsearch.dispatcher import exit_with_parent; "
+             "exit_with_parent(int(os.environ['PARENT']), every=0.2); time.sleep(60)")
+    parent = ("import os, subprocess, sys, time; "
+              f"p = subprocess.Popen([sys.executable, '-c', {child!r}], start_new_session=True, "
+              "env={**os.environ, 'PARENT': str(os.getpid())}); print(p.pid, flush=True); "
+              "time.sleep(60)")
+    dispatcher = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    driver = int(dispatcher.stdout.readline())
+    time.sleep(1.0)  # the driver is up and watching
+    dispatcher.kill()
+    dispatcher.wait(10)
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.exists(f"/proc/{driver}") and \
+            open(f"/proc/{driver}/stat").read().split()[2] != "Z":
+        time.sleep(0.1)
+    gone = not os.path.exists(f"/proc/{driver}") or open(f"/proc/{driver}/stat").read().split()[2] == "Z"
+    if not gone:
+        os.kill(driver, signal.SIGKILL)
+    assert gone
