@@ -1,6 +1,7 @@
 """The JSON API under /api/v1 (documented by /api/v1/openapi.json)."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -68,8 +69,17 @@ def plot(study_id: int, name: str):
             raise BadParam(str(exc)) from None
         return fig.to_json()
 
-    body = current_app.extensions["hpsearch_charts"].get_or_build(key, build)
-    return current_app.response_class(body, mimetype="application/json")
+    charts = current_app.extensions["hpsearch_charts"]
+    etag = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    # A browser that holds this very figure (a reload, a live page whose study has not
+    # moved) gets a 304; only figures this process built and still holds are vouched for.
+    if etag in request.if_none_match and charts.has(key):
+        resp = current_app.response_class(status=304)
+    else:
+        resp = current_app.response_class(charts.get_or_build(key, build), mimetype="application/json")
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "no-cache"  # revalidate every time: the study may move
+    return resp
 
 
 def contour_pair(args) -> tuple[str, str] | None:

@@ -22,6 +22,10 @@ class ChartCache:
         self._items: OrderedDict[Hashable, str] = OrderedDict()
         self._lock = threading.Lock()
 
+    def has(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
     def get_or_build(self, key: Hashable, build: Callable[[], str]) -> str:
         with self._lock:
             if key in self._items:

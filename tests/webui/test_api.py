@@ -153,13 +153,17 @@ def test_charts_are_cached_until_the_study_moves(client, store, filled):
 
     sid = filled["done"]
     url = f"/api/v1/studies/{sid}/plots/history"
-    first = client.get(url).data
+    r = client.get(url)
+    first, etag = r.data, r.headers["ETag"]
     assert client.get(url).data == first
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
     store.apply([("trial", sid, "late", 6, {"lr": 0.01, "dropout": 0.1, "optimizer": "adam"},
                   TrialStatus.RUNNING, time.time()),
                  ("result", sid, "late", 1, 0.99, {"val_accuracy": 0.99}, time.time()),
                  ("status", sid, "late", TrialStatus.COMPLETED, {"value": 0.99}, time.time())])
-    fig = client.get(url).json
+    r = client.get(url, headers={"If-None-Match": etag})
+    assert r.status_code == 200 and r.headers["ETag"] != etag  # the study moved
+    fig = r.json
     assert 6 in typed(fig["data"][0]["x"]) and max(typed(fig["data"][1]["y"])) == 0.99
 
 
