@@ -94,7 +94,9 @@ def document() -> dict:
                                _q("x", {"type": "string"}, "contour only: the x parameter "
                                                            "(give y too)"),
                                _q("y", {"type": "string"}, "contour only: the y parameter")],
-                "responses": {"200": _json(_ref("Figure"), "figure JSON"), **_ERR}}},
+                "responses": {"200": _json(_ref("Figure"), "figure JSON, with an ETag"),
+                              "304": {"description": "not modified (If-None-Match matched)"},
+                              **_ERR}}},
             "/compare": {"get": {
                 "summary": "Studies side by side: summaries with trials and time to best, "
                            "their best trials, a params diff, best-so-far curves overlaid",
