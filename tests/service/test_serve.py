@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from hpsearch.client import Client
+from hpsearch.client import Client, ServerError
 from hpsearch.store import StudyStatus
 from tests.helpers import quad_spec
 from tests.service.conftest import cli, events, free_port, service_env, wait_for, wait_http
@@ -36,8 +36,9 @@ def _value(text: str, prefix: str) -> float:
 
 
 def test_serve_runs_a_study_reports_metrics_and_stops_on_sigterm(ray_cluster, services,
-                                                                 sqlite_url, home, tmp_path):
+                                                                 sqlite_url, home, tmp_path, monkeypatch):
     env = service_env({**ray_cluster.env, "HPSEARCH_SECRET_KEY": secrets.token_urlsafe(48)})
+    monkeypatch.delenv("HPSEARCH_TOKEN", raising=False)
     add = subprocess.run(cli("user", "add", "ada", "--role", "admin", "--password-stdin",
                              "--db", sqlite_url), input="a long enough password 123\n",
                          env=env, capture_output=True, text=True, timeout=60)
@@ -57,6 +58,9 @@ def test_serve_runs_a_study_reports_metrics_and_stops_on_sigterm(ray_cluster, se
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/api/v1/health", serve, log)
 
+    with pytest.raises(ServerError, match="HPSEARCH_TOKEN") as refused:
+        Client(url, token=None).submit(quad_spec("anonymous"))  # login is on: no token, no study
+    assert refused.value.status == 401 and refused.value.exit_code == 1
     study = Client(url, token=token).submit(quad_spec(
         "served", trainable="tests.helpers:noop", fixed={}, budget={"trials": 2}))
     assert study.wait(timeout=150, poll=1).status == StudyStatus.COMPLETED
