@@ -226,7 +226,10 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [trainables](trainables.md); GPU: `benchmarks/gpu.sh`.", "",
+             "[serving](serving.md), [trainables](trainables.md); GPU: `benchmarks/gpu.sh`. "
+             "Not run by `make bench` (longer, and not performance targets): "
+             "`benchmarks/searchers_regret.py` and `benchmarks/asha_vs_fifo.py`, whose results "
+             "files are from their own runs.", "",
              "## Section times", "",
              C.table(["section", "seconds"], [[k, f"{v:.0f}"] for k, v in times.items()])]
     if failures:
