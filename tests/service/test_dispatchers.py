@@ -87,6 +87,8 @@ def test_killed_dispatcher_is_taken_over_after_its_lease(ray_cluster, pg_url, se
         assert after[number] == row
     assert not [t for t in trials if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
     done = [t for t in trials if t.status == TrialStatus.COMPLETED]
-    assert len(done) >= spec["budget"]["trials"]
+    print(f"takeover: {len(before)} finished before the kill, {len(trials)} trials in the end, "
+          f"{len(done)} completed; statuses {sorted(t.status for t in trials)}")
+    assert len(done) == spec["budget"]["trials"] == len(trials)  # exactly the budget
     for t in done:  # no (trial, iteration) result stored twice, none missing
         assert [r.iteration for r in store.results(t.id)] == [1, 2, 3]
