@@ -61,8 +61,13 @@ def cmd_serve(args) -> int:
     and leaves their studies to be resumed at the next start.
     """
     from hpsearch.monitoring import METRICS_DIR_ENV
-    from webui.serve import serve as serve_web
+    from webui.serve import ServeError, serve as serve_web, served_config
 
+    try:  # refuse before the dispatcher can claim anything
+        served_config(args.db, args.host, served=True)
+    except ServeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     metrics_dir = tempfile.mkdtemp(prefix="hpsearch-metrics-")
     os.environ[METRICS_DIR_ENV] = metrics_dir  # drivers write there; this web /metrics reads it
     cmd = [sys.executable, "-m", "hpsearch.cli", "dispatcher", "--max-studies",
