@@ -143,4 +143,8 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
     # The budget is the BudgetSearcher's to enforce; the searcher's own cap would
     # count suggestions of a run that never reached SQL.
     searcher.max_trials = None
+    log.info("resume: %d trials in SQL, %d to run again, %d new; searcher state %s "
+                "(n_suggested %d, pending %s)", len(ran), len(plan.reruns), plan.new,
+                "restored" if saved_state else "rebuilt", searcher.n_suggested,
+                sorted(searcher.pending))
     return plan

@@ -5,6 +5,7 @@ them back), so they hold only plain data and rebuild connections lazily.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -212,7 +213,9 @@ class StoreCallback(Callback):
         if sig == self._state_sig:
             return
         self._last_state, self._state_sig = now, sig
-        self.writer.put(("searcher_state", self.study_id, s.get_state()))
+        # A copy taken now: get_state() shares the searcher's live dicts (pending...), and
+        # the writer thread serialises later, when they may have moved on.
+        self.writer.put(("searcher_state", self.study_id, json.loads(json.dumps(s.get_state()))))
 
     def on_experiment_end(self, trials, **info):
         self.save_searcher_state(force=True)

@@ -79,7 +79,8 @@ def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_p
     # The Bayesian searcher continued from its saved state: it counts every trial,
     # so its random phase (4 points) was not started again.
     state = study.searcher_state
-    assert state["n_suggested"] == 20 and len(state["observations"]) == 20
+    assert (state["n_suggested"], len(state["observations"])) == (20, 20), \
+        ([(t.number, t.ray_trial_id) for t in trials], proc.stderr[-3000:])
     record("driver_sigkill", kills=1, finished_before_kill=len(before),
            interrupted=len(cut_short), trials_after_resume=len(trials), lost=0)
     record("heartbeat_reaper", reaped=sum(reaped), grace_s=GRACE_S,
