@@ -50,13 +50,16 @@ def test_failing_trials_are_retried_recorded_and_the_study_goes_on(ray_session, 
 
 def test_a_study_whose_trials_all_fail_is_failed_naming_the_first_error(ray_session, home):
     spec = quad_spec("doomed", trainable="tests.helpers:failing",
-                     budget={"trials": 3, "max_concurrent": 2, "max_failures": 1})
+                     budget={"trials": 2, "max_concurrent": 2, "max_failures": 0})
     study = run_study(spec, progress=False)  # returns: never hangs
     assert study.status == StudyStatus.FAILED
-    assert "every trial failed" in study.error and "RuntimeError: boom at x=" in study.error
     trials = Store().trials(study.id)
-    assert [t.status for t in trials] == [TrialStatus.ERROR] * 3
+    assert [t.status for t in trials] == [TrialStatus.ERROR] * 2
     assert all("in failing" in t.error and "\x1b[" not in t.error for t in trials)
+    first = trials[0]  # the first trial (by number) with an error
+    assert study.error == f"every trial failed; first error: RuntimeError: boom at x=" \
+        f"{first.params['x']:.3f}", study.error
+    record("all_trials_fail", trials=2, failures_injected=2, study_status=study.status)
 
 
 def test_killed_worker_resumes_from_its_last_checkpoint(ray_session, home, tmp_path):
