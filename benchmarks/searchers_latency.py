@@ -128,7 +128,7 @@ def plot(rows, path: Path) -> None:
     ax1.legend(fontsize=8)
     for name in SEARCHERS:
         got = [r for r in rows if r[0] == name]
-        ax2.plot([r[1] for r in got], [max(r[4], 1e-3) * 1e3 for r in got], marker="o", label=name)
+        ax2.plot([r[1] for r in got], [max(r[4], 1e-6) * 1e3 for r in got], marker="o", label=name)
     ax2.axhline(OTHER_TARGET_S[1] * 1e3, color="grey", linestyle="--", linewidth=1,
                 label="target for others (10 ms)")
     ax2.set(xscale="log", yscale="log", xlabel="observations", ylabel="median ms",
