@@ -82,9 +82,9 @@ def kill_session(leader: int, sig: int = signal.SIGKILL) -> None:
                 pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_head():
-    """A Ray head of 2 CPUs, with its own token and temp dir, for this session's drivers."""
+    """A Ray head of 2 CPUs, with its own token and temp dir, for this package's drivers."""
     port = free_port()
     temp = tempfile.mkdtemp(prefix="hps-rel-", dir="/tmp")  # short: Ray's socket paths
     token = secrets.token_hex(32)

@@ -14,7 +14,7 @@ from tests.reliability.conftest import cli, kill, record, start_driver, wait_for
 pytestmark = pytest.mark.slow
 
 KILLS = 10
-BUDGET = 20
+BUDGET = 32
 
 
 def _events(store: Store) -> int:
@@ -25,8 +25,15 @@ def _events(store: Store) -> int:
         return s.scalar(select(func.count(TrialEvent.id)))
 
 
+def _finished(store: Store) -> int:
+    try:
+        return len(store.trials(store.get_study("loop").id, status=TrialStatus.COMPLETED))
+    except Exception:  # noqa: BLE001 - no study yet
+        return 0
+
+
 def test_kill_loop_ends_with_exactly_the_budget(ray_head, driver_env, tmp_path):
-    spec = quad_spec("loop", fixed={"epochs": 2, "sleep": 0.1},
+    spec = quad_spec("loop", fixed={"epochs": 2, "sleep": 0.25},
                      budget={"trials": BUDGET, "max_concurrent": 2})
     path = write_spec(tmp_path / "spec.yaml", spec)
     store = Store()
@@ -36,15 +43,18 @@ def test_kill_loop_ends_with_exactly_the_budget(ray_head, driver_env, tmp_path):
     address = ("--ray-address", ray_head.address)
     for i in range(KILLS):
         args = ("submit", str(path)) if i == 0 else ("resume", "loop")
-        before = _events(store)
+        before, done = _events(store), _finished(store)
         started = time.monotonic()
         driver = start_driver(driver_env, *args, *address, log=log)
         if i > 0 and rng.random() < 0.2:
             time.sleep(rng.uniform(0.0, 3.0))  # a kill while the driver starts up
-        else:  # a kill while trials run: once this driver has started one, at a random moment
-            wait_for(lambda: _events(store) > before, timeout=180, every=0.05, proc=driver,
-                     what="a trial started by this driver")
-            time.sleep(rng.uniform(0.0, 2.5))
+        else:
+            # A kill while trials run: once this driver has started one and finished 0-2
+            # more (so the study outlives the ten kills), at a random moment.
+            more = rng.randint(0, 2)
+            wait_for(lambda: _events(store) > before and _finished(store) >= done + more,
+                     timeout=180, every=0.05, proc=driver, what="this driver's trials")
+            time.sleep(rng.uniform(0.0, 0.5))
         kill(driver)
         sid = store.get_study("loop").id
         print(f"kill {i} after {time.monotonic() - started:.1f}s:",
