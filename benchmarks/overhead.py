@@ -257,15 +257,21 @@ the driver-CPU column: the driver's main thread spends nearly all of a run waiti
 3. `on_experiment_end` waits for the writer to drain (the last status rows and the searcher
    state): ~0.1-0.4 s once per study, the price of "every row in SQL when the call returns".
 
-4. The writer thread's own CPU. py-spy (all threads, 600 no-op trials on SQLite, 12.4 s):
-   `Writer._run` held 1.7 s of samples, `Store.apply` 1.3 s of it, of which the database calls
-   (`do_execute`, `do_commit`) were under 0.5 s; the rest is SQLAlchemy ORM work per op (a
-   Trial object and a flush per trial start, a TrialEvent object per status, two UPDATEs per
-   trial per result batch), about 2 ms of GIL-holding Python per trial beside Tune's loop.
-   Proposed fix (owner: hpsearch/store/writer.py): Core `insert().returning(id)` for trials
-   and one executemany for events, and one UPDATE setting iterations and heartbeat together.
-   A 50 ms linger before each batch (tried by monkeypatching, not committed) did not move the
-   ratio beyond the machine's noise, so the batching constant is unchanged.
+4. The writer thread's round trips and ORM work. py-spy (all threads, 200 Hz) on 300 no-op
+   trials on PostgreSQL (7.8 s): the writer thread was active for 2.4 s, `Store.apply` 2.3 s
+   of it. Ops arrive one or two at a time, so each batch is its own transaction, and in it:
+   `apply_ops.trial_id` re-selects the trial's primary key for every batch (0.7 s, 30% of the
+   writer's time), `flush_results` runs the upsert plus two UPDATEs per trial (0.6 s), a new
+   trial is an ORM object and a flush, and each checkout pays the pool's pre-ping (0.23 s).
+   That is several round trips and about 8 ms of writer time per trial, partly holding the GIL
+   beside Tune's loop (driver CPU above: about 13.5 ms per trial for hpsearch vs 5.5 ms for
+   bare Ray Tune). Proposed fixes (owner: hpsearch/store/writer.py), in order of payoff:
+   cache `(study_id, ray_id) -> trial id` in the Writer across batches (ids never change);
+   one UPDATE for iterations and heartbeat; Core `insert().returning(id)` for trials and one
+   executemany for events; keep one connection for the writer thread instead of a checkout
+   (and pre-ping) per batch. A 50 ms linger before each batch (tried by monkeypatching, not
+   committed) did not move this ratio beyond the machine's noise (it does help a stream of
+   results: see writes.md), so the batching constant is unchanged.
 
 Items 2 and 3 are fixed costs per study (the `fixed s` column of the fit), which is why the
 ratio falls as N grows; item 1 grows with the run's length. The per-trial part (`per trial ms`)
