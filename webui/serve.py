@@ -122,5 +122,8 @@ def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, *,
     mode = "login required" if config["AUTH"] else "authentication OFF (loopback only)"
     print(f"hpsearch UI on http://{host}:{port}/ ({mode}; database "
           f"{app.extensions['hpsearch_store'].safe_url})", flush=True)
+    # plotly imports pandas lazily on the first figure; two request threads making that first
+    # import at once can see a half-initialized module (AttributeError: a 500). Import it now.
+    import pandas  # noqa: F401
     waitress_serve(app, host=host, port=port, threads=8)
     return 0
