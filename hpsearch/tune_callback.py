@@ -93,6 +93,9 @@ class StoreCallback(Callback):
         self.last: dict[str, float | None] = {}
         self.done_flag: dict[str, bool] = {}
         self.iteration: dict[str, int] = {}
+        # Trials Tune has ended: a result still in flight when a scheduler stopped its
+        # trial (the function trainable runs one report ahead) is not part of its history.
+        self.ended: set[str] = set()
         self.first_error: str | None = None
         # Ray trial id -> number of the INTERRUPTED trial it re-runs (filled by the
         # BudgetSearcher as it suggests, so shared, not copied).
@@ -143,6 +146,8 @@ class StoreCallback(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         tid = trial.trial_id
+        if tid in self.ended:
+            return
         value = _number(result.get(self.metric))
         if value is not None:
             prev = self.best.get(tid)
@@ -162,6 +167,7 @@ class StoreCallback(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         tid = trial.trial_id
+        self.ended.add(tid)
         value = self.last.get(tid)
         # A function trainable that returns ends with a result Tune does not pass to
         # callbacks, so its last result seen here has done=False. When a scheduler
@@ -186,6 +192,7 @@ class StoreCallback(Callback):
         self.writer.put(("status", self.study_id, tid, status, fields, time.time()))
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        self.ended.add(trial.trial_id)
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
