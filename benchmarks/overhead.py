@@ -238,55 +238,54 @@ def report(rows: list[dict], m: dict, notes: str | None = None,
     return "\n".join(lines) + "\n"
 
 
-WHY = """## Where hpsearch's extra time goes, and what would close the gap
+WHY = """## Where hpsearch's extra time goes
 
-Measured with pyinstrument on the driver (the profile below, when a target was missed) and with
-the driver-CPU column: the driver's main thread spends nearly all of a run waiting in
-`ray.wait` for the trial actors, as bare Ray Tune does. What hpsearch adds on that thread:
+The driver's main thread spends nearly all of a run waiting in `ray.wait` for the trial
+actors, as bare Ray Tune does; what hpsearch adds runs beside it. Measured on 200 no-op trials
+on PostgreSQL before and after the changes below (same machine, same minutes, bare Ray Tune
+alternating with hpsearch; the ratio is time / bare Ray Tune):
 
-1. `CancelStopper.stop_all` (hpsearch/tune_callback.py) runs a SQL query for the study's
-   cancel flag on Tune's event loop once a second; each is a round trip (a few ms idle, tens of
-   ms on a loaded machine, longer on PostgreSQL than SQLite), and while it runs no trial event
-   is handled. Proposed fix (owner: tune_callback.py): poll the flag from a daemon thread (or
-   from the writer thread between batches) and let `stop_all` read a boolean.
-2. The StoreCallback's writer and the CancelStopper each open their own `Store` lazily, on
-   Tune's loop, and each repeats the schema check `run_study`'s Store already made (the database
-   revision, and Alembic's script directory for the head: 0.1-0.4 s each, once per study).
-   Proposed fix: a `Store(url, check_schema=False)` path for those two (the URL was checked
-   a moment earlier), or cache the head revision once per process in `migrate.head_revision`.
-3. `on_experiment_end` waits for the writer to drain (the last status rows and the searcher
-   state): ~0.1-0.4 s once per study, the price of "every row in SQL when the call returns".
+| hpsearch | ratio |
+|---|---|
+| before (git 6f4e592), as committed | 1.41-1.51 |
+| same, StoreCallback given a writer that drops every op | 1.07-1.09 |
+| same, cancel flag never read | 1.48 |
+| after: writer batching and Core statements, cancel flag polled off the loop | 1.06-1.24 (noisy; see the tables) |
 
-4. The writer thread's round trips and ORM work. py-spy (all threads, 200 Hz) on 300 no-op
-   trials on PostgreSQL (7.8 s): the writer thread was active for 2.4 s, `Store.apply` 2.3 s
-   of it. Ops arrive one or two at a time, so each batch is its own transaction, and in it:
-   `apply_ops.trial_id` re-selects the trial's primary key for every batch (0.7 s, 30% of the
-   writer's time), `flush_results` runs the upsert plus two UPDATEs per trial (0.6 s), a new
-   trial is an ORM object and a flush, and each checkout pays the pool's pre-ping (0.23 s).
-   That is several round trips and about 8 ms of writer time per trial, partly holding the GIL
-   beside Tune's loop (driver CPU above: about 13.5 ms per trial for hpsearch vs 5.5 ms for
-   bare Ray Tune). Proposed fixes (owner: hpsearch/store/writer.py), in order of payoff:
-   cache `(study_id, ray_id) -> trial id` in the Writer across batches (ids never change);
-   one UPDATE for iterations and heartbeat; Core `insert().returning(id)` for trials and one
-   executemany for events; keep one connection for the writer thread instead of a checkout
-   (and pre-ping) per batch. A 50 ms linger before each batch (tried by monkeypatching, not
-   committed) did not move this ratio beyond the machine's noise (it does help a stream of
-   results: see writes.md), so the batching constant is unchanged.
+So almost all of the gap was the writer thread: its Python work holds the GIL that Tune's
+loop needs, and each of its commits keeps the machine's two cores busy (the PostgreSQL
+backend too). What changed (hpsearch/store/writer.py, hpsearch/tune_callback.py):
 
-Items 2 and 3 are fixed costs per study (the `fixed s` column of the fit), which is why the
-ratio falls as N grows; item 1 grows with the run's length. The per-trial part (`per trial ms`)
-is close to bare Ray Tune's: the callback's own work per trial is a few dict operations and
-queue puts, and the writer thread commits in the background.
+1. **Fewer, larger transactions.** After the first op of a batch the writer lingers 50 ms
+   (`HPSEARCH_WRITE_LINGER_S`) for more, so a trial's start, result and end share one
+   commit (about 30 batches for 200 trials, not 600); `flush()` cuts the wait short.
+2. **Fewer statements.** Trial ids are cached across batches (the per-batch SELECT of every
+   trial's id was 30% of the writer's time); a new trial is one `INSERT ... RETURNING`; a
+   batch's results, their progress (one UPDATE for iterations and heartbeat) and the status
+   history go in three multi-row statements; SQLAlchemy Core instead of ORM objects.
+   On PostgreSQL the result upsert goes through psycopg2's `execute_values` (an upsert is
+   not eligible for SQLAlchemy's multi-row executemany, so psycopg2 sent it row by row).
+   200 trials' ops applied in one batch: 4.1 ms per trial before, 1.1 ms after; the writer
+   thread's CPU for a 200-trial run is now about 0.2 s.
+3. **No pre-ping round trip per batch** for the writer's connection (it retries a failed
+   batch anyway), and no schema check for the writer's and the cancel poller's `Store`
+   (run_study checked the URL a moment earlier; `migrate.head_revision` is read once per
+   process).
+4. **The cancel flag is read by a daemon thread** once a second; Tune's loop reads a boolean.
+
+What is left is a fixed part per study (spec, study row, searcher state and final status,
+`on_experiment_end` waiting for the last batch) and the writer's remaining work, which
+shares two cores with Ray's processes and PostgreSQL. Reaching the same time as bare Ray
+Tune would need the writer out of the driver's process (a writer process fed through a
+pipe), which moves, not removes, its CPU on a 2-core machine.
 
 At concurrency 4, bare Ray Tune and hpsearch are both several times slower per trial than at
 concurrency 1 on this machine (2 cores shared with other work): Tune's controller handles one
 actor event per loop step, and with four 1-CPU actors plus Ray's own processes on two cores,
 each event waits for a core. The driver CPU per trial stays small, so the time is spent waiting
 on Ray, for hpsearch and bare Ray Tune alike, and their ratio is what the higher-concurrency
-table compares. The 15 trials/s target is at or above what bare Ray Tune itself reaches here
-when the machine is busy: hpsearch cannot be faster than the Tune loop it runs on; Optuna,
-which runs the objective in-process with no actors, shows what the same work costs without a
-cluster scheduler."""
+table compares. Optuna, which runs the objective in-process with no actors, shows what the
+same work costs without a cluster scheduler."""
 
 
 def fit_line(points: list[tuple[int, float]]) -> tuple[float, float]:

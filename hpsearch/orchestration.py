@@ -56,16 +56,34 @@ def trial_seed(seed: int, params: dict) -> int:
 
 
 def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
-                  seed: int) -> Callable[[dict], None]:
-    """The function Tune runs: searched params + fixed values + reserved keys."""
+                  seed: int, coalesce_s: float = 0.0) -> Callable[[dict], None]:
+    """The function Tune runs: searched params + fixed values + reserved keys.
+
+    ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
+    hpsearch/reporting.py; 0 sends each to Tune at once).
+    """
 
     def hpsearch_trial(config: dict) -> None:
+        from hpsearch import reporting
+
         for name in SECRET_ENV:
             os.environ.pop(name, None)
         full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
-        fn(full)
+        reporting.start_trial(coalesce_s)
+        try:
+            fn(full)
+        finally:
+            reporting.end_trial()  # what the reporter still holds goes to Tune
 
     return hpsearch_trial
+
+
+def coalesce_window(spec: Spec) -> float:
+    """Results may travel to Tune together only when nothing decides on them one by one:
+    no early-stopping scheduler, and no retries (a restored trial continues Tune's count)."""
+    from hpsearch.reporting import COALESCE_S
+
+    return COALESCE_S if spec.scheduler.type == "fifo" and spec.budget.max_failures == 0 else 0.0
 
 
 def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
@@ -112,20 +130,21 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                  mode=spec.mode, max_t=epochs if isinstance(epochs, int) else 100,
                                  space=space, seed=spec.seed)
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
-    trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed),
-                                   resources)
+    trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed,
+                                                 coalesce_window(spec)), resources)
     callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
                              store.next_trial_number(study_id),
                              journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
                              max_t=epochs if isinstance(epochs, int) else None,
                              reruns=budget.numbers, searcher=searcher)
+    callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done, enabled=progress)]
     # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.
     name = f"study-{study_id}" if not resume else f"study-{study_id}-resume-{time.time_ns()}"
     run_config = tune.RunConfig(
         name=name, storage_path=str(home() / "ray_results"), callbacks=callbacks,
-        stop=CancelStopper(store.url, study_id), verbose=0,
+        stop=callback.stopper, verbose=0,
         failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
         # PBT clones a leader from its checkpoint of a few epochs back: keep them all.
         checkpoint_config=tune.CheckpointConfig(

@@ -171,10 +171,20 @@ def parse_text(text: str) -> dict:
     return data
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _loc(loc: tuple) -> str:
+    """A field's path as users write it (``budget.trials``, ``space.lr``); a key that is
+    blank or holds dots, spaces or other odd characters is quoted (``space.['a b']``)."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.match(str(part)):
+            out += f".[{str(part)!r}]" if out else f"[{str(part)!r}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out or "spec"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ray.tune import Callback, Stopper
 
+from hpsearch.reporting import BATCH_KEY
 from hpsearch.store.models import TrialStatus
 
 log = logging.getLogger("hpsearch")
@@ -106,11 +107,13 @@ class StoreCallback(Callback):
         self._last_state = 0.0
         self._state_sig: tuple | None = None
         self._writer = None
+        self.stopper: CancelStopper | None = None  # the study's, closed with this callback
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_writer"] = None
         state["searcher"] = None
+        state["stopper"] = None
         return state
 
     @property
@@ -120,8 +123,10 @@ class StoreCallback(Callback):
             from hpsearch.store.writer import Writer
 
             # One writer thread: one connection (the driver's budget, docs/reliability.md).
-            self._writer = Writer(Store(self.url, pool_size=1, max_overflow=0),
-                                  journal=self.journal)
+            # run_study checked this URL's schema a moment ago; the writer retries a
+            # failed batch anyway, so the pool's pre-ping would only add a round trip.
+            self._writer = Writer(Store(self.url, pool_size=1, max_overflow=0, pre_ping=False,
+                                        check_schema=False), journal=self.journal)
         return self._writer
 
     def _params(self, trial) -> dict:
@@ -148,17 +153,24 @@ class StoreCallback(Callback):
         tid = trial.trial_id
         if tid in self.ended:
             return
-        value = _number(result.get(self.metric))
+        self.done_flag[tid] = bool(result.get("done"))
+        batch = result.get(BATCH_KEY)
+        if batch:  # several results hpsearch.report sent together, each with its iteration
+            for it, metrics in batch:
+                self._result(tid, int(it), clean_metrics(metrics))
+        else:
+            self._result(tid, int(result.get("training_iteration", 0)), clean_metrics(result))
+
+    def _result(self, tid: str, it: int, metrics: dict) -> None:
+        value = _number(metrics.get(self.metric))
         if value is not None:
             prev = self.best.get(tid)
             better = prev is None or (value > prev if self.mode == "max" else value < prev)
             if better:
                 self.best[tid] = value
         self.last[tid] = value
-        self.done_flag[tid] = bool(result.get("done"))
-        self.iteration[tid] = int(result.get("training_iteration", 0))
-        self.writer.put(("result", self.study_id, tid, int(result.get("training_iteration", 0)),
-                         value, clean_metrics(result), time.time()))
+        self.iteration[tid] = it
+        self.writer.put(("result", self.study_id, tid, it, value, metrics, time.time()))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         # A failure that Tune will retry (budget.max_failures): recorded, not final.
@@ -230,6 +242,8 @@ class StoreCallback(Callback):
             self._writer.flush(120)
 
     def close(self) -> None:
+        if self.stopper is not None:
+            self.stopper.close()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -277,13 +291,22 @@ class ProgressCallback(Callback):
 
 
 class CancelStopper(Stopper):
-    """Stops the whole experiment when the study's cancel flag is set in SQL."""
+    """Stops the whole experiment when the study's cancel flag is set in SQL.
+
+    A daemon thread reads the flag every ``every_s``; Tune's loop, which calls
+    ``stop_all`` after every step, only reads a boolean, so a slow database never
+    holds up trial events. The thread ends on ``close()`` or when Tune has not asked
+    for a while (an experiment that ended without ``close``).
+    """
+
+    IDLE_EXIT_S = 30.0
 
     def __init__(self, url: str, study_id: int, every_s: float = 1.0):
         self.url, self.study_id, self.every_s = url, study_id, every_s
-        self._store = None
-        self._checked = 0.0
         self._cancel = False
+        self._asked = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
@@ -296,16 +319,34 @@ class CancelStopper(Stopper):
         return self.stop_all()
 
     def stop_all(self) -> bool:
-        now = time.monotonic()
-        if not self._cancel and now - self._checked >= self.every_s:
+        self._asked = time.monotonic()
+        if not self._cancel and self._thread is None:
             with self._lock:
-                self._checked = now
-                try:
-                    if self._store is None:
-                        from hpsearch.store import Store
-
-                        self._store = Store(self.url, pool_size=1, max_overflow=0)
-                    self._cancel = self._store.cancel_requested(self.study_id)
-                except Exception:  # noqa: BLE001 - a database blip must not stop the study
-                    self._cancel = False
+                if self._thread is None and not self._closed.is_set():
+                    self._thread = threading.Thread(target=self._poll, daemon=True,
+                                                    name=f"hpsearch-cancel-{self.study_id}")
+                    self._thread.start()
         return self._cancel
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _poll(self) -> None:
+        from hpsearch.store import Store
+
+        store = None
+        try:
+            while not self._cancel and not self._closed.wait(self.every_s):
+                if time.monotonic() - self._asked > self.IDLE_EXIT_S:
+                    break
+                try:
+                    if store is None:
+                        store = Store(self.url, pool_size=1, max_overflow=0, check_schema=False)
+                    self._cancel = store.cancel_requested(self.study_id)
+                except Exception:  # noqa: BLE001 - a database blip must not stop the study
+                    pass
+        finally:
+            if store is not None:
+                store.dispose()
+            with self._lock:
+                self._thread = None

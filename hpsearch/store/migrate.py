@@ -1,6 +1,7 @@
 """Alembic, driven from code: current/head revisions and upgrade."""
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def _config(connection=None):
     return cfg
 
 
+@functools.lru_cache(maxsize=None)
 def head_revision() -> str:
+    """The newest revision in migrations/ (read once per process: the files do not change)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config()).get_current_head()

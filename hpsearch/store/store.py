@@ -46,7 +46,8 @@ def _begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2,
+                pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -61,8 +62,10 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2) -> Engine:
         return engine
     # A stated connection budget: pool_size + max_overflow per Store (docs/reliability.md).
     # pre-ping replaces a connection the server dropped (restart, pg_terminate_backend)
-    # before it is used; application_name lets an operator count ours in pg_stat_activity.
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+    # before it is used (a caller that retries a failed transaction anyway, as the writer
+    # does, can turn it off and save the round trip); application_name lets an operator
+    # count ours in pg_stat_activity.
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow,
                          pool_recycle=1800, connect_args={"application_name": "hpsearch"})
 
 
@@ -73,16 +76,18 @@ class Store:
     """
 
     def __init__(self, url: str | None = None, *, upgrade: bool | None = None, pool_size: int = 5,
-                 max_overflow: int = 2):
+                 max_overflow: int = 2, pre_ping: bool = True, check_schema: bool = True):
         self.url = url or default_url()
         try:
-            self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow)
+            self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,
+                                      pre_ping=pre_ping)
         except (SQLAlchemyError, ValueError) as exc:
             raise StorageError(f"cannot open database {self.safe_url!r}: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
                                             expire_on_commit=False)
-        self._check_schema(upgrade)
+        if check_schema:  # off only for a second Store on a URL this process just checked
+            self._check_schema(upgrade)
 
     @property
     def safe_url(self) -> str:
@@ -150,7 +155,10 @@ class Store:
             raise StorageError(f"database error: {exc.__class__.__name__}: "
                                f"{str(exc).splitlines()[0]}") from exc
         finally:
-            s.close()
+            try:
+                s.close()
+            except SQLAlchemyError:  # the connection died with the transaction: nothing to close
+                pass
 
     # -- studies ------------------------------------------------------------------
     def create_study(self, spec, *, owner: str | None = None, status: str = StudyStatus.QUEUED,
@@ -356,12 +364,16 @@ class Store:
             return [tuple(r) for r in rows]
 
     # -- batched writes from the Tune callback --------------------------------------
-    def apply(self, ops: list[tuple]) -> None:
-        """Apply a batch of writer operations in one transaction (see writer.py)."""
+    def apply(self, ops: list[tuple], known: dict | None = None) -> dict:
+        """Apply a batch of writer operations in one transaction (see writer.py).
+
+        ``known``: trial ids learned from earlier batches; returns those this one learned.
+        """
         from hpsearch.store.writer import apply_ops
 
         with self.session(write=True) as s:
-            apply_ops(s, ops, self.engine.dialect.name)
+            learned = apply_ops(s, ops, self.engine.dialect.name, known)
+        return learned
 
     def ping(self) -> None:
         with self.session() as s:

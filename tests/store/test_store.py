@@ -134,3 +134,24 @@ def test_behind_head_postgres_names_the_fix(pg_url):
     with pytest.raises(StorageError) as e:
         Store(pg_url)
     assert "hpsearch db upgrade" in str(e.value)
+
+
+def test_result_batches_keep_odd_metric_values_and_known_trial_ids(db_url):
+    """Quotes, percent signs, unicode and None survive the multi-row upsert; a later batch
+    finds a trial an earlier one created (the writer's id cache), and a batch larger than
+    one statement's chunk is stored whole."""
+    from hpsearch.store.writer import RESULT_CHUNK
+
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    t = time.time()
+    known = store.apply([("trial", sid, "r1", 0, {"x": 1.0}, TrialStatus.RUNNING, t)])
+    assert list(known) == [(sid, "r1")]
+    odd = {"note": "50% of it's \"done\" %s %(x)s \\ é", "loss": None, "ok": True}
+    n = RESULT_CHUNK + 7
+    learned = store.apply([("result", sid, "r1", i, float(i), {**odd, "i": i}, t)
+                           for i in range(1, n + 1)], known)
+    assert learned == {}  # nothing new: the id came from ``known``
+    rows = store.results(store.trials(sid)[0].id)
+    assert [r.iteration for r in rows] == list(range(1, n + 1))
+    assert rows[0].metrics == {**odd, "i": 1} and rows[-1].value == float(n)
