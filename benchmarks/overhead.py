@@ -250,7 +250,7 @@ alternating with hpsearch; the ratio is time / bare Ray Tune):
 | before (git 6f4e592), as committed | 1.41-1.51 |
 | same, StoreCallback given a writer that drops every op | 1.07-1.09 |
 | same, cancel flag never read | 1.48 |
-| after: writer batching and Core statements, cancel flag polled off the loop | 1.06-1.24 (noisy; see the tables) |
+| after: writer batching and Core statements, cancel flag polled off the loop | 1.07-1.14 (noisy; the tables above are this run's) |
 
 So almost all of the gap was the writer thread: its Python work holds the GIL that Tune's
 loop needs, and each of its commits keeps the machine's two cores busy (the PostgreSQL
@@ -260,13 +260,15 @@ backend too). What changed (hpsearch/store/writer.py, hpsearch/tune_callback.py)
    (`HPSEARCH_WRITE_LINGER_S`) for more, so a trial's start, result and end share one
    commit (about 30 batches for 200 trials, not 600); `flush()` cuts the wait short.
 2. **Fewer statements.** Trial ids are cached across batches (the per-batch SELECT of every
-   trial's id was 30% of the writer's time); a new trial is one `INSERT ... RETURNING`; a
-   batch's results, their progress (one UPDATE for iterations and heartbeat) and the status
-   history go in three multi-row statements; SQLAlchemy Core instead of ORM objects.
-   On PostgreSQL the result upsert goes through psycopg2's `execute_values` (an upsert is
-   not eligible for SQLAlchemy's multi-row executemany, so psycopg2 sent it row by row).
-   200 trials' ops applied in one batch: 4.1 ms per trial before, 1.1 ms after; the writer
-   thread's CPU for a 200-trial run is now about 0.2 s.
+   trial's id was 30% of the writer's time); a new trial is one `INSERT ... RETURNING`, and a
+   trial that starts, reports and ends within one batch (most short trials) is inserted once
+   in its final state; a batch's results, their progress (one UPDATE for iterations and
+   heartbeat) and the status history go in three multi-row statements; SQLAlchemy Core
+   instead of ORM objects. On PostgreSQL the result upsert is one multi-row statement per
+   1,000 rows, quoted by psycopg2 (an upsert is not eligible for SQLAlchemy's multi-row
+   executemany, so psycopg2 sent it row by row). 200 trials' ops, 4 trials per batch, on
+   PostgreSQL: 7.5 ms per trial before, 0.8 ms after; the writer thread's CPU for a
+   200-trial run is now about 0.15 s.
 3. **No pre-ping round trip per batch** for the writer's connection (it retries a failed
    batch anyway), and no schema check for the writer's and the cancel poller's `Store`
    (run_study checked the URL a moment earlier; `migrate.head_revision` is read once per

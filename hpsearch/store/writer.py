@@ -112,7 +112,8 @@ def apply_ops(s: Session, ops: list, dialect: str,
     Trials and status changes are applied in order; the batch's results, their
     progress on the trial rows and the status history go last, as three
     executemany statements (nothing in a batch reads them, and the commit makes
-    the batch visible all at once).
+    the batch visible all at once). A trial that starts and ends in the batch is
+    inserted in its final state.
 
     ``known`` maps (study id, Ray trial id) to trial ids learned from earlier,
     committed batches (a trial's id never changes); the ids this batch learns are
@@ -139,8 +140,23 @@ def apply_ops(s: Session, ops: list, dialect: str,
     def event(tid: int, status: str, t: float, message: str | None = None) -> None:
         events.append({"trial_id": tid, "status": status, "at": _ts(t), "message": message})
 
+    # A short trial often starts, reports and ends within one batch: its row is then
+    # inserted once, in its final state, instead of an INSERT and two UPDATEs. Only when
+    # its one status op in the batch is the final one (a retry's RUNNING op is not).
+    status_ops: dict[tuple[int, str], list[int]] = {}
+    top: dict[tuple[int, str], int] = {}  # the highest iteration reported in this batch
+    for i, op in enumerate(ops):
+        if op[0] == "status":
+            status_ops.setdefault((op[1], op[2]), []).append(i)
+        elif op[0] == "result":
+            top[(op[1], op[2])] = max(top.get((op[1], op[2]), 0), op[3])
+    folded: set[int] = set()    # status ops already written with their trial's insert
+    settled: set[int] = set()   # trials whose iterations the insert set
+
     unfinished = _TRIALS.c.status.not_in(TrialStatus.FINISHED)
-    for op in ops:
+    for i, op in enumerate(ops):
+        if i in folded:
+            continue
         kind = op[0]
         if kind == "result":
             _, study_id, ray_id, iteration, value, metrics, t = op
@@ -151,7 +167,8 @@ def apply_ops(s: Session, ops: list, dialect: str,
             results[(tid, iteration)] = {"trial_id": tid, "iteration": iteration, "value": value,
                                          "metrics": metrics, "created_at": _ts(t)}
             prev = progress.get(tid, (0, 0.0))
-            progress[tid] = (max(prev[0], iteration), max(prev[1], t))
+            if tid not in settled:
+                progress[tid] = (max(prev[0], iteration), max(prev[1], t))
         elif kind == "trial":
             _, study_id, ray_id, number, params, status, t = op
             key = (study_id, ray_id)
@@ -159,14 +176,28 @@ def apply_ops(s: Session, ops: list, dialect: str,
             if tid is None:
                 # A new trial, one round trip; a trial a restore brings back already
                 # has its row (the unique (study, ray id) pair), and is updated below.
-                tid = conn.scalar(insert(_TRIALS).values(
-                    study_id=study_id, ray_trial_id=ray_id, number=number, params=params,
-                    status=status, iterations=0, started_at=_ts(t), heartbeat_at=_ts(t))
-                    .on_conflict_do_nothing(index_elements=["study_id", "ray_trial_id"])
-                    .returning(_TRIALS.c.id))
+                values = dict(study_id=study_id, ray_trial_id=ray_id, number=number,
+                              params=params, status=status, iterations=0, started_at=_ts(t),
+                              heartbeat_at=_ts(t))
+                end = status_ops.get(key, [])
+                final = ops[end[0]] if len(end) == 1 and end[0] > i else None
+                if final is not None and final[3] in TrialStatus.FINISHED:
+                    _, _, _, fstatus, ffields, ft = final
+                    values.update(ffields, status=fstatus, iterations=top.get(key, 0),
+                                  finished_at=_ts(ft), heartbeat_at=_ts(max(ft, t)))
+                else:
+                    final = None
+                tid = conn.scalar(insert(_TRIALS).values(**values)
+                                  .on_conflict_do_nothing(index_elements=["study_id",
+                                                                          "ray_trial_id"])
+                                  .returning(_TRIALS.c.id))
                 if tid is not None:
                     learned[key] = tid
                     event(tid, status, t)
+                    if final is not None:
+                        folded.add(end[0])
+                        settled.add(tid)
+                        event(tid, final[3], final[5], (final[4].get("error") or "")[:2000] or None)
                     continue
                 tid = trial_id(study_id, ray_id)
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
@@ -210,6 +241,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
             raise ValueError(f"unknown op {kind!r}")
     if results:
         _upsert_results(conn, insert, list(results.values()))
+    if progress:
         conn.execute(_PROGRESS, [{"tid": tid, "it": it, "hb": _ts(t)}
                                  for tid, (it, t) in progress.items()])
     if events:

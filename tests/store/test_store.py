@@ -155,3 +155,28 @@ def test_result_batches_keep_odd_metric_values_and_known_trial_ids(db_url):
     rows = store.results(store.trials(sid)[0].id)
     assert [r.iteration for r in rows] == list(range(1, n + 1))
     assert rows[0].metrics == {**odd, "i": 1} and rows[-1].value == float(n)
+
+
+def test_a_trial_whose_whole_life_is_one_batch(db_url):
+    """Inserted once in its final state; with a retry's status op in between, it is not."""
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    t = time.time()
+    store.apply([("trial", sid, "a", 0, {"x": 1.0}, TrialStatus.RUNNING, t),
+                 ("result", sid, "a", 1, 3.0, {"loss": 3.0}, t + 1),
+                 ("result", sid, "a", 2, 2.0, {"loss": 2.0}, t + 2),
+                 ("status", sid, "a", TrialStatus.COMPLETED,
+                  {"value": 2.0, "best_value": 2.0, "checkpoint": "/c"}, t + 3),
+                 ("trial", sid, "b", 1, {"x": 2.0}, TrialStatus.RUNNING, t),
+                 ("status", sid, "b", TrialStatus.RUNNING, {"error": "retry 1"}, t + 1),
+                 ("result", sid, "b", 1, 5.0, {"loss": 5.0}, t + 2),
+                 ("status", sid, "b", TrialStatus.ERROR, {"error": "boom"}, t + 3)])
+    a, b = store.trials(sid)
+    assert (a.status, a.value, a.best_value, a.checkpoint, a.iterations) == (
+        TrialStatus.COMPLETED, 2.0, 2.0, "/c", 2)
+    assert a.finished_at is not None and a.started_at < a.finished_at
+    assert [e.status for e in store.trial_events(a.id)] == ["RUNNING", "COMPLETED"]
+    assert (b.status, b.error, b.iterations) == (TrialStatus.ERROR, "boom", 1)
+    assert [(e.status, e.message) for e in store.trial_events(b.id)] == [
+        ("RUNNING", None), ("RUNNING", "retry 1"), ("ERROR", "boom")]
+    assert [r.value for r in store.results(a.id)] == [3.0, 2.0]
