@@ -250,7 +250,8 @@ alternating with hpsearch; the ratio is time / bare Ray Tune):
 | before (git 6f4e592), as committed | 1.41-1.51 |
 | same, StoreCallback given a writer that drops every op | 1.07-1.09 |
 | same, cancel flag never read | 1.48 |
-| after: writer batching and Core statements, cancel flag polled off the loop | 1.07-1.14 (noisy; the tables above are this run's) |
+| after 1-4: writer batching and Core statements, cancel flag polled off the loop | 1.07-1.14 |
+| after 1-5: and a light trial wrapper | 1.03-1.08 (noisy; the tables above are this run's) |
 
 So almost all of the gap was the writer thread: its Python work holds the GIL that Tune's
 loop needs, and each of its commits keeps the machine's two cores busy (the PostgreSQL
@@ -274,12 +275,19 @@ backend too). What changed (hpsearch/store/writer.py, hpsearch/tune_callback.py)
    (run_study checked the URL a moment earlier; `migrate.head_revision` is read once per
    process).
 4. **The cancel flag is read by a daemon thread** once a second; Tune's loop reads a boolean.
+5. **A fresh worker no longer imports the whole package.** Tune runs each trial in a new
+   actor process; the trial wrapper lived in hpsearch/orchestration.py, so cloudpickle made
+   the worker import it, and with it the store, the spec model and the searchers (0.22 s,
+   once per actor, on the trials' critical path: most of the fixed part of the gap). The
+   wrapper is now in hpsearch/trial.py (standard library only), and `hpsearch/__init__.py`
+   loads its names on first use. 50 no-op trials: 1.72 s vs bare Ray Tune's 1.63 s, from
+   1.87 s.
 
-What is left is a fixed part per study (spec, study row, searcher state and final status,
-`on_experiment_end` waiting for the last batch) and the writer's remaining work, which
-shares two cores with Ray's processes and PostgreSQL. Reaching the same time as bare Ray
-Tune would need the writer out of the driver's process (a writer process fed through a
-pipe), which moves, not removes, its CPU on a 2-core machine.
+What is left is the writer's remaining work (about 0.15 s of CPU for 200 trials, and its
+PostgreSQL backend's), which shares two cores with Ray's processes, and a few tens of ms per
+study (spec, study row, final status). Reaching the same time as bare Ray Tune would need the
+writer out of the driver's process (a writer process fed through a pipe), which moves, not
+removes, its CPU on a 2-core machine.
 
 At concurrency 4, bare Ray Tune and hpsearch are both several times slower per trial than at
 concurrency 1 on this machine (2 cores shared with other work): Tune's controller handles one

@@ -3,14 +3,43 @@
     import hpsearch
     study = hpsearch.run("spec.yaml")
     study.best_trial, study.to_dataframe()
+
+The names below load their modules on first use (PEP 562), so ``import hpsearch``
+stays cheap: a Ray worker running a trial that calls ``hpsearch.report`` loads
+only hpsearch/reporting.py, not the store, the spec model or Ray Tune's searchers.
 """
-from hpsearch.api import (Study, compare, list_studies, load_study, resume, run, submit,
-                          trainable)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from hpsearch.exceptions import (ConflictError, HpsearchError, NotFoundError, SpecError,
                                  StorageError)
-from hpsearch.reporting import report
+
+if TYPE_CHECKING:
+    from hpsearch.api import (Study, compare, list_studies, load_study, resume, run, submit,
+                              trainable)
+    from hpsearch.reporting import report
 
 __version__ = "0.1.0"
-__all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "report", "Study",
-           "HpsearchError",
-           "SpecError", "StorageError", "NotFoundError", "ConflictError"]
+_LAZY = {name: "hpsearch.api" for name in ("Study", "compare", "list_studies", "load_study",
+                                           "resume", "run", "submit", "trainable")}
+_LAZY["report"] = "hpsearch.reporting"
+__all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "report",
+           "Study", "HpsearchError", "SpecError", "StorageError", "NotFoundError", "ConflictError"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:  # a submodule used as an attribute (hpsearch.store after `import hpsearch`)
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,12 +8,9 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
-from typing import Callable
 
 import searchers
 import trainables
@@ -22,14 +19,10 @@ from hpsearch.exceptions import ConflictError, StorageError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from hpsearch.store.store import home
+from hpsearch.trial import make_trial_fn
 from hpsearch.tune_callback import CancelStopper, ProgressCallback, StoreCallback
 
 log = logging.getLogger("hpsearch")
-
-# Variables a trial must never see (least privilege): the database URL, secrets, tokens.
-SECRET_ENV = ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_SECRET_KEY_FILE", "HPSEARCH_TOKEN",
-              "DATABASE_URL", "PGPASSWORD")
-
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to ``address`` (a Ray cluster) or start a local Ray, once per process."""
@@ -47,35 +40,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, **kwargs)
     else:
         ray.init(num_cpus=num_cpus, **kwargs)
-
-
-def trial_seed(seed: int, params: dict) -> int:
-    """Same spec seed + same params -> same trial seed (reproducible metrics)."""
-    blob = json.dumps(params, sort_keys=True, default=str).encode()
-    return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:4], "little")
-
-
-def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
-                  seed: int, coalesce_s: float = 0.0) -> Callable[[dict], None]:
-    """The function Tune runs: searched params + fixed values + reserved keys.
-
-    ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
-    hpsearch/reporting.py; 0 sends each to Tune at once).
-    """
-
-    def hpsearch_trial(config: dict) -> None:
-        from hpsearch import reporting
-
-        for name in SECRET_ENV:
-            os.environ.pop(name, None)
-        full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
-        reporting.start_trial(coalesce_s)
-        try:
-            fn(full)
-        finally:
-            reporting.end_trial()  # what the reporter still holds goes to Tune
-
-    return hpsearch_trial
 
 
 def coalesce_window(spec: Spec) -> float:

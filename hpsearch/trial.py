@@ -1,0 +1,46 @@
+"""The function Ray Tune runs for a trial: the trainable, wrapped.
+
+This module is what a Ray worker imports to run a trial (cloudpickle ships the
+wrapper by value and its module-level helpers by reference), so it imports only
+the standard library: a fresh worker starts its first trial without loading the
+store, the spec model or the searchers (about 0.2 s here).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Callable
+
+# Variables a trial must never see (least privilege): the database URL, secrets, tokens.
+SECRET_ENV = ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_SECRET_KEY_FILE", "HPSEARCH_TOKEN",
+              "DATABASE_URL", "PGPASSWORD")
+
+
+def trial_seed(seed: int, params: dict) -> int:
+    """Same spec seed + same params -> same trial seed (reproducible metrics)."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:4], "little")
+
+
+def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
+                  seed: int, coalesce_s: float = 0.0) -> Callable[[dict], None]:
+    """The function Tune runs: searched params + fixed values + reserved keys.
+
+    ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
+    hpsearch/reporting.py; 0 sends each to Tune at once).
+    """
+
+    def hpsearch_trial(config: dict) -> None:
+        from hpsearch import reporting
+
+        for name in SECRET_ENV:
+            os.environ.pop(name, None)
+        full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
+        reporting.start_trial(coalesce_s)
+        try:
+            fn(full)
+        finally:
+            reporting.end_trial()  # what the reporter still holds goes to Tune
+
+    return hpsearch_trial
