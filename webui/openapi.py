@@ -33,7 +33,37 @@ _PARAM_FILTERS = [
 ]
 
 
+_AUTH_DESCRIPTION = (
+    "With accounts (served mode), every endpoint but /health needs a signed-in user: an API "
+    "token (`hpsearch token create`, or the web UI's account page) sent as `Authorization: "
+    "Bearer <token>`, or the web UI's session cookie, in which case a state-changing request "
+    "must come from the UI's own origin (Origin header). Without accounts (`hpsearch ui` on "
+    "loopback) no credentials are needed. Roles: viewer reads; member also submits and "
+    "cancels their own studies; admin cancels any.")
+_DENIED = {"401": _json(_ref("Error"), "no credentials, or a wrong or revoked token"),
+           "403": _json(_ref("Error"), "the user's role may not do this")}
+
+
 def document() -> dict:
+    doc = _paths_and_schemas()
+    doc["components"]["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer",
+                       "description": "an API token (stored hashed; revocable at once)"},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
+                       "description": "the web UI's session after /login"},
+    }
+    doc["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+    doc["info"]["description"] += " " + _AUTH_DESCRIPTION
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            if path == "/health":
+                op["security"] = []  # public: a load balancer's probe
+            else:
+                op["responses"] = {**_DENIED, **op["responses"]}
+    return doc
+
+
+def _paths_and_schemas() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "hpsearch API", "version": "1",

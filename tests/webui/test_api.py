@@ -109,6 +109,16 @@ def test_openapi_covers_every_api_route(app, client):
             assert method.lower() in doc["paths"][path], (method, path)
 
 
+def test_openapi_describes_authentication(client):
+    doc = client.get("/api/v1/openapi.json").json
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert {"bearerAuth": []} in doc["security"]
+    assert doc["paths"]["/health"]["get"]["security"] == []
+    assert "401" in doc["paths"]["/studies"]["post"]["responses"]
+    assert "403" in doc["paths"]["/studies/{study_id}/cancel"]["post"]["responses"]
+
+
 def test_ids_past_the_database_range_are_404(client, filled):
     for url in ["/api/v1/studies/99999999999999999999", "/api/v1/studies/1/trials/99999999999999999999",
                 "/api/v1/studies/99999999999999999999/plots/history",
