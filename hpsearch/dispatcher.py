@@ -358,8 +358,10 @@ def run_one(study_id: int, resume: bool) -> int:
     log.info("driver for study %s (%s)%s", study_id, study.name, " resuming" if resume else "",
              extra={"event": "driver.start", "study_id": study_id, "resume": resume})
     if resume:
+        # A driver this one takes over from may still be going away (its dispatcher kills
+        # it on losing the lease): wait for it rather than fail the study.
         row = resume_study(study_id, store=store, ray_address=ray_address, progress=False,
-                           allow_import=False)
+                           allow_import=False, wait_lock_s=60)
     else:
         spec = validate(study.spec, allow_import=False, check_data=False)
         row = run_study(spec, store=store, study_id=study_id, ray_address=ray_address,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import searchers
 import trainables
@@ -119,6 +121,53 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher
 
 
+@contextmanager
+def driver_lock(store: Store, study_id: int, wait_s: float = 0.0) -> Iterator[None]:
+    """Held while this process drives the study, so a second driver on this machine is
+    refused (a manual ``hpsearch resume`` while the first still runs would run trials twice).
+
+    An OS file lock: released when the holder exits, even by SIGKILL. Keyed by the
+    database and the study; kept under the machine's temp dir so that drivers with
+    different ``HPSEARCH_HOME`` still meet. ``wait_s``: how long to wait for a holder
+    that is going away (a dispatcher taking over a study waits for the old driver).
+    """
+    import fcntl
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    key = hashlib.sha256(f"{store.safe_url}|{study_id}".encode()).hexdigest()[:20]
+    folder = Path(tempfile.gettempdir()) / "hpsearch-locks"
+    if not folder.exists():
+        folder.mkdir(exist_ok=True)
+        try:
+            folder.chmod(0o1777)  # shared by every user's drivers, like /tmp itself
+        except OSError:
+            pass
+    f = open(folder / f"study-{key}.lock", "a+")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                f.close()
+                raise ConflictError(f"study {study_id} is being run by another driver on this "
+                                    f"machine ({holder}); stop it, or let it finish") from None
+            time.sleep(0.2)
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        yield
+    finally:
+        f.close()  # closing the file releases the lock
+
+
 def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_address: str | None = None,
               progress: bool = True, owner: str | None = None, study_id: int | None = None,
               allow_import: bool = True):
@@ -138,20 +187,23 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         study_id = study.id
     else:
         store.set_study_status(study_id, StudyStatus.RUNNING)
-    ensure_ray(ray_address)
-    tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
-                                             allow_import=allow_import)
-    return _fit(tuner, callback, store, study_id, searcher)
+    with driver_lock(store, study_id):
+        ensure_ray(ray_address)
+        tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
+                                                 allow_import=allow_import)
+        return _fit(tuner, callback, store, study_id, searcher)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
-                 ray_address: str | None = None, progress: bool = True, allow_import: bool = True):
+                 ray_address: str | None = None, progress: bool = True, allow_import: bool = True,
+                 wait_lock_s: float = 0.0):
     """Continue a study whose driver died: keep finished trials, finish the budget exactly.
 
     Trials left RUNNING are marked INTERRUPTED and run again (same params, same
     number); the searcher continues from its state in SQL, reconciled with the
     trials SQL holds; the study ends with exactly its budget of trials. A
-    finished study is returned unchanged; a changed spec is refused.
+    finished study is returned unchanged; a changed spec is refused, and so is a
+    study another driver on this machine still runs (see :func:`driver_lock`).
     """
     store = store or Store()
     study = store.get_study(ref)
@@ -163,12 +215,13 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
                                 "with; resume it without a spec, or submit a new study")
     if study.status in StudyStatus.FINISHED:
         return study
-    store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
-    store.set_study_status(study.id, StudyStatus.RUNNING)
-    ensure_ray(ray_address)
-    tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
-                                             allow_import=allow_import, resume=True)
-    return _fit(tuner, callback, store, study.id, searcher)
+    with driver_lock(store, study.id, wait_s=wait_lock_s):
+        store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
+        store.set_study_status(study.id, StudyStatus.RUNNING)
+        ensure_ray(ray_address)
+        tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
+                                                 allow_import=allow_import, resume=True)
+        return _fit(tuner, callback, store, study.id, searcher)
 
 
 def _fit(tuner, callback, store: Store, study_id: int, searcher):

@@ -38,6 +38,13 @@ def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_p
 
     sid = wait_for(five_done_one_running, timeout=240, every=0.05, proc=driver,
                    what="5 finished trials and one running")
+    # A resume while the driver still runs is refused, and touches nothing.
+    proc = subprocess.run(cli("resume", "killed", "--no-progress"), env=driver_env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "being run by another driver" in proc.stderr, proc.stderr
+    assert f"pid {driver.pid}" in proc.stderr
+    assert TrialStatus.INTERRUPTED not in [t.status for t in store.trials(sid)]
+    assert driver.poll() is None
     kill(driver)
     trials = store.trials(sid)
     before = {t.number: (t.params, t.value, t.iterations) for t in trials
