@@ -8,10 +8,14 @@
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import searchers
@@ -131,11 +135,6 @@ def driver_lock(store: Store, study_id: int, wait_s: float = 0.0) -> Iterator[No
     different ``HPSEARCH_HOME`` still meet. ``wait_s``: how long to wait for a holder
     that is going away (a dispatcher taking over a study waits for the old driver).
     """
-    import fcntl
-    import hashlib
-    import tempfile
-    from pathlib import Path
-
     key = hashlib.sha256(f"{store.safe_url}|{study_id}".encode()).hexdigest()[:20]
     folder = Path(tempfile.gettempdir()) / "hpsearch-locks"
     if not folder.exists():

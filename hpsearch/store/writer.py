@@ -105,6 +105,11 @@ def _upsert_results(conn, insert, rows: list[dict]) -> None:
               "created_at": stmt.excluded.created_at}), rows)
 
 
+def _error_message(fields: dict) -> str | None:
+    """A status op's error, as its status-history message."""
+    return (fields.get("error") or "")[:2000] or None
+
+
 def apply_ops(s: Session, ops: list, dialect: str,
               known: dict[tuple[int, str], int] | None = None) -> dict[tuple[int, str], int]:
     """Apply ops inside the caller's transaction, in few round trips.
@@ -127,9 +132,12 @@ def apply_ops(s: Session, ops: list, dialect: str,
     progress: dict[int, tuple[int, float]] = {}
     events: list[dict] = []
 
+    def cached(key: tuple[int, str]) -> int | None:
+        return learned.get(key) or known.get(key)
+
     def trial_id(study_id: int, ray_id: str) -> int | None:
         key = (study_id, ray_id)
-        tid = learned.get(key) or known.get(key)
+        tid = cached(key)
         if tid is None:
             tid = conn.scalar(select(_TRIALS.c.id).where(_TRIALS.c.study_id == study_id,
                                                          _TRIALS.c.ray_trial_id == ray_id))
@@ -172,7 +180,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
         elif kind == "trial":
             _, study_id, ray_id, number, params, status, t = op
             key = (study_id, ray_id)
-            tid = learned.get(key) or known.get(key)
+            tid = cached(key)
             if tid is None:
                 # A new trial, one round trip; a trial a restore brings back already
                 # has its row (the unique (study, ray id) pair), and is updated below.
@@ -197,7 +205,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
                     if final is not None:
                         folded.add(end[0])
                         settled.add(tid)
-                        event(tid, final[3], final[5], (final[4].get("error") or "")[:2000] or None)
+                        event(tid, fstatus, ft, _error_message(ffields))
                     continue
                 tid = trial_id(study_id, ray_id)
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
@@ -215,7 +223,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
             # A late report never flips a finished trial (e.g. SIGSTOP/SIGCONT).
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
                             .values(**values)).rowcount:
-                event(tid, status, t, (fields.get("error") or "")[:2000] or None)
+                event(tid, status, t, _error_message(fields))
         elif kind == "rerun":
             _, study_id, ray_id, number, t = op
             changed = conn.execute(update(_TRIALS).where(
