@@ -126,7 +126,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
 
 
 @contextmanager
-def driver_lock(store: Store, study_id: int, wait_s: float = 0.0) -> Iterator[None]:
+def driver_lock(store: Store, study_id: int, wait_s: float = 0.0,
+                name: str | None = None) -> Iterator[None]:
     """Held while this process drives the study, so a second driver on this machine is
     refused (a manual ``hpsearch resume`` while the first still runs would run trials twice).
 
@@ -154,7 +155,8 @@ def driver_lock(store: Store, study_id: int, wait_s: float = 0.0) -> Iterator[No
                 f.seek(0)
                 holder = f.read().strip() or "another process"
                 f.close()
-                raise ConflictError(f"study {study_id} is being run by another driver on this "
+                what = f"study {name!r} (id {study_id})" if name else f"study {study_id}"
+                raise ConflictError(f"{what} is being run by another driver on this "
                                     f"machine ({holder}); stop it, or let it finish") from None
             time.sleep(0.2)
     try:
@@ -186,7 +188,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         study_id = study.id
     else:
         store.set_study_status(study_id, StudyStatus.RUNNING)
-    with driver_lock(store, study_id):
+    with driver_lock(store, study_id, name=spec.name):
         ensure_ray(ray_address)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import)
@@ -214,7 +216,7 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
                                 "with; resume it without a spec, or submit a new study")
     if study.status in StudyStatus.FINISHED:
         return study
-    with driver_lock(store, study.id, wait_s=wait_lock_s):
+    with driver_lock(store, study.id, wait_s=wait_lock_s, name=study.name):
         store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
         store.set_study_status(study.id, StudyStatus.RUNNING)
         ensure_ray(ray_address)
