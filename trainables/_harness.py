@@ -23,6 +23,7 @@ lists of ints.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -42,7 +43,8 @@ from torch import nn
 
 from hpsearch.exceptions import HpsearchError, SpecError
 from trainables import RESERVED_KEYS, TrainableInfo
-from trainables import _data
+from trainables import _compress, _data
+from trainables._compress import Deploy
 
 OPTIMIZERS = ("adam", "adagrad", "adadelta", "sgd", "rmsprop")
 CHECKPOINT_FILE = "state.pt"
@@ -65,6 +67,8 @@ class TrainConfig:
     Adadelta's ``rho`` and RMSprop's ``alpha`` (None: PyTorch's default);
     ``momentum`` applies to SGD and RMSprop. ``train_samples > 0`` trains on
     that many samples only. ``amp`` turns on mixed precision on CUDA.
+    ``prune``, ``prune_finetune_epochs`` and ``quantize`` compress the model after
+    its last epoch (:mod:`trainables._compress`).
     """
 
     optimizer: str = "adam"
@@ -80,6 +84,9 @@ class TrainConfig:
     amp: bool = True
     dataset: str | None = None
     seed: int = 0
+    prune: float = 0.0
+    prune_finetune_epochs: int = 0
+    quantize: str = "none"
 
     def check(self) -> None:
         """Refuse values no model can train with; families extend this."""
@@ -96,6 +103,11 @@ class TrainConfig:
         require(self.rho is None or 0 <= self.rho <= 1, "rho", "must be in [0, 1]", self.rho)
         require(self.train_samples >= 0, "train_samples", "must be >= 0 (0: all)",
                  self.train_samples)
+        require(0 <= self.prune < 1, "prune", "must be in [0, 1)", self.prune)
+        require(0 <= self.prune_finetune_epochs <= 1000, "prune_finetune_epochs",
+                "must be in [0, 1000]", self.prune_finetune_epochs)
+        require(self.quantize in _compress.QUANTIZE_MODES, "quantize",
+                f"must be one of {', '.join(_compress.QUANTIZE_MODES)}", self.quantize)
 
 
 def require(ok: bool, field: str, message: str, value: Any) -> None:
@@ -112,6 +124,8 @@ class Recipe:
     update and returns the logs to average over the epoch. Otherwise the
     harness steps the single optimizer ``"model"`` on ``loss``.
     ``param_groups(model)`` names the optimizers and their parameters.
+    ``deploy`` says which part of the model inference uses (compression and
+    footprint metrics apply to it) and whether ``static_int8`` can trace it.
     """
 
     name: str
@@ -121,9 +135,14 @@ class Recipe:
     loss: Callable[[nn.Module, Batch, Any], tuple[torch.Tensor, dict]] | None = None
     train_step: Callable[..., dict] | None = None
     param_groups: Callable[[nn.Module], dict[str, list]] = lambda m: {"model": list(m.parameters())}
+    deploy: Deploy = Deploy()
 
     def parse(self, config: Mapping[str, Any]) -> TrainConfig:
-        return parse_config(self.Config, config)
+        cfg = parse_config(self.Config, config)
+        require(cfg.quantize != "static_int8" or self.deploy.static, "quantize",
+                f"static_int8 cannot trace the {self.name} model; valid: none, dynamic_int8",
+                cfg.quantize)
+        return cfg
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,8 @@ class Setup:
     model: nn.Module
     optimizers: dict[str, torch.optim.Optimizer]
     scaler: torch.amp.GradScaler
+    # The model with its deployed part quantized (on the CPU), once compress() ran.
+    quantized: nn.Module | None = None
 
     @property
     def amp(self) -> bool:
@@ -241,7 +262,9 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
     history = []
     for epoch in range(start + 1, s.cfg.epochs + 1):
         logs = train_epoch(s, epoch)
-        metrics = {**evaluate(s), **logs, "epoch": epoch}
+        if epoch == s.cfg.epochs:
+            logs = compress(s, epoch) or logs
+        metrics = {**evaluate(s), **logs, **footprint(s), "epoch": epoch}
         history.append(metrics)
         _save_and_report(s, epoch, metrics, reporter, checkpoint_dir)
     return history
@@ -265,10 +288,43 @@ def train_epoch(s: Setup, epoch: int) -> dict[str, float]:
 
 
 def evaluate(s: Setup) -> dict[str, float]:
-    """The family's validation metrics for the model as it stands (no state changes)."""
+    """The family's validation metrics for the model as it stands (no state changes);
+    once quantized, for the quantized model on the CPU."""
+    if s.quantized is not None:
+        val = Split(s.val.x.cpu(), None if s.val.y is None else s.val.y.cpu(), s.val.data)
+        with torch.no_grad():
+            return {key: float(value) for key, value in s.recipe.evaluate(s.quantized, val, s.cfg).items()}
     s.model.eval()
     with torch.no_grad(), _autocast(s.amp):
         return {key: float(value) for key, value in s.recipe.evaluate(s.model, s.val, s.cfg).items()}
+
+
+def compress(s: Setup, epoch: int) -> dict[str, float]:
+    """After the last epoch: prune (and fine-tune ``prune_finetune_epochs`` passes with the
+    mask on, then make it permanent), then quantize. Returns the last fine-tuning pass's
+    training logs (empty without one). The fine-tuning passes are not reported as epochs,
+    so a trial still reports ``epochs`` results and schedulers' ``max_t`` holds."""
+    logs: dict[str, float] = {}
+    if s.cfg.prune > 0:
+        targets = _compress.prune_global(s.recipe.deploy.module(s.model), s.cfg.prune)
+        for extra in range(1, s.cfg.prune_finetune_epochs + 1):
+            logs = train_epoch(s, epoch + extra)  # its own shuffle order
+        _compress.make_permanent(targets)
+    if s.cfg.quantize != "none":
+        deploy = s.recipe.deploy
+        s.model.eval()
+        calibration = _compress.calibration_inputs(deploy, s.model, s.train)
+        quantized = _compress.quantize(deploy.module(s.model), s.cfg.quantize, calibration)
+        host = copy.deepcopy(s.model).cpu() if deploy.path else None
+        s.quantized = deploy.replace(host, quantized) if host is not None else quantized
+        s.quantized.eval()
+    return logs
+
+
+def footprint(s: Setup) -> dict[str, float]:
+    """``params``, ``model_kb``, ``latency_ms`` of the deployed model as it stands."""
+    return _compress.footprint(s.recipe.deploy, s.quantized if s.quantized is not None else s.model,
+                               s.val.x[:1])
 
 
 def _single_step(recipe: Recipe) -> Callable[..., dict]:
@@ -370,6 +426,12 @@ def save_checkpoint(directory: str | os.PathLike, s: Setup, epoch: int) -> Path:
         "optimizer": s.cfg.optimizer,
         "model": s.model.state_dict(),
         "optimizers": {name: opt.state_dict() for name, opt in s.optimizers.items()},
+        # How the deployed model was compressed: "model" holds its (pruned) float weights;
+        # quantizing them again with this mode (static: calibrated on the same first training
+        # samples) gives the int8 model back. Int8 weights of LSTM/GRU are opaque packed
+        # objects that a weights-only load refuses, so they are not stored here.
+        "compression": ({"prune": s.cfg.prune, "quantize": s.cfg.quantize}
+                        if epoch == s.cfg.epochs else {}),
         "scaler": s.scaler.state_dict() if s.scaler.is_enabled() else {},
         "rng": {
             "torch": torch.get_rng_state(),
@@ -490,6 +552,7 @@ def describe(recipe: Recipe, *, metrics: tuple[str, ...], metric: str, mode: str
     """The registry entry for ``recipe``; its template is a complete, runnable spec."""
     hyperparameters = tuple(f.name for f in dataclasses.fields(recipe.Config)
                             if f.name not in RESERVED_KEYS) + ("betas",)
+    metrics = tuple(metrics) + _compress.FOOTPRINT_METRICS  # every family reports them
     template = {
         "name": f"{recipe.name}-{datasets[0]}",
         "trainable": recipe.name,

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables import _fid
+from trainables._compress import Deploy
 from trainables._harness import Recipe, Split, TrainConfig, require, describe, eval_noise
 from trainables._layers import mlp
 
@@ -89,8 +90,14 @@ def evaluate(model: GAN, val: Split, cfg: Config) -> dict[str, float]:
     return {"val_fid": _fid.frechet_distance(features(val.x), features(fake))}
 
 
+def noise_for(model: GAN, x: torch.Tensor) -> tuple[torch.Tensor]:
+    """The generator's input for a batch like ``x``: fixed noise (seed 0), on the CPU."""
+    return (torch.randn(len(x), model.latent_size, generator=torch.Generator().manual_seed(0)),)
+
+
 RECIPE = Recipe(name="gan", Config=Config, build=build, evaluate=evaluate, train_step=train_step,
-                param_groups=param_groups)
+                param_groups=param_groups,
+                deploy=Deploy(path="generator", inputs=noise_for))  # deployed: the generator
 
 FAMILY = describe(
     RECIPE,

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables import autoencoder
+from trainables._compress import Deploy
 from trainables._harness import Recipe, Split, require, describe, eval_noise, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
@@ -75,7 +76,9 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
     return mean_over_batches(per_sample, val)
 
 
-RECIPE = Recipe(name="vae", Config=Config, build=build, loss=loss, evaluate=evaluate)
+# The sampling step (randn with a generator, shapes from tensors) does not trace with FX.
+RECIPE = Recipe(name="vae", Config=Config, build=build, loss=loss, evaluate=evaluate,
+                deploy=Deploy(static=False))
 
 FAMILY = describe(
     RECIPE,

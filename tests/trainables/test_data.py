@@ -56,7 +56,8 @@ def test_rnn_task_follows_the_target_dtype(tmp_path):
     assert _data.load("rnn", str(tmp_path / "classes.npz")).task == "classify"
     history = _harness.run(rnn.RECIPE, {"dataset": str(tmp_path / "forecast.npz"), "epochs": 1},
                            device="cpu")
-    assert set(history[0]) == {"epoch", "train_loss", "val_loss", "val_mse"}
+    assert set(history[0]) == {"epoch", "train_loss", "val_loss", "val_mse", "params", "model_kb",
+                               "latency_ms"}
 
 
 @pytest.mark.parametrize("family, arrays, message", [
