@@ -102,6 +102,14 @@ class Categorical:
     def contains(self, value: Any) -> bool:
         return any(_same(value, v) for v in self.values)
 
+    def to_unit(self, value: Any) -> float:
+        """The middle of the value's slot in [0, 1] (one equal slot per value)."""
+        return (self.index(value) + 0.5) / len(self.values)
+
+    def from_unit(self, u: float) -> Scalar:
+        u = min(1.0, max(0.0, float(u)))
+        return self.values[min(len(self.values) - 1, int(u * len(self.values)))]
+
     def index(self, value: Any) -> int:
         for i, v in enumerate(self.values):
             if _same(value, v):
@@ -162,6 +170,14 @@ def parse_param(name: str, raw: Any) -> Param:
     return Float(name, float(low), float(high), log)
 
 
+def _count(p: Int | Categorical) -> int:
+    return p.high - p.low + 1 if isinstance(p, Int) else len(p.values)
+
+
+def _values(p: Int | Categorical) -> Sequence:
+    return range(p.low, p.high + 1) if isinstance(p, Int) else p.values
+
+
 def json_key(value: Any) -> str:
     """A hashable key that tells ``1``, ``1.0`` and ``True`` apart."""
     return f"{type(value).__name__}:{value!r}"
@@ -211,6 +227,28 @@ class Space:
 
     def sample(self, rng: np.random.Generator) -> dict:
         return {p.name: p.sample(rng) for p in self.params}
+
+    def from_unit(self, u: Sequence[float]) -> dict:
+        """The configuration at a point of the unit cube (one coordinate per parameter).
+
+        Space-filling designs (Sobol, Latin hypercube) are drawn in the cube and
+        mapped here: log parameters spread in log space, a categorical gets one
+        equal slot per value.
+        """
+        return {p.name: p.from_unit(x) for p, x in zip(self.params, u)}
+
+    def size(self) -> int | None:
+        """How many distinct configurations there are; None when a Float makes it infinite."""
+        if any(isinstance(p, Float) for p in self.params):
+            return None
+        return math.prod(_count(p) for p in self.params)
+
+    def iter_configs(self) -> Iterator[dict]:
+        """Every configuration of a finite space (see :meth:`size`), in a fixed order."""
+        if self.size() is None:
+            raise ValueError("a space with a Float parameter has no finite list of configurations")
+        for combo in itertools.product(*(_values(p) for p in self.params)):
+            yield dict(zip(self.names, combo))
 
     def contains(self, config: dict) -> bool:
         """True when ``config`` has exactly this space's names, each within bounds."""

@@ -27,7 +27,7 @@ SEARCHERS = {
 OPTIONS: dict[str, dict[str, Any]] = {
     "random": {},
     "grid": {"repeats": 1},
-    "bayesian": {"surrogate": "GP", "acquisition": "EI", "n_initial_points": 10, "xi": 0.01,
+    "bayesian": {"surrogate": "GP", "acquisition": "EI", "n_initial_points": None, "xi": 0.01,
                  "kappa": 1.96, "liar": "min", "on_failure": "penalize", "max_model_points": 100,
                  "n_candidates": 2000},
     "genetic": {"population_size": 20, "generations": None, "tournament_size": 3,

@@ -6,7 +6,10 @@
 * it works internally on a *loss* (the metric negated for ``mode: max``);
 * it drops NaN/inf and failed results (documented: a failed trial is simply not
   told to the core; its point stays "used" so it is not suggested again);
-* it returns plain Python values and ``Searcher.FINISHED`` when exhausted;
+* it returns plain Python values and ``Searcher.FINISHED`` when exhausted: at
+  ``max_trials``, and on a finite space once every configuration has been
+  suggested (each configuration once; a study's trial count is then
+  ``min(budget.trials, space size)``);
 * its state is a versioned, JSON-safe dict (``get_state``/``set_state``), which
   ``save``/``restore`` write as JSON, never a pickle.
 
@@ -25,9 +28,16 @@ from ray.tune.search import Searcher
 from hpsearch.space import Space
 
 STATE_VERSION = 1
+# A finite space up to this many configurations is listed to find the unseen
+# ones when random draws keep hitting used points.
+ENUMERATE_MAX = 200_000
 
 
 class BaseSearcher(Searcher):
+    #: Finish once every configuration of a finite space has been suggested.
+    #: Grid sets it False: it walks its own list, with repeats.
+    finishes_when_exhausted = True
+
     def __init__(self, space: Space, metric: str, mode: str = "max", seed: int = 0,
                  max_trials: int | None = None, **options: Any):
         super().__init__(metric=metric, mode=mode)
@@ -44,6 +54,8 @@ class BaseSearcher(Searcher):
     # -- Ray Tune interface -------------------------------------------------
     def suggest(self, trial_id: str) -> dict | str | None:
         if self.max_trials is not None and self.n_suggested >= self.max_trials:
+            return Searcher.FINISHED
+        if self.finishes_when_exhausted and self.exhausted():
             return Searcher.FINISHED
         config = self._ask()
         if config is None or config == Searcher.FINISHED:
@@ -144,13 +156,34 @@ class BaseSearcher(Searcher):
             self.set_state(json.load(f))
 
     # -- helpers ----------------------------------------------------------------
+    def exhausted(self) -> bool:
+        """True when the space is finite and every configuration has been suggested."""
+        size = self.space.size()
+        return size is not None and len(self.seen) >= size
+
+    def unseen_configs(self, limit: int = ENUMERATE_MAX) -> list[dict] | None:
+        """Every configuration not suggested yet, or None when the space is
+        infinite or larger than ``limit``."""
+        size = self.space.size()
+        if size is None or size > limit:
+            return None
+        return [c for c in self.space.iter_configs() if self.space.key(c) not in self.seen]
+
     def fresh_sample(self, tries: int = 100) -> dict:
-        """A random configuration not suggested before (if one can be found)."""
+        """A random configuration not suggested before.
+
+        Random draws first; when they keep hitting used points of a finite
+        space, a uniform pick among the unseen ones (so a nearly exhausted
+        space still gets each configuration once).
+        """
         config = self.space.sample(self.rng)
         for _ in range(tries):
             if self.space.key(config) not in self.seen:
-                break
+                return config
             config = self.space.sample(self.rng)
+        unseen = self.unseen_configs()
+        if unseen:
+            return unseen[int(self.rng.integers(len(unseen)))]
         return config
 
 

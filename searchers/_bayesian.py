@@ -10,15 +10,22 @@ exactly what an uninterrupted one would.
 
 Behaviour, in the order a study meets it:
 
-* **Random phase.** The first ``n_initial_points`` suggestions are seeded random
-  samples; warm-start observations (``observe``) count toward them. The model
-  also needs at least two finished results, so the random phase lasts longer
-  while everything is still pending. ``n_suggested`` is part of the saved state,
-  so the random phase does not restart after a restore.
+* **Initial design.** The first ``n_initial_points`` suggestions (default:
+  dimension + 2, within [4, 10]) are the points of a scrambled Sobol design
+  seeded by the searcher's seed, so they cover the space instead of clumping;
+  warm-start observations (``observe``) count toward them. The model also needs
+  at least two finished results, so the design lasts longer while everything
+  is still pending. ``n_suggested`` is part of the saved state, so the design
+  continues, not restarts, after a restore.
 * **Pending trials (constant liar).** Every pending trial is told to the model
   as if it had finished with the ``liar`` value (the best, mean or worst loss
-  seen), so parallel trials spread out. A suggestion equal to one already made
-  is replaced by a fresh random sample: never the same point twice.
+  seen), so parallel trials spread out.
+* **Never the same point twice.** When the acquisition's best is a point
+  already suggested (common on integer and categorical spaces), the searcher
+  takes the unseen candidate the model rates best: on a finite space of at
+  most ``n_candidates`` configurations all unseen ones are scored, else
+  ``n_candidates`` samples. A finite space is walked once: when every
+  configuration has been suggested, the searcher returns ``Searcher.FINISHED``.
 * **Failed trials.** Errors and NaN/inf results are dropped by the base class.
   With ``on_failure: penalize`` (default) the failed point is told to the model
   with the worst loss seen so far, steering it away from regions that crash;
@@ -73,7 +80,8 @@ class BayesianSearcher(BaseSearcher):
         _check_choice("acquisition", o["acquisition"], ACQUISITIONS)
         _check_choice("liar", o["liar"], LIARS)
         _check_choice("on_failure", o["on_failure"], ON_FAILURE)
-        _check_int("n_initial_points", o["n_initial_points"], 1)
+        if o["n_initial_points"] is not None:
+            _check_int("n_initial_points", o["n_initial_points"], 1)
         _check_int("max_model_points", o["max_model_points"], 10)
         _check_int("n_candidates", o["n_candidates"], 10)
         _check_number("xi", o["xi"], 0.0)
@@ -86,6 +94,9 @@ class BayesianSearcher(BaseSearcher):
         self.hyper: dict | None = None  # the GP's fitted hyperparameters, JSON-safe
         self.hedge: dict | None = None  # gp_hedge's gains and last candidates
         self.n_lies = 0  # pending points at the end of the last _model_data()
+        self.n_initial = (o["n_initial_points"] if o["n_initial_points"] is not None
+                          else initial_design_size(self.backend.n_dims))
+        self._design: np.ndarray | None = None  # the Sobol design, rebuilt from the seed
 
     # -- Ray Tune / base hooks -------------------------------------------------
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -101,9 +112,9 @@ class BayesianSearcher(BaseSearcher):
         return told
 
     def _ask(self) -> dict:
-        n_random = self.opts["n_initial_points"] - self.n_warm
-        if self.n_suggested < n_random or len(self.observations) < 2 or self.backend.n_dims == 0:
-            return self.fresh_sample()
+        n_design = self.n_initial - self.n_warm
+        if self.n_suggested < n_design or len(self.observations) < 2 or self.backend.n_dims == 0:
+            return self._design_point()
         X, y = self._model_data()
         point, hyper, self.hedge = self.backend.suggest(
             X, y, n_results=len(X) - self.n_lies, random_state=int(self.rng.integers(2**31 - 1)),
@@ -111,9 +122,55 @@ class BayesianSearcher(BaseSearcher):
         if hyper is not self.hyper:
             self.hyper = {**hyper, "n_data": self._n_results()}
         config = self.backend.to_config(point)
+        if self.space.key(config) in self.seen or self._near_pending(config):
+            # Common on integer and categorical spaces: the acquisition's best is a
+            # point already tried. Its next-best unseen candidate, not a random one.
+            # Within a batch, a point a hair's breadth from a pending one (the
+            # "min" liar invites it) is as wasted as a repeat.
+            config = self._next_best_unseen(min(y))
+        return config
+
+    def _near_pending(self, config: dict) -> bool:
+        """Closer than ``_NEAR`` in every unit coordinate to a pending configuration."""
+        if not self.pending:
+            return False
+        u = np.array(_unit(self.space, config))
+        return any(np.max(np.abs(u - _unit(self.space, c))) < _NEAR for c in self.pending.values())
+
+    def _design_point(self) -> dict:
+        """The next point of a scrambled Sobol design (a fresh sample once it is used).
+
+        The design is a function of the seed alone, so a restored searcher
+        continues it exactly; its size follows the dimension (see
+        :func:`initial_design_size`).
+        """
+        i = self.n_suggested
+        if self._design is None or i >= len(self._design):
+            from scipy.stats import qmc
+
+            m = max(4, math.ceil(math.log2(max(i + 1, self.n_initial))))
+            sobol = qmc.Sobol(len(self.space.params), scramble=True, seed=self.seed)
+            self._design = sobol.random_base2(m)
+        config = self.space.from_unit(self._design[i])
         if self.space.key(config) in self.seen:
             return self.fresh_sample()
         return config
+
+    def _next_best_unseen(self, y_opt: float) -> dict:
+        """The unseen candidate the last fitted model rates best.
+
+        Candidates: every unseen configuration of a finite space of at most
+        ``n_candidates`` configurations, else ``n_candidates`` seeded samples.
+        """
+        k = self.opts["n_candidates"]
+        candidates = self.unseen_configs(limit=k)
+        if candidates is None:
+            candidates = [c for c in (self.space.sample(self.rng) for _ in range(k))
+                          if self.space.key(c) not in self.seen and not self._near_pending(c)]
+        if not candidates:
+            return self.fresh_sample()
+        scores = self.backend.score([self.backend.to_point(c) for c in candidates], y_opt)
+        return candidates[int(np.argmin(scores))]
 
     # -- model data ---------------------------------------------------------------
     def _n_results(self) -> int:
@@ -154,6 +211,16 @@ class BayesianSearcher(BaseSearcher):
         self.hedge = state["hedge"]
 
 
+def initial_design_size(n_dims: int) -> int:
+    """Space-filling points before the model: dimension + 2, within [4, 10].
+
+    Ten for every space spent a fifth of a 50-evaluation budget on a 2-D
+    problem (benchmarks/results/searchers_regret.md); a GP needs roughly d + 1
+    points to fit one length scale per dimension.
+    """
+    return max(4, min(10, n_dims + 2))
+
+
 class _SkoptBackend:
     """Everything that knows scikit-optimize: dimensions, fitting, acquisition.
 
@@ -170,6 +237,7 @@ class _SkoptBackend:
         self.surrogate, self.acquisition = surrogate, acquisition
         self.acq_kwargs = {"xi": xi, "kappa": kappa}
         self.n_candidates = n_candidates
+        self._last: tuple | None = None  # (optimizer, model) of the last suggest(); not state
         # A parameter with one possible value is constant: skopt cannot model it.
         self.fixed = {p.name: _only_value(p) for p in space.params if _only_value(p) is not _VARIES}
         self.free: list[Param] = [p for p in space.params if p.name not in self.fixed]
@@ -254,12 +322,27 @@ class _SkoptBackend:
             warnings.simplefilter("ignore")  # "evaluated at this point before": we dedupe ourselves
             opt.tell(X, y)
         model = opt.models[-1]
+        self._last = (opt, model)
         if self.surrogate == "GP" and (refit or hyper is None):
             hyper = {"theta": model.kernel_.k1.theta.tolist(), "noise": float(model.noise_)}
         if self.acquisition == "gp_hedge":
             hedge = {"gains": opt.gains_.tolist(), "next_xs": [np.asarray(x, dtype=float).tolist()
                                                                for x in opt.next_xs_]}
         return list(opt._next_x), hyper, hedge
+
+    def score(self, points: list[list], y_opt: float) -> np.ndarray:
+        """The last fitted model's acquisition at ``points`` (lower is better).
+
+        gp_hedge ranks by EI (the portfolio picks one point, not a ranking).
+        """
+        from skopt.acquisition import _gaussian_acquisition
+
+        opt, model = self._last
+        acq = "EI" if self.acquisition == "gp_hedge" else self.acquisition
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _gaussian_acquisition(np.asarray(opt.space.transform(points), dtype=float), model,
+                                         y_opt=y_opt, acq_func=acq, acq_func_kwargs=self.acq_kwargs)
 
     def _estimator(self, random_state: int, hyper: dict | None, refit: bool):
         from skopt.utils import cook_estimator
@@ -329,6 +412,12 @@ def best_and_recent(losses: Sequence[float], k: int) -> list[int]:
 
 
 _VARIES = object()
+# Two points closer than this in every unit coordinate are one point to a batch.
+_NEAR = 1e-3
+
+
+def _unit(space: Space, config: dict) -> list[float]:
+    return [p.to_unit(config[p.name]) for p in space.params]
 
 
 def _only_value(p: Param) -> Any:

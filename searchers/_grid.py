@@ -16,6 +16,8 @@ class GridSearcher(BaseSearcher):
     ``min(budget.trials, grid size x repeats)``.
     """
 
+    finishes_when_exhausted = False  # it walks its grid, ``repeats`` times
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         repeats = self.opts["repeats"]

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from ray.tune.search import Searcher
+
 from hpsearch.space import Categorical, Float, Int, Space
+from searchers import create_searcher
+from searchers._bayesian import initial_design_size
 from tests.searchers.searcher_helpers import make, mixed_space, objective, run
 
 
@@ -77,7 +81,36 @@ def test_constant_parameters_and_a_one_point_space():
     for config in run(s, 8, f=lambda c: c["x"]):
         assert config["fixed"] == 3 and config["only"] == "a" and space.contains(config)
     single = make("bayesian", Space([Int("fixed", 3, 3)]))
-    assert run(single, 3, f=lambda c: 0.0) == [{"fixed": 3}] * 3
+    assert run(single, 1, f=lambda c: 0.0) == [{"fixed": 3}]
+    assert single.suggest("again") == Searcher.FINISHED  # its one configuration is used
+
+
+def test_a_finite_space_is_walked_once_by_the_model_not_by_random_draws():
+    """Repeats of the acquisition's best become its next-best unseen candidate."""
+    space = Space([Int("a", 0, 5), Categorical("b", tuple(range(8)))])
+    s = make("bayesian", space, n_initial_points=6)
+
+    def no_random(*_):
+        raise AssertionError("a repeat was replaced by a random sample")
+
+    s.fresh_sample = no_random  # the Sobol design hits no repeat on this space either
+    f = lambda c: (c["a"] - 4) ** 2 + abs(c["b"] - 2)  # noqa: E731
+    configs = run(s, 48, f=f)
+    assert len({space.key(c) for c in configs}) == 48
+    assert s.suggest("49") == Searcher.FINISHED
+    losses = [f(c) for c in configs]
+    assert losses.index(0) < 16  # a blind walk needs 24 on average
+
+
+def test_initial_design_is_space_filling_and_sized_by_dimension():
+    s = make("bayesian", Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)]), n_initial_points=8)
+    xs = sorted(c["x"] for c in (s.suggest(str(i)) for i in range(8)))
+    # A Sobol design puts one point in each eighth (8 random points rarely do: p = 0.2%).
+    assert [int(x * 8) for x in xs] == list(range(8))
+    assert [initial_design_size(d) for d in (1, 2, 6, 20)] == [4, 4, 8, 10]
+    default = create_searcher("bayesian", Space([Float(f"x{i}", 0.0, 1.0) for i in range(6)]),
+                              metric="loss", mode="min")
+    assert default.n_initial == 8
 
 
 def test_hyperparameters_are_refit_on_a_schedule():

@@ -128,6 +128,15 @@ def test_no_duplicates_in_a_small_discrete_space(name):
     assert len(set(keys)) == 8
 
 
+@parametrize_searcher(["random", "bayesian", "genetic"])
+def test_a_finite_space_gets_each_configuration_once_then_finishes(name):
+    space = Space([Int("k", 0, 5), Categorical("c", ("a", "b", None, 1))])
+    s = make(name, space)
+    configs = run(s, 24, f=lambda c: c["k"] + (c["c"] == "a"))
+    assert len({space.key(c) for c in configs}) == 24 == space.size()
+    assert s.suggest("25") == Searcher.FINISHED
+
+
 @parametrize_searcher()
 def test_mode_max_negates_the_metric(name):
     s = make(name, mode="max")
