@@ -13,9 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 import trainables
-from hpsearch.store import Store, StudyStatus, TrialStatus
-
-_DONE = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)
+from hpsearch.store import Store, StudyStatus, TrialStatus, queries
 
 
 @dataclass
@@ -31,6 +29,13 @@ class TrialInfo:
     error: str | None = None
     imported_from: str | None = None
     id: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, t) -> "TrialInfo":
+        """From a store row."""
+        return cls(number=t.number, status=t.status, params=t.params, value=t.value,
+                   best_value=t.best_value, iterations=t.iterations, started_at=t.started_at,
+                   finished_at=t.finished_at, error=t.error, imported_from=t.imported_from, id=t.id)
 
     @property
     def duration_s(self) -> float | None:
@@ -79,21 +84,23 @@ class Study:
 
     @property
     def trials(self) -> list[TrialInfo]:
-        return [TrialInfo(number=t.number, status=t.status, params=t.params, value=t.value,
-                          best_value=t.best_value, iterations=t.iterations,
-                          started_at=t.started_at, finished_at=t.finished_at, error=t.error,
-                          imported_from=t.imported_from, id=t.id)
-                for t in self.store.trials(self.id)]
+        return [TrialInfo.of(t) for t in self.store.trials(self.id)]
 
     @property
     def best_trial(self) -> TrialInfo | None:
-        """The finished trial (not imported) with the best final value."""
-        return best_of(self.trials, self.mode)
+        """The scored trial (COMPLETED or EARLY_STOPPED, never an imported one) with the best
+        value, ties to the lower number (:func:`hpsearch.store.queries.best_trial`)."""
+        best = queries.best_trial(self.store, self._row)
+        return TrialInfo.of(best) if best else None
 
     @property
     def best_value(self) -> float | None:
-        best = self.best_trial
-        return best.value if best else None
+        return queries.summary(self.store, self._row).best_value
+
+    @property
+    def counts(self) -> queries.Counts:
+        """Trials by status, with ``done`` (toward the budget), ``imported`` and ``total``."""
+        return queries.counts(self.store, self.id)
 
     def results(self, number: int) -> list[dict]:
         """Every result trial ``number`` reported: ``{"iteration": i, **metrics}``."""
@@ -162,14 +169,6 @@ class Study:
     def cancel(self) -> str:
         """Cancel a queued study, or ask a running one to stop; returns its status."""
         return self.store.request_cancel(self.id)
-
-
-def best_of(trials: list[TrialInfo], mode: str) -> TrialInfo | None:
-    done = [t for t in trials if t.status in _DONE and t.value is not None]
-    if not done:
-        return None
-    key = (lambda t: t.value) if mode == "min" else (lambda t: -t.value)
-    return min(done, key=key)
 
 
 def submit(spec: Any, server: str | None = None, *, db: str | None = None,

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.exceptions import HpsearchError, SpecError
+from hpsearch.status import StudyStatus
 
-FINISHED = ("COMPLETED", "FAILED", "CANCELLED")
 RETRY_STATUS = (502, 503, 504)
 
 
@@ -260,7 +260,7 @@ class RemoteStudy:
             if on_change is not None and state != last:
                 on_change(d)
             last = state
-            if d["status"] in FINISHED:
+            if d["status"] in StudyStatus.FINISHED:
                 return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"study {self.id} is still {d['status']} after {timeout} s")

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
-from hpsearch.store import Store, StudyStatus
+from hpsearch.store import Store, StudyStatus, queries
 from hpsearch.store.models import Study, utcnow
 from hpsearch.store.store import home
 
@@ -91,14 +91,8 @@ class Dispatcher:
         """Atomically take one queued study, or one whose lease expired."""
         now = utcnow()
         with self.store.session(write=True) as s:
-            q = (select(Study).where(or_(
-                    Study.status == StudyStatus.QUEUED,
-                    (Study.status == StudyStatus.RUNNING) & Study.lease_owner.is_not(None)
-                    & (Study.lease_expires_at < now)))
-                 .order_by(Study.id).limit(1).with_for_update(skip_locked=True))
-            if self.drivers:  # never our own study again, whatever its lease says
-                q = q.where(Study.id.not_in(list(self.drivers)))
-            study = s.scalar(q)
+            # never our own study again, whatever its lease says
+            study = s.scalar(queries.claimable(now, exclude=self.drivers))
             if study is None:
                 return None
             takeover = study.status == StudyStatus.RUNNING

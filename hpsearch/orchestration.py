@@ -23,7 +23,7 @@ import trainables
 from hpsearch import recovery, schedulers
 from hpsearch.exceptions import ConflictError, StorageError
 from hpsearch.spec import Spec, validate
-from hpsearch.store import Store, StudyStatus, TrialStatus
+from hpsearch.store import Store, StudyStatus, TrialStatus, queries
 from hpsearch.store.store import home
 from hpsearch.trial import make_trial_fn
 from hpsearch.tune_callback import CancelStopper, ProgressCallback, StoreCallback
@@ -260,11 +260,10 @@ def _finish(store: Store, study_id: int) -> None:
         store.interrupt_unfinished(study_id, "the study was cancelled")
         store.set_study_status(study_id, StudyStatus.CANCELLED)
         return
-    trials = store.trials(study_id)
-    ran = [t for t in trials if t.status != TrialStatus.IMPORTED]
-    ok = [t for t in ran if t.status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)]
-    if ran and not ok:
-        first = next((t.error for t in ran if t.error), "no trial reported a result")
+    counts = queries.counts(store, study_id)
+    if counts.ran and not counts.scored:
+        first = next((t.error for t in store.trials(study_id, status=TrialStatus.ERROR) if t.error),
+                     "no trial reported a result")
         store.set_study_status(study_id, StudyStatus.FAILED,
                                error=f"every trial failed; first error: {_last_line(first)}")
     else:

@@ -27,8 +27,6 @@ from hpsearch.store.models import TrialStatus
 
 log = logging.getLogger("hpsearch.recovery")
 
-DONE = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.ERROR)
-
 
 @dataclass
 class Plan:
@@ -124,7 +122,7 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
                 searcher.seen.add(key)
             searcher.n_suggested += 1
             known = True
-        if t.status in DONE:
+        if t.status in TrialStatus.DONE:
             if known and rid in searcher.pending:
                 result = {metric: t.value} if t.value is not None else None
                 searcher.on_trial_complete(rid, result, error=t.status == TrialStatus.ERROR

@@ -24,7 +24,7 @@ from webui.queries import store
 bp = Blueprint("metrics", __name__)
 
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600)
-TIMED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.ERROR)
+TIMED = TrialStatus.DONE  # the trials this service ran to their end
 
 
 class SqlCollector:

@@ -160,6 +160,7 @@ def _paths_and_schemas() -> dict:
                     ("trainable", "string"), ("searcher", "string"), ("scheduler", "string"),
                     ("metric", "string"), ("mode", "string"), ("n_trials", "integer"),
                     ("trials_done", "integer"), ("trials_total", "integer"),
+                    ("trials_imported", "integer"),
                     ("best_value", "number"), ("owner", "string"), ("counts", "object"),
                     ("cancel_requested", "boolean"), ("error", "string"),
                     ("created_at", "string"), ("started_at", "string"),

@@ -13,6 +13,7 @@ from flask import Blueprint, redirect, render_template, request, send_file, url_
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
+from hpsearch.status import StudyStatus, TrialStatus
 from webui import filters, queries
 from webui.submit import located, queue, read_upload, templates
 
@@ -51,7 +52,18 @@ def study(study_id: int):
     charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in STUDY_CHARTS}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
                            trials=trials, charts=charts, args=request.args, params=params,
-                           pair=pair, statuses=queries.TrialStatus.ALL)
+                           pair=pair, statuses=TrialStatus.ALL)
+
+
+@bp.app_template_global()
+def live(status: str) -> bool:
+    """A study a driver owns now or will (its page polls): the read model's group."""
+    return status in StudyStatus.LIVE
+
+
+@bp.app_template_global()
+def finished(status: str) -> bool:
+    return status in StudyStatus.FINISHED
 
 
 @bp.app_template_global()

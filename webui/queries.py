@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hpsearch.exceptions import NotFoundError
 from hpsearch.store import Store, StudyStatus, TrialStatus
+from hpsearch.store import queries as reads
 from hpsearch.store.models import Result, Study, Trial, utcnow
 from webui import filters
 from webui.errors import BadParam
 
 MAX_PER_PAGE = 200
-SCORED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.IMPORTED)
 TRIAL_SORTS = {"number": Trial.number, "value": Trial.value, "status": Trial.status,
                "iterations": Trial.iterations, "started": Trial.started_at,
                "finished": Trial.finished_at}
@@ -60,12 +60,12 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
     return raw, (col.desc() if raw.startswith("-") else col.asc())
 
 
-def check_page(page: int, per_page: int, total: int) -> None:
-    """A page past the last one is a bad page number (page 1 of nothing is fine)."""
-    pages = max(1, -(-total // per_page))
-    if page > pages:
-        raise BadParam(f"page must be between 1 and {pages} ({total} rows, {per_page} per page), "
-                       f"got {page}")
+def page_of(q, *, page: int, per_page: int, order) -> reads.Page:
+    """One page of ``q`` (the read model's); a page past the last one is a bad page number."""
+    try:
+        return reads.page(store(), q, page=page, per_page=per_page, order=order)
+    except reads.PageOutOfRange as exc:
+        raise BadParam(str(exc)) from None
 
 
 def ids_arg(raw: str | None, lo: int = 1, hi: int = 10, name: str = "ids",
@@ -85,16 +85,15 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat(timespec="seconds") + "Z" if t else None
 
 
-def study_dict(study: Study, summary: dict | None) -> dict:
-    d = summary or {"counts": {}, "min": None, "max": None}
-    counts = d["counts"]
-    done = sum(n for st, n in counts.items() if st in TrialStatus.FINISHED and st != TrialStatus.IMPORTED)
+def study_dict(study: Study, summary: reads.StudySummary) -> dict:
+    counts = summary.counts
     return {
         "id": study.id, "name": study.name, "status": study.status, "owner": study.owner,
         "trainable": study.trainable, "searcher": study.searcher, "scheduler": study.scheduler,
         "metric": study.metric, "mode": study.mode, "n_trials": study.n_trials,
-        "trials_done": done, "trials_total": sum(counts.values()), "counts": counts,
-        "best_value": d["max"] if study.mode == "max" else d["min"],
+        "trials_done": counts.done, "trials_total": counts.total,
+        "trials_imported": counts.imported, "counts": dict(counts.by_status),
+        "best_value": summary.best_value,
         "cancel_requested": bool(study.cancel_requested),
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
         "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
@@ -113,7 +112,7 @@ def _duration(study: Study) -> float | None:
 def study_summary(study_id: int) -> dict:
     st = store()
     study = st.get_study(int(study_id))
-    return study_dict(study, st.study_summaries([study.id]).get(study.id))
+    return study_dict(study, reads.summary(st, study))
 
 
 def list_studies(args) -> dict:
@@ -122,25 +121,16 @@ def list_studies(args) -> dict:
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 50, 1, MAX_PER_PAGE)
     sort, order = sort_arg(args, STUDY_SORTS, "-id")
-    q = select(Study)
-    if status:
-        q = q.where(Study.status == status)
-    for name in ("trainable", "searcher"):
-        if args.get(name):
-            q = q.where(getattr(Study, name) == args[name])
-    if args.get("q"):
-        pattern = "%" + args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        q = q.where(Study.name.ilike(pattern, escape="\\"))
+    q = reads.studies_query(status=status, name_contains=args.get("q") or None,
+                            equals={k: args[k] for k in ("trainable", "searcher") if args.get(k)})
     st = store()
+    got = page_of(q, page=page, per_page=per_page, order=(order, Study.id.desc()))
+    rows = got.items
     with st.session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        check_page(page, per_page, total)
-        rows = list(s.scalars(q.order_by(order, Study.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)))
         families = sorted(set(s.scalars(select(Study.trainable).distinct())))
         searchers = sorted(set(s.scalars(select(Study.searcher).distinct())))
-    summaries = st.study_summaries([r.id for r in rows]) if rows else {}
-    return {"items": [study_dict(r, summaries.get(r.id)) for r in rows], "total": total,
+    summaries = reads.summaries(st, rows)
+    return {"items": [study_dict(r, summaries[r.id]) for r in rows], "total": got.total,
             "page": page, "per_page": per_page, "sort": sort,
             "filters": {"status": status, "trainable": args.get("trainable") or None,
                         "searcher": args.get("searcher") or None, "q": args.get("q") or None},
@@ -157,11 +147,8 @@ def trial_dict(t: Trial) -> dict:
 
 
 def best_trial(study: Study) -> dict | None:
-    order = Trial.value.desc() if study.mode == "max" else Trial.value.asc()
-    with store().session() as s:
-        t = s.scalar(select(Trial).where(Trial.study_id == study.id, Trial.status.in_(SCORED),
-                                         Trial.value.is_not(None)).order_by(order).limit(1))
-        return trial_dict(t) if t else None
+    t = reads.best_trial(store(), study)
+    return trial_dict(t) if t else None
 
 
 def to_best(study: Study, best: dict | None) -> dict:
@@ -200,17 +187,11 @@ def list_trials(study: Study, args) -> dict:
     sort, col = trial_sort(study, args)
     order = col.desc() if sort.startswith("-") else col.asc()
     params = filters.parse(study, args)
-    q = select(Trial).where(Trial.study_id == study.id, *filters.clauses(params))
-    if status:
-        q = q.where(Trial.status == status)
-    with store().session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        check_page(page, per_page, total)
-        # NULL values last whichever the direction.
-        rows = list(s.scalars(q.order_by(col.is_(None), order, Trial.number)
-                              .offset((page - 1) * per_page).limit(per_page)))
-    return {"items": [trial_dict(t) for t in rows], "total": total, "page": page,
-            "per_page": per_page, "pages": max(1, -(-total // per_page)), "sort": sort,
+    q = reads.trials_query(study.id, status=status, where=filters.clauses(params))
+    # NULL values last whichever the direction.
+    got = page_of(q, page=page, per_page=per_page, order=(col.is_(None), order, Trial.number))
+    return {"items": [trial_dict(t) for t in got.items], "total": got.total, "page": page,
+            "per_page": per_page, "pages": got.pages, "sort": sort,
             "status": status, "params": params}
 
 
@@ -278,11 +259,11 @@ def compare_studies(args) -> dict:
     ids = ids_arg(",".join(args.getlist("ids")), lo=1, hi=10)
     st = store()
     rows = [st.get_study(i) for i in ids]
-    summaries = st.study_summaries(ids)
+    summaries = reads.summaries(st, rows)
     studies, bests = [], []
     for row in rows:
         best = best_trial(row)
-        studies.append({**study_dict(row, summaries.get(row.id)), **to_best(row, best)})
+        studies.append({**study_dict(row, summaries[row.id]), **to_best(row, best)})
         bests.append(best)
     keys = sorted({k for b in bests if b for k in b["params"]})
     diff = []

@@ -5,6 +5,7 @@ import sys
 
 from hpsearch.cli.format import fmt, leaderboard, table
 from hpsearch.exceptions import SpecError
+from hpsearch.status import StudyStatus
 
 
 def _read_spec(path: str) -> dict:
@@ -51,7 +52,7 @@ def cmd_submit(args) -> int:
     row = run_study(spec, store=store, ray_address=args.ray_address,
                     progress=not args.no_progress)
     print(leaderboard(Study(store, row.id), limit=args.top))
-    return 0 if row.status == "COMPLETED" else 1
+    return 0 if row.status == StudyStatus.COMPLETED else 1
 
 
 def cmd_validate(args) -> int:
@@ -65,19 +66,17 @@ def cmd_validate(args) -> int:
 
 def cmd_list(args) -> int:
     """List studies: status, family, searcher, best value, trials done/budget."""
-    from hpsearch.store import Store, TrialStatus
+    from hpsearch.store import Store, queries
 
     store = Store(args.db)
     studies = store.list_studies(status=args.status)
-    summary = store.study_summaries([s.id for s in studies])
+    summary = queries.summaries(store, studies)
     rows = []
     for s in studies:
-        d = summary.get(s.id, {"counts": {}, "min": None, "max": None})
-        done = sum(n for st, n in d["counts"].items() if st in TrialStatus.FINISHED
-                   and st != TrialStatus.IMPORTED)
+        d = summary[s.id]
         rows.append([s.id, s.name, s.status, s.trainable, s.searcher,
-                     f"{s.metric} ({s.mode})", d["max"] if s.mode == "max" else d["min"],
-                     f"{done}/{s.n_trials}", s.created_at.strftime("%Y-%m-%d %H:%M")])
+                     f"{s.metric} ({s.mode})", d.best_value,
+                     f"{d.counts.done}/{s.n_trials}", s.created_at.strftime("%Y-%m-%d %H:%M")])
     print(table(["id", "name", "status", "trainable", "searcher", "metric", "best", "trials",
                  "created"], rows))
     return 0
@@ -104,7 +103,7 @@ def cmd_resume(args) -> int:
     row = resume_study(args.study, store=store, spec=spec, ray_address=args.ray_address,
                        progress=not args.no_progress)
     print(leaderboard(Study(store, row.id)))
-    return 0 if row.status == "COMPLETED" else 1
+    return 0 if row.status == StudyStatus.COMPLETED else 1
 
 
 def cmd_cancel(args) -> int:
@@ -119,7 +118,8 @@ def cmd_cancel(args) -> int:
     store = Store(args.db)
     study = store.get_study(args.study)
     status = store.request_cancel(study.id)
-    print(f"study {study.name!r}: {'cancelled' if status == 'CANCELLED' else 'cancel requested'}")
+    print(f"study {study.name!r}: "
+          f"{'cancelled' if status == StudyStatus.CANCELLED else 'cancel requested'}")
     return 0
 
 

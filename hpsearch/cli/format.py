@@ -23,10 +23,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def leaderboard(study, limit: int | None = None) -> str:
     """Trials sorted best first; the best one marked with '*'."""
-    from hpsearch.api import best_of
-
     trials = study.trials
-    best = best_of(trials, study.mode)
+    best = study.best_trial
     ranked = sorted(trials, key=lambda t: (t.value is None,
                                            (t.value or 0) if study.mode == "min" else -(t.value or 0),
                                            t.number))
@@ -38,7 +36,9 @@ def leaderboard(study, limit: int | None = None) -> str:
             + [t.params.get(n) for n in names]
             + [t.value, t.status, None if t.duration_s is None else round(t.duration_s, 1)]
             for t in ranked]
-    head = f"study {study.name!r}: {study.status}, {len(trials)} trials"
+    counts = study.counts
+    head = (f"study {study.name!r}: {study.status}, {counts.total} trials, {counts.done} done"
+            + (f", {counts.imported} imported" if counts.imported else ""))
     if best is not None:
         head += f", best {study.metric}={fmt(best.value)} (trial {best.number})"
     if study.error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from hpsearch.cli.format import fmt, table
+from hpsearch.status import StudyStatus
 
 
 def submit(server: str, raw: dict, *, wait: bool, top: int) -> int:
@@ -33,7 +34,7 @@ def submit(server: str, raw: dict, *, wait: bool, top: int) -> int:
                  for t in rows]))
     if d.get("error"):
         print(f"error: {d['error']}", file=sys.stderr)
-    return 0 if d["status"] == "COMPLETED" else 1
+    return 0 if d["status"] == StudyStatus.COMPLETED else 1
 
 
 def cancel(server: str, ref: str) -> int:

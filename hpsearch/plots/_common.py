@@ -2,30 +2,23 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from sqlalchemy import literal, select
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Space
-from hpsearch.store.models import Study, Trial, TrialStatus
+from hpsearch.store.models import Study
+# The scored trials (never imported ones) every chart draws: the read model's, not a copy.
+from hpsearch.store.queries import Row, scored_trials as scored  # noqa: F401 - re-exported
 
-# Trials whose value counts toward "best": finished with a value.
-SCORED = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED, TrialStatus.IMPORTED)
 # Caps that keep a 10,000-trial study's charts small enough to draw (and send) quickly.
 MAX_MARKERS = 2000        # points per scatter (history)
 MAX_SLICE = 1000          # points per slice panel (one panel per parameter)
 MAX_LINES = 1000          # parallel-coordinates lines
 MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis
-
-
-class Row(NamedTuple):  # a tuple: 10,000 of them build several times faster than dataclasses
-    number: int
-    params: dict
-    value: float
 
 
 def arr(values: Sequence[Any]) -> np.ndarray:
@@ -45,19 +38,6 @@ def empty(title: str) -> go.Figure:
 
 def get_study(store, study_id: int) -> Study:
     return store.get_study(int(study_id))  # NotFoundError for an unknown id
-
-
-def scored(store, study_id: int, params: bool = True) -> list[Row]:
-    """Finished trials with a finite value, by number (one query, no results read).
-
-    ``params=False`` leaves the JSON params unread (empty dicts): most of the cost.
-    """
-    cols = (Trial.number, Trial.params if params else literal(None), Trial.value)
-    with store.session() as s:
-        rows = s.execute(select(*cols)
-                         .where(Trial.study_id == study_id, Trial.status.in_(SCORED),
-                                Trial.value.is_not(None)).order_by(Trial.number))
-        return [Row(n, p or {}, v) for n, p, v in rows if v is not None and math.isfinite(v)]
 
 
 def space_of(study: Study) -> Space | None:

@@ -8,9 +8,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sqlalchemy import func, select
 
-from hpsearch.plots._common import (SCORED, best_so_far, empty, get_study, metric_title, scored)
+from hpsearch.plots._common import best_so_far, empty, get_study, metric_title, scored
 from hpsearch.plots._common import title as title_dict
 from hpsearch.store.models import Result, Trial, TrialStatus
+from hpsearch.store.queries import best_trial
 
 MAX_POINTS_PER_TRIAL = 200
 MAX_CURVES = 50
@@ -41,22 +42,22 @@ def _curves(store, trial_ids: list[int]) -> dict[int, tuple[list[int], list[floa
         return out
 
 
-def _pick_curves(rows: list, mode: str) -> tuple[list, int | None]:
-    """The best trial, the next best nine, then an even sample of the rest, up to MAX_CURVES.
+def _pick_curves(rows: list, mode: str, best: int | None) -> list:
+    """The best trial (id ``best``), the ten best, then an even sample of the rest, up to
+    MAX_CURVES.
 
     ``rows`` are (id, number, status, value) of trials that reported.
     """
     with_value = [r for r in rows if r[3] is not None and math.isfinite(r[3])]
     ranked = sorted(with_value, key=lambda r: r[3], reverse=mode == "max")
-    best = next((r[0] for r in ranked if r[2] in SCORED), None)
-    keep = {r[0] for r in ranked[:10]}
+    keep = {r[0] for r in ranked[:10]} | ({best} if best is not None else set())
     rest = [r for r in rows if r[0] not in keep]
     room = MAX_CURVES - len(keep)
     if len(rest) > room:
         step = len(rest) / room
         rest = [rest[int(k * step)] for k in range(room)]
     keep.update(r[0] for r in rest)
-    return [r for r in rows if r[0] in keep], best
+    return [r for r in rows if r[0] in keep]
 
 
 def learning_curves(store, study_id: int) -> go.Figure:
@@ -71,7 +72,9 @@ def learning_curves(store, study_id: int) -> go.Figure:
         rows = list(s.execute(select(Trial.id, Trial.number, Trial.status, Trial.value)
                               .where(Trial.study_id == study.id, Trial.iterations > 0)
                               .order_by(Trial.number)))
-    picked, best_id = _pick_curves(rows, study.mode)
+    best = best_trial(store, study)
+    best_id = best.id if best is not None else None
+    picked = _pick_curves(rows, study.mode, best_id)
     curves = _curves(store, [r[0] for r in picked])
     if not curves:
         return empty(title)

@@ -10,6 +10,8 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from hpsearch.status import StudyStatus, TrialStatus  # noqa: F401 - re-exported
+
 
 def utcnow() -> datetime:
     """Naive UTC (SQLite has no time zones; every timestamp here is UTC)."""
@@ -18,30 +20,6 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
-
-
-class StudyStatus:
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    INTERRUPTED = "INTERRUPTED"   # the driver died; `hpsearch resume` continues it
-    FINISHED = (COMPLETED, FAILED, CANCELLED)
-    ALL = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)
-
-
-class TrialStatus:
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"             # paused by a scheduler (ASHA/PBT), will resume
-    COMPLETED = "COMPLETED"
-    EARLY_STOPPED = "EARLY_STOPPED"
-    ERROR = "ERROR"
-    INTERRUPTED = "INTERRUPTED"   # its process vanished; re-run or resumed on resume
-    IMPORTED = "IMPORTED"         # told to the searcher from an earlier study (warm start)
-    FINISHED = (COMPLETED, EARLY_STOPPED, ERROR, IMPORTED)
-    ALL = (PENDING, RUNNING, PAUSED, COMPLETED, EARLY_STOPPED, ERROR, INTERRUPTED, IMPORTED)
 
 
 class Study(Base):

@@ -204,31 +204,13 @@ class Store:
 
     def list_studies(self, *, status: str | None = None, owner: str | None = None,
                      limit: int | None = None) -> list[Study]:
+        from hpsearch.store.queries import studies_query
+
         with self.session() as s:
-            q = select(Study).order_by(Study.id.desc())
-            if status:
-                q = q.where(Study.status == status)
-            if owner:
-                q = q.where(Study.owner == owner)
+            q = studies_query(status=status, owner=owner).order_by(Study.id.desc())
             if limit:
                 q = q.limit(limit)
             return list(s.scalars(q))
-
-    def study_summaries(self, study_ids: list[int] | None = None) -> dict[int, dict]:
-        """Per study: trial counts by status and best value, aggregated in SQL."""
-        out: dict[int, dict] = {}
-        with self.session() as s:
-            q = select(Trial.study_id, Trial.status, func.count(), func.min(Trial.value),
-                       func.max(Trial.value)).group_by(Trial.study_id, Trial.status)
-            if study_ids is not None:
-                q = q.where(Trial.study_id.in_(study_ids))
-            for sid, status, n, lo, hi in s.execute(q):
-                d = out.setdefault(sid, {"counts": {}, "min": None, "max": None})
-                d["counts"][status] = n
-                if status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED):
-                    d["min"] = lo if d["min"] is None or (lo is not None and lo < d["min"]) else d["min"]
-                    d["max"] = hi if d["max"] is None or (hi is not None and hi > d["max"]) else d["max"]
-        return out
 
     def set_study_status(self, study_id: int, status: str, *, error: str | None = None) -> None:
         values: dict[str, Any] = {"status": status}
@@ -251,7 +233,7 @@ class Store:
             if study.status in StudyStatus.FINISHED:
                 raise ConflictError(f"study {study.name!r} is already {study.status}")
             study.cancel_requested = True
-            if study.status in (StudyStatus.QUEUED, StudyStatus.INTERRUPTED):
+            if study.status in StudyStatus.CANCEL_AT_ONCE:
                 study.status = StudyStatus.CANCELLED
                 study.finished_at = utcnow()
             return study.status
@@ -307,11 +289,10 @@ class Store:
             return 0 if n is None else n + 1
 
     def interrupt_unfinished(self, study_id: int, message: str) -> int:
-        """Mark trials left RUNNING/PENDING/PAUSED by a dead driver as INTERRUPTED."""
+        """Mark LIVE trials (RUNNING/PENDING/PAUSED) left by a dead driver as INTERRUPTED."""
         with self.session(write=True) as s:
-            ids = list(s.scalars(select(Trial.id).where(
-                Trial.study_id == study_id,
-                Trial.status.in_([TrialStatus.RUNNING, TrialStatus.PENDING, TrialStatus.PAUSED]))))
+            ids = list(s.scalars(select(Trial.id).where(Trial.study_id == study_id,
+                                                        Trial.status.in_(TrialStatus.LIVE))))
             if ids:
                 s.execute(update(Trial).where(Trial.id.in_(ids))
                           .values(status=TrialStatus.INTERRUPTED, finished_at=utcnow()))

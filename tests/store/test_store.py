@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from hpsearch import spec as specmod
 from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from hpsearch.store import migrate
+from hpsearch.store import migrate, queries
 from hpsearch.store.writer import Writer
 from tests.helpers import quad_spec
 
@@ -99,8 +99,8 @@ def test_summaries_aggregate_in_sql(db_url):
         ops += [("trial", sid, f"r{i}", i, {"x": float(i)}, TrialStatus.RUNNING, t),
                 ("status", sid, f"r{i}", TrialStatus.COMPLETED, {"value": float(i)}, t)]
     store.apply(ops)
-    d = store.study_summaries([sid])[sid]
-    assert d["counts"] == {"COMPLETED": 5} and d["min"] == 0.0 and d["max"] == 4.0
+    d = queries.summary(store, store.get_study(sid))
+    assert d.counts.by_status == {"COMPLETED": 5} and d.counts.done == 5 and d.best_value == 0.0
 
 
 def test_unreachable_database_is_a_clear_error():

@@ -1,0 +1,213 @@
+"""The read model: every named question asked of the store, answered once.
+
+The CLI (``list``, ``show``), the Python API, the web pages and JSON API, the
+charts, the driver's final verdict and the dispatcher all ask here, so a
+study's best trial, its counts and its pages are the same wherever they are
+read. Which trials count for what is decided by the status groups in
+:mod:`hpsearch.status` (an IMPORTED warm-start trial is listed and counted
+under its status, but is never the best and never counts toward the budget).
+
+    >>> best = best_trial(store, study)                    # doctest: +SKIP
+    >>> summaries(store, [study])[study.id].best_value     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, NamedTuple, Sequence
+
+from sqlalchemy import Select, func, literal, or_, select
+
+from hpsearch.status import StudyStatus, TrialStatus
+from hpsearch.store.models import Study, Trial
+
+
+# -- the order of "best" ----------------------------------------------------------------
+def value_order(mode: str) -> list:
+    """SQL order for "best first": by value in the study's direction, ties to the lower number."""
+    return [Trial.value.desc() if mode == "max" else Trial.value.asc(), Trial.number.asc()]
+
+
+def _scored(study_id: int):
+    return (Trial.study_id == study_id, Trial.status.in_(TrialStatus.SCORED),
+            Trial.value.is_not(None))
+
+
+def best_trial(store, study: Study) -> Trial | None:
+    """The study's best trial: a SCORED one (not imported) with the best value; None if none."""
+    with store.session() as s:
+        return s.scalar(select(Trial).where(*_scored(study.id))
+                        .order_by(*value_order(study.mode)).limit(1))
+
+
+class Row(NamedTuple):  # a tuple: 10,000 of them build several times faster than dataclasses
+    number: int
+    params: dict
+    value: float
+
+
+def scored_trials(store, study_id: int, params: bool = True) -> list[Row]:
+    """The SCORED trials with a finite value, by number (one query, no results read).
+
+    ``params=False`` leaves the JSON params unread (empty dicts): most of the cost.
+    """
+    cols = (Trial.number, Trial.params if params else literal(None), Trial.value)
+    with store.session() as s:
+        rows = s.execute(select(*cols).where(*_scored(study_id)).order_by(Trial.number))
+        return [Row(n, p or {}, v) for n, p, v in rows if v is not None and math.isfinite(v)]
+
+
+# -- counts and summaries -------------------------------------------------------------
+@dataclass(frozen=True)
+class Counts:
+    """A study's trials by status, and the totals every view shows."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def _sum(self, group: Iterable[str]) -> int:
+        return sum(self.by_status.get(st, 0) for st in group)
+
+    @property
+    def total(self) -> int:
+        """Every trial row (the trials table's length), imported ones included."""
+        return sum(self.by_status.values())
+
+    @property
+    def done(self) -> int:
+        """Trials this study ran to their end (toward its budget): DONE."""
+        return self._sum(TrialStatus.DONE)
+
+    @property
+    def scored(self) -> int:
+        return self._sum(TrialStatus.SCORED)
+
+    @property
+    def imported(self) -> int:
+        return self.by_status.get(TrialStatus.IMPORTED, 0)
+
+    @property
+    def ran(self) -> int:
+        """Trials this study started (everything but the imported)."""
+        return self.total - self.imported
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What a study's lists and headers show: its counts and its best value."""
+
+    study_id: int
+    counts: Counts
+    best_value: float | None
+
+
+def summaries(store, studies: Sequence[Study]) -> dict[int, StudySummary]:
+    """Counts by status and best value of each study, in two aggregate queries."""
+    ids = [st.id for st in studies]
+    if not ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    lo_hi: dict[int, tuple[float | None, float | None]] = {}
+    with store.session() as s:
+        for sid, status, n in s.execute(select(Trial.study_id, Trial.status, func.count())
+                                        .where(Trial.study_id.in_(ids))
+                                        .group_by(Trial.study_id, Trial.status)):
+            counts[sid][str(status)] = n
+        for sid, lo, hi in s.execute(select(Trial.study_id, func.min(Trial.value), func.max(Trial.value))
+                                     .where(Trial.study_id.in_(ids),
+                                            Trial.status.in_(TrialStatus.SCORED),
+                                            Trial.value.is_not(None))
+                                     .group_by(Trial.study_id)):
+            lo_hi[sid] = (lo, hi)
+    out = {}
+    for st in studies:
+        lo, hi = lo_hi.get(st.id, (None, None))
+        out[st.id] = StudySummary(st.id, Counts(counts[st.id]), hi if st.mode == "max" else lo)
+    return out
+
+
+def summary(store, study: Study) -> StudySummary:
+    return summaries(store, [study])[study.id]
+
+
+def counts(store, study_id: int) -> Counts:
+    with store.session() as s:
+        rows = s.execute(select(Trial.status, func.count()).where(Trial.study_id == study_id)
+                         .group_by(Trial.status))
+        return Counts({str(st): n for st, n in rows})
+
+
+# -- pages ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    """One page of rows from a query, with the total the query matched."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class PageOutOfRange(ValueError):
+    """A page past the last one (page 1 of nothing is fine)."""
+
+    def __init__(self, page: int, per_page: int, total: int):
+        self.pages = max(1, -(-total // per_page))
+        super().__init__(f"page must be between 1 and {self.pages} ({total} rows, {per_page} per "
+                         f"page), got {page}")
+
+
+def page(store, q: Select, *, page: int, per_page: int, order: Sequence) -> Page:
+    """Rows ``page`` (from 1) of ``q`` in ``order``; PageOutOfRange past the last page."""
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        if page > max(1, -(-total // per_page)):
+            raise PageOutOfRange(page, per_page, total)
+        rows = list(s.scalars(q.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
+    return Page(rows, total, page, per_page)
+
+
+def trials_query(study_id: int, *, status: str | None = None, where: Sequence = ()) -> Select:
+    q = select(Trial).where(Trial.study_id == study_id, *where)
+    return q.where(Trial.status == status) if status else q
+
+
+def studies_query(*, status: str | None = None, owner: str | None = None,
+                  equals: dict[str, str] | None = None, name_contains: str | None = None) -> Select:
+    """Studies filtered by status, owner, exact column values and a substring of the name."""
+    q = select(Study)
+    if status:
+        q = q.where(Study.status == status)
+    if owner:
+        q = q.where(Study.owner == owner)
+    for col, value in (equals or {}).items():
+        q = q.where(getattr(Study, col) == value)
+    if name_contains:
+        pattern = ("%" + name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                   + "%")
+        q = q.where(Study.name.ilike(pattern, escape="\\"))
+    return q
+
+
+# -- claims (the dispatcher) --------------------------------------------------------------
+def claimable(now: datetime, exclude: Iterable[int] = ()) -> Select:
+    """The next study a dispatcher may take: QUEUED, or RUNNING under an expired lease.
+
+    Locked FOR UPDATE SKIP LOCKED on PostgreSQL, so two dispatchers never take the same.
+    """
+    q = (select(Study).where(or_(
+            Study.status == StudyStatus.QUEUED,
+            (Study.status == StudyStatus.RUNNING) & Study.lease_owner.is_not(None)
+            & (Study.lease_expires_at < now)))
+         .order_by(Study.id).limit(1).with_for_update(skip_locked=True))
+    exclude = list(exclude)
+    return q.where(Study.id.not_in(exclude)) if exclude else q
+
+
+__all__ = ["Counts", "Page", "PageOutOfRange", "Row", "StudySummary", "best_trial", "claimable",
+           "counts", "page", "scored_trials", "studies_query", "summaries", "summary",
+           "trials_query", "value_order"]
