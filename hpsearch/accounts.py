@@ -22,13 +22,14 @@ from sqlalchemy import delete, func, select, update
 
 from hpsearch.exceptions import ConflictError, HpsearchError, NotFoundError, StorageError
 from hpsearch.store import Store
-from hpsearch.store.models import ApiToken, LoginFailure, Role, User, utcnow
+from hpsearch.store.models import ApiToken, LoginFailure, Role, User, new_session_key, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024          # argon2 hashes any length; cap the work a request can ask for
 TOKEN_PREFIX = "hps_"
 LAST_USED_EVERY = timedelta(seconds=60)  # token last-used writes, at most once a minute
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 
 
 class AccountError(HpsearchError):
@@ -38,9 +39,9 @@ class AccountError(HpsearchError):
 class LockedOut(HpsearchError):
     """Too many failed logins for this account or address (HTTP 429)."""
 
-    def __init__(self, until: datetime):
+    def __init__(self, until: datetime, what: str = ""):
         self.until = until
-        super().__init__("too many failed logins; try again after "
+        super().__init__(f"too many failed logins{what}; try again after "
                          f"{until.isoformat(timespec='seconds')}Z")
 
 
@@ -59,7 +60,12 @@ class Principal:
 
 @dataclass(frozen=True)
 class LockPolicy:
-    """After ``max_failures`` failures within ``window``, refuse logins for ``lock``."""
+    """An account with ``max_failures`` attempts within ``window`` is locked for ``lock``
+    (each attempt is counted before its password is checked, so concurrent guesses cannot
+    overrun the limit; a correct one clears the count). An address with ``max_failures_ip``
+    failures is throttled: its wrong passwords are answered 429 (and still count against
+    the accounts tried), but a correct password for an account that is not locked logs in,
+    so a flood from one address (or from behind a shared proxy) locks nobody else out."""
 
     max_failures: int = 5
     max_failures_ip: int = 20
@@ -166,7 +172,9 @@ class Accounts:
                 raise NotFoundError(f"no user {username!r}")
             if user.role == Role.ADMIN and role != Role.ADMIN and self._admins(s) <= 1:
                 raise ConflictError(f"{username!r} is the last admin; add another admin first")
-            user.role = role
+            if user.role != role:
+                user.role = role
+                user.session_key = new_session_key()  # sessions carry no stale role
 
     def set_password(self, username: str, password: str) -> None:
         """Change a password; every session of that user ends."""
@@ -176,21 +184,26 @@ class Accounts:
             if user is None:
                 raise NotFoundError(f"no user {username!r}")
             user.password_hash = _hasher().hash(password)
-            user.session_version += 1
+            user.session_key = new_session_key()
 
     def end_sessions(self, user_id: int) -> None:
+        """Every session of this user ends (a new random session key)."""
         with self.store.session(write=True) as s:
             s.execute(update(User).where(User.id == user_id)
-                      .values(session_version=User.session_version + 1))
+                      .values(session_key=new_session_key()))
 
     # -- login ----------------------------------------------------------------------
     def authenticate(self, username: str, password: str, address: str = "") -> User | None:
-        """The user if the password matches; None otherwise. Raises LockedOut while
-        the account or the address is locked (checked before the password)."""
+        """The user if the password matches; None otherwise.
+
+        Raises LockedOut while the account is locked (before any password is checked),
+        and for a wrong password from a throttled address. The attempt is counted
+        against the account atomically before the password is checked.
+        """
         from argon2.exceptions import InvalidHashError, VerificationError
 
-        keys = [f"user:{username[:100]}", f"ip:{address[:100]}"]
-        self._check_lock(keys)
+        user_key, ip_key = f"user:{(username or '')[:100]}", f"ip:{(address or '')[:100]}"
+        self._admit(user_key)
         user = None
         if USERNAME_RE.match(username or "") and len(password or "") <= MAX_PASSWORD:
             with self.store.session() as s:
@@ -203,10 +216,12 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
-            self._fail(keys)
+            throttled = self._count_address(ip_key)
+            if throttled is not None:
+                raise LockedOut(throttled, " from this address")
             return None
         with self.store.session(write=True) as s:
-            s.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+            s.execute(delete(LoginFailure).where(LoginFailure.key == user_key))
             fresh = s.get(User, user.id)
             fresh.last_login_at = utcnow()
             if ph.check_needs_rehash(fresh.password_hash):
@@ -218,43 +233,73 @@ class Accounts:
             self._dummy_hash = _hasher().hash(secrets.token_hex(16))
         return self._dummy_hash
 
-    def _check_lock(self, keys: list[str]) -> None:
-        now = utcnow()
-        with self.store.session() as s:
-            rows = list(s.scalars(select(LoginFailure).where(LoginFailure.key.in_(keys))))
-        for row in rows:
-            if row.locked_until is not None and row.locked_until > now:
-                raise LockedOut(row.locked_until)
+    def _locked_row(self, s, key: str) -> LoginFailure:
+        """The counter row of ``key``, created if absent, locked for this transaction."""
+        dialect = self.store.engine.dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            insert = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"]).insert
+            s.execute(insert(LoginFailure).values(key=key, failures=0, window_start=utcnow())
+                      .on_conflict_do_nothing(index_elements=["key"]))
+        row = s.scalar(select(LoginFailure).where(LoginFailure.key == key).with_for_update())
+        if row is None:  # another dialect: plain insert
+            row = LoginFailure(key=key, failures=0, window_start=utcnow())
+            s.add(row)
+        return row
 
-    def _fail(self, keys: list[str]) -> None:
+    def _count(self, key: str, limit: int, *, refuse_locked: bool) -> datetime | None:
+        """Count one attempt on ``key`` in one write transaction (the row is locked, and
+        SQLite's BEGIN IMMEDIATE serialises writers); returns the lock's end once
+        ``limit`` is reached. With ``refuse_locked``, a locked key raises LockedOut and
+        is not counted."""
         now = utcnow()
         p = self.policy
         with self.store.session(write=True) as s:
-            for key in keys:
-                limit = p.max_failures if key.startswith("user:") else p.max_failures_ip
-                row = s.get(LoginFailure, key)
-                if row is None:
-                    row = LoginFailure(key=key, failures=0, window_start=now)
-                    s.add(row)
-                if now - row.window_start > p.window:
-                    row.failures, row.window_start, row.locked_until = 0, now, None
-                row.failures += 1
-                if row.failures >= limit:
-                    row.locked_until = now + p.lock
+            row = self._locked_row(s, key)
+            if row.locked_until is not None and row.locked_until > now:
+                if refuse_locked:
+                    raise LockedOut(row.locked_until)
+            elif row.locked_until is not None or now - row.window_start > p.window:
+                row.failures, row.window_start, row.locked_until = 0, now, None
+            row.failures += 1
+            if row.failures >= limit and row.locked_until is None:
+                row.locked_until = now + p.lock
+            return row.locked_until if row.failures >= limit else None
+
+    def _admit(self, user_key: str) -> None:
+        self._count(user_key, self.policy.max_failures, refuse_locked=True)
+
+    def _count_address(self, ip_key: str) -> datetime | None:
+        return self._count(ip_key, self.policy.max_failures_ip, refuse_locked=False)
 
     def unlock(self, username: str) -> None:
+        """Forget an account's failed logins."""
         with self.store.session(write=True) as s:
             s.execute(delete(LoginFailure).where(LoginFailure.key == f"user:{username}"))
 
+    def unlock_address(self, address: str) -> int:
+        """Forget an address's failed logins; returns how many counters were cleared."""
+        with self.store.session(write=True) as s:
+            return s.execute(delete(LoginFailure)
+                             .where(LoginFailure.key == f"ip:{address}")).rowcount or 0
+
     # -- tokens ---------------------------------------------------------------------
-    def create_token(self, username: str, name: str = "") -> tuple[ApiToken, str]:
-        """A new token for ``username``: returns its row and the token (shown once)."""
+    def create_token(self, username: str, name: str = "", *,
+                     expires_in: timedelta | None = None) -> tuple[ApiToken, str]:
+        """A new token for ``username``: returns its row and the token (shown once).
+
+        ``expires_in``: the token stops working after this long (None: until revoked).
+        Who may call this is the caller's check: the web UI needs a logged-in session
+        and the password (a token never mints tokens); the CLI needs the database.
+        """
         name = (name or "").strip() or "token"
-        if len(name) > 100 or any(ord(c) < 32 for c in name):
+        if len(name) > 100 or not all(c.isprintable() for c in name):
             raise AccountError("token name must be 1-100 printable characters")
+        if expires_in is not None and not (timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME):
+            raise AccountError(f"a token's lifetime must be 1 to {MAX_TOKEN_LIFETIME.days} days")
         user = self.get_user(username)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=hash_token(token))
+        row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=hash_token(token),
+                       expires_at=utcnow() + expires_in if expires_in is not None else None)
         with self.store.session(write=True) as s:
             s.add(row)
         return row, token
@@ -285,7 +330,7 @@ class Accounts:
             return row
 
     def user_for_token(self, token: str) -> User | None:
-        """The live token's user, or None (unknown or revoked); notes when it was used."""
+        """The live token's user, or None (unknown, revoked or expired); notes when it was used."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = hash_token(token)
@@ -299,6 +344,8 @@ class Accounts:
         if tok.revoked_at is not None or not hmac.compare_digest(tok.token_hash, digest):
             return None
         now = utcnow()
+        if tok.expires_at is not None and tok.expires_at <= now:
+            return None
         if tok.last_used_at is None or now - tok.last_used_at > LAST_USED_EVERY:
             try:
                 with self.store.session(write=True) as s:

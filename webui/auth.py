@@ -49,15 +49,16 @@ OWNED = frozenset({"pages.cancel", "api.cancel"})
 
 
 class SessionUser(UserMixin):
-    """What Flask-Login keeps: the id carries the user's session version, so a
-    password change, a removal or a logout ends every cookie issued before."""
+    """What Flask-Login keeps: the id carries the user's random session key, so a
+    password change, a role change, a removal or a logout ends every cookie issued
+    before (and a cookie of a removed user never matches a later user)."""
 
     def __init__(self, user):
         self.user_id, self.username, self.role = user.id, user.username, user.role
-        self.version = user.session_version
+        self.session_key = user.session_key
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self.version}"
+        return f"{self.user_id}:{self.session_key}"
 
 
 def accounts() -> Accounts:
@@ -82,11 +83,14 @@ def owner_name() -> str | None:
 
 
 def _load_user(user_id: str):
-    uid, _, version = (user_id or "").partition(":")
-    if not uid.isdigit() or not version.isdigit():
+    import hmac
+
+    uid, _, key = (user_id or "").partition(":")
+    if not uid.isdigit() or not key:
         return None
     user = accounts().user_by_id(int(uid))
-    if user is None or user.session_version != int(version):
+    if user is None or not user.session_key \
+            or not hmac.compare_digest(user.session_key.encode(), key.encode()):
         return None
     return SessionUser(user)
 
@@ -196,6 +200,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("AUTH", False)
     app.config.setdefault("LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_MAX_FAILURES_IP", 20)
+    # Reverse proxies in front of the app (HPSEARCH_TRUSTED_PROXIES): the client address is
+    # the one the outermost trusted proxy saw, read from X-Forwarded-For; with 0 (direct
+    # exposure) the header is ignored, so a client cannot pick the address it is counted as.
+    proxies = int(app.config.setdefault("TRUSTED_PROXIES", 0))
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     # A login lasts 12 hours (Flask's default would be 31 days).
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config.get("SESSION_HOURS", 12))
     if not app.config.get("SECRET_KEY"):

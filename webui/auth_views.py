@@ -5,6 +5,7 @@ check only what depends on the data (whose token is revoked).
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
@@ -78,9 +79,12 @@ def password():
     if who.user_id is None:
         return _back("account", "there is no account while authentication is off", 400)
     acc = accounts()
-    if acc.authenticate(who.username, request.form.get("current", ""),
-                        request.remote_addr or "") is None:
-        return _back("account", "the current password is wrong", 403)
+    try:
+        if acc.authenticate(who.username, request.form.get("current", ""),
+                            request.remote_addr or "") is None:
+            return _back("account", "the current password is wrong", 403)
+    except LockedOut as exc:
+        return _back("account", str(exc), 429)
     try:
         acc.set_password(who.username, request.form.get("new", ""))
     except AccountError as exc:
@@ -92,11 +96,27 @@ def password():
 
 @bp.post("/account/tokens")
 def token_create():
+    """A new token: needs a logged-in session and the password (a token never mints
+    tokens, so a stolen token cannot outlive its own revocation through a child)."""
     who = principal()
     if who.user_id is None:
         return _back("account", "tokens need an account (authentication is off)", 400)
+    if who.via != "session":
+        return _back("account", "tokens are created from a logged-in session, not with a token",
+                     403)
+    acc = accounts()
     try:
-        row, token = accounts().create_token(who.username, request.form.get("name", ""))
+        if acc.authenticate(who.username, request.form.get("password", ""),
+                            request.remote_addr or "") is None:
+            return _back("account", "password: wrong password", 403)
+    except LockedOut as exc:
+        return _back("account", str(exc), 429)
+    days = (request.form.get("expires_days") or "").strip()
+    if days and not (days.isascii() and days.isdigit() and 1 <= int(days) <= 3650):
+        return _back("account", f"expires_days: must be 1 to 3650 days, got {days[:20]!r}", 400)
+    try:
+        row, token = acc.create_token(who.username, request.form.get("name", ""),
+                                      expires_in=timedelta(days=int(days)) if days else None)
     except AccountError as exc:
         return _back("account", str(exc), 400)
     # Shown once, in this answer only (never stored in clear, never in a URL).

@@ -49,6 +49,16 @@ def load_secret_key(environ=None) -> str | None:
     return environ.get("HPSEARCH_SECRET_KEY") or None
 
 
+def trusted_proxies(environ=None) -> int:
+    """How many reverse proxies stand in front of the service (``HPSEARCH_TRUSTED_PROXIES``)."""
+    environ = os.environ if environ is None else environ
+    raw = (environ.get("HPSEARCH_TRUSTED_PROXIES") or "0").strip()
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 10:
+        raise ServeError(f"HPSEARCH_TRUSTED_PROXIES must be a number of proxies from 0 to 10, "
+                         f"got {raw[:20]!r}")
+    return int(raw)
+
+
 def check_serving(host: str, auth: bool, secret_key: str | None, *, served: bool = False) -> None:
     """Refuse an unsafe configuration with a ServeError that names the fix.
 
@@ -99,6 +109,7 @@ def served_config(db: str | None, host: str, *, auth: bool | None = None,
               "with `hpsearch user add NAME --role admin`", file=sys.stderr)
     cookie_secure = os.environ.get("HPSEARCH_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
     return {"DATABASE_URL": db, "AUTH": auth, "DEBUG": False, "TESTING": False,
+            "TRUSTED_PROXIES": trusted_proxies(),
             "PROPAGATE_EXCEPTIONS": False,
             # A loopback UI with users and no key: a key for this process only.
             "SECRET_KEY": key or secrets.token_urlsafe(48),

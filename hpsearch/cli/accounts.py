@@ -48,8 +48,16 @@ def cmd_user(args) -> int:
     hpsearch user add ada --role admin      (prompts for the password)
     echo "$PW" | hpsearch user add bob --password-stdin
     hpsearch user role bob viewer
+    hpsearch user unlock bob                (an account's failed logins)
+    hpsearch user unlock --address 10.0.0.7 (a client address's failed logins)
     """
     acc = _accounts(args)
+    if args.action == "unlock" and args.address:
+        n = acc.unlock_address(args.address)
+        print(f"failed logins from {args.address!r} forgotten" if n else
+              f"no failed logins were counted for {args.address!r}")
+        if not args.username:
+            return 0
     if args.action == "list":
         rows = [[u.username, u.role, _when(u.created_at), _when(u.last_login_at)]
                 for u in acc.list_users()]
@@ -83,15 +91,23 @@ def cmd_token(args) -> int:
     """
     acc = _accounts(args)
     if args.action == "create":
-        row, token = acc.create_token(_need(args, "target"), args.name or "")
+        from datetime import timedelta
+
+        if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
+            raise HpsearchError(f"--expires-days must be 1 to 3650, got {args.expires_days}")
+        row, token = acc.create_token(_need(args, "target"), args.name or "",
+                                      expires_in=timedelta(days=args.expires_days)
+                                      if args.expires_days else None)
         print(token)
         print(f"token {row.id} ({row.name}) for {args.target}: store it now, it is not shown again",
               file=sys.stderr)
     elif args.action == "list":
         rows = [[t.id, user, t.name, t.prefix + "…", _when(t.created_at), _when(t.last_used_at),
+                 _when(t.expires_at) if t.expires_at else "never",
                  "revoked " + _when(t.revoked_at) if t.revoked_at else "active"]
                 for t, user in acc.list_tokens(args.target)]
-        print(table(["id", "user", "name", "token", "created", "last used", "state"], rows))
+        print(table(["id", "user", "name", "token", "created", "last used", "expires", "state"],
+                    rows))
     elif args.action == "revoke":
         target = _need(args, "target")
         if not target.isdigit():
@@ -111,8 +127,13 @@ def add_commands(add) -> None:
                    help="with `add` (default: admin for the first user, else member)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
+    p.add_argument("--address", help="with `unlock`: forget the failed logins of this client "
+                                     "address (as the service sees it)")
 
     p = add("token", cmd_token)
     p.add_argument("action", choices=["create", "list", "revoke"])
     p.add_argument("target", nargs="?", help="create/list: a username; revoke: a token id")
     p.add_argument("--name", help="with `create`: a label (e.g. the machine it lives on)")
+    p.add_argument("--expires-days", type=int, default=None,
+                   help="with `create`: the token stops working after this many days "
+                        "(default: until revoked)")

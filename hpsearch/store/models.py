@@ -4,6 +4,7 @@ studies 1-n trials 1-n results; trial_events keeps each trial's status history.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
@@ -116,17 +117,28 @@ class Role:
         return Role.ALL.index(role) if role in Role.ALL else -1
 
 
+def new_session_key() -> str:
+    """A user's random session binding (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
 class User(Base):
-    """A web/API account (``hpsearch user add``); no default account exists."""
+    """A web/API account (``hpsearch user add``); no default account exists.
+
+    Ids are never reused (SQLite ``AUTOINCREMENT``; PostgreSQL sequences never go back),
+    and a session cookie names the user's random ``session_key`` too: a removed user's
+    cookie cannot log in as a later user, whatever id that one gets.
+    """
 
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))    # argon2id, salted
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
-    # Bumped on password change or removal: every session cookie issued before dies.
-    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Regenerated on password change, role change and logout: every cookie issued before dies.
+    session_key: Mapped[str] = mapped_column(String(64), default=new_session_key)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -147,6 +159,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)   # None: until revoked
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

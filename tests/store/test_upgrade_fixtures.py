@@ -18,6 +18,8 @@ from hpsearch.store import Store, TrialStatus, migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REVISIONS = sorted(p.stem for p in FIXTURES.glob("*.sqlite"))
+# Columns a later migration removed on purpose: (table, column) -> the migration.
+DROPPED = {("users", "session_version"): "0005_session_keys"}  # now a random session_key
 
 
 def test_there_is_a_fixture_of_the_first_schema():
@@ -51,7 +53,8 @@ def test_frozen_database_upgrades_to_head_with_its_data(revision, tmp_path):
             got = {r.id: r._asdict() for r in conn.execute(select(t))}
             assert sorted(got) == [w["id"] for w in want], table
             for w in want:
-                assert {k: _plain(got[w["id"]][k]) for k in w} == w, (table, w["id"])
+                kept = {k: v for k, v in w.items() if (table, k) not in DROPPED}
+                assert {k: _plain(got[w["id"]][k]) for k in kept} == kept, (table, w["id"])
                 rows += 1
     # ...and the upgraded database works: reads through the models, new writes.
     (study, queued) = sorted(store.list_studies(), key=lambda s: s.id)
