@@ -17,15 +17,16 @@ from hpsearch.exceptions import (ConflictError, HpsearchError, NotFoundError, Sp
                                  StorageError)
 
 if TYPE_CHECKING:
-    from hpsearch.api import (Study, compare, list_studies, load_study, resume, run, submit,
-                              trainable)
+    from hpsearch.api import (Study, compare, export_model, list_studies, load_study, resume, run,
+                              submit, trainable)
     from hpsearch.reporting import report
 
 __version__ = "0.1.0"
 _LAZY = {name: "hpsearch.api" for name in ("Study", "compare", "list_studies", "load_study",
-                                           "resume", "run", "submit", "trainable")}
+                                           "resume", "run", "submit", "trainable", "export_model")}
 _LAZY["report"] = "hpsearch.reporting"
 __all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "report",
+           "export_model",
            "Study", "HpsearchError", "SpecError", "StorageError", "NotFoundError", "ConflictError"]
 
 

@@ -155,6 +155,15 @@ class Study:
         from hpsearch import plots
         return plots.compare_trials(self.store, self.id, numbers)
 
+    def export(self, out: str, *, trial: int | str = "best", format: str = "torchscript") -> dict:
+        """Write trial ``trial``'s model and model card to ``out``; returns the card.
+
+            >>> study.export("model/", format="onnx")["sha256"]    # doctest: +SKIP
+        """
+        from hpsearch.export import export_trial
+
+        return export_trial(self.store, self.id, trial, fmt=format, out=out)
+
     def wait(self, timeout: float | None = None, *, poll: float = 1.0) -> "Study":
         """Block until the study is COMPLETED, FAILED or CANCELLED; TimeoutError after ``timeout``."""
         import time
@@ -235,6 +244,13 @@ def compare(studies: list[str | int], *, db: str | None = None):
     return plots.compare_history(store, [store.get_study(ref).id for ref in studies])
 
 
+def export_model(study: str | int, out: str, *, trial: int | str = "best",
+                 format: str = "torchscript", db: str | None = None) -> dict:
+    """Export a trial's model (``torchscript``, ``onnx`` or ``state_dict``) with its model
+    card into folder ``out`` (as ``hpsearch export``); returns the card as a dict."""
+    return load_study(study, db=db).export(out, trial=trial, format=format)
+
+
 def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = None,
               mode: str | None = None) -> Callable:
     """Register a function as a trainable for specs run in this process.
@@ -252,5 +268,5 @@ def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = 
 
 
 __all__ = ["Study", "TrialInfo", "submit", "run", "resume", "load_study", "list_studies", "compare",
-           "trainable",
+           "trainable", "export_model",
            "StudyStatus", "TrialStatus"]

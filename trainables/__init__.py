@@ -25,7 +25,8 @@ from typing import Callable
 
 from hpsearch.exceptions import SpecError
 
-RESERVED_KEYS = ("dataset", "seed")
+# Filled in by the orchestrator, never searched: the data, the seed, and cold start's source.
+RESERVED_KEYS = ("dataset", "seed", "init_checkpoint", "reset_head", "freeze")
 
 # name -> module that defines ``FAMILY`` (a TrainableInfo). Lazy: see get_trainable.
 BUILTIN = {

@@ -117,6 +117,33 @@ def load(family_name: str, dataset: str | None, train_samples: int = 0) -> Data:
     return data
 
 
+def describe(family_name: str, dataset: str | None) -> dict:
+    """The data a model of ``family_name`` is fed, as a model card states it: input shape
+    and dtype (one sample), the task, the outputs, and how raw inputs were scaled."""
+    name = default_dataset(family_name) if dataset is None else dataset
+    data = load(family_name, name)
+    kind = _kind(family_name)
+    if name in BUILTIN[kind]:
+        scaling = {"sine": "none (generated in-package)"}.get(
+            name, "pixel values / 16 (scikit-learn's 8x8 digits, 0..16), so in [0, 1]")
+        pre = {"kind": "builtin", "description": scaling}
+    else:
+        x, y = _read_user(name, needs_labels=NEEDS_LABELS[kind])
+        x, _ = _shape_for(kind, name, x, y)
+        tr, _ = _split(len(x))
+        lo, hi = x[tr].astype(np.float32).min(axis=0 if kind == "flat" else None), \
+            x[tr].astype(np.float32).max(axis=0 if kind == "flat" else None)
+        pre = {"kind": "minmax", "min": np.asarray(lo).tolist(), "max": np.asarray(hi).tolist(),
+               "clip": [-1.0, 2.0],
+               "description": "x' = clip((x - min) / (max - min), -1, 2) with the training "
+                              "split's min and max" + (" per feature" if kind == "flat" else "")}
+        if data.task == "forecast":
+            pre["targets"] = "standardised with the training split's mean and deviation"
+    return {"dataset": name, "input_shape": list(data.input_shape), "input_dtype": "float32",
+            "task": data.task, "outputs": data.n_outputs, "train_samples": len(data.x_train),
+            "val_samples": len(data.x_val), "preprocessing": pre}
+
+
 def _unknown(family_name: str, name: str) -> SpecError:
     return SpecError(f"unknown dataset {name!r} for {family_name!r}; valid: "
                      f"{', '.join(BUILTIN[_kind(family_name)])}, or a path to a .npz or .csv "

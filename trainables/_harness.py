@@ -87,6 +87,11 @@ class TrainConfig:
     prune: float = 0.0
     prune_finetune_epochs: int = 0
     quantize: str = "none"
+    # Cold start (reserved; the orchestrator fills them from the spec's init_from):
+    # the source checkpoint directory, a fresh output layer, frozen layer groups (comma-separated).
+    init_checkpoint: str | None = None
+    reset_head: bool = False
+    freeze: str | None = None
 
     def check(self) -> None:
         """Refuse values no model can train with; families extend this."""
@@ -258,7 +263,13 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
     defaults to CUDA when available; ``num_threads`` (CPU only) to 1.
     """
     s = prepare(recipe, config, device=device, num_threads=num_threads)
-    start = load_checkpoint(resume_from, s) if resume_from is not None else 0
+    if resume_from is not None:
+        start = load_checkpoint(resume_from, s)
+    else:
+        start = 0
+        if s.cfg.init_checkpoint:
+            from trainables import _finetune
+            _finetune.start_from(s)
     history = []
     for epoch in range(start + 1, s.cfg.epochs + 1):
         logs = train_epoch(s, epoch)
@@ -449,17 +460,13 @@ def save_checkpoint(directory: str | os.PathLike, s: Setup, epoch: int) -> Path:
     return path
 
 
-def load_checkpoint(directory: str | os.PathLike, s: Setup) -> int:
-    """Restore weights, optimizer state and RNG from ``directory`` into ``s``; return its epoch.
-
-    The optimizers keep ``s.cfg``'s hyperparameters (lr, betas, ...), so that a
-    PBT exploit continues with the mutated config; if the optimizer type
-    changed, its state starts afresh.
-    """
+def read_checkpoint(directory: str | os.PathLike, family: str,
+                    device: str | torch.device = "cpu") -> dict:
+    """The checked contents of ``directory``'s ``state.pt`` for a ``family`` model
+    (plain tensors only; :class:`CheckpointError` when it is anything else)."""
     path = Path(directory) / CHECKPOINT_FILE
-    recipe, model = s.recipe, s.model
     try:
-        state = torch.load(path, map_location=s.device, weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no {CHECKPOINT_FILE} in checkpoint {str(directory)!r}") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
@@ -467,13 +474,30 @@ def load_checkpoint(directory: str | os.PathLike, s: Setup) -> int:
                               f"checkpoint ({str(exc).splitlines()[0]})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{str(path)!r} is not an hpsearch checkpoint (format {CHECKPOINT_FORMAT})")
-    if state.get("family") != recipe.name:
-        raise CheckpointError(f"{str(path)!r} holds a {state.get('family')!r} model, not {recipe.name!r}")
+    if state.get("family") != family:
+        raise CheckpointError(f"{str(path)!r} holds a {state.get('family')!r} model, not {family!r}")
+    return state
+
+
+def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], path: str | os.PathLike,
+                 *, strict: bool = True) -> None:
+    """``model.load_state_dict(weights)``, a mismatch named as a :class:`CheckpointError`."""
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights, strict=strict)
     except RuntimeError as exc:  # e.g. PBT mutated an architecture hyperparameter
         raise CheckpointError(f"{str(path)!r} does not fit this model's architecture: "
                               f"{str(exc).splitlines()[0]}") from None
+
+
+def load_checkpoint(directory: str | os.PathLike, s: Setup) -> int:
+    """Restore weights, optimizer state and RNG from ``directory`` into ``s``; return its epoch.
+
+    The optimizers keep ``s.cfg``'s hyperparameters (lr, betas, ...), so that a
+    PBT exploit continues with the mutated config; if the optimizer type
+    changed, its state starts afresh.
+    """
+    state = read_checkpoint(directory, s.recipe.name, s.device)
+    load_weights(s.model, state["model"], Path(directory) / CHECKPOINT_FILE)
     if state["optimizer"] == s.cfg.optimizer and set(state["optimizers"]) == set(s.optimizers):
         for name, optimizer in s.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])

@@ -51,6 +51,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from webui.models import bp as models_bp
+
+    app.register_blueprint(models_bp, url_prefix="/api/v1")  # trained models (export, deploy)
     from webui.metrics import bp as metrics_bp
 
     app.register_blueprint(metrics_bp)  # Prometheus /metrics

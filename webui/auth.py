@@ -41,6 +41,7 @@ ACCESS: dict[str, str] = {
     "auth.token_create": VIEWER, "auth.token_revoke": VIEWER,
     "auth.users": ADMIN, "auth.user_add": ADMIN, "auth.user_remove": ADMIN,
     "auth.user_role": ADMIN,
+    "models.export_trial": VIEWER,  # reading a trained model, like reading its trial
     "metrics.metrics": VIEWER,  # Prometheus scrapes with a viewer's API token (docs/deployment.md)
 }
 

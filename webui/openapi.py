@@ -45,7 +45,10 @@ _DENIED = {"401": _json(_ref("Error"), "no credentials, or a wrong or revoked to
 
 
 def document() -> dict:
+    from webui.models import openapi_paths
+
     doc = _paths_and_schemas()
+    doc["paths"].update(openapi_paths())
     doc["components"]["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer",
                        "description": "an API token (stored hashed; revocable at once)"},

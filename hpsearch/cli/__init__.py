@@ -104,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-auth", dest="auth", action="store_false",
                    help="no login (loopback only; refused on any other address)")
 
-    from hpsearch.cli.accounts import add_commands
+    from hpsearch.cli import accounts, models
 
-    add_commands(add)
+    accounts.add_commands(add)
+    models.add_commands(add)
     return parser
 
 
