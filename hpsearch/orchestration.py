@@ -20,7 +20,7 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import recovery, schedulers
+from hpsearch import recovery, schedulers, teachers
 from hpsearch.exceptions import ConflictError, StorageError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus, queries
@@ -100,7 +100,9 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                  mode=spec.mode, max_t=epochs if isinstance(epochs, int) else 100,
                                  space=space, seed=spec.seed)
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
-    trial_fn = tune.with_resources(make_trial_fn(info.fn, spec.fixed, spec.dataset, spec.seed,
+    teacher = teachers.resolve(spec, store)
+    fixed = spec.fixed if teacher is None else {**spec.fixed, "distill_from": teacher}
+    trial_fn = tune.with_resources(make_trial_fn(info.fn, fixed, spec.dataset, spec.seed,
                                                  coalesce_window(spec)), resources)
     callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
                              store.next_trial_number(study_id),
@@ -184,6 +186,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
     if study_id is None:
         for name in spec.warm_start:
             store.get_study(name)
+        teachers.check(spec, store)
         study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING)
         study_id = study.id
     else:

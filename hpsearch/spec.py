@@ -241,6 +241,8 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
     for key in sorted(set(spec.fixed) & set(trainables.RESERVED_KEYS)):
         problems.append((f"fixed.{key}", f"{key!r} is reserved; set it at the top level"))
     for key, value in spec.fixed.items():
+        if key == "distill_from" and isinstance(value, dict):
+            continue  # {study, trial}: checked against the store by hpsearch.teachers
         if not _json_scalar_or_list(value):
             problems.append((f"fixed.{key}", f"must be a number, string, boolean or list, got {value!r}"))
 

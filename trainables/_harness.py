@@ -43,7 +43,7 @@ from torch import nn
 
 from hpsearch.exceptions import HpsearchError, SpecError
 from trainables import RESERVED_KEYS, TrainableInfo
-from trainables import _compress, _data
+from trainables import _compress, _data, _distill
 from trainables._compress import Deploy
 
 OPTIMIZERS = ("adam", "adagrad", "adadelta", "sgd", "rmsprop")
@@ -68,7 +68,9 @@ class TrainConfig:
     ``momentum`` applies to SGD and RMSprop. ``train_samples > 0`` trains on
     that many samples only. ``amp`` turns on mixed precision on CUDA.
     ``prune``, ``prune_finetune_epochs`` and ``quantize`` compress the model after
-    its last epoch (:mod:`trainables._compress`).
+    its last epoch (:mod:`trainables._compress`); ``distill_from``,
+    ``distill_alpha`` and ``distill_temperature`` train it against a teacher
+    (:mod:`trainables._distill`).
     """
 
     optimizer: str = "adam"
@@ -92,6 +94,9 @@ class TrainConfig:
     init_checkpoint: str | None = None
     reset_head: bool = False
     freeze: str | None = None
+    distill_from: dict | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 4.0
 
     def check(self) -> None:
         """Refuse values no model can train with; families extend this."""
@@ -113,6 +118,10 @@ class TrainConfig:
                 "must be in [0, 1000]", self.prune_finetune_epochs)
         require(self.quantize in _compress.QUANTIZE_MODES, "quantize",
                 f"must be one of {', '.join(_compress.QUANTIZE_MODES)}", self.quantize)
+        _distill.check_reference(self.distill_from)
+        require(0 <= self.distill_alpha <= 1, "distill_alpha", "must be in [0, 1]", self.distill_alpha)
+        require(self.distill_temperature > 0, "distill_temperature", "must be > 0",
+                self.distill_temperature)
 
 
 def require(ok: bool, field: str, message: str, value: Any) -> None:
@@ -207,6 +216,9 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    elif kind is dict:
+        if isinstance(value, dict):
+            return value
     raise SpecError(f"must be {getattr(kind, '__name__', kind)}, got {value!r}", name)
 
 
@@ -224,6 +236,7 @@ class Setup:
     model: nn.Module
     optimizers: dict[str, torch.optim.Optimizer]
     scaler: torch.amp.GradScaler
+    teacher: _distill.Teacher | None = None
     # The model with its deployed part quantized (on the CPU), once compress() ran.
     quantized: nn.Module | None = None
 
@@ -245,7 +258,10 @@ def prepare(recipe: Recipe, config: Mapping[str, Any], *, device: str | torch.de
     model = recipe.build(cfg, data).to(dev)
     optimizers = {name: make_optimizer(cfg, params) for name, params in recipe.param_groups(model).items()}
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and dev.type == "cuda")
-    return Setup(recipe, cfg, dev, train, val, model, optimizers, scaler)
+    s = Setup(recipe, cfg, dev, train, val, model, optimizers, scaler)
+    if cfg.distill_from is not None:
+        s.teacher = _distill.load_teacher(s)
+    return s
 
 
 def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None = None,
@@ -285,7 +301,7 @@ def train_epoch(s: Setup, epoch: int) -> dict[str, float]:
     """One pass over the shuffled training split; the sample-weighted mean of each log."""
     s.model.train()
     step = _Stepper(s.optimizers, s.scaler)
-    train_step = s.recipe.train_step or _single_step(s.recipe)
+    train_step = s.recipe.train_step or _single_step(s.recipe, s.teacher)
     first = (epoch - 1) * math.ceil(len(s.train.x) / s.cfg.batch_size)
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
@@ -338,9 +354,11 @@ def footprint(s: Setup) -> dict[str, float]:
                                s.val.x[:1])
 
 
-def _single_step(recipe: Recipe) -> Callable[..., dict]:
+def _single_step(recipe: Recipe, teacher: _distill.Teacher | None = None) -> Callable[..., dict]:
+    loss_fn = _distill.loss(teacher) if teacher is not None else recipe.loss
+
     def train_step(model, batch, cfg, step, index):
-        loss, logs = recipe.loss(model, batch, cfg)
+        loss, logs = loss_fn(model, batch, cfg)
         step("model", loss)
         return logs
     return train_step

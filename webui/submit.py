@@ -27,6 +27,9 @@ def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | N
     data = specmod.parse_text(raw) if isinstance(raw, str) else raw
     # allow_import=False: a web user never names a module:function to import.
     spec = specmod.validate(data, allow_import=False)
+    from hpsearch import teachers
+
+    teachers.check(spec, store())  # a teacher that does not fit is a field error, as any
     if owner is None:  # the logged-in user (or token holder) owns what they submit
         from webui.auth import owner_name
 
