@@ -50,7 +50,7 @@ def check_reference(value: Any) -> None:
 
 def load_teacher(s: "Setup") -> Teacher | None:
     """The teacher ``s.cfg.distill_from`` names, built on ``s``'s data and device, in eval mode."""
-    from trainables._harness import load_checkpoint, prepare
+    from trainables._harness import load_weights, prepare, read_checkpoint
 
     ref = s.cfg.distill_from
     if ref is None:
@@ -65,7 +65,8 @@ def load_teacher(s: "Setup") -> Teacher | None:
             or teacher.train.data.n_outputs != s.train.data.n_outputs:
         raise SpecError(f"the teacher's data ({teacher.train.data.name!r}) does not fit the "
                         f"student's ({s.train.data.name!r})", "distill_from")
-    load_checkpoint(ref["checkpoint"], teacher)
+    state = read_checkpoint(ref["checkpoint"], s.recipe.name, s.device)
+    load_weights(teacher.model, state["model"], ref["checkpoint"])  # weights only, not its RNG
     teacher.model.eval()
     for p in teacher.model.parameters():
         p.requires_grad_(False)
