@@ -18,12 +18,14 @@ from hpsearch.exceptions import (ConflictError, HpsearchError, NotFoundError, Sp
 
 if TYPE_CHECKING:
     from hpsearch.api import (Study, compare, export_model, list_studies, load_study, resume, run,
-                              submit, trainable)
+                              submit)
+    from trainables import trainable
     from hpsearch.reporting import report
 
 __version__ = "0.1.0"
 _LAZY = {name: "hpsearch.api" for name in ("Study", "compare", "list_studies", "load_study",
-                                           "resume", "run", "submit", "trainable", "export_model")}
+                                           "resume", "run", "submit", "export_model")}
+_LAZY["trainable"] = "trainables"  # light: a trial's module marks its functions without the store
 _LAZY["report"] = "hpsearch.reporting"
 __all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "report",
            "export_model",

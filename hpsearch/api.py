@@ -251,20 +251,7 @@ def export_model(study: str | int, out: str, *, trial: int | str = "best",
     return load_study(study, db=db).export(out, trial=trial, format=format)
 
 
-def trainable(name: str, *, metrics: tuple[str, ...] = (), metric: str | None = None,
-              mode: str | None = None) -> Callable:
-    """Register a function as a trainable for specs run in this process.
-
-        @hpsearch.trainable("quadratic", metric="loss", mode="min")
-        def quadratic(config):
-            ray.tune.report({"loss": (config["x"] - 2) ** 2})
-    """
-
-    def decorate(fn: Callable) -> Callable:
-        trainables.register(name, fn, metrics=metrics, metric=metric, mode=mode)
-        return fn
-
-    return decorate
+trainable = trainables.trainable  # @hpsearch.trainable: one decorator, in the light registry
 
 
 __all__ = ["Study", "TrialInfo", "submit", "run", "resume", "load_study", "list_studies", "compare",

@@ -38,10 +38,10 @@ import trainables
 from hpsearch import schedulers
 from hpsearch.data_roots import looks_like_path, resolve_dataset
 from hpsearch.exceptions import SpecError
+from hpsearch.limits import MAX_SPEC_BYTES, name_problem
 from hpsearch.space import Space
 
 # Caps that keep one spec from exhausting the service (security and sanity).
-MAX_SPEC_BYTES = 256 * 1024
 MAX_TRIALS = 100_000
 MAX_GRID = 10_000
 MAX_PARAMS = 64
@@ -106,6 +106,9 @@ class Spec(_Strict):
     def _name(cls, v: str) -> str:
         if not NAME_RE.match(v) or not v.strip():
             raise ValueError("must be 1-200 printable characters")
+        problem = name_problem(v)  # bidi controls, zero-width characters: look-alike names
+        if problem:
+            raise ValueError(problem)
         return v
 
     # -- derived views -------------------------------------------------------

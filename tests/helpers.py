@@ -6,7 +6,10 @@ import time
 
 from ray import tune
 
+import hpsearch
 
+
+@hpsearch.trainable
 def quadratic(config: dict) -> None:
     """loss = (x - 2)^2 + 1/epoch, reported for ``epochs`` epochs."""
     for epoch in range(1, int(config.get("epochs", 3)) + 1):
@@ -15,16 +18,19 @@ def quadratic(config: dict) -> None:
         tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch})
 
 
+@hpsearch.trainable
 def failing(config: dict) -> None:
     """Raises on purpose (its message is checked in tests)."""
     tune.report({"loss": 1.0, "epoch": 1})
     raise RuntimeError(f"boom at x={config['x']:.3f}")
 
 
+@hpsearch.trainable
 def noop(config: dict) -> None:
     tune.report({"loss": float(config.get("x", 0.0))})
 
 
+@hpsearch.trainable
 def env_probe(config: dict) -> None:
     """Reports whether secrets leaked into the trial's environment."""
     leaked = [k for k in ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_TOKEN") if k in os.environ]
@@ -47,6 +53,7 @@ def quad_spec(name: str, **over) -> dict:
     return spec
 
 
+@hpsearch.trainable
 def quadratic_ckpt(config: dict) -> None:
     """``quadratic`` that checkpoints each epoch and resumes from one (for PBT).
 
@@ -71,6 +78,7 @@ def quadratic_ckpt(config: dict) -> None:
                          "resumed_from": start}, checkpoint=tune.Checkpoint.from_directory(d))
 
 
+@hpsearch.trainable
 def probe(config: dict) -> None:
     """Reports where a trial ran (Ray node, GPU ids, CUDA_VISIBLE_DEVICES) and when (cluster test)."""
     import ray
@@ -86,6 +94,7 @@ def probe(config: dict) -> None:
                      "cuda": cuda, "t_start": start, "t_end": time.time()})
 
 
+@hpsearch.trainable
 def chatty(config: dict) -> None:
     """Reports ``steps`` results as fast as it can through ``hpsearch.report``.
 

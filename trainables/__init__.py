@@ -15,7 +15,10 @@ and the web UI start without importing torch::
     ('val_accuracy', 'max')
 
 Users register their own with :func:`register` (``@hpsearch.trainable("name")``
-in a notebook) or name ``module:function`` in a local spec.
+in a notebook) or name ``module:function`` in a local spec. From the network (the
+web UI, the API, a dispatcher) a ``module:function`` may name only a function that
+an allow-listed module defines itself and marks with ``@hpsearch.trainable``, or an
+exact pair the admin lists (see :func:`get_trainable`).
 """
 from __future__ import annotations
 
@@ -79,20 +82,81 @@ def register(name: str, fn: Callable[[dict], None], *, metrics: tuple[str, ...] 
     return info
 
 
-def allowed_modules() -> set[str]:
-    """Modules an admin allow-listed for ``module:function`` trainables from the network
-    (``HPSEARCH_ALLOWED_MODULES``, comma-separated)."""
+MARK = "__hpsearch_trainable__"
+
+
+def trainable(name: str | Callable | None = None, *, metrics: tuple[str, ...] = (),
+              metric: str | None = None, mode: str | None = None) -> Callable:
+    """Mark a function as a trainable; with a name, also register it for this process.
+
+        @hpsearch.trainable                 # may be named as module:function (allow-listed module)
+        def train(config): ...
+
+        @hpsearch.trainable("quadratic", metric="loss", mode="min")
+        def quadratic(config):
+            ray.tune.report({"loss": (config["x"] - 2) ** 2})
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        setattr(fn, MARK, True)
+        if isinstance(name, str):
+            register(name, fn, metrics=metrics, metric=metric, mode=mode)
+        return fn
+
+    if callable(name):  # bare @hpsearch.trainable
+        fn, name = name, None
+        return decorate(fn)
+    return decorate
+
+
+def _env_list(variable: str) -> set[str]:
     import os
 
-    return {m.strip() for m in os.environ.get("HPSEARCH_ALLOWED_MODULES", "").split(",") if m.strip()}
+    return {m.strip() for m in os.environ.get(variable, "").split(",") if m.strip()}
+
+
+def allowed_modules() -> set[str]:
+    """Modules whose own ``@hpsearch.trainable`` functions may be named from the network
+    (``HPSEARCH_ALLOWED_MODULES``, comma-separated)."""
+    return _env_list("HPSEARCH_ALLOWED_MODULES")
+
+
+def allowed_trainables() -> set[str]:
+    """Exact ``module:function`` pairs an admin allows from the network
+    (``HPSEARCH_ALLOWED_TRAINABLES``, comma-separated)."""
+    return _env_list("HPSEARCH_ALLOWED_TRAINABLES")
+
+
+def _import_function(name: str, *, checked: bool) -> Callable:
+    """``module:function`` imported; ``checked``: it must be a function the module itself
+    defines and marks with ``@hpsearch.trainable`` (not something it imported)."""
+    import inspect
+
+    module_name, _, attr = name.partition(":")
+    if not attr.isidentifier():
+        raise SpecError(f"{name!r} must be module:function", "trainable")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise SpecError(f"cannot import {name!r}: no such module or function", "trainable") \
+            from None
+    if not callable(fn):
+        raise SpecError(f"{name!r} is not callable", "trainable")
+    if checked and not (inspect.isfunction(fn) and fn.__module__ == module_name
+                        and getattr(fn, MARK, False) is True):
+        raise SpecError(f"{name!r} is not a trainable that {module_name!r} defines and marks with "
+                        "@hpsearch.trainable; only those (or exact pairs in "
+                        "HPSEARCH_ALLOWED_TRAINABLES) may be named", "trainable")
+    return fn
 
 
 def get_trainable(name: str, *, allow_import: bool = False) -> TrainableInfo:
     """Look a trainable up by name.
 
-    ``module:function`` names import the function, which is allowed only when
-    ``allow_import`` is true (local runs; the web service passes an allow-list
-    check first).
+    ``module:function`` names import the function: any function with ``allow_import``
+    (local runs: the user's own code); otherwise (from the network) only an exact pair in
+    ``HPSEARCH_ALLOWED_TRAINABLES``, or a function that a module in
+    ``HPSEARCH_ALLOWED_MODULES`` defines itself and marks with ``@hpsearch.trainable``.
     """
     if name in _registered:
         return _registered[name]
@@ -101,16 +165,11 @@ def get_trainable(name: str, *, allow_import: bool = False) -> TrainableInfo:
             _loaded[name] = importlib.import_module(BUILTIN[name]).FAMILY
         return _loaded[name]
     if ":" in name:
-        if not allow_import and name.partition(":")[0] not in allowed_modules():
+        exact = name in allowed_trainables()
+        if not (allow_import or exact or name.partition(":")[0] in allowed_modules()):
             raise SpecError(f"importing {name!r} is not allowed here; registered trainables: "
                             f"{', '.join(names())}", "trainable")
-        module_name, _, attr = name.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise SpecError(f"cannot import {name!r}: {exc}", "trainable") from None
-        if not callable(fn):
-            raise SpecError(f"{name!r} is not callable", "trainable")
-        return TrainableInfo(name=name, fn=fn)
+        return TrainableInfo(name=name, fn=_import_function(name, checked=not (allow_import
+                                                                              or exact)))
     raise SpecError(f"unknown trainable {name!r}; valid: {', '.join(names())} "
                     "(or module:function for local runs)", "trainable")

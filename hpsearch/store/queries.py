@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy.orm import defer
 
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store.models import Study, Trial
@@ -164,7 +165,10 @@ class PageOutOfRange(ValueError):
 def page(store, q: Select, *, page: int, per_page: int, order: Sequence) -> Page:
     """Rows ``page`` (from 1) of ``q`` in ``order``; PageOutOfRange past the last page."""
     with store.session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        # Counted on the query's own table, not over a subquery of every column (a studies
+        # list must not read the specs to count them).
+        total = s.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)
+                         .order_by(None)) or 0
         if page > max(1, -(-total // per_page)):
             raise PageOutOfRange(page, per_page, total)
         rows = list(s.scalars(q.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
@@ -178,8 +182,13 @@ def trials_query(study_id: int, *, status: str | None = None, where: Sequence = 
 
 def studies_query(*, status: str | None = None, owner: str | None = None,
                   equals: dict[str, str] | None = None, name_contains: str | None = None) -> Select:
-    """Studies filtered by status, owner, exact column values and a substring of the name."""
-    q = select(Study)
+    """Studies filtered by status, owner, exact column values and a substring of the name.
+
+    Lists never load a study's spec or searcher state (a list shows neither; one huge
+    spec must not slow every user's studies page): reading them here raises.
+    """
+    q = select(Study).options(defer(Study.spec, raiseload=True),
+                              defer(Study.searcher_state, raiseload=True))
     if status:
         q = q.where(Study.status == status)
     if owner:

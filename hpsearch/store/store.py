@@ -69,6 +69,32 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2,
                          pool_recycle=1800, connect_args={"application_name": "hpsearch"})
 
 
+def check_study_caps(spec, owner: str | None) -> None:
+    """SpecError unless the study's name, labels and stored spec fit :mod:`hpsearch.limits`."""
+    import json
+
+    from hpsearch import limits
+    from hpsearch.exceptions import SpecError
+
+    problems = []
+    problem = limits.name_problem(spec.name)
+    if problem:
+        problems.append(("name", problem))
+    labels = {"trainable": spec.trainable, "searcher.type": spec.searcher.type,
+              "scheduler.type": spec.scheduler.type, "metric": spec.metric or ""}
+    for field, value in labels.items():
+        if len(value) > limits.MAX_LABEL:
+            problems.append((field, f"must be at most {limits.MAX_LABEL} characters"))
+    if owner is not None and len(owner) > limits.MAX_OWNER:
+        problems.append(("owner", f"must be at most {limits.MAX_OWNER} characters"))
+    size = len(json.dumps(spec.to_dict(), separators=(",", ":")).encode())
+    if size > limits.MAX_SPEC_BYTES:
+        problems.append(("spec", f"is {size} bytes once parsed; the cap is "
+                                 f"{limits.MAX_SPEC_BYTES} (YAML aliases count as expanded)"))
+    if problems:
+        raise SpecError(problems)
+
+
 class Store:
     """Studies, trials and results in one SQL database.
 
@@ -165,8 +191,11 @@ class Store:
                      idempotency_key: str | None = None) -> Study:
         """Insert a study for a validated spec; a taken name raises ConflictError.
 
-        With ``idempotency_key``, a retried create returns the first study.
+        With ``idempotency_key``, a retried create returns the first study. The caps of
+        :mod:`hpsearch.limits` are checked here too, on the spec as it will be stored
+        (a 400-byte YAML alias bomb is megabytes once parsed): SpecError, nothing written.
         """
+        check_study_caps(spec, owner)
         if idempotency_key:
             with self.session() as s:
                 found = s.scalar(select(Study).where(Study.idempotency_key == idempotency_key))
