@@ -86,7 +86,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
         trials = store.trials(study_id)
         plan = recovery.reconcile(searcher, store.get_study(study_id).searcher_state, trials,
                                   spec.budget.trials)
-        done = sum(1 for t in trials if t.status in recovery.DONE)
+        done = sum(1 for t in trials if t.status in TrialStatus.DONE)
     else:
         # Imported trials take the first numbers; run trials are numbered after them.
         _warm_start(store, study_id, spec, searcher)
