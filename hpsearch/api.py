@@ -29,13 +29,15 @@ class TrialInfo:
     error: str | None = None
     imported_from: str | None = None
     id: int | None = field(default=None, repr=False)
+    values: dict = field(default_factory=dict)  # objectives and constrained metrics (several)
 
     @classmethod
     def of(cls, t) -> "TrialInfo":
         """From a store row."""
         return cls(number=t.number, status=t.status, params=t.params, value=t.value,
                    best_value=t.best_value, iterations=t.iterations, started_at=t.started_at,
-                   finished_at=t.finished_at, error=t.error, imported_from=t.imported_from, id=t.id)
+                   finished_at=t.finished_at, error=t.error, imported_from=t.imported_from, id=t.id,
+                   values=dict(t.values or {}))
 
     @property
     def duration_s(self) -> float | None:
@@ -98,6 +100,30 @@ class Study:
         return queries.summary(self.store, self._row).best_value
 
     @property
+    def pareto_front(self) -> list[TrialInfo]:
+        """The feasible non-dominated trials, ranked by the primary objective (best first);
+        each with ``values`` (its objectives and constrained metrics). See
+        :mod:`hpsearch.store.fronts` for the rule; ``pareto()`` has the whole view."""
+        by_number = {t.number: t for t in self.trials}
+        return [by_number[p.number] for p in self.pareto().front]
+
+    def pareto(self):
+        """The :class:`hpsearch.store.fronts.ParetoView`: every scored trial with its values,
+        feasibility and rank, the front, the reference point and the hypervolume history."""
+        from hpsearch.store.fronts import pareto
+
+        return pareto(self.store, self._row)
+
+    def plot_pareto(self, objectives: list[str] | None = None):
+        """The front in objective space: 2-D, or 3-D for three objectives (or three chosen)."""
+        from hpsearch import plots
+        return plots.pareto_front(self.store, self.id, objectives)
+
+    def plot_hypervolume(self):
+        from hpsearch import plots
+        return plots.hypervolume_history(self.store, self.id)
+
+    @property
     def counts(self) -> queries.Counts:
         """Trials by status, with ``done`` (toward the budget), ``imported`` and ``total``."""
         return queries.counts(self.store, self.id)
@@ -116,6 +142,7 @@ class Study:
             row = {"number": t.number, "status": t.status, self.metric: t.value,
                    "best_" + self.metric: t.best_value, "iterations": t.iterations,
                    "duration_s": t.duration_s, "imported_from": t.imported_from}
+            row.update({k: v for k, v in t.values.items() if k not in row})  # several objectives
             row.update({f"param_{k}": v for k, v in t.params.items()})
             rows.append(row)
         return pd.DataFrame(rows)

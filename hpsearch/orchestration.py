@@ -110,6 +110,9 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                              max_t=epochs if isinstance(epochs, int) else None,
                              reruns=budget.numbers, searcher=searcher)
     callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
+    if spec.objectives or spec.constraints:
+        metrics = spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
+        callback.tracked = tuple(dict.fromkeys(metrics))
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done, enabled=progress)]
     # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.

@@ -45,6 +45,8 @@ from hpsearch.space import Space
 MAX_TRIALS = 100_000
 MAX_GRID = 10_000
 MAX_PARAMS = 64
+MAX_OBJECTIVES = 8
+MAX_CONSTRAINTS = 32
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
@@ -85,12 +87,29 @@ class Plugin(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ObjectiveSpec(_Strict):
+    """One of several objectives; ``reference`` is its hypervolume reference value."""
+
+    metric: str = Field(min_length=1, max_length=100)
+    mode: Literal["min", "max"]
+    reference: float | None = None
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _int_ok(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
 class Spec(_Strict):
     name: str
     trainable: str
     dataset: str | None = None
     metric: str | None = None
     mode: Literal["min", "max"] | None = None
+    # Several objectives (the first is the primary: metric/mode follow it) and
+    # constraints such as "latency_ms <= 5"; see hpsearch/pareto.py.
+    objectives: list[ObjectiveSpec] | None = Field(default=None, min_length=1, max_length=MAX_OBJECTIVES)
+    constraints: list[str] = Field(default_factory=list, max_length=MAX_CONSTRAINTS)
     space: dict[str, Any]
     fixed: dict[str, Any] = Field(default_factory=dict)
     searcher: Plugin = Field(default_factory=lambda: Plugin(type="random"))
@@ -121,7 +140,26 @@ class Spec(_Strict):
         d = self.model_dump(mode="json")
         d["searcher"] = {"type": self.searcher.type, **self.searcher.options()}
         d["scheduler"] = {"type": self.scheduler.type, **self.scheduler.options()}
+        if d["objectives"] is None:  # a single-objective spec reads (and hashes) as before
+            del d["objectives"]
+        if not d["constraints"]:
+            del d["constraints"]
         return d
+
+    @property
+    def is_multiobjective(self) -> bool:
+        return bool(self.objectives) and len(self.objectives) > 1
+
+    def objective_list(self):
+        """Every objective as :class:`hpsearch.pareto.Objectives` (one for a metric/mode spec)."""
+        from hpsearch.pareto import Objectives
+
+        return Objectives.of_spec(self.to_dict())
+
+    def constraint_list(self):
+        from hpsearch.pareto import Constraint
+
+        return [Constraint.parse(c) for c in self.constraints]
 
     def fingerprint(self) -> str:
         """A hash of everything that defines the search (used to refuse a changed resume)."""
@@ -249,8 +287,37 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         if not _json_scalar_or_list(value):
             problems.append((f"fixed.{key}", f"must be a number, string, boolean or list, got {value!r}"))
 
+    if spec.objectives:
+        first = spec.objectives[0]
+        if spec.metric is not None and spec.metric != first.metric:
+            problems.append(("metric", f"with objectives, metric is the first objective's "
+                                       f"({first.metric!r}) or left out, got {spec.metric!r}"))
+        if spec.mode is not None and spec.metric == first.metric and spec.mode != first.mode:
+            problems.append(("mode", f"objectives[0] says {first.mode!r}, got {spec.mode!r}"))
+        spec.metric, spec.mode = first.metric, first.mode
+        seen: set[str] = set()
+        for i, o in enumerate(spec.objectives):
+            if o.metric in seen:
+                problems.append((f"objectives[{i}].metric", f"{o.metric!r} is already an objective"))
+            seen.add(o.metric)
+    constraints = []
+    for i, text in enumerate(spec.constraints):
+        parsed = check(_parse_constraint, text, f"constraints[{i}]")
+        if parsed is not None:
+            constraints.append((i, parsed))
+
     info = check(trainables.get_trainable, spec.trainable, allow_import=allow_import) \
         if spec.trainable else None
+    if info is not None and info.metrics:
+        for i, o in enumerate(spec.objectives or []):
+            if i and o.metric not in info.metrics:  # the first is checked as metric below
+                problems.append((f"objectives[{i}].metric",
+                                 f"{spec.trainable!r} never reports {o.metric!r}; "
+                                 f"it reports: {', '.join(info.metrics)}"))
+        for i, c in constraints:
+            if c.metric not in info.metrics:
+                problems.append((f"constraints[{i}]", f"{spec.trainable!r} never reports "
+                                                      f"{c.metric!r}; it reports: {', '.join(info.metrics)}"))
     if info is not None:
         if spec.metric is None:
             if info.default_metric is None:
@@ -284,6 +351,12 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _parse_constraint(text: str, field: str):
+    from hpsearch.pareto import Constraint
+
+    return Constraint.parse(text, field)
 
 
 def _check_dataset(info, spec: Spec) -> None:

@@ -108,6 +108,10 @@ class StoreCallback(Callback):
         self._state_sig: tuple | None = None
         self._writer = None
         self.stopper: CancelStopper | None = None  # the study's, closed with this callback
+        # Objective and constrained metrics (several objectives or constraints): each
+        # trial's last value of each is stored as trials.values (hpsearch/store/fronts.py).
+        self.tracked: tuple[str, ...] = ()
+        self.last_values: dict[str, dict[str, float]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -170,6 +174,9 @@ class StoreCallback(Callback):
                 self.best[tid] = value
         self.last[tid] = value
         self.iteration[tid] = it
+        if self.tracked:
+            seen = {k: v for k in self.tracked if (v := _number(metrics.get(k))) is not None}
+            self.last_values.setdefault(tid, {}).update(seen)
         self.writer.put(("result", self.study_id, tid, it, value, metrics, time.time()))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
@@ -195,6 +202,8 @@ class StoreCallback(Callback):
         else:
             status = TrialStatus.EARLY_STOPPED if early else TrialStatus.COMPLETED
             fields = {"value": value, "best_value": self.best.get(tid)}
+            if self.tracked:
+                fields["values"] = dict(self.last_values.get(tid, {}))
         ckpt = getattr(trial, "checkpoint", None)
         if ckpt is not None:
             fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))

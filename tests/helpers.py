@@ -105,3 +105,28 @@ def chatty(config: dict) -> None:
     steps = int(config.get("steps", 300))
     for step in range(1, steps + 1):
         hpsearch.report({"loss": (step - steps // 2) ** 2 + config["x"], "step": step})
+
+
+def biobjective(config: dict) -> None:
+    """ZDT1 on (x, y) in [0, 1]^2 (f1, f2: both minimised), a third objective f3 = y, and
+    ``cost`` = x + y for constraints; one epoch, reported once."""
+    x, y = float(config["x"]), float(config["y"])
+    g = 1 + 9 * y
+    f2 = g * (1 - (x / g) ** 0.5)
+    tune.report({"f1": x, "f2": f2, "f3": y, "cost": x + y, "epoch": 1})
+
+
+def mo_spec(name: str, objectives: int = 2, **over) -> dict:
+    """A spec over :func:`biobjective` with 2 or 3 objectives and a constraint."""
+    spec = {
+        "name": name,
+        "trainable": "tests.helpers:biobjective",
+        "objectives": [{"metric": f"f{i + 1}", "mode": "min"} for i in range(objectives)],
+        "constraints": ["cost <= 1.2"],
+        "space": {"x": {"uniform": [0.0, 1.0]}, "y": {"uniform": [0.0, 1.0]}},
+        "searcher": {"type": "random"},
+        "budget": {"trials": 8, "max_concurrent": 2},
+        "seed": 0,
+    }
+    spec.update(over)
+    return spec

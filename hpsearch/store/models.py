@@ -67,6 +67,8 @@ class Trial(Base):
     status: Mapped[str] = mapped_column(String(16), default=TrialStatus.RUNNING)
     value: Mapped[float | None] = mapped_column(Float)        # final value of the study's metric
     best_value: Mapped[float | None] = mapped_column(Float)   # best value it reported
+    # final value of each objective and constrained metric (multi-objective studies)
+    values: Mapped[dict | None] = mapped_column(JSON)
     iterations: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
