@@ -41,6 +41,7 @@ from hpsearch.store.models import Study, utcnow
 from hpsearch.store.store import home
 
 log = logging.getLogger("hpsearch.dispatcher")
+HEARTBEAT_S = 5.0  # how often a dispatcher rewrites its heartbeat row (see Store.DISPATCHER_ALIVE_S)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Dispatcher:
         self.claims = {"new": 0, "takeover": 0}
         # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
         self.trial_grace_s = float(os.environ.get("HPSEARCH_TRIAL_GRACE_S", "120"))
+        self._beat_at = float("-inf")
 
     @property
     def running(self) -> dict[int, subprocess.Popen]:
@@ -207,7 +209,18 @@ class Dispatcher:
                           f"{self.cancel_grace_s:.0f} s and was killed", "study.cancel_forced",
                           study_id=sid)
 
+    def heartbeat(self) -> None:
+        """Say in SQL that this dispatcher lives (at most every few seconds): the web UI
+        tells a queued study's viewer when no dispatcher is alive to run it."""
+        now = time.monotonic()
+        if now - self._beat_at < HEARTBEAT_S:
+            return
+        self.store.dispatcher_heartbeat(self.name, socket.gethostname(), os.getpid(),
+                                        self.max_studies)
+        self._beat_at = now
+
     def step(self) -> None:
+        self.heartbeat()
         self.reap()
         self.store.reap_stale_trials(self.trial_grace_s)
         self.enforce_cancel()
@@ -280,6 +293,11 @@ class Dispatcher:
                 log.exception("could not release study %s", sid,
                               extra={"event": "dispatcher.error", "dispatcher": self.name})
         self.drivers.clear()
+        try:
+            self.store.dispatcher_stopped(self.name)
+        except Exception:  # noqa: BLE001 - the row then ages out of the live list
+            log.exception("could not remove the dispatcher's heartbeat row",
+                          extra={"event": "dispatcher.error", "dispatcher": self.name})
         self._log(logging.INFO, f"dispatcher {self.name} stopped", "dispatcher.stop")
 
 

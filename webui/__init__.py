@@ -43,6 +43,10 @@ def register_extensions(app: Flask) -> None:
     from webui import auth
 
     auth.init_app(app)
+    # After auth: its security headers keep the cache headers set here.
+    from webui import assets
+
+    assets.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

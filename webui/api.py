@@ -38,7 +38,17 @@ def studies():
 def study(study_id: int):
     d = queries.study_summary(study_id)
     d["best_trial"] = queries.best_trial(queries.store().get_study(study_id))
+    d["dispatchers"] = queries.dispatcher_note(d)
     return jsonify(d)
+
+
+@bp.get("/studies/<int:study_id>/results")
+def results(study_id: int):
+    """Results reported after result id ``after`` (the live page's incremental fetch)."""
+    row = queries.store().get_study(study_id)
+    after = request.args.get("after")
+    after = None if after in (None, "") else queries.int_arg(request.args, "after", 0, 0, 2**63 - 1)
+    return jsonify(queries.results_since(row, after))
 
 
 @bp.get("/studies/<int:study_id>/trials")

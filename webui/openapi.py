@@ -115,6 +115,20 @@ def _paths_and_schemas() -> dict:
                 "parameters": [_ID, {"name": "number", "in": "path", "required": True,
                                      "schema": {"type": "integer"}}],
                 "responses": {"200": _json(_ref("Trial"), "the trial"), "404": _ERR["404"]}}},
+            "/studies/{study_id}/results": {"get": {
+                "summary": "Results reported after a result id, oldest first (incremental: "
+                           "pass the answer's last_id as the next after)",
+                "description": "Without after: no results, only last_id to start from. At most "
+                               "2,000 results per call (more: true when there are others).",
+                "parameters": [_ID, _q("after", {"type": "integer", "minimum": 0},
+                                       "the last result id already seen")],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "results": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "trial": {"type": "integer"},
+                        "iteration": {"type": "integer"}, "value": {"type": "number", "nullable": True},
+                        "metrics": {"type": "object"}}}},
+                    "last_id": {"type": "integer"}, "more": {"type": "boolean"}}},
+                    "new results"), **_ERR}}},
             "/studies/{study_id}/plots/{name}": {"get": {
                 "summary": "A chart as plotly figure JSON (built once per study update, then cached)",
                 "description": "Large studies are sampled (at most 2,000 markers, 1,000 "

@@ -6,15 +6,18 @@ built here but fetched by the browser from the (cached) plots API.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, current_app, redirect, render_template, request, send_from_directory,
+                   url_for)
 
 from hpsearch import plots
-from hpsearch.exceptions import SpecError
+from werkzeug.datastructures import MultiDict
+
+from hpsearch.exceptions import ConflictError, SpecError
 from hpsearch.status import StudyStatus, TrialStatus
 from webui import filters, queries
+from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
 
 bp = Blueprint("pages", __name__)
@@ -28,16 +31,30 @@ def _fig(fig) -> dict:
     return json.loads(fig.to_json())
 
 
+PLOTLY_JS = "vendor/plotly-strict.min.js"
+
+
 @bp.get("/vendor/plotly.min.js")
 def plotly_js():
-    path = resources.files("plotly") / "package_data" / "plotly.min.js"
-    return send_file(str(path), mimetype="text/javascript", max_age=86400)
+    """plotly.js, the strict bundle (no eval: it draws under the pages' CSP); pages load it
+    as ``static/vendor/plotly-strict.min.js?v=HASH``, this URL stays for older links."""
+    return send_from_directory(current_app.static_folder, PLOTLY_JS, mimetype="text/javascript")
+
+
+def _in_place(read, args):
+    """``read(args, clamp=True)``; a bad argument is shown on the page (with what the user
+    typed kept in the form) and the page drawn as if the arguments were not given."""
+    try:
+        return read(args, clamp=True), None
+    except BadParam as exc:
+        return read(MultiDict(), clamp=True), str(exc)
 
 
 @bp.get("/")
 def studies():
-    page = queries.list_studies(request.args)
-    return render_template("studies.html", page=page, args=request.args)
+    page, problem = _in_place(queries.list_studies, request.args)
+    return render_template("studies.html", page=page, args=request.args,
+                           problem=problem), 400 if problem else 200
 
 
 @bp.get("/studies/<int:study_id>")
@@ -45,14 +62,20 @@ def study(study_id: int):
     st = queries.store()
     row = st.get_study(study_id)
     summary = queries.study_summary(study_id)
-    trials = queries.list_trials(row, request.args)
+    trials, problem = _in_place(lambda a, clamp: queries.list_trials(row, a, clamp=clamp),
+                                request.args)
     params = filters.params_of(row)
     numeric = [n for n, p in params.items() if p.numeric]
     pair = (numeric + [n for n in params if n not in numeric])[:2]
     charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in STUDY_CHARTS}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
                            trials=trials, charts=charts, args=request.args, params=params,
-                           pair=pair, statuses=TrialStatus.ALL)
+                           pair=pair, statuses=TrialStatus.ALL, problem=problem,
+                           dispatchers=queries.dispatcher_note(summary),
+                           results_url=url_for("api.results", study_id=study_id),
+                           live_statuses=" ".join(StudyStatus.LIVE),
+                           last_result=queries.results_since(row, None)["last_id"]), 400 if problem else 200
+
 
 
 @bp.app_template_global()
@@ -107,7 +130,8 @@ def compare():
     data = queries.compare_studies(request.args)
     chart = _fig(plots.compare_history(queries.store(), [s["id"] for s in data["studies"]]))
     return render_template("compare.html", studies=data["studies"], bests=data["best_trials"],
-                           diff=data["params"], chart=chart)
+                           diff=data["params"], chart=chart, metrics=data["metrics"],
+                           metrics_differ=data["metrics_differ"])
 
 
 @bp.route("/submit", methods=["GET", "POST"])
@@ -125,4 +149,7 @@ def submit():
     except SpecError as exc:
         return render_template("submit.html", families=families, text=text,
                                problems=located(text, exc.problems)), 422
+    except ConflictError as exc:  # the name is taken: keep the edited spec, say so beside it
+        return render_template("submit.html", families=families, text=text,
+                               problems=located(text, [("name", str(exc) + "; pick another name")])), 409
     return redirect(url_for("pages.study", study_id=row.id), code=303)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hpsearch.exceptions import NotFoundError
 from hpsearch.store import Store, StudyStatus, TrialStatus
@@ -60,11 +60,14 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
     return raw, (col.desc() if raw.startswith("-") else col.asc())
 
 
-def page_of(q, *, page: int, per_page: int, order) -> reads.Page:
-    """One page of ``q`` (the read model's); a page past the last one is a bad page number."""
+def page_of(q, *, page: int, per_page: int, order, clamp: bool = False) -> reads.Page:
+    """One page of ``q`` (the read model's); a page past the last one is a bad page number,
+    or with ``clamp`` (the HTML pages) the last page."""
     try:
         return reads.page(store(), q, page=page, per_page=per_page, order=order)
     except reads.PageOutOfRange as exc:
+        if clamp:
+            return reads.page(store(), q, page=exc.pages, per_page=per_page, order=order)
         raise BadParam(str(exc)) from None
 
 
@@ -115,7 +118,7 @@ def study_summary(study_id: int) -> dict:
     return study_dict(study, reads.summary(st, study))
 
 
-def list_studies(args) -> dict:
+def list_studies(args, clamp: bool = False) -> dict:
     """Studies filtered by status/trainable/searcher and name, sorted, one page."""
     status = choice_arg(args, "status", StudyStatus.ALL)
     page = int_arg(args, "page", 1, 1, 10**6)
@@ -124,7 +127,8 @@ def list_studies(args) -> dict:
     q = reads.studies_query(status=status, name_contains=args.get("q") or None,
                             equals={k: args[k] for k in ("trainable", "searcher") if args.get(k)})
     st = store()
-    got = page_of(q, page=page, per_page=per_page, order=(order, Study.id.desc()))
+    got = page_of(q, page=page, per_page=per_page, order=(order, Study.id.desc()), clamp=clamp)
+    page = got.page
     rows = got.items
     with st.session() as s:
         families = sorted(set(s.scalars(select(Study.trainable).distinct())))
@@ -179,8 +183,9 @@ def trial_sort(study: Study, args) -> tuple[str, Any]:
     return raw, TRIAL_SORTS[key]
 
 
-def list_trials(study: Study, args) -> dict:
-    """One page of a study's trials, filtered by status and sorted, in SQL."""
+def list_trials(study: Study, args, clamp: bool = False) -> dict:
+    """One page of a study's trials, filtered by status and sorted, in SQL (``clamp``: a page
+    past the end shows the last one)."""
     status = choice_arg(args, "status", TrialStatus.ALL)
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
@@ -189,7 +194,9 @@ def list_trials(study: Study, args) -> dict:
     params = filters.parse(study, args)
     q = reads.trials_query(study.id, status=status, where=filters.clauses(params))
     # NULL values last whichever the direction.
-    got = page_of(q, page=page, per_page=per_page, order=(col.is_(None), order, Trial.number))
+    got = page_of(q, page=page, per_page=per_page, order=(col.is_(None), order, Trial.number),
+                  clamp=clamp)
+    page = got.page
     return {"items": [trial_dict(t) for t in got.items], "total": got.total, "page": page,
             "per_page": per_page, "pages": got.pages, "sort": sort,
             "status": status, "params": params}
@@ -250,6 +257,38 @@ def checkpoint_info(path: str | None, iterations: int) -> dict | None:
     return info
 
 
+# -- live ---------------------------------------------------------------------------
+MAX_LIVE_RESULTS = 2000
+
+
+def results_since(study: Study, after: int | None, limit: int = MAX_LIVE_RESULTS) -> dict:
+    """A study's results reported after result id ``after``, oldest first (the live page's
+    incremental fetch). Without ``after``: none, only the cursor to start from."""
+    with store().session() as s:
+        if after is None:
+            last = s.scalar(select(func.max(Result.id))) or 0
+            return {"results": [], "last_id": last, "more": False}
+        rows = list(s.execute(
+            select(Result.id, Trial.number, Result.iteration, Result.value, Result.metrics)
+            .join(Trial, Trial.id == Result.trial_id)
+            .where(Trial.study_id == study.id, Result.id > after)
+            .order_by(Result.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"results": [{"id": i, "trial": n, "iteration": it, "value": v, "metrics": m or {}}
+                        for i, n, it, v, m in rows],
+            "last_id": rows[-1][0] if rows else after, "more": more}
+
+
+def dispatcher_note(study: dict) -> dict | None:
+    """For a QUEUED study: the live dispatchers (None when the study is not queued)."""
+    if study["status"] != "QUEUED":
+        return None
+    live = store().live_dispatchers()
+    return {"alive": len(live), "names": [d.name for d in live],
+            "start": "hpsearch dispatcher --db DATABASE_URL"}
+
+
 # -- compare studies -------------------------------------------------------------------
 def compare_studies(args) -> dict:
     """Studies side by side: summaries (with trials and time to best), best trials, params diff.
@@ -271,7 +310,10 @@ def compare_studies(args) -> dict:
         values = [b["params"].get(k) if b else None for b in bests]
         diff.append({"param": k, "values": values,
                      "differs": len({json.dumps(v, sort_keys=True) for v in values}) > 1})
-    return {"studies": studies, "best_trials": bests, "params": diff}
+    metrics = sorted({(s["metric"], s["mode"]) for s in studies})
+    return {"studies": studies, "best_trials": bests, "params": diff,
+            "metrics": [{"metric": m, "mode": mode} for m, mode in metrics],
+            "metrics_differ": len(metrics) > 1}
 
 
 # -- compare trials within a study ----------------------------------------------------

@@ -89,12 +89,13 @@ def learning_curves(store, study_id: int) -> go.Figure:
         stopped = status == TrialStatus.EARLY_STOPPED
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=f"trial {number}" + (" (early stopped)" if stopped else ""),
+            meta=number,
             line={"width": 1, "dash": "dot" if stopped else "solid",
                   "color": "rgba(200,80,60,0.6)" if stopped else "rgba(90,110,160,0.5)"}))
     if best_id in curves:
         number = next(r[1] for r in picked if r[0] == best_id)
         xs, ys = curves[best_id]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"best: trial {number}",
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"best: trial {number}", meta=number,
                                  line={"width": 3, "color": "#2ca02c"}))
     return fig
 
@@ -154,6 +155,7 @@ def compare_trials(store, study_id: int, numbers: Sequence[int]) -> go.Figure:
         if t.id in curves:
             xs, ys = curves[t.id]
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"trial {t.number}",
+                                     meta=t.number,
                                      marker={"size": 4}))
     if not fig.data:
         return empty(title)
@@ -161,19 +163,37 @@ def compare_trials(store, study_id: int, numbers: Sequence[int]) -> go.Figure:
 
 
 def compare_history(store, study_ids: list[int]) -> go.Figure:
-    """Best-so-far curves of several studies, overlaid (steps only, so any size stays small)."""
+    """Best-so-far curves of several studies: one panel per (metric, mode), each study on the
+    panel of its own metric (steps only, so any size stays small).
+
+    Studies that optimise different metrics never share a y axis: the title says so.
+    """
     studies = [get_study(store, i) for i in study_ids]
     title = "Best so far: " + ", ".join(s.name for s in studies)
-    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}},
-                            "yaxis": {"title": {"text": "best value"}}})
+    groups: dict[tuple[str, str], list] = {}
     for study in studies:
-        rows = scored(store, study.id, params=False)
-        if rows:
+        groups.setdefault((study.metric, study.mode), []).append(study)
+    keys = list(groups)
+    note = (f"the studies optimise {len(keys)} different metrics: one panel each"
+            if len(keys) > 1 else "")
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=False,
+                        subplot_titles=[f"{m} ({mode})" for m, mode in keys],
+                        vertical_spacing=min(0.12, 0.4 / len(keys)))
+    drawn = 0
+    for row, key in enumerate(keys, start=1):
+        for study in groups[key]:
+            rows = scored(store, study.id, params=False)
+            if not rows:
+                continue
             bests = best_so_far([r.value for r in rows], study.mode)
             keep = sorted({0, len(rows) - 1} | {i for i in range(1, len(rows)) if bests[i] != bests[i - 1]})
             fig.add_trace(go.Scatter(x=[rows[i].number for i in keep], y=[bests[i] for i in keep],
-                                     mode="lines", line={"shape": "hv"},
-                                     name=f"{study.name} ({metric_title(study)})"))
-    if not fig.data:
+                                     mode="lines", line={"shape": "hv"}, meta=study.id,
+                                     name=f"{study.name} ({metric_title(study)})"), row=row, col=1)
+            drawn += 1
+        fig.update_yaxes(title_text=key[0], row=row, col=1)
+        fig.update_xaxes(title_text="trial", row=row, col=1)
+    if not drawn:
         return empty(title)
+    fig.update_layout(title=title_dict(title, note), height=max(380, 300 * len(keys) + 80))
     return fig

@@ -31,8 +31,10 @@ def optimization_history(store, study_id: int) -> go.Figure:
     fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(rows))),
                             "xaxis": {"title": {"text": "trial"}},
                             "yaxis": {"title": {"text": metric_title(study)}}})
-    fig.add_trace(go.Scatter(x=arr([r.number for r in shown]), y=arr([r.value for r in shown]),
-                             mode="markers", name="value", marker={"size": 5}))
+    nums = arr([r.number for r in shown])
+    fig.add_trace(go.Scatter(x=nums, y=arr([r.value for r in shown]), customdata=nums,
+                             mode="markers", name="value", marker={"size": 5},
+                             hovertemplate="trial %{x}: %{y}<extra>click to open</extra>"))
     fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
                              mode="lines", name="best so far", line={"shape": "hv"}))
     return fig
@@ -123,7 +125,7 @@ def slice_plot(store, study_id: int) -> go.Figure:
         xs = arr([float("nan") if x is None else x for x in raw]) if numeric else arr([str(x) for x in raw])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, showlegend=False,
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
-                                 text=text), row=1, col=i)
+                                 text=text, customdata=nums), row=1, col=i)
         if numeric and name in logs:
             fig.update_xaxes(type="log", dtick=1, row=1, col=i)  # a label per power of ten
     fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
@@ -212,5 +214,6 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
     fig.add_trace(go.Scatter(x=arr([xs[i] for i in idx]), y=arr([ys[i] for i in idx]),
                              mode="markers", showlegend=False, name="trials",
                              text=arr([f"trial {rows[i].number}" for i in idx]),
+                             customdata=arr([rows[i].number for i in idx]),
                              marker={"color": "black", "size": 4, "opacity": 0.6}))
     return fig

@@ -48,6 +48,12 @@ class Study(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The web UI's study management: Markdown notes, tags, archive (hidden, restorable),
+    # and the spec's text as it was submitted (``spec`` is the validated form).
+    notes: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list | None] = mapped_column(JSON)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    spec_text: Mapped[str | None] = mapped_column(Text)
 
     trials: Mapped[list["Trial"]] = relationship(back_populates="study", cascade="all, delete-orphan",
                                                  order_by="Trial.number")
@@ -76,8 +82,23 @@ class Trial(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     checkpoint: Mapped[str | None] = mapped_column(Text)
     imported_from: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)  # Markdown, written on the trial page
 
     study: Mapped[Study] = relationship(back_populates="trials")
+
+
+class DispatcherBeat(Base):
+    """A live dispatcher: it rewrites its row every few seconds and deletes it when it stops
+    (the web UI says when a queued study has no live dispatcher to run it)."""
+
+    __tablename__ = "dispatchers"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    max_studies: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class Result(Base):

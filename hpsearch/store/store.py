@@ -14,8 +14,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
-from hpsearch.store.models import (Result, Study, StudyStatus, Trial, TrialEvent, TrialStatus,
-                                   utcnow)
+from hpsearch.store.models import (DispatcherBeat, Result, Study, StudyStatus, Trial, TrialEvent,
+                                   TrialStatus, utcnow)
+
+# A dispatcher whose heartbeat is older than this is taken for gone.
+DISPATCHER_ALIVE_S = 30.0
 
 
 def home() -> Path:
@@ -388,3 +391,26 @@ class Store:
     def ping(self) -> None:
         with self.session() as s:
             s.execute(text("SELECT 1"))
+
+    # -- dispatchers ----------------------------------------------------------------
+    def dispatcher_heartbeat(self, name: str, host: str, pid: int, max_studies: int) -> None:
+        """A dispatcher says it lives (its row is written, or its time refreshed)."""
+        now = utcnow()
+        with self.session(write=True) as s:
+            row = s.get(DispatcherBeat, name)
+            if row is None:
+                s.add(DispatcherBeat(name=name, host=host, pid=pid, max_studies=max_studies,
+                                     started_at=now, heartbeat_at=now))
+            else:
+                row.heartbeat_at = now
+
+    def dispatcher_stopped(self, name: str) -> None:
+        with self.session(write=True) as s:
+            s.execute(DispatcherBeat.__table__.delete().where(DispatcherBeat.name == name))
+
+    def live_dispatchers(self, within_s: float = DISPATCHER_ALIVE_S) -> list[DispatcherBeat]:
+        """Dispatchers that heartbeat within the last ``within_s`` seconds."""
+        cutoff = utcnow() - timedelta(seconds=within_s)
+        with self.session() as s:
+            return list(s.scalars(select(DispatcherBeat).where(DispatcherBeat.heartbeat_at >= cutoff)
+                                  .order_by(DispatcherBeat.name)))

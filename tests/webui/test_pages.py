@@ -135,10 +135,41 @@ def test_submit_upload_and_located_problems(client):
 
 
 def test_bad_input_is_a_4xx_page(client, filled):
+    """Unknown things are an error page; a bad argument to a list is said in place (the list
+    drawn as if it were not given, a 400 all the same)."""
     sid = filled["done"]
-    for url, status in [("/studies/99999999999999999999", 404), (f"/studies/{sid}/trials/99999999999", 404),
-                        (f"/studies/{sid}?page=x", 400), (f"/studies/{sid}?page=0", 400),
-                        (f"/studies/{sid}?sort=bogus", 400), (f"/studies/{sid}?status=NOPE", 400),
-                        ("/?sort=bogus", 400), ("/?per_page=9999", 400), ("/nowhere", 404)]:
+    for url in ["/studies/99999999999999999999", f"/studies/{sid}/trials/99999999999", "/nowhere"]:
         r = client.get(url)
-        assert r.status_code == status and "<h1>Error" in r.get_data(as_text=True), url
+        assert r.status_code == 404 and "<h1>Error" in r.get_data(as_text=True), url
+    for url, named in [(f"/studies/{sid}?page=x", "page"), (f"/studies/{sid}?page=0", "page"),
+                       (f"/studies/{sid}?sort=bogus", "sort"), (f"/studies/{sid}?status=NOPE", "status"),
+                       ("/?sort=bogus", "sort"), ("/?per_page=9999", "per_page")]:
+        r = client.get(url)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 400 and "<h1>Error" not in html, url
+        assert 'class="problems"' in html and named in html, url
+        assert ("trials-table" if "/studies/" in url else 'id="studies"') in html, url
+
+
+def test_plotly_only_where_charts_are_deferred_compressed_and_cached_by_hash(client, filled):
+    """The 5 MB plotly.js: loaded (deferred) on chart pages only; static files carry their
+    content hash and are cached for a year under it; responses are gzipped."""
+    import gzip
+    import re
+
+    studies = client.get("/").get_data(as_text=True)
+    assert "plotly" not in studies
+    html = client.get(f"/studies/{filled['done']}").get_data(as_text=True)
+    src = re.search(r'<script defer src="([^"]*plotly-strict\.min\.js\?v=[0-9a-f]{12})"', html)
+    assert src, "the study page loads plotly.js deferred, by content hash"
+    assert re.search(r'<link rel="stylesheet" href="[^"]*style\.css\?v=[0-9a-f]{12}"', html)
+    r = client.get(src.group(1), headers={"Accept-Encoding": "gzip, br"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in r.headers["Cache-Control"] and "max-age=31536000" in r.headers["Cache-Control"]
+    body = gzip.decompress(r.get_data())
+    assert body.startswith(b"/**\n* plotly.js (strict - minified)") and len(r.get_data()) < len(body) / 2
+    assert "no-cache" in client.get("/static/vendor/plotly-strict.min.js?v=stale").headers["Cache-Control"]
+    page = client.get(f"/studies/{filled['done']}", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip" and b"done-study" in gzip.decompress(page.get_data())
+    api = client.get(f"/api/v1/studies/{filled['done']}/trials", headers={"Accept-Encoding": "gzip"})
+    assert api.headers["Content-Encoding"] == "gzip" and api.headers["Content-Type"].startswith("application/json")

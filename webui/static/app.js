@@ -1,29 +1,132 @@
-// Draw every chart embedded as <script type="application/json" data-plot="ID"> or
-// fetched from data-src, and poll a running study's summary every 2 s (redrawing its
-// charts when new results arrive).
+// The pages' behaviour (the Content-Security-Policy runs no inline script, so every handler
+// lives here). Charts: drawn from embedded JSON (<script type="application/json" data-plot>)
+// or fetched from data-src. A running study's page follows it live: new results every second
+// (incremental, by result id) extend the learning curves and the trials table in place.
 (function () {
   "use strict";
-  function draw() {
-    document.querySelectorAll('script[type="application/json"][data-plot]').forEach(function (el) {
-      var target = document.getElementById(el.dataset.plot);
-      if (!target || !window.Plotly) { return; }
-      var fig = JSON.parse(el.textContent);
-      window.Plotly.newPlot(target, fig.data || [], fig.layout || {}, {responsive: true, displaylogo: false});
+  var PLOT_CONFIG = {responsive: true, displaylogo: false};
+
+  // -- drawing ------------------------------------------------------------------------
+  // After every draw: the toolbar stays out of the Tab order (keyboard users reach the
+  // filters without walking through it), and a click on a trial's point opens that trial.
+  function afterDraw(el) {
+    el.querySelectorAll(".modebar-btn, .modebar a").forEach(function (b) { b.setAttribute("tabindex", "-1"); });
+    var base = (el.closest("[data-trial-base]") || el).dataset.trialBase;
+    if (base && !el.dataset.clickWired && el.on) {
+      el.dataset.clickWired = "1";
+      el.on("plotly_click", function (ev) {
+        var p = ev && ev.points && ev.points[0];
+        var n = p ? (Array.isArray(p.customdata) ? p.customdata[0] : p.customdata) : null;
+        if (n === null || n === undefined || n === "") { n = p && p.data ? p.data.meta : null; }
+        if (typeof n === "number") { window.location.href = base + n; }
+      });
+    }
+  }
+  function note(el, text) {
+    // Purge first: a div still holding plotly's state is never drawn again by Plotly.react.
+    if (window.Plotly) { window.Plotly.purge(el); }
+    el.textContent = text;
+    el.classList.add("chart-error");
+  }
+  function draw(el, fig) {
+    el.classList.remove("chart-error");
+    if (el.querySelector(".loading") || !el.data) { el.textContent = ""; }
+    return window.Plotly.react(el, fig.data || [], fig.layout || {}, PLOT_CONFIG).then(function () {
+      afterDraw(el);
+      var logy = document.querySelector("[data-chart='" + el.id + "'][type=checkbox]");
+      if (logy && logy.checked) { return window.Plotly.relayout(el, {"yaxis.type": "log"}); }
     });
   }
+  function drawEmbedded() {
+    document.querySelectorAll('script[type="application/json"][data-plot]').forEach(function (s) {
+      var el = document.getElementById(s.dataset.plot);
+      if (el && window.Plotly) { draw(el, JSON.parse(s.textContent)); }
+    });
+  }
+  function chartUrl(el) {
+    var url = new URL(el.dataset.src, window.location.href);
+    if (el.id === "chart-contour") {
+      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
+      if (x && y) { url.searchParams.set("x", x.value); url.searchParams.set("y", y.value); }
+    }
+    var picker = document.querySelector("select[data-metric-for='" + el.id + "']");
+    if (picker && picker.value) { url.searchParams.set("metric", picker.value); }
+    return url.toString();
+  }
+  function load(el) {
+    return fetch(chartUrl(el), {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (r) {
+        return r.json().then(function (body) { return {ok: r.ok, body: body}; });
+      }).then(function (res) {
+        if (!res.ok) { note(el, "chart unavailable: " + (res.body && res.body.message || "error")); return; }
+        var gl = (res.body.data || []).some(function (t) { return t.type === "parcoords"; });
+        if (gl && !hasWebGL()) { note(el, "Parallel coordinates need WebGL, which this browser lacks."); return; }
+        return draw(el, res.body);
+      }).catch(function (e) { note(el, "chart unavailable: " + (e && e.message || "network error")); });
+  }
+  var webgl = null;
+  function hasWebGL() {
+    if (webgl === null) {
+      try {
+        var c = document.createElement("canvas");
+        webgl = !!(window.WebGLRenderingContext && (c.getContext("webgl") || c.getContext("experimental-webgl")));
+      } catch (e) { webgl = false; }
+    }
+    return webgl;
+  }
+  function loadCharts() { document.querySelectorAll(".chart[data-src]").forEach(load); }
+
+  // -- chart controls -----------------------------------------------------------------
+  function wireContour() {
+    var picker = document.getElementById("contour-pair");
+    if (!picker) { return; }
+    picker.addEventListener("change", function () {
+      var el = document.getElementById(picker.dataset.chart);
+      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
+      if (x.value === y.value) { note(el, "Pick two different parameters."); return; }
+      load(el);
+    });
+  }
+  function wireChartTools() {
+    document.querySelectorAll("input[type=checkbox][data-chart]").forEach(function (box) {
+      box.addEventListener("change", function () {
+        var el = document.getElementById(box.dataset.chart);
+        if (el && el.data) { window.Plotly.relayout(el, {"yaxis.type": box.checked ? "log" : "linear"}); }
+      });
+    });
+    document.querySelectorAll("select[data-metric-for]").forEach(function (sel) {
+      sel.addEventListener("change", function () {
+        var el = document.getElementById(sel.dataset.metricFor);
+        if (el.dataset.src) { load(el); } else {
+          var url = new URL(window.location.href);
+          url.searchParams.set("metric", sel.value);
+          window.location.href = url.toString();
+        }
+      });
+    });
+  }
+
+  // -- live ---------------------------------------------------------------------------
+  // Every second: the study's summary, and the results reported since the last one seen.
   function poll(root) {
-    var url = root.dataset.pollUrl;
+    var studyUrl = root.dataset.pollUrl, resultsUrl = root.dataset.resultsUrl;
+    var after = root.dataset.lastResult, busy = false, lastCharts = 0;
+    var liveStatuses = (root.dataset.liveStatuses || "QUEUED RUNNING").split(" ");
     var timer = setInterval(function () {
-      fetch(url, {headers: {Accept: "application/json"}}).then(function (r) {
-        return r.ok ? r.json() : null;
-      }).then(function (s) {
+      if (busy) { return; }
+      busy = true;
+      var results = resultsUrl ? getJson(resultsUrl + "?after=" + encodeURIComponent(after)) : Promise.resolve(null);
+      Promise.all([getJson(studyUrl), results]).then(function (both) {
+        var s = both[0], r = both[1];
+        if (r) { after = r.last_id; if (r.results.length) { liveResults(r.results); } }
         if (!s) { return; }
         var key = s.trials_total + "/" + s.trials_done + "/" + s.best_value;
-        // Redraw at most every 8 s, less often for big studies (each redraw rebuilds six charts).
+        // A trial started or ended, or the best moved: the other charts and the table's
+        // rows are fetched again (at most every 8 s, less often for big studies).
         var every = Math.max(8000, (s.trials_total || 0) * 5);
-        if (root.dataset.seen && root.dataset.seen !== key && Date.now() - (root.lastCharts || 0) > every) {
-          root.lastCharts = Date.now();
-          loadCharts();  // new results: redraw the charts in place
+        if (root.dataset.seen && root.dataset.seen !== key && Date.now() - lastCharts > every) {
+          lastCharts = Date.now();
+          loadCharts();
           refreshFragments(["best", "trials-table", "trials-count"]);
         }
         root.dataset.seen = key;
@@ -31,61 +134,51 @@
           var v = s[el.dataset.field];
           el.textContent = (v === null || v === undefined) ? "—" : String(v);
         });
-        if (s.status !== "RUNNING" && s.status !== "QUEUED") {
+        var waiting = document.getElementById("no-dispatcher");
+        if (waiting) { waiting.hidden = !(s.dispatchers && s.dispatchers.alive === 0); }
+        if (liveStatuses.indexOf(s.status) < 0) {
           clearInterval(timer);
           window.location.reload();  // redraw charts and the table once finished
         }
-      }).catch(function () {});
-    }, 2000);
+      }).catch(function () {}).then(function () { busy = false; });
+    }, 1000);
   }
-  // Handlers live here, not in the HTML: the Content-Security-Policy runs no inline script.
-  function wire() {
-    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-      form.addEventListener("submit", function (ev) {
-        if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
-      });
+  function getJson(url) {
+    return fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; });
+  }
+  // New results: the learning-curve chart grows (one extendTraces call, no refetch) and the
+  // trials table's iteration counts move.
+  function liveResults(results) {
+    var el = document.getElementById("chart-curves"), byTrial = {}, order = [];
+    var picker = document.querySelector("select[data-metric-for='chart-curves']");
+    var metric = picker && picker.value ? picker.value : null;
+    results.forEach(function (res) {
+      var y = metric ? res.metrics[metric] : res.value;
+      if (!byTrial[res.trial]) { byTrial[res.trial] = {x: [], y: [], last: 0}; order.push(res.trial); }
+      var t = byTrial[res.trial];
+      t.last = Math.max(t.last, res.iteration);
+      if (typeof y === "number") { t.x.push(res.iteration); t.y.push(y); }
     });
-  }
-  // Same-origin JSON calls that change state send the page's CSRF token.
-  window.hpsearchFetch = function (url, options) {
-    options = options || {};
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    options.headers = Object.assign({"Accept": "application/json"}, options.headers || {});
-    if (meta && options.method && options.method.toUpperCase() !== "GET") {
-      options.headers["X-CSRFToken"] = meta.content;
-    }
-    options.credentials = "same-origin";
-    return fetch(url, options);
-  };
-  // Study charts are fetched from the (cached) plots API, so the page itself renders at once.
-  var PLOT_CONFIG = {responsive: true, displaylogo: false};
-  function chartUrl(el) {
-    var url = el.dataset.src;
-    if (el.id === "chart-contour") {
-      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
-      if (x && y) { url += "?x=" + encodeURIComponent(x.value) + "&y=" + encodeURIComponent(y.value); }
-    }
-    return url;
-  }
-  function load(el) {
-    return fetch(chartUrl(el), {headers: {Accept: "application/json"}, credentials: "same-origin"})
-      .then(function (r) {
-        return r.json().then(function (body) { return {ok: r.ok, body: body}; });
-      }).then(function (res) {
-        if (!res.ok) {
-          el.textContent = "chart unavailable: " + (res.body && res.body.message || "error");
-          el.classList.add("chart-error");
-          return;
-        }
-        el.classList.remove("chart-error");
-        var gl = (res.body.data || []).some(function (t) { return t.type === "parcoords"; });
-        if (gl && !hasWebGL()) { noWebGL(el); return; }
-        if (el.querySelector(".loading")) { el.textContent = ""; }
-        return window.Plotly.react(el, res.body.data || [], res.body.layout || {}, PLOT_CONFIG)
-          .then(function () {
-            if (gl && el.textContent.indexOf("WebGL is not supported") >= 0) { noWebGL(el); }
-          });
-      }).catch(function () { el.textContent = "chart unavailable: network error"; });
+    order.forEach(function (n) {
+      var cell = document.querySelector("#trials-table tr[data-trial='" + n + "'] [data-col=iterations]");
+      if (cell && parseInt(cell.textContent, 10) < byTrial[n].last) { cell.textContent = String(byTrial[n].last); }
+    });
+    if (!el || !el.data || !window.Plotly) { return; }
+    if (!el.data.length) { load(el); return; }  // the "no data yet" figure: draw it properly
+    var idx = [], xs = [], ys = [], fresh = [];
+    order.forEach(function (n) {
+      var t = byTrial[n];
+      if (!t.x.length) { return; }
+      var i = el.data.findIndex(function (tr) { return tr.meta === n; });
+      if (i < 0) {
+        fresh.push({x: t.x, y: t.y, mode: "lines", name: "trial " + n, meta: n,
+                    line: {width: 1, color: "rgba(90,110,160,0.5)"}});
+      } else { idx.push(i); xs.push(t.x); ys.push(t.y); }
+    });
+    if (idx.length) { window.Plotly.extendTraces(el, {x: xs, y: ys}, idx); }
+    if (fresh.length) { window.Plotly.addTraces(el, fresh); }
+    afterDraw(el);
   }
   // Swap parts of the page for fresh ones from the server (same URL, so the same filters,
   // sort and page), keeping the user's checked boxes.
@@ -106,50 +199,41 @@
       });
     }).catch(function () {});
   }
-  // Plotly's own no-WebGL notice overflows onto the neighbouring chart: say it in place.
-  function noWebGL(el) {
-    window.Plotly.purge(el);
-    el.textContent = "Parallel coordinates need WebGL, which this browser lacks.";
-    el.classList.add("chart-error");
-  }
-  var webgl = null;
-  function hasWebGL() {
-    if (webgl === null) {
-      try {
-        var c = document.createElement("canvas");
-        webgl = !!(window.WebGLRenderingContext && (c.getContext("webgl") || c.getContext("experimental-webgl")));
-      } catch (e) { webgl = false; }
-    }
-    return webgl;
-  }
-  function loadCharts() {
-    document.querySelectorAll(".chart[data-src]").forEach(load);
-  }
-  function wireContour() {
-    var picker = document.getElementById("contour-pair");
-    if (!picker) { return; }
-    picker.addEventListener("change", function () {
-      var el = document.getElementById(picker.dataset.chart);
-      var x = document.getElementById("contour-x"), y = document.getElementById("contour-y");
-      if (x.value === y.value) { el.textContent = "pick two different parameters"; return; }
-      load(el);
+
+  // -- forms --------------------------------------------------------------------------
+  function wireConfirm() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+      });
     });
   }
+  // Same-origin JSON calls that change state send the page's CSRF token.
+  window.hpsearchFetch = function (url, options) {
+    options = options || {};
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    options.headers = Object.assign({"Accept": "application/json"}, options.headers || {});
+    if (meta && options.method && options.method.toUpperCase() !== "GET") {
+      options.headers["X-CSRFToken"] = meta.content;
+    }
+    options.credentials = "same-origin";
+    return fetch(url, options);
+  };
   // Comparing needs two or more ticked rows: say so here rather than on an error page.
   function wireCompare(formId, boxName, what) {
     var form = document.getElementById(formId);
     if (!form) { return; }
     form.addEventListener("submit", function (ev) {
       var n = form.querySelectorAll("input[name=" + boxName + "]:checked").length;
-      var note = form.querySelector(".compare-note");
+      var msg = form.querySelector(".compare-note");
       if (n >= 2) { return; }
       ev.preventDefault();
-      if (!note) {
-        note = document.createElement("p");
-        note.className = "compare-note problems";
-        form.insertBefore(note, form.firstChild);
+      if (!msg) {
+        msg = document.createElement("p");
+        msg.className = "compare-note problems";
+        form.insertBefore(msg, form.firstChild);
       }
-      note.textContent = "Tick two or more " + what + " to compare (" + n + " ticked).";
+      msg.textContent = "Tick two or more " + what + " to compare (" + n + " ticked).";
     });
   }
   // Submit page: a chosen file is shown in the editor; a problem's line is one click away.
@@ -175,12 +259,15 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () {
-    draw();
-    loadCharts();
+    if (window.Plotly) {
+      drawEmbedded();
+      loadCharts();
+    }
     wireContour();
+    wireChartTools();
     wireSubmit();
     wireCompare("compare-trials", "trials", "trials");
-    wire();
+    wireConfirm();
     document.querySelectorAll("[data-poll-url]").forEach(poll);
   });
 })();
