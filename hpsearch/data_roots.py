@@ -52,7 +52,9 @@ def resolve_dataset(value: str, roots: list[Path] | None = None) -> str:
     roots = data_roots() if roots is None else roots
     path_part, sep, column = value.partition("#")
     decoded = _decode(path_part)
-    where = f"; allowed data roots: {', '.join(map(str, roots))} (HPSEARCH_DATA_ROOTS)"
+    # The server's layout (the roots, where a link leads) is not shown: the operator knows
+    # the roots, a member names files relative to them.
+    where = " (a path relative to the data roots, HPSEARCH_DATA_ROOTS)"
     if "\x00" in decoded:
         raise SpecError(f"a NUL character in the path {value!r}", "dataset")
     parts = Path(decoded.replace("\\", "/")).parts
@@ -68,6 +70,6 @@ def resolve_dataset(value: str, roots: list[Path] | None = None) -> str:
         if real.is_relative_to(root.resolve()):
             return str(real) + (sep + column if sep else "")
     if candidate.absolute() != real:
-        raise SpecError(f"{value!r} leads through a symbolic link to {str(real)!r}, outside the "
-                        f"data roots{where}", "dataset")
+        raise SpecError(f"{value!r} leads through a symbolic link outside the data roots{where}",
+                        "dataset")
     raise SpecError(f"{value!r} is outside the data roots{where}", "dataset")

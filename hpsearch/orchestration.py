@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 import time
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import Iterator
 import searchers
 import trainables
 from hpsearch import recovery, schedulers, teachers
-from hpsearch.exceptions import ConflictError, StorageError
+from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus, queries
 from hpsearch.store.store import home
@@ -31,7 +32,10 @@ from hpsearch.tune_callback import CancelStopper, ProgressCallback, StoreCallbac
 log = logging.getLogger("hpsearch")
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Connect to ``address`` (a Ray cluster) or start a local Ray, once per process."""
+    """Connect to ``address`` (a Ray cluster) or start a local Ray, once per process.
+
+    A local Ray listens on 127.0.0.1 only and keeps its token 0600 (hpsearch/ray_local.py).
+    """
     import ray
 
     if ray.is_initialized():
@@ -42,10 +46,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if address:
+    if address and address != "local":
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus, **kwargs)
+        from hpsearch import ray_local
+
+        ray.init(num_cpus=num_cpus, **ray_local.init_kwargs(), **kwargs)
 
 
 def coalesce_window(spec: Spec) -> float:
@@ -130,6 +136,39 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher
 
 
+def lock_dir() -> Path:
+    """This user's private folder for driver locks: ``<tmp>/hpsearch-locks-<uid>``, mode 0700.
+
+    Created if absent; refused (HpsearchError) if it is a symbolic link, not a folder, owned
+    by another user or open to others, since another local user could have made it first
+    to point our writes at a file of ours.
+    """
+    folder = Path(tempfile.gettempdir()) / f"hpsearch-locks-{os.geteuid()}"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise HpsearchError(f"refusing the lock folder {folder}: it must be a folder of this "
+                            f"user (uid {os.geteuid()}) with mode 0700; remove it and retry")
+    return folder
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, opened without following a symbolic link, and checked to be ours."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise HpsearchError(f"refusing the lock file {path}: {exc.strerror} (a symbolic link?)") \
+            from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise HpsearchError(f"refusing the lock file {path}: not a regular file of this user")
+    return fd
+
+
 @contextmanager
 def driver_lock(store: Store, study_id: int, wait_s: float = 0.0,
                 name: str | None = None) -> Iterator[None]:
@@ -137,19 +176,14 @@ def driver_lock(store: Store, study_id: int, wait_s: float = 0.0,
     refused (a manual ``hpsearch resume`` while the first still runs would run trials twice).
 
     An OS file lock: released when the holder exits, even by SIGKILL. Keyed by the
-    database and the study; kept under the machine's temp dir so that drivers with
-    different ``HPSEARCH_HOME`` still meet. ``wait_s``: how long to wait for a holder
-    that is going away (a dispatcher taking over a study waits for the old driver).
+    database and the study; kept in this user's private folder under the machine's temp
+    dir (:func:`lock_dir`) so that drivers with different ``HPSEARCH_HOME`` still meet,
+    opened with ``O_NOFOLLOW`` and checked to be ours (a planted link cannot make a driver
+    write to another file). ``wait_s``: how long to wait for a holder that is going away
+    (a dispatcher taking over a study waits for the old driver).
     """
     key = hashlib.sha256(f"{store.safe_url}|{study_id}".encode()).hexdigest()[:20]
-    folder = Path(tempfile.gettempdir()) / "hpsearch-locks"
-    if not folder.exists():
-        folder.mkdir(exist_ok=True)
-        try:
-            folder.chmod(0o1777)  # shared by every user's drivers, like /tmp itself
-        except OSError:
-            pass
-    f = open(folder / f"study-{key}.lock", "a+")
+    f = os.fdopen(_open_lock(lock_dir() / f"study-{key}.lock"), "r+")
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -158,7 +192,7 @@ def driver_lock(store: Store, study_id: int, wait_s: float = 0.0,
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 f.seek(0)
-                holder = f.read().strip() or "another process"
+                holder = f.read(100).strip() or "another process"
                 f.close()
                 what = f"study {name!r} (id {study_id})" if name else f"study {study_id}"
                 raise ConflictError(f"{what} is being run by another driver on this "

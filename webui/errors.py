@@ -7,6 +7,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from hpsearch.exceptions import ConflictError, HpsearchError, NotFoundError, SpecError, StorageError
+from hpsearch.redact import redact
 
 log = logging.getLogger("hpsearch.webui")
 
@@ -16,8 +17,9 @@ class BadParam(HpsearchError):
 
 
 def error_response(status: int, message: str, **extra):
-    """The one shape of every JSON error: ``{"error": ..., "message": ..., "status": ...}``."""
-    body = {"error": _reason(status), "message": message, "status": status, **extra}
+    """The one shape of every JSON error: ``{"error": ..., "message": ..., "status": ...}``
+    (the message without the server's paths or process ids)."""
+    body = {"error": _reason(status), "message": redact(message), "status": status, **extra}
     resp = jsonify(body)
     resp.status_code = status
     return resp
@@ -32,6 +34,11 @@ def _reason(status: int) -> str:
         return "error"
 
 
+def public_spec_error(exc: SpecError) -> SpecError:
+    """The same problems, each message without the server's paths or process ids."""
+    return SpecError([(field, redact(message)) for field, message in exc.problems])
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -39,7 +46,7 @@ def _wants_json() -> bool:
 def _answer(status: int, message: str):
     if _wants_json():
         return error_response(status, message)
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=redact(message)), status
 
 
 def register(app: Flask) -> None:
@@ -58,7 +65,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(SpecError)
     def _spec(exc):
         if _wants_json():
-            resp = jsonify({**exc.to_dict(), "status": 422})
+            resp = jsonify({**public_spec_error(exc).to_dict(), "status": 422})
             resp.status_code = 422
             return resp
         return _answer(422, str(exc))

@@ -15,6 +15,7 @@ from hpsearch import plots
 from werkzeug.datastructures import MultiDict
 
 from hpsearch.exceptions import ConflictError, SpecError
+from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from webui import filters, queries
 from webui.errors import BadParam
@@ -148,7 +149,7 @@ def submit():
         row = queue(text)
     except SpecError as exc:
         return render_template("submit.html", families=families, text=text,
-                               problems=located(text, exc.problems)), 422
+                               problems=located(text, public_spec_error(exc).problems)), 422
     except ConflictError as exc:  # the name is taken: keep the edited spec, say so beside it
         return render_template("submit.html", families=families, text=text,
                                problems=located(text, [("name", str(exc) + "; pick another name")])), 409

@@ -15,6 +15,7 @@ from hpsearch.store import Store, StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
 from hpsearch.store.models import Result, Study, Trial, utcnow
 from webui import filters
+from hpsearch.redact import redact
 from webui.errors import BadParam
 
 MAX_PER_PAGE = 200
@@ -100,7 +101,7 @@ def study_dict(study: Study, summary: reads.StudySummary) -> dict:
         "cancel_requested": bool(study.cancel_requested),
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
         "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
-        "error": study.error,
+        "error": redact(study.error),
     }
 
 
@@ -145,7 +146,7 @@ def list_studies(args, clamp: bool = False) -> dict:
 # -- trials --------------------------------------------------------------------------
 def trial_dict(t: Trial) -> dict:
     return {"number": t.number, "status": t.status, "params": t.params, "value": t.value,
-            "best_value": t.best_value, "iterations": t.iterations, "error": t.error,
+            "best_value": t.best_value, "iterations": t.iterations, "error": redact(t.error),
             "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at),
             "imported_from": t.imported_from}
 
@@ -206,7 +207,7 @@ def trial_detail(study: Study, number: int, with_results: bool = True) -> dict:
     st = store()
     t = st.get_trial(study.id, number)
     d = trial_dict(t)
-    d["events"] = [{"status": e.status, "at": _iso(e.at), "message": e.message}
+    d["events"] = [{"status": e.status, "at": _iso(e.at), "message": redact(e.message)}
                    for e in st.trial_events(t.id)]
     d["checkpoint"] = checkpoint_info(t.checkpoint, t.iterations)
     d["last_metrics"] = last_metrics(t.id)
