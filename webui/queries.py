@@ -125,7 +125,7 @@ def list_studies(args, clamp: bool = False) -> dict:
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 50, 1, MAX_PER_PAGE)
     sort, order = sort_arg(args, STUDY_SORTS, "-id")
-    q = reads.studies_query(status=status, name_contains=args.get("q") or None,
+    q = reads.studies_query(status=status, name_contains=args.get("q") or None, listing=True,
                             equals={k: args[k] for k in ("trainable", "searcher") if args.get(k)})
     st = store()
     got = page_of(q, page=page, per_page=per_page, order=(order, Study.id.desc()), clamp=clamp)

@@ -181,14 +181,18 @@ def trials_query(study_id: int, *, status: str | None = None, where: Sequence = 
 
 
 def studies_query(*, status: str | None = None, owner: str | None = None,
-                  equals: dict[str, str] | None = None, name_contains: str | None = None) -> Select:
+                  equals: dict[str, str] | None = None, name_contains: str | None = None,
+                  listing: bool = False) -> Select:
     """Studies filtered by status, owner, exact column values and a substring of the name.
 
-    Lists never load a study's spec or searcher state (a list shows neither; one huge
-    spec must not slow every user's studies page): reading them here raises.
+    ``listing``: for a list of studies (the studies page and API), which shows no spec or
+    searcher state: those columns are not loaded (one huge spec must not slow every
+    user's studies page), and reading them raises.
     """
-    q = select(Study).options(defer(Study.spec, raiseload=True),
-                              defer(Study.searcher_state, raiseload=True))
+    q = select(Study)
+    if listing:
+        q = q.options(defer(Study.spec, raiseload=True),
+                      defer(Study.searcher_state, raiseload=True))
     if status:
         q = q.where(Study.status == status)
     if owner:
