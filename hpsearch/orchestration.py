@@ -27,7 +27,7 @@ from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus, queries
 from hpsearch.store.store import home
 from hpsearch.trial import make_trial_fn
-from hpsearch.tune_callback import CancelStopper, ProgressCallback, StoreCallback
+from hpsearch.tune_callback import CancelStopper, ProgressCallback, RunContext, StoreCallback
 
 log = logging.getLogger("hpsearch")
 
@@ -69,8 +69,9 @@ def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
     for name in spec.warm_start:
         store.get_study(name)  # NotFoundError names a missing study
     rows = []
+    names = set(spec.search_space.names)
     for source, params, value in store.finished_trials(spec.warm_start):
-        params = {k: v for k, v in params.items() if k in searcher.space.by_name}
+        params = {k: v for k, v in params.items() if k in names}
         if searcher.observe(params, value):
             rows.append({"params": params, "value": value, "source": source})
     return store.import_trials(study_id, rows)
@@ -110,15 +111,15 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     fixed = spec.fixed if teacher is None else {**spec.fixed, "distill_from": teacher}
     trial_fn = tune.with_resources(make_trial_fn(info.fn, fixed, spec.dataset, spec.seed,
                                                  coalesce_window(spec)), resources)
-    callback = StoreCallback(store.url, study_id, spec.metric, spec.mode, space.names,
-                             store.next_trial_number(study_id),
-                             journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
-                             max_t=epochs if isinstance(epochs, int) else None,
-                             reruns=budget.numbers, searcher=searcher)
+    tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
+               if spec.objectives or spec.constraints else [])
+    ctx = RunContext(url=store.url, study_id=study_id, metric=spec.metric, mode=spec.mode,
+                     param_names=tuple(space.names), first_number=store.next_trial_number(study_id),
+                     journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
+                     max_t=epochs if isinstance(epochs, int) else None,
+                     tracked=tuple(dict.fromkeys(tracked)))
+    callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
     callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
-    if spec.objectives or spec.constraints:
-        metrics = spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
-        callback.tracked = tuple(dict.fromkeys(metrics))
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done, enabled=progress)]
     # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.

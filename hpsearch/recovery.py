@@ -60,9 +60,7 @@ class BudgetSearcher(Searcher):
     def suggest(self, trial_id: str):
         if self.reruns:
             number, params, old = self.reruns.pop(0)
-            self.inner.pending.pop(old, None)
-            self.inner.pending[trial_id] = dict(params)
-            self.inner.seen.add(self.inner.space.key(params))
+            self.inner.rename_pending(old, trial_id, params)
             if number is not None:
                 self.numbers[trial_id] = number
             return dict(params)
@@ -94,7 +92,8 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
 
     ``trials`` are the study's rows (ORM objects, any status; imported ones
     included). Rows left RUNNING/PENDING/PAUSED must have been marked
-    INTERRUPTED before (``Store.interrupt_unfinished``).
+    INTERRUPTED before (``Store.interrupt_unfinished``). ``searcher`` is used only
+    through its documented contract (:class:`searchers._base.ResumableSearcher`).
     """
     metric = searcher.metric
     if saved_state:
@@ -111,38 +110,34 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
     plan = Plan()
     recorded = {t.ray_trial_id for t in ran if t.ray_trial_id}
     for t in sorted(ran, key=lambda r: r.number):
-        key = searcher.space.key(t.params) if searcher.space.contains(t.params) else None
         rid = t.ray_trial_id
-        known = rid in searcher.pending
-        if not known and (key is None or key not in searcher.seen):
+        known = rid in searcher.pending_points()
+        if not known and not searcher.has_suggested(t.params):
             # Suggested after the last saved state: make the searcher count it.
             rid = rid or f"sql-{t.number}"
-            searcher.pending[rid] = dict(t.params)
-            if key is not None:
-                searcher.seen.add(key)
-            searcher.n_suggested += 1
+            searcher.adopt(rid, t.params)
             known = True
         if t.status in TrialStatus.DONE:
-            if known and rid in searcher.pending:
+            if known and rid in searcher.pending_points():
                 result = {metric: t.value} if t.value is not None else None
                 searcher.on_trial_complete(rid, result, error=t.status == TrialStatus.ERROR
                                            or t.value is None)
         else:  # INTERRUPTED: run it again under the same number
             plan.reruns.append((t.number, dict(t.params), rid))
     # Suggestions the searcher made that never reached SQL: offer them again first.
-    for rid in [r for r in list(searcher.pending) if r not in recorded
-                and not r.startswith("sql-")]:
+    pending = searcher.pending_points()
+    for rid in [r for r in list(pending) if r not in recorded and not r.startswith("sql-")]:
         if len(ran) + len([r for r in plan.reruns if r[0] is None]) >= budget:
-            searcher.pending.pop(rid)
+            searcher.drop_pending(rid)
             continue
-        plan.reruns.append((None, dict(searcher.pending[rid]), rid))
+        plan.reruns.append((None, dict(pending[rid]), rid))
     unnumbered = sum(1 for r in plan.reruns if r[0] is None)
     plan.new = max(0, budget - len(ran) - unnumbered)
     # The budget is the BudgetSearcher's to enforce; the searcher's own cap would
     # count suggestions of a run that never reached SQL.
-    searcher.max_trials = None
+    searcher.set_max_trials(None)
     log.info("resume: %d trials in SQL, %d to run again, %d new; searcher state %s "
-                "(n_suggested %d, pending %s)", len(ran), len(plan.reruns), plan.new,
-                "restored" if saved_state else "rebuilt", searcher.n_suggested,
-                sorted(searcher.pending))
+             "(%s, pending %s)", len(ran), len(plan.reruns), plan.new,
+             "restored" if saved_state else "rebuilt", searcher.progress(),
+             sorted(searcher.pending_points()))
     return plan

@@ -13,13 +13,16 @@ import re
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback, Stopper
 
 from hpsearch.reporting import BATCH_KEY
-from hpsearch.store.models import TrialStatus
+from hpsearch.status import TrialStatus
+from hpsearch.store.writer import (HeartbeatOp, ResultOp, RerunOp, SearcherStateOp, StatusOp,
+                                   TrialOp)
 
 log = logging.getLogger("hpsearch")
 # How often a driver marks its running trials alive in SQL (a reaper's grace period,
@@ -76,20 +79,39 @@ def read_error(trial) -> str:
     return _ANSI.sub("", str(err)) if err else "the trial failed without an error message"
 
 
-class StoreCallback(Callback):
-    """Turns Tune events into writer ops (see hpsearch/store/writer.py)."""
+@dataclass(frozen=True)
+class RunContext:
+    """What the store callback records about: one study's run by this driver."""
 
-    def __init__(self, url: str, study_id: int, metric: str, mode: str, param_names: list[str],
-                 first_number: int, journal: str | None = None, max_t: int | None = None,
-                 numbers: dict[str, int] | None = None, reruns: dict[str, int] | None = None,
-                 searcher=None, heartbeat_s: float = HEARTBEAT_S):
-        self.url, self.study_id = url, study_id
-        self.max_t = max_t  # the epochs a trial runs when nothing stops it (None: unknown)
-        self.metric, self.mode = metric, mode
-        self.param_names = list(param_names)
-        self.next_number = first_number
-        self.journal = journal
-        self.numbers: dict[str, int] = dict(numbers or {})  # Ray trial id -> our trial number
+    url: str                         # the database
+    study_id: int
+    metric: str
+    mode: str                        # "min" or "max"
+    param_names: tuple[str, ...]     # the config keys that are the search space's
+    first_number: int                # the number the first new trial gets
+    journal: str | None = None       # where writes go while the database is away
+    max_t: int | None = None         # epochs a trial runs when nothing stops it (None: unknown)
+    heartbeat_s: float = HEARTBEAT_S
+    tracked: tuple[str, ...] = ()    # metrics kept per trial as its final `values` (objectives)
+
+
+class StoreCallback(Callback):
+    """Turns Tune events into writer ops (see hpsearch/store/writer.py).
+
+    ``reruns`` (Ray trial id -> number of the INTERRUPTED trial it re-runs) is the
+    BudgetSearcher's, shared, not copied; ``searcher``'s state goes to SQL as it
+    changes (through its documented ``progress()``/``get_state()``).
+    """
+
+    def __init__(self, ctx: RunContext, *, reruns: dict[str, int] | None = None, searcher=None):
+        self.ctx = ctx
+        self.url, self.study_id = ctx.url, ctx.study_id
+        self.max_t = ctx.max_t
+        self.metric, self.mode = ctx.metric, ctx.mode
+        self.param_names = list(ctx.param_names)
+        self.next_number = ctx.first_number
+        self.journal = ctx.journal
+        self.numbers: dict[str, int] = {}  # Ray trial id -> our trial number
         self.best: dict[str, float] = {}
         self.last: dict[str, float | None] = {}
         self.done_flag: dict[str, bool] = {}
@@ -98,11 +120,9 @@ class StoreCallback(Callback):
         # trial (the function trainable runs one report ahead) is not part of its history.
         self.ended: set[str] = set()
         self.first_error: str | None = None
-        # Ray trial id -> number of the INTERRUPTED trial it re-runs (filled by the
-        # BudgetSearcher as it suggests, so shared, not copied).
         self.reruns = reruns if reruns is not None else {}
-        self.searcher = searcher  # its state goes to SQL as it changes (None: not saved)
-        self.heartbeat_s = heartbeat_s
+        self.searcher = searcher  # None: its state is not saved
+        self.heartbeat_s = ctx.heartbeat_s
         self._last_beat = 0.0
         self._last_state = 0.0
         self._state_sig: tuple | None = None
@@ -110,7 +130,7 @@ class StoreCallback(Callback):
         self.stopper: CancelStopper | None = None  # the study's, closed with this callback
         # Objective and constrained metrics (several objectives or constraints): each
         # trial's last value of each is stored as trials.values (hpsearch/store/fronts.py).
-        self.tracked: tuple[str, ...] = ()
+        self.tracked = tuple(ctx.tracked)
         self.last_values: dict[str, dict[str, float]] = {}
 
     def __getstate__(self) -> dict:
@@ -142,13 +162,13 @@ class StoreCallback(Callback):
         if tid not in self.numbers and tid in self.reruns:
             # A trial interrupted by a crash runs again on its own row, same number.
             self.numbers[tid] = self.reruns[tid]
-            self.writer.put(("rerun", self.study_id, tid, self.numbers[tid], time.time()))
+            self.writer.put(RerunOp(self.study_id, tid, self.numbers[tid], time.time()))
             return
         if tid not in self.numbers:
             self.numbers[tid] = self.next_number
             self.next_number += 1
-        self.writer.put(("trial", self.study_id, tid, self.numbers[tid], self._params(trial),
-                         TrialStatus.RUNNING, time.time()))
+        self.writer.put(TrialOp(self.study_id, tid, self.numbers[tid], self._params(trial),
+                                TrialStatus.RUNNING, time.time()))
 
     def on_trial_restore(self, iteration, trials, trial, **info):
         self.on_trial_start(iteration, trials, trial)
@@ -177,12 +197,12 @@ class StoreCallback(Callback):
         if self.tracked:
             seen = {k: v for k in self.tracked if (v := _number(metrics.get(k))) is not None}
             self.last_values.setdefault(tid, {}).update(seen)
-        self.writer.put(("result", self.study_id, tid, it, value, metrics, time.time()))
+        self.writer.put(ResultOp(self.study_id, tid, it, value, metrics, time.time()))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         # A failure that Tune will retry (budget.max_failures): recorded, not final.
-        self.writer.put(("status", self.study_id, trial.trial_id, TrialStatus.RUNNING,
-                         {"error": read_error(trial)}, time.time()))
+        self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.RUNNING,
+                                 {"error": read_error(trial)}, time.time()))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         tid = trial.trial_id
@@ -210,15 +230,15 @@ class StoreCallback(Callback):
         if os.environ.get("HPSEARCH_FAILPOINT") == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
         failpoint("before_final_status")
-        self.writer.put(("status", self.study_id, tid, status, fields, time.time()))
+        self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended.add(trial.trial_id)
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
-        self.writer.put(("status", self.study_id, trial.trial_id, TrialStatus.ERROR,
-                         {"error": error}, time.time()))
+        self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.ERROR,
+                                 {"error": error}, time.time()))
 
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
@@ -226,7 +246,7 @@ class StoreCallback(Callback):
             # The driver is alive, so are the trials Tune runs: a reaper marks a
             # trial INTERRUPTED only when these stop (see Store.reap_stale_trials).
             self._last_beat = now
-            self.writer.put(("heartbeat", self.study_id, time.time()))
+            self.writer.put(HeartbeatOp(self.study_id, time.time()))
         self.save_searcher_state()
 
     def save_searcher_state(self, force: bool = False) -> None:
@@ -237,13 +257,13 @@ class StoreCallback(Callback):
         now = time.monotonic()
         if not force and now - self._last_state < STATE_EVERY_S:
             return
-        sig = (s.n_suggested, len(s.observations), len(s.pending))
+        sig = s.progress()  # changes whenever its state does (the searcher contract)
         if sig == self._state_sig:
             return
         self._last_state, self._state_sig = now, sig
         # A copy taken now: get_state() shares the searcher's live dicts (pending...), and
         # the writer thread serialises later, when they may have moved on.
-        self.writer.put(("searcher_state", self.study_id, json.loads(json.dumps(s.get_state()))))
+        self.writer.put(SearcherStateOp(self.study_id, json.loads(json.dumps(s.get_state()))))
 
     def on_experiment_end(self, trials, **info):
         self.save_searcher_state(force=True)

@@ -15,12 +15,19 @@
 
 A subclass implements ``_ask() -> dict`` and, if it learns, ``_tell(config, loss)``
 and the ``_core_state``/``_set_core_state`` pair.
+
+:class:`ResumableSearcher` is the contract between a searcher and the driver:
+what recovery (``hpsearch/recovery.py``), the budget wrapper and the store
+callback (``hpsearch/tune_callback.py``) call, and all they call. A searcher
+written from scratch against it (without :class:`BaseSearcher`) survives a
+driver kill and ``hpsearch resume`` (tests/reliability/test_searcher_contract.py).
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 from ray.tune.search import Searcher
@@ -33,7 +40,73 @@ STATE_VERSION = 1
 ENUMERATE_MAX = 200_000
 
 
-class BaseSearcher(Searcher):
+class Progress(NamedTuple):
+    """How far a searcher has gone; it changes whenever its state does."""
+
+    suggested: int   # suggestions made (a re-run under a new trial id is not a new one)
+    told: int        # results it learned from (warm start included)
+    pending: int     # suggestions waiting for their result
+
+
+class ResumableSearcher(Searcher):
+    """What the driver needs from a searcher, beyond Ray Tune's ``suggest`` and
+    ``on_trial_complete``. The driver never reads or writes a searcher's fields.
+
+    Constructed as ``cls(space, metric=, mode=, seed=, max_trials=, **options)``
+    (``searchers.create_searcher``). ``suggest`` returns ``Searcher.FINISHED`` once
+    ``max_trials`` suggestions were made.
+    """
+
+    space: Space
+
+    # -- state (saved in SQL as the study runs; restored by a resume) ----------------
+    def get_state(self) -> dict:
+        """A JSON-safe, versioned dict of everything the searcher knows."""
+        raise NotImplementedError
+
+    def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state`'s dict; ValueError/KeyError/TypeError when it is
+        not this searcher's (the driver then rebuilds the state from the trials)."""
+        raise NotImplementedError
+
+    def progress(self) -> Progress:
+        """Counts that change whenever the state does (the callback saves it then)."""
+        raise NotImplementedError
+
+    # -- results from elsewhere ---------------------------------------------------------
+    def observe(self, config: dict, value: float) -> bool:
+        """Learn a result measured outside this run (warm start, or a resume rebuilding
+        its state); False, and nothing learned, when it does not fit or is not finite."""
+        raise NotImplementedError
+
+    # -- pending suggestions --------------------------------------------------------------
+    def pending_points(self) -> Mapping[str, dict]:
+        """Suggestions still waiting for a result: trial id -> config (read-only)."""
+        raise NotImplementedError
+
+    def has_suggested(self, config: dict) -> bool:
+        """Whether ``config`` was suggested (or observed) before."""
+        raise NotImplementedError
+
+    def adopt(self, trial_id: str, config: dict) -> None:
+        """Count a trial it suggested but whose suggestion its saved state missed (the
+        driver died between the two): pending under ``trial_id``, one more suggestion."""
+        raise NotImplementedError
+
+    def rename_pending(self, old_id: str | None, new_id: str, config: dict) -> None:
+        """A pending suggestion runs again (after a crash) as trial ``new_id``."""
+        raise NotImplementedError
+
+    def drop_pending(self, trial_id: str) -> None:
+        """Forget a pending suggestion that will never run (the budget is spent)."""
+        raise NotImplementedError
+
+    def set_max_trials(self, max_trials: int | None) -> None:
+        """Change the suggestion cap (None: none; a resume's budget wrapper counts)."""
+        raise NotImplementedError
+
+
+class BaseSearcher(ResumableSearcher):
     #: Finish once every configuration of a finite space has been suggested.
     #: Grid sets it False: it walks its own list, with repeats.
     finishes_when_exhausted = True
@@ -154,6 +227,34 @@ class BaseSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
             self.set_state(json.load(f))
+
+    # -- the driver's contract (ResumableSearcher) ------------------------------------
+    def progress(self) -> Progress:
+        return Progress(self.n_suggested, len(self.observations), len(self.pending))
+
+    def pending_points(self) -> Mapping[str, dict]:
+        return MappingProxyType(self.pending)
+
+    def has_suggested(self, config: dict) -> bool:
+        return self.space.contains(config) and self.space.key(config) in self.seen
+
+    def adopt(self, trial_id: str, config: dict) -> None:
+        self.pending[trial_id] = dict(config)
+        if self.space.contains(config):
+            self.seen.add(self.space.key(config))
+        self.n_suggested += 1
+
+    def rename_pending(self, old_id: str | None, new_id: str, config: dict) -> None:
+        self.pending.pop(old_id, None)
+        self.pending[new_id] = dict(config)
+        if self.space.contains(config):
+            self.seen.add(self.space.key(config))
+
+    def drop_pending(self, trial_id: str) -> None:
+        self.pending.pop(trial_id, None)
+
+    def set_max_trials(self, max_trials: int | None) -> None:
+        self.max_trials = max_trials
 
     # -- helpers ----------------------------------------------------------------
     def exhausted(self) -> bool:

@@ -1,6 +1,6 @@
 """Batched, ordered, crash-tolerant writes of Tune events to SQL.
 
-The Tune callback turns events into *ops* (plain JSON-safe tuples) and hands
+The Tune callback turns events into *ops* (the typed records below) and hands
 them to a :class:`Writer`, whose thread applies them in order, many per
 transaction. Under load that batches hundreds of results per commit; when idle
 an op lands within milliseconds, so a second connection sees results live.
@@ -10,13 +10,14 @@ fsynced) and retried with backoff; a journal left by a dead process is replayed
 on the next start. Results are upserts keyed by (trial, iteration), so a replay
 or a trial re-reporting after a restore never stores a row twice.
 
-Ops:
-    ("trial", study_id, ray_id, number, params, status, t)
-    ("result", study_id, ray_id, iteration, value, metrics, t)
-    ("status", study_id, ray_id, status, fields, t)     # fields: value, best_value, error...
-    ("rerun", study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
-    ("heartbeat", study_id, t)                # the driver lives: its RUNNING trials too
-    ("searcher_state", study_id, state)       # the searcher's versioned JSON state
+Ops (one record type each; a journal line is ``[kind, *fields]``, the format
+journals have always had, so a journal written before the records still replays):
+    TrialOp(study_id, ray_id, number, params, status, t)
+    ResultOp(study_id, ray_id, iteration, value, metrics, t)
+    StatusOp(study_id, ray_id, status, fields, t)    # fields: value, best_value, error...
+    RerunOp(study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
+    HeartbeatOp(study_id, t)                # the driver lives: its RUNNING trials too
+    SearcherStateOp(study_id, state)        # the searcher's versioned JSON state
 
 A status op never changes a finished trial (COMPLETED, EARLY_STOPPED, ERROR):
 a late report from a paused process cannot flip it.
@@ -32,6 +33,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, NamedTuple, Union
 
 from sqlalchemy import bindparam, case, insert as sa_insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +52,80 @@ LINGER_S = float(os.environ.get("HPSEARCH_WRITE_LINGER_S", "0.05"))
 # Called with each committed batch's seconds (the driver's Prometheus histogram, see
 # hpsearch/monitoring.py); the store itself knows nothing of Prometheus.
 LATENCY_OBSERVERS: list = []
+
+
+# -- the ops: typed records, written to the journal as [kind, *fields] ------------------
+class TrialOp(NamedTuple):
+    """A trial started (or was restored): its row, RUNNING."""
+    study_id: int
+    ray_id: str
+    number: int
+    params: dict
+    status: str
+    t: float
+
+
+class ResultOp(NamedTuple):
+    """One reported result (the study's metric as ``value``, every metric in ``metrics``)."""
+    study_id: int
+    ray_id: str
+    iteration: int
+    value: float | None
+    metrics: dict
+    t: float
+
+
+class StatusOp(NamedTuple):
+    """A trial's status changed; ``fields`` are columns set with it (value, error...)."""
+    study_id: int
+    ray_id: str
+    status: str
+    fields: dict
+    t: float
+
+
+class RerunOp(NamedTuple):
+    """Trial ``number`` (INTERRUPTED) runs again as Ray trial ``ray_id``."""
+    study_id: int
+    ray_id: str
+    number: int
+    t: float
+
+
+class HeartbeatOp(NamedTuple):
+    """The driver lives, and so do its RUNNING trials."""
+    study_id: int
+    t: float
+
+
+class SearcherStateOp(NamedTuple):
+    """The searcher's versioned JSON state."""
+    study_id: int
+    state: dict
+
+
+Op = Union[TrialOp, ResultOp, StatusOp, RerunOp, HeartbeatOp, SearcherStateOp]
+#: journal kind <-> record type
+OPS: dict[str, type] = {"trial": TrialOp, "result": ResultOp, "status": StatusOp,
+                        "rerun": RerunOp, "heartbeat": HeartbeatOp,
+                        "searcher_state": SearcherStateOp}
+KINDS: dict[type, str] = {cls: kind for kind, cls in OPS.items()}
+
+
+def encode(op: Op) -> list:
+    """An op as its journal line's JSON value: ``[kind, *fields]``."""
+    return [KINDS[type(op)], *op]
+
+
+def decode(raw: Any) -> Op:
+    """An op from ``[kind, *fields]`` (a journal line, or a tuple in that shape)."""
+    if isinstance(raw, tuple) and type(raw) in KINDS:
+        return raw
+    kind, *fields = raw
+    cls = OPS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown op {kind!r}")
+    return cls(*fields)
 
 
 def _ts(t: float) -> datetime:
@@ -124,6 +200,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
     committed batches (a trial's id never changes); the ids this batch learns are
     returned, for the caller to keep once the transaction has committed.
     """
+    ops = [decode(op) for op in ops]
     conn = s.connection()  # Core: the ORM's per-statement bookkeeping is not needed here
     known = known or {}
     learned: dict[tuple[int, str], int] = {}
@@ -154,10 +231,11 @@ def apply_ops(s: Session, ops: list, dialect: str,
     status_ops: dict[tuple[int, str], list[int]] = {}
     top: dict[tuple[int, str], int] = {}  # the highest iteration reported in this batch
     for i, op in enumerate(ops):
-        if op[0] == "status":
-            status_ops.setdefault((op[1], op[2]), []).append(i)
-        elif op[0] == "result":
-            top[(op[1], op[2])] = max(top.get((op[1], op[2]), 0), op[3])
+        if isinstance(op, StatusOp):
+            status_ops.setdefault((op.study_id, op.ray_id), []).append(i)
+        elif isinstance(op, ResultOp):
+            key = (op.study_id, op.ray_id)
+            top[key] = max(top.get(key, 0), op.iteration)
     folded: set[int] = set()    # status ops already written with their trial's insert
     settled: set[int] = set()   # trials whose iterations the insert set
 
@@ -165,20 +243,19 @@ def apply_ops(s: Session, ops: list, dialect: str,
     for i, op in enumerate(ops):
         if i in folded:
             continue
-        kind = op[0]
-        if kind == "result":
-            _, study_id, ray_id, iteration, value, metrics, t = op
-            tid = trial_id(study_id, ray_id)
+        if isinstance(op, ResultOp):
+            tid = trial_id(op.study_id, op.ray_id)
             if tid is None:
-                log.warning("result for unknown trial %s dropped", ray_id)
+                log.warning("result for unknown trial %s dropped", op.ray_id)
                 continue
-            results[(tid, iteration)] = {"trial_id": tid, "iteration": iteration, "value": value,
-                                         "metrics": metrics, "created_at": _ts(t)}
+            results[(tid, op.iteration)] = {"trial_id": tid, "iteration": op.iteration,
+                                            "value": op.value, "metrics": op.metrics,
+                                            "created_at": _ts(op.t)}
             prev = progress.get(tid, (0, 0.0))
             if tid not in settled:
-                progress[tid] = (max(prev[0], iteration), max(prev[1], t))
-        elif kind == "trial":
-            _, study_id, ray_id, number, params, status, t = op
+                progress[tid] = (max(prev[0], op.iteration), max(prev[1], op.t))
+        elif isinstance(op, TrialOp):
+            study_id, ray_id, number, params, status, t = op
             key = (study_id, ray_id)
             tid = cached(key)
             if tid is None:
@@ -189,10 +266,9 @@ def apply_ops(s: Session, ops: list, dialect: str,
                               heartbeat_at=_ts(t))
                 end = status_ops.get(key, [])
                 final = ops[end[0]] if len(end) == 1 and end[0] > i else None
-                if final is not None and final[3] in TrialStatus.FINISHED:
-                    _, _, _, fstatus, ffields, ft = final
-                    values.update(ffields, status=fstatus, iterations=top.get(key, 0),
-                                  finished_at=_ts(ft), heartbeat_at=_ts(max(ft, t)))
+                if final is not None and final.status in TrialStatus.FINISHED:
+                    values.update(final.fields, status=final.status, iterations=top.get(key, 0),
+                                  finished_at=_ts(final.t), heartbeat_at=_ts(max(final.t, t)))
                 else:
                     final = None
                 tid = conn.scalar(insert(_TRIALS).values(**values)
@@ -205,15 +281,15 @@ def apply_ops(s: Session, ops: list, dialect: str,
                     if final is not None:
                         folded.add(end[0])
                         settled.add(tid)
-                        event(tid, fstatus, ft, _error_message(ffields))
+                        event(tid, final.status, final.t, _error_message(final.fields))
                     continue
                 tid = trial_id(study_id, ray_id)
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
                             .values(status=status, heartbeat_at=_ts(t),
                                     finished_at=None)).rowcount:
                 event(tid, status, t)
-        elif kind == "status":
-            _, study_id, ray_id, status, fields, t = op
+        elif isinstance(op, StatusOp):
+            study_id, ray_id, status, fields, t = op
             tid = trial_id(study_id, ray_id)
             if tid is None:
                 continue
@@ -224,8 +300,8 @@ def apply_ops(s: Session, ops: list, dialect: str,
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
                             .values(**values)).rowcount:
                 event(tid, status, t, _error_message(fields))
-        elif kind == "rerun":
-            _, study_id, ray_id, number, t = op
+        elif isinstance(op, RerunOp):
+            study_id, ray_id, number, t = op
             changed = conn.execute(update(_TRIALS).where(
                 _TRIALS.c.study_id == study_id, _TRIALS.c.number == number,
                 _TRIALS.c.status == TrialStatus.INTERRUPTED).values(
@@ -236,17 +312,13 @@ def apply_ops(s: Session, ops: list, dialect: str,
             if changed and tid is not None:
                 learned[(study_id, ray_id)] = tid
                 event(tid, TrialStatus.RUNNING, t, "run again after an interruption")
-        elif kind == "heartbeat":
-            _, study_id, t = op
-            conn.execute(update(_TRIALS).where(_TRIALS.c.study_id == study_id,
+        elif isinstance(op, HeartbeatOp):
+            conn.execute(update(_TRIALS).where(_TRIALS.c.study_id == op.study_id,
                                                _TRIALS.c.status == TrialStatus.RUNNING)
-                         .values(heartbeat_at=_ts(t)))
-        elif kind == "searcher_state":
-            _, study_id, state = op
-            conn.execute(update(Study.__table__).where(Study.__table__.c.id == study_id)
-                         .values(searcher_state=state))
-        else:
-            raise ValueError(f"unknown op {kind!r}")
+                         .values(heartbeat_at=_ts(op.t)))
+        elif isinstance(op, SearcherStateOp):
+            conn.execute(update(Study.__table__).where(Study.__table__.c.id == op.study_id)
+                         .values(searcher_state=op.state))
     if results:
         _upsert_results(conn, insert, list(results.values()))
     if progress:
@@ -277,7 +349,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="hpsearch-writer", daemon=True)
         self._thread.start()
 
-    def put(self, op: tuple) -> None:
+    def put(self, op: Op) -> None:
         with self._done:
             self._submitted += 1
         self.q.put(op)
@@ -351,7 +423,8 @@ class Writer:
                     try:
                         self._ids.update(self.store.apply([op], self._ids))
                     except (IntegrityError, StorageError) as exc:
-                        log.error("write refused and skipped: %r: %s", op[:4], exc)
+                        log.error("write refused and skipped: %s %r: %s", KINDS.get(type(op), "op"),
+                                  tuple(op)[:3], exc)
                 if journaled:
                     self._clear_journal()
                 return
@@ -375,7 +448,7 @@ class Writer:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         with open(self.journal, "a") as f:
             for op in batch:
-                f.write(json.dumps(op) + "\n")
+                f.write(json.dumps(encode(decode(op))) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
@@ -388,8 +461,8 @@ class Writer:
         with open(self.journal) as f:
             for line in f:
                 try:
-                    ops.append(tuple(json.loads(line)))
-                except json.JSONDecodeError:
+                    ops.append(decode(json.loads(line)))
+                except (json.JSONDecodeError, ValueError, TypeError):
                     break  # a torn last line from a crash mid-write
         if ops:
             log.info("replaying %d journaled writes from %s", len(ops), self.journal)

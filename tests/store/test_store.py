@@ -180,3 +180,41 @@ def test_a_trial_whose_whole_life_is_one_batch(db_url):
     assert [(e.status, e.message) for e in store.trial_events(b.id)] == [
         ("RUNNING", None), ("RUNNING", "retry 1"), ("ERROR", "boom")]
     assert [r.value for r in store.results(a.id)] == [3.0, 2.0]
+
+
+def test_a_journal_written_before_typed_ops_still_replays(db_url, tmp_path):
+    """tests/store/fixtures/journal-v1.jsonl was written by the Writer of the day before the
+    ops became records (positional tuples, one JSON list a line): it replays as it did."""
+    import shutil
+    from pathlib import Path
+
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    assert sid == 1  # the fixture's ops name study 1
+    journal = tmp_path / "old.jsonl"
+    shutil.copy(Path(__file__).parent / "fixtures" / "journal-v1.jsonl", journal)
+    Writer(store, journal=journal).close()
+    assert not journal.exists()
+    a, b, c = store.trials(sid)
+    assert (a.status, a.value, a.best_value, a.checkpoint, a.iterations, a.params) == (
+        TrialStatus.COMPLETED, 1.25, 1.25, "/ckpt/a0001", 2, {"x": 1.5, "opt": "adam"})
+    assert [(r.iteration, r.value) for r in store.results(a.id)] == [(1, 2.25), (2, 1.25)]
+    assert (b.status, b.error, b.iterations) == (TrialStatus.ERROR, "RuntimeError: boom", 1)
+    assert (c.status, c.number) == (TrialStatus.RUNNING, 2)
+    assert store.get_study(sid).searcher_state["n_suggested"] == 3
+
+
+def test_ops_are_typed_records_and_journal_as_before(tmp_path):
+    """The callback hands the writer records; the journal keeps its [kind, *fields] lines."""
+    import json
+
+    from hpsearch.store.writer import OPS, ResultOp, StatusOp, decode, encode
+
+    op = ResultOp(study_id=3, ray_id="r", iteration=2, value=0.5, metrics={"loss": 0.5}, t=1.0)
+    assert encode(op) == ["result", 3, "r", 2, 0.5, {"loss": 0.5}, 1.0]
+    assert decode(json.loads(json.dumps(encode(op)))) == op and type(decode(encode(op))) is ResultOp
+    assert decode(("status", 3, "r", "ERROR", {"error": "x"}, 2.0)).fields == {"error": "x"}
+    with pytest.raises(ValueError, match="unknown op 'nope'"):
+        decode(["nope", 1])
+    assert set(OPS) == {"trial", "result", "status", "rerun", "heartbeat", "searcher_state"}
+    assert StatusOp._fields == ("study_id", "ray_id", "status", "fields", "t")
