@@ -81,6 +81,11 @@ class Study:
         return self._row.mode
 
     @property
+    def init_source(self) -> dict | None:
+        """Cold start: the trial every trial started from (study, trial, checkpoint, ...), or None."""
+        return self._row.init_source
+
+    @property
     def error(self) -> str | None:
         return self._row.error
 

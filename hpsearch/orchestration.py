@@ -22,10 +22,12 @@ from typing import Iterator
 import searchers
 import trainables
 from hpsearch import recovery, schedulers, teachers
+from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus, queries
 from hpsearch.store.store import home
+from hpsearch.transfer import effective_fixed
 from hpsearch.trial import make_trial_fn
 from hpsearch.tune_callback import CancelStopper, ProgressCallback, RunContext, StoreCallback
 
@@ -108,7 +110,11 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                  space=space, seed=spec.seed)
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
     teacher = teachers.resolve(spec, store)
-    fixed = spec.fixed if teacher is None else {**spec.fixed, "distill_from": teacher}
+    # Cold start: the source's architecture and checkpoint go to every trial (reserved keys).
+    init_source = store.get_study(study_id).init_source
+    fixed = {**effective_fixed(spec.to_dict(), init_source), **trial_keys(init_source)}
+    if teacher is not None:
+        fixed["distill_from"] = teacher
     trial_fn = tune.with_resources(make_trial_fn(info.fn, fixed, spec.dataset, spec.seed,
                                                  coalesce_window(spec)), resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
@@ -225,7 +231,8 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         for name in spec.warm_start:
             store.get_study(name)
         teachers.check(spec, store)
-        study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING)
+        study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING,
+                                   init_source=resolve(spec, store))
         study_id = study.id
     else:
         store.set_study_status(study_id, StudyStatus.RUNNING)

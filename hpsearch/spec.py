@@ -100,6 +100,19 @@ class ObjectiveSpec(_Strict):
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+class InitFrom(_Strict):
+    """``init_from``: start every trial from a finished trial's weights (cold start).
+
+    ``trial``: ``best`` or a number. ``reset_head``: a fresh output layer (new classes).
+    ``freeze``: layer groups kept fixed while fine-tuning (per family: docs/models.md).
+    """
+
+    study: str | int
+    trial: int | Literal["best"] = "best"
+    reset_head: bool = False
+    freeze: list[str] = Field(default_factory=list, max_length=16)
+
+
 class Spec(_Strict):
     name: str
     trainable: str
@@ -118,6 +131,7 @@ class Spec(_Strict):
     resources: Resources = Field(default_factory=Resources)
     seed: int = 0
     warm_start: list[str] = Field(default_factory=list)
+    init_from: InitFrom | None = None
     description: str = Field(default="", max_length=10_000)
 
     @field_validator("name")
@@ -144,6 +158,8 @@ class Spec(_Strict):
             del d["objectives"]
         if not d["constraints"]:
             del d["constraints"]
+        if d["init_from"] is None:  # likewise a spec without cold start
+            del d["init_from"]
         return d
 
     @property
@@ -280,7 +296,8 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         if clash:
             problems.append((f"space.{clash[0]}", "also set in fixed or reserved"))
     for key in sorted(set(spec.fixed) & set(trainables.RESERVED_KEYS)):
-        problems.append((f"fixed.{key}", f"{key!r} is reserved; set it at the top level"))
+        where = "under init_from" if key in ("init_checkpoint", "reset_head", "freeze") else "at the top level"
+        problems.append((f"fixed.{key}", f"{key!r} is reserved; set it {where}"))
     for key, value in spec.fixed.items():
         if key == "distill_from" and isinstance(value, dict):
             continue  # {study, trial}: checked against the store by hpsearch.teachers
@@ -346,6 +363,10 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         if spec.searcher.type == "grid" and space is not None and not space.grid_params:
             problems.append(("space", "the grid searcher needs at least one {grid: [...]} parameter"))
     check(schedulers.check, spec.scheduler.type, spec.scheduler.options())
+    if spec.init_from is not None and info is not None and space is not None:
+        from hpsearch.cold_start import check_spec
+
+        problems.extend(check_spec(spec, space.names))
     if len(spec.warm_start) > 100:
         problems.append(("warm_start", f"at most 100 studies, got {len(spec.warm_start)}"))
     if problems:

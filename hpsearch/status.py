@@ -57,6 +57,15 @@ class TrialStatus(StrEnum):
         return self in TrialStatus.FINISHED
 
 
+class DeploymentStatus(StrEnum):
+    """A served model's state (``hpsearch deploy``)."""
+
+    PENDING = "PENDING"     # declared; a dispatcher will serve it
+    RUNNING = "RUNNING"     # Ray Serve answers for it
+    FAILED = "FAILED"       # serving it failed (``error`` says why); a dispatcher retries
+    STOPPING = "STOPPING"   # undeploy requested; the row goes once Serve has let it go
+
+
 # -- groups: tuples of members, set on the classes (an Enum body cannot name its members) --
 S, T = StudyStatus, TrialStatus
 #: never changes again (a resume refuses these; `wait()` returns on these)
@@ -81,4 +90,10 @@ T.ALL = tuple(T)
 del S, T
 
 
-__all__ = ["StudyStatus", "TrialStatus"]
+D = DeploymentStatus
+#: a dispatcher keeps these served (and serves them again after a restart)
+D.DECLARED = (D.PENDING, D.RUNNING, D.FAILED)
+D.ALL = tuple(D)
+del D
+
+__all__ = ["DeploymentStatus", "StudyStatus", "TrialStatus"]

@@ -18,7 +18,7 @@ from hpsearch.store import Store, TrialStatus
 from hpsearch.trial import trial_seed
 
 CHECKPOINT_FILE = "state.pt"  # trainables._harness.CHECKPOINT_FILE, without importing torch
-DONE = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)
+DONE = TrialStatus.SCORED
 
 
 @dataclass(frozen=True)

@@ -279,19 +279,23 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
     defaults to CUDA when available; ``num_threads`` (CPU only) to 1.
     """
     s = prepare(recipe, config, device=device, num_threads=num_threads)
+    before: dict[str, float] = {}
     if resume_from is not None:
         start = load_checkpoint(resume_from, s)
     else:
         start = 0
-        if s.cfg.init_checkpoint:
+        if s.cfg.init_checkpoint:  # cold start (trainables/_finetune.py)
             from trainables import _finetune
             _finetune.start_from(s)
+            # Reported with the first epoch: the loaded model before any training.
+            before = {f"start_{k}": v for k, v in evaluate(s).items()}
     history = []
     for epoch in range(start + 1, s.cfg.epochs + 1):
         logs = train_epoch(s, epoch)
         if epoch == s.cfg.epochs:
             logs = compress(s, epoch) or logs
-        metrics = {**evaluate(s), **logs, **footprint(s), "epoch": epoch}
+        metrics = {**evaluate(s), **logs, **footprint(s), "epoch": epoch, **before}
+        before = {}
         history.append(metrics)
         _save_and_report(s, epoch, metrics, reporter, checkpoint_dir)
     return history

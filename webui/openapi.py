@@ -182,7 +182,8 @@ def _paths_and_schemas() -> dict:
                     ("cancel_requested", "boolean"), ("error", "string"),
                     ("created_at", "string"), ("started_at", "string"),
                     ("finished_at", "string"), ("duration_s", "number"),
-                    ("trials_to_best", "integer"), ("time_to_best_s", "number")]}},
+                    ("trials_to_best", "integer"), ("time_to_best_s", "number"),
+                    ("init_source", "object")]}},
             "Trial": {"type": "object", "properties": {
                 "number": {"type": "integer"}, "status": {"type": "string"},
                 "params": {"type": "object"}, "value": {"type": "number", "nullable": True},

@@ -34,8 +34,11 @@ def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | N
         from webui.auth import owner_name
 
         owner = owner_name()
-    return store().create_study(spec, owner=owner, status=StudyStatus.QUEUED,
-                                idempotency_key=idempotency_key)
+    from hpsearch.cold_start import resolve
+
+    st = store()
+    return st.create_study(spec, owner=owner, status=StudyStatus.QUEUED,
+                           idempotency_key=idempotency_key, init_source=resolve(spec, st))
 
 
 def read_upload(file) -> str | None:

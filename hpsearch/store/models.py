@@ -11,7 +11,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from hpsearch.status import StudyStatus, TrialStatus  # noqa: F401 - re-exported
+from hpsearch.status import DeploymentStatus, StudyStatus, TrialStatus  # noqa: F401 - re-exported
 
 
 def utcnow() -> datetime:
@@ -54,6 +54,9 @@ class Study(Base):
     tags: Mapped[list | None] = mapped_column(JSON)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime)
     spec_text: Mapped[str | None] = mapped_column(Text)
+    # Cold start: the trial whose weights every trial starts from, as a snapshot (study,
+    # trial, checkpoint and its copy, architecture, data) that outlives the source study.
+    init_source: Mapped[dict | None] = mapped_column(JSON)
 
     trials: Mapped[list["Trial"]] = relationship(back_populates="study", cascade="all, delete-orphan",
                                                  order_by="Trial.number")
@@ -197,3 +200,28 @@ class LoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Deployment(Base):
+    """A trial's model served on Ray Serve (``hpsearch deploy``). The row is the declaration:
+    a dispatcher serves every row that is not STOPPING, and brings them back after a restart.
+    The source is kept by value (study name, trial, model file), not by foreign key, so that
+    deleting the study does not take a running deployment's record with it."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    study_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    study_name: Mapped[str] = mapped_column(String(200))
+    trial_number: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str] = mapped_column(String(200))
+    model_path: Mapped[str] = mapped_column(Text)          # the exported TorchScript file
+    card: Mapped[dict] = mapped_column(JSON)               # its model card (input shape, ...)
+    status: Mapped[str] = mapped_column(String(16), default=DeploymentStatus.PENDING)
+    min_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    max_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)

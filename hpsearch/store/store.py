@@ -191,7 +191,7 @@ class Store:
 
     # -- studies ------------------------------------------------------------------
     def create_study(self, spec, *, owner: str | None = None, status: str = StudyStatus.QUEUED,
-                     idempotency_key: str | None = None) -> Study:
+                     idempotency_key: str | None = None, init_source: dict | None = None) -> Study:
         """Insert a study for a validated spec; a taken name raises ConflictError.
 
         With ``idempotency_key``, a retried create returns the first study. The caps of
@@ -208,7 +208,7 @@ class Store:
                       searcher=spec.searcher.type, scheduler=spec.scheduler.type,
                       metric=spec.metric, mode=spec.mode, n_trials=spec.budget.trials,
                       spec=spec.to_dict(), spec_hash=spec.fingerprint(),
-                      idempotency_key=idempotency_key,
+                      idempotency_key=idempotency_key, init_source=init_source,
                       started_at=utcnow() if status == StudyStatus.RUNNING else None)
         try:
             with self.session(write=True) as s:
