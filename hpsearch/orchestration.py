@@ -215,28 +215,69 @@ def driver_lock(store: Store, study_id: int, wait_s: float = 0.0,
         f.close()  # closing the file releases the lock
 
 
+def preflight(spec: Spec, store: Store, *, allow_import: bool = True) -> None:
+    """Every check of starting ``spec`` that can fail without writing or starting anything:
+    the warm-start studies and the distillation teacher exist, the trainable imports, the searcher and scheduler build.
+
+    Runs before the study row is created and before Ray starts, so a refused spec
+    leaves nothing behind. (Building Ray Tune objects imports Ray; it starts nothing.)
+    """
+    for name in spec.warm_start:
+        store.get_study(name)  # NotFoundError names a missing study
+    teachers.check(spec, store)  # distill_from names a finished trial of a finished study
+    trainables.get_trainable(spec.trainable, allow_import=allow_import)
+    searchers.create_searcher(spec.searcher.type, spec.search_space, metric=spec.metric,
+                              mode=spec.mode, seed=spec.seed, max_trials=spec.budget.trials,
+                              **spec.searcher.options())
+    schedulers.check(spec.scheduler.type, spec.scheduler.options())
+
+
+@contextmanager
+def failing_study(store: Store, study_id: int) -> Iterator[None]:
+    """Whatever fails while a started study's driver sets it up or runs it leaves the study
+    FAILED with the reason, never RUNNING. A driver that is told to stop (SystemExit,
+    KeyboardInterrupt) leaves it for recovery, and a study another driver holds is not
+    this driver's to judge (ConflictError from :func:`driver_lock`)."""
+    try:
+        yield
+    except (ConflictError, StorageError):
+        raise  # another driver runs it / the database is gone: recovery decides later
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {_last_line(str(exc)) or 'no message'}"
+        log.error("study %s failed: %s", study_id, reason, exc_info=True)
+        try:
+            store.interrupt_unfinished(study_id, f"the study failed: {reason}")
+            store.set_study_status(study_id, StudyStatus.FAILED, error=reason)
+        except StorageError:
+            log.warning("could not mark study %s FAILED", study_id, exc_info=True)
+        raise
+
+
 def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_address: str | None = None,
               progress: bool = True, owner: str | None = None, study_id: int | None = None,
               allow_import: bool = True):
     """Create (or take a queued) study for ``spec`` and run it to the end.
 
-    Returns the study row. Raises SpecError before anything is written when
-    the spec is invalid, and ConflictError when the name is taken.
+    Returns the study row. Raises SpecError before anything is written when the
+    spec is invalid, and ConflictError when the name is taken; every other check
+    runs before the row is written too (:func:`preflight`). Anything that fails
+    after that leaves the study FAILED with the reason (:func:`failing_study`).
     """
     store = store or Store()
     if not isinstance(spec, Spec):
         from hpsearch.spec import load
         spec = load(spec, allow_import=allow_import)
     if study_id is None:
-        for name in spec.warm_start:
-            store.get_study(name)
-        teachers.check(spec, store)
+        preflight(spec, store, allow_import=allow_import)
+        init_source = resolve(spec, store)  # init_from's source trial: fits, and is recorded
         study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING,
-                                   init_source=resolve(spec, store))
+                                   init_source=init_source)
         study_id = study.id
     else:
+        with failing_study(store, study_id):
+            preflight(spec, store, allow_import=allow_import)
         store.set_study_status(study_id, StudyStatus.RUNNING)
-    with driver_lock(store, study_id, name=spec.name):
+    with driver_lock(store, study_id, name=spec.name), failing_study(store, study_id):
         ensure_ray(ray_address)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import)
@@ -267,10 +308,11 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
     with driver_lock(store, study.id, wait_s=wait_lock_s, name=study.name):
         store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
         store.set_study_status(study.id, StudyStatus.RUNNING)
-        ensure_ray(ray_address)
-        tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
-                                                 allow_import=allow_import, resume=True)
-        return _fit(tuner, callback, store, study.id, searcher)
+        with failing_study(store, study.id):
+            ensure_ray(ray_address)
+            tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
+                                                     allow_import=allow_import, resume=True)
+            return _fit(tuner, callback, store, study.id, searcher)
 
 
 def _fit(tuner, callback, store: Store, study_id: int, searcher):

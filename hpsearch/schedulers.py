@@ -6,79 +6,120 @@ Time is counted in ``training_iteration`` (one per reported epoch).
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import Field
 
 from hpsearch.exceptions import SpecError
+from hpsearch.options import MAX_TRIALS, Float, Int, Options
+from hpsearch.options import check as check_options
 
-# name -> {option: (type, default)}; None default = derived from the spec.
-OPTIONS: dict[str, dict[str, tuple[type | tuple, Any]]] = {
-    "fifo": {},
-    "asha": {"max_t": (int, None), "grace_period": (int, 1), "reduction_factor": ((int, float), 3),
-             "brackets": (int, 1)},
-    "hyperband": {"max_t": (int, None), "reduction_factor": ((int, float), 3)},
-    "median": {"grace_period": (int, 1), "min_samples_required": (int, 3)},
-    "pbt": {"perturbation_interval": (int, 2), "quantile_fraction": (float, 0.25),
-            "resample_probability": (float, 0.25)},
-}
+# Each scheduler's options, declared once (an option is one line). Times count
+# reported epochs; ``max_t: None`` means the spec's ``fixed.epochs``.
+
+
+class Fifo(Options):
+    """No early stopping: every trial runs to its end."""
+
+
+class Asha(Options):
+    max_t: Int | None = Field(None, ge=1, le=100_000)
+    grace_period: Int = Field(1, ge=1, le=100_000)
+    reduction_factor: Float = Field(3, gt=1, le=100)
+    brackets: Int = Field(1, ge=1, le=10)
+
+
+class Hyperband(Options):
+    max_t: Int | None = Field(None, ge=1, le=100_000)
+    reduction_factor: Float = Field(3, gt=1, le=100)
+
+
+class Median(Options):
+    grace_period: Int = Field(1, ge=1, le=100_000)
+    min_samples_required: Int = Field(3, ge=1, le=MAX_TRIALS)
+
+
+class Pbt(Options):
+    perturbation_interval: Int = Field(2, ge=1, le=100_000)
+    quantile_fraction: Float = Field(0.25, gt=0, le=0.5)
+    resample_probability: Float = Field(0.25, ge=0, le=1)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A scheduler: its options and the function that builds the Ray object (lazily)."""
+
+    options: type[Options]
+    build: Callable[..., Any]
 
 
 def names() -> list[str]:
-    return sorted(OPTIONS)
+    return sorted(REGISTRY)
 
 
 def check(name: str, options: dict) -> dict:
     """Validate ``options`` for scheduler ``name``; return them with defaults."""
-    if name not in OPTIONS:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise SpecError(f"unknown scheduler {name!r}; valid: {', '.join(names())}", "scheduler.type")
-    known = OPTIONS[name]
-    problems = []
-    for key, value in options.items():
-        if key not in known:
-            valid = ", ".join(sorted(known)) or "none"
-            problems.append((f"scheduler.{key}", f"unknown option for {name!r}; valid: {valid}"))
-            continue
-        typ, _ = known[key]
-        if isinstance(value, bool) or not isinstance(value, typ) or value <= 0:
-            problems.append((f"scheduler.{key}", f"must be a positive {_tname(typ)}, got {value!r}"))
-        elif key in ("quantile_fraction", "resample_probability") and value > (0.5 if key == "quantile_fraction" else 1):
-            problems.append((f"scheduler.{key}", f"out of range, got {value!r}"))
+    checked, problems = check_options(REGISTRY[name].options, options, "scheduler",
+                                      what=f"scheduler {name!r}")
     if problems:
         raise SpecError(problems)
-    return {k: options.get(k, d) for k, (_, d) in known.items()}
-
-
-def _tname(typ) -> str:
-    return "integer" if typ is int else "number"
+    return checked
 
 
 def build(name: str, options: dict, *, metric: str, mode: str, max_t: int, space=None, seed: int = 0):
     """The Ray Tune scheduler for a validated spec (``None`` means FIFO)."""
-    from ray.tune import schedulers as s
-
     opts = check(name, options)
-    if name == "fifo":
-        return None
-    if name == "asha":
-        return s.ASHAScheduler(metric=metric, mode=mode, time_attr="training_iteration",
-                               max_t=opts["max_t"] or max_t, grace_period=opts["grace_period"],
-                               reduction_factor=opts["reduction_factor"], brackets=opts["brackets"])
-    if name == "hyperband":
-        return s.HyperBandScheduler(metric=metric, mode=mode, time_attr="training_iteration",
-                                    max_t=opts["max_t"] or max_t,
-                                    reduction_factor=opts["reduction_factor"])
-    if name == "median":
-        return s.MedianStoppingRule(metric=metric, mode=mode, time_attr="training_iteration",
-                                    grace_period=opts["grace_period"],
-                                    min_samples_required=opts["min_samples_required"])
-    if name == "pbt":
-        return _pbt_class()(
-            metric=metric, mode=mode, time_attr="training_iteration",
-            perturbation_interval=opts["perturbation_interval"],
-            quantile_fraction=opts["quantile_fraction"],
-            resample_probability=opts["resample_probability"],
-            hyperparam_mutations=_mutations(space), synch=False,
-            custom_explore_fn=_Clip(space) if space is not None else None)
-    raise AssertionError(name)  # unreachable: check() refused unknown names
+    return REGISTRY[name].build(opts, metric=metric, mode=mode, max_t=opts.get("max_t") or max_t,
+                                space=space)
+
+
+def _fifo(opts: dict, **_: Any):
+    return None
+
+
+def _asha(opts: dict, *, metric: str, mode: str, max_t: int, **_: Any):
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(metric=metric, mode=mode, time_attr="training_iteration", max_t=max_t,
+                         grace_period=opts["grace_period"],
+                         reduction_factor=opts["reduction_factor"], brackets=opts["brackets"])
+
+
+def _hyperband(opts: dict, *, metric: str, mode: str, max_t: int, **_: Any):
+    from ray.tune.schedulers import HyperBandScheduler
+
+    return HyperBandScheduler(metric=metric, mode=mode, time_attr="training_iteration",
+                              max_t=max_t, reduction_factor=opts["reduction_factor"])
+
+
+def _median(opts: dict, *, metric: str, mode: str, **_: Any):
+    from ray.tune.schedulers import MedianStoppingRule
+
+    return MedianStoppingRule(metric=metric, mode=mode, time_attr="training_iteration",
+                              grace_period=opts["grace_period"],
+                              min_samples_required=opts["min_samples_required"])
+
+
+def _pbt(opts: dict, *, metric: str, mode: str, space=None, **_: Any):
+    return _pbt_class()(
+        metric=metric, mode=mode, time_attr="training_iteration",
+        perturbation_interval=opts["perturbation_interval"],
+        quantile_fraction=opts["quantile_fraction"],
+        resample_probability=opts["resample_probability"],
+        hyperparam_mutations=_mutations(space), synch=False,
+        custom_explore_fn=_Clip(space) if space is not None else None)
+
+
+REGISTRY: dict[str, Entry] = {
+    "fifo": Entry(Fifo, _fifo),
+    "asha": Entry(Asha, _asha),
+    "hyperband": Entry(Hyperband, _hyperband),
+    "median": Entry(Median, _median),
+    "pbt": Entry(Pbt, _pbt),
+}
 
 
 def _pbt_class():

@@ -28,7 +28,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,14 +39,17 @@ from hpsearch import schedulers
 from hpsearch.data_roots import looks_like_path, resolve_dataset
 from hpsearch.exceptions import SpecError
 from hpsearch.limits import MAX_SPEC_BYTES, name_problem
-from hpsearch.space import Space
+from hpsearch.options import MAX_TRIALS, field_path, problems_of
+from hpsearch.space import Categorical, Float, Space
 
 # Caps that keep one spec from exhausting the service (security and sanity).
-MAX_TRIALS = 100_000
 MAX_GRID = 10_000
 MAX_PARAMS = 64
 MAX_OBJECTIVES = 8
 MAX_CONSTRAINTS = 32
+MAX_DEPTH = 16  # a spec is 4 levels deep; anything much deeper is an attack or a mistake
+MAX_NODES = 20_000
+MAX_INT = 2**63 - 1  # what the databases store; larger numbers are refused at parsing
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
@@ -58,7 +61,7 @@ class Budget(_Strict):
     trials: int = Field(gt=0, le=MAX_TRIALS)
     max_concurrent: int = Field(default=1, gt=0, le=1024)
     max_failures: int = Field(default=0, ge=0, le=100)
-    time_limit_s: float | None = Field(default=None, gt=0)
+    time_limit_s: float | None = Field(default=None, gt=0, le=366 * 24 * 3600)
 
     @field_validator("time_limit_s", mode="before")
     @classmethod
@@ -123,14 +126,15 @@ class Spec(_Strict):
     # constraints such as "latency_ms <= 5"; see hpsearch/pareto.py.
     objectives: list[ObjectiveSpec] | None = Field(default=None, min_length=1, max_length=MAX_OBJECTIVES)
     constraints: list[str] = Field(default_factory=list, max_length=MAX_CONSTRAINTS)
-    space: dict[str, Any]
+    space: Any  # checked by Space.from_spec, which names each parameter's problem
     fixed: dict[str, Any] = Field(default_factory=dict)
     searcher: Plugin = Field(default_factory=lambda: Plugin(type="random"))
     scheduler: Plugin = Field(default_factory=lambda: Plugin(type="fifo"))
     budget: Budget
     resources: Resources = Field(default_factory=Resources)
-    seed: int = 0
-    warm_start: list[str] = Field(default_factory=list)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    warm_start: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100)
     init_from: InitFrom | None = None
     description: str = Field(default="", max_length=10_000)
 
@@ -212,66 +216,68 @@ def _read(source: str | Path | dict) -> dict:
     return parse_text(text)
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader (no Python tags) that also refuses anchors and aliases (a few
+    bytes of ``&a [*a, *a, ...]`` expand to gigabytes) and nesting deeper than
+    :data:`MAX_DEPTH`, before any node is built."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in a spec",
+                event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def parse_text(text: str) -> dict:
-    """YAML (a superset of JSON) through the safe loader only: no Python tags."""
+    """YAML (a superset of JSON) through the safe loader only: no Python tags, no aliases."""
     if len(text.encode("utf-8", errors="replace")) > MAX_SPEC_BYTES:
         raise SpecError(f"larger than {MAX_SPEC_BYTES} bytes", "spec")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"not valid YAML/JSON{where}: {problem}", "spec") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a 5,000-digit number
+        raise SpecError(f"not valid YAML/JSON: {str(exc).splitlines()[0][:200]}", "spec") from None
     if not isinstance(data, dict):
         raise SpecError(f"must be a mapping of fields, got {type(data).__name__}", "spec")
     return data
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def _loc(loc: tuple) -> str:
-    """A field's path as users write it (``budget.trials``, ``space.lr``); a key that is
-    blank or holds dots, spaces or other odd characters is quoted (``space.['a b']``)."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not _PLAIN_KEY.match(str(part)):
-            out += f".[{str(part)!r}]" if out else f"[{str(part)!r}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "spec"
-
-
-def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
-        field = _loc(loc)
-        if err["type"] == "extra_forbidden":
-            problems.append((field, "unknown field"))
-        elif err["type"] == "missing":
-            problems.append((field, "required field is missing"))
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append((field, f"{msg}, got {err.get('input')!r}"))
-    return problems
-
-
 def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -> Spec:
-    """Validate a spec dict; fill defaults from the trainable. See :func:`load`."""
+    """Validate a spec dict in one pass; fill defaults from the trainable. See :func:`load`.
+
+    Every section is checked even when another is broken (the top-level fields,
+    the space, the trainable and its hyperparameters, the searcher's and the
+    scheduler's options, resources, warm start), and every problem is raised
+    together in one :class:`SpecError`. Nothing here imports torch, Ray,
+    scikit-optimize or DEAP: the options live in light schema modules.
+    """
     if not isinstance(raw, dict):
         raise SpecError(f"must be a mapping of fields, got {type(raw).__name__}", "spec")
-    bad = _non_finite(raw)
-    if bad:  # NaN/Infinity are not JSON: PostgreSQL would refuse the study's row
-        raise SpecError([(field, f"must be a finite number, got {value!r}") for field, value in bad])
+    shape = _shape_problem(raw)
+    if shape:  # too deep or too large to look at field by field
+        raise SpecError([shape])
+    problems: list[tuple[str, str]] = [
+        (field, f"must be a finite number, got {value!r}") for field, value in _non_finite(raw)]
     try:
-        spec = Spec.model_validate(raw)
+        spec: Spec | None = Spec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_pydantic_problems(exc)) from None
-    problems: list[tuple[str, str]] = []
+        spec = None
+        problems.extend(problems_of(exc))
 
     def check(fn, *args, **kwargs):
         try:
@@ -280,97 +286,109 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
             problems.extend(exc.problems)
             return None
 
-    data_ok = True
-    if not allow_import and spec.dataset is not None and looks_like_path(spec.dataset):
-        # A spec from the network: a file it names must lie inside the data roots.
-        resolved = check(resolve_dataset, spec.dataset)
-        data_ok = resolved is not None
-        spec.dataset = resolved or spec.dataset
-    space = check(Space.from_spec, spec.space)
+    # The space, and what the fixed section may hold.
+    space = check(Space.from_spec, raw["space"]) if "space" in raw else None
     if space is not None:
         if len(space.params) > MAX_PARAMS:
             problems.append(("space", f"at most {MAX_PARAMS} parameters, got {len(space.params)}"))
         if space.grid_size() > MAX_GRID:
             problems.append(("space", f"the grid has {space.grid_size()} points; the cap is {MAX_GRID}"))
-        clash = sorted(set(space.names) & (set(spec.fixed) | set(trainables.RESERVED_KEYS)))
-        if clash:
-            problems.append((f"space.{clash[0]}", "also set in fixed or reserved"))
-    for key in sorted(set(spec.fixed) & set(trainables.RESERVED_KEYS)):
+    fixed = raw.get("fixed") if isinstance(raw.get("fixed"), dict) else {}
+    clash = sorted(set(space.names if space else ()) & (set(fixed) | set(trainables.RESERVED_KEYS)))
+    for key in clash:
+        problems.append((field_path(("space", key)), "also set in fixed or reserved"))
+    for key in sorted(set(fixed) & set(trainables.RESERVED_KEYS), key=str):
         where = "under init_from" if key in ("init_checkpoint", "reset_head", "freeze") else "at the top level"
-        problems.append((f"fixed.{key}", f"{key!r} is reserved; set it {where}"))
-    for key, value in spec.fixed.items():
+        problems.append((field_path(("fixed", key)), f"{key!r} is reserved; set it {where}"))
+    for key, value in fixed.items():
         if key == "distill_from" and isinstance(value, dict):
             continue  # {study, trial}: checked against the store by hpsearch.teachers
         if not _json_scalar_or_list(value):
-            problems.append((f"fixed.{key}", f"must be a number, string, boolean or list, got {value!r}"))
+            problems.append((field_path(("fixed", str(key))),
+                             f"must be a number, string, boolean or list, got {value!r}"))
 
-    if spec.objectives:
-        first = spec.objectives[0]
-        if spec.metric is not None and spec.metric != first.metric:
-            problems.append(("metric", f"with objectives, metric is the first objective's "
-                                       f"({first.metric!r}) or left out, got {spec.metric!r}"))
-        if spec.mode is not None and spec.metric == first.metric and spec.mode != first.mode:
-            problems.append(("mode", f"objectives[0] says {first.mode!r}, got {spec.mode!r}"))
-        spec.metric, spec.mode = first.metric, first.mode
-        seen: set[str] = set()
-        for i, o in enumerate(spec.objectives):
-            if o.metric in seen:
-                problems.append((f"objectives[{i}].metric", f"{o.metric!r} is already an objective"))
-            seen.add(o.metric)
+    # Objectives (the first is the primary: metric and mode follow it) and constraints.
+    dataset, metric, mode = raw.get("dataset"), raw.get("metric"), raw.get("mode")
     constraints = []
-    for i, text in enumerate(spec.constraints):
-        parsed = check(_parse_constraint, text, f"constraints[{i}]")
-        if parsed is not None:
-            constraints.append((i, parsed))
+    if spec is not None:
+        if spec.objectives:
+            first = spec.objectives[0]
+            if metric is not None and metric != first.metric:
+                problems.append(("metric", f"with objectives, metric is the first objective's "
+                                           f"({first.metric!r}) or left out, got {metric!r}"))
+            if mode is not None and metric == first.metric and mode != first.mode:
+                problems.append(("mode", f"objectives[0] says {first.mode!r}, got {mode!r}"))
+            metric, mode = first.metric, first.mode
+            seen: set[str] = set()
+            for i, o in enumerate(spec.objectives):
+                if o.metric in seen:
+                    problems.append((f"objectives[{i}].metric", f"{o.metric!r} is already an objective"))
+                seen.add(o.metric)
+        for i, text in enumerate(spec.constraints):
+            parsed = check(_parse_constraint, text, f"constraints[{i}]")
+            if parsed is not None:
+                constraints.append((i, parsed))
 
-    info = check(trainables.get_trainable, spec.trainable, allow_import=allow_import) \
-        if spec.trainable else None
-    if info is not None and info.metrics:
+    # The trainable: its metrics, its dataset, and its hyperparameters' schema.
+    data_ok = isinstance(dataset, str) or dataset is None
+    if data_ok and not allow_import and dataset is not None and looks_like_path(dataset):
+        # A spec from the network: a file it names must lie inside the data roots.
+        resolved = check(resolve_dataset, dataset)
+        data_ok = resolved is not None
+        dataset = resolved or dataset
+    name = raw.get("trainable")
+    info = check(trainables.describe, name, allow_import=allow_import) \
+        if isinstance(name, str) and name else None
+    if info is not None and info.metrics and spec is not None:
         for i, o in enumerate(spec.objectives or []):
             if i and o.metric not in info.metrics:  # the first is checked as metric below
                 problems.append((f"objectives[{i}].metric",
-                                 f"{spec.trainable!r} never reports {o.metric!r}; "
+                                 f"{name!r} never reports {o.metric!r}; "
                                  f"it reports: {', '.join(info.metrics)}"))
         for i, c in constraints:
             if c.metric not in info.metrics:
-                problems.append((f"constraints[{i}]", f"{spec.trainable!r} never reports "
+                problems.append((f"constraints[{i}]", f"{name!r} never reports "
                                                       f"{c.metric!r}; it reports: {', '.join(info.metrics)}"))
     if info is not None:
-        if spec.metric is None:
+        if metric is None:
             if info.default_metric is None:
                 problems.append(("metric", "required field is missing"))
-            spec.metric = info.default_metric
-        elif info.metrics and spec.metric not in info.metrics:
-            problems.append(("metric", f"{spec.trainable!r} never reports {spec.metric!r}; "
+            metric = info.default_metric
+        elif isinstance(metric, str) and info.metrics and metric not in info.metrics:
+            problems.append(("metric", f"{name!r} never reports {metric!r}; "
                                        f"it reports: {', '.join(info.metrics)}"))
-        if spec.mode is None:
-            spec.mode = info.default_mode if spec.metric == info.default_metric else None
-        if spec.dataset is None:
-            spec.dataset = info.default_dataset
-        if info.hyperparameters and space is not None:
-            for key in list(space.names) + list(spec.fixed):
-                if key not in info.hyperparameters:
-                    problems.append((f"space.{key}" if key in space.by_name else f"fixed.{key}",
-                                     f"{spec.trainable!r} has no hyperparameter {key!r}; "
-                                     f"valid: {', '.join(info.hyperparameters)}"))
-        if check_data and data_ok and spec.dataset is not None and info.datasets is not None:
-            check(_check_dataset, info, spec)
-    if spec.mode is None and spec.metric is not None:
+        if mode is None and metric == info.default_metric:
+            mode = info.default_mode
+        if dataset is None:
+            dataset = info.default_dataset
+        problems.extend(_family_problems(info, space, raw.get("space"), fixed))
+        if check_data and data_ok and dataset is not None and info.datasets:
+            check(_check_dataset, info, dataset, fixed)
+    if mode is None and isinstance(metric, str):
         problems.append(("mode", "required field is missing (min or max)"))
 
-    if check(searchers.check_name, spec.searcher.type):
-        check(searchers.check_options, spec.searcher.type, spec.searcher.options())
-        if spec.searcher.type == "grid" and space is not None and not space.grid_params:
-            problems.append(("space", "the grid searcher needs at least one {grid: [...]} parameter"))
-    check(schedulers.check, spec.scheduler.type, spec.scheduler.options())
-    if spec.init_from is not None and info is not None and space is not None:
+    # The searcher's and the scheduler's options, each against its schema.
+    plugin = raw.get("searcher", {"type": "random"})
+    if isinstance(plugin, dict) and isinstance(plugin.get("type"), str):
+        if check(searchers.check_name, plugin["type"]):
+            check(searchers.check_options, plugin["type"], _options(plugin))
+            if plugin["type"] == "grid" and space is not None and not space.grid_params:
+                problems.append(("space", "the grid searcher needs at least one {grid: [...]} parameter"))
+    plugin = raw.get("scheduler", {"type": "fifo"})
+    if isinstance(plugin, dict) and isinstance(plugin.get("type"), str):
+        check(schedulers.check, plugin["type"], _options(plugin))
+    if spec is not None and spec.init_from is not None and info is not None and space is not None:
         from hpsearch.cold_start import check_spec
 
         problems.extend(check_spec(spec, space.names))
-    if len(spec.warm_start) > 100:
-        problems.append(("warm_start", f"at most 100 studies, got {len(spec.warm_start)}"))
+
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_unique(problems))
+    assert spec is not None  # every structural problem above was reported by pydantic
+    spec.metric, spec.mode, spec.dataset = metric, mode, dataset
+    size = len(json.dumps(spec.to_dict()))
+    if size > MAX_SPEC_BYTES:  # the stored row may never exceed what a request may send
+        raise SpecError(f"the normalised spec is {size} bytes; the cap is {MAX_SPEC_BYTES}", "spec")
     return spec
 
 
@@ -380,11 +398,101 @@ def _parse_constraint(text: str, field: str):
     return Constraint.parse(text, field)
 
 
-def _check_dataset(info, spec: Spec) -> None:
-    checker = getattr(__import__("trainables._data", fromlist=["check_dataset"]), "check_dataset", None) \
-        if info.name in trainables.BUILTIN else None
-    if checker is not None:
-        checker(info.name, spec.dataset, {**spec.fixed})
+def _options(plugin: dict) -> dict:
+    return {k: v for k, v in plugin.items() if k != "type"}
+
+
+def _unique(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each problem once; a non-finite number is reported once, not also as out of range."""
+    non_finite = {f for f, m in problems if m.startswith("must be a finite number")}
+    out: list[tuple[str, str]] = []
+    for field, message in problems:
+        if (field, message) in out:
+            continue
+        if field in non_finite and not message.startswith("must be a finite number"):
+            continue
+        out.append((field, message))
+    return out
+
+
+def _family_problems(info, space: Space | None, raw_space: Any, fixed: dict) -> list[tuple[str, str]]:
+    """The fixed values and each searched range, against the family's hyperparameter schema.
+
+    A name the family does not read is an error (a typo would otherwise be
+    ignored); a range or a choice is refused when any value in it is one the
+    family would refuse at training time.
+    """
+    schema = info.options
+    if schema is None:  # a user function: its hyperparameters are unknown
+        return []
+    valid = list(info.hyperparameters)
+    unknown = f"{info.name!r} has no hyperparameter {{key}}"
+    usable = {k: v for k, v in fixed.items() if k not in trainables.RESERVED_KEYS}
+    out: list[tuple[str, str]] = []
+    try:
+        schema.model_validate(usable)
+    except ValidationError as exc:
+        out.extend(problems_of(exc, "fixed", unknown=unknown, valid=valid))
+    for p in space.params if space is not None else ():
+        if p.name in trainables.RESERVED_KEYS:
+            continue
+        if p.name not in schema.model_fields:
+            out.append((field_path(("space", p.name)),
+                        f"{unknown.replace('{key}', repr(p.name))}; valid: {', '.join(valid)}"))
+            continue
+        kind = next(iter(raw_space[p.name]))  # parsed, so one distribution key
+        field = field_path(("space", p.name, kind))
+        if isinstance(p, Float) and _is_integer(schema, p.name):
+            out.append((field, f"{p.name!r} is an integer for {info.name!r}: use int or logint, "
+                               f"got {kind}"))
+            continue
+        values = list(p.values) if isinstance(p, Categorical) else [p.low, p.high]
+        refused = []
+        for value in values:
+            try:
+                schema.model_validate({p.name: value})
+            except ValidationError as exc:
+                refused.append(f"{exc.errors()[0]['msg'].removeprefix('Value error, ')}, got {value!r}")
+        if refused:
+            out.append((field, f"outside what {info.name!r} accepts for {p.name!r}: "
+                               + "; ".join(refused)))
+    return out
+
+
+def _is_integer(schema, name: str) -> bool:
+    annotation = schema.model_fields[name].annotation
+    kinds = set(get_args(annotation)) or {annotation}
+    return int in kinds and float not in kinds
+
+
+def _shape_problem(raw: Any) -> tuple[str, str] | None:
+    """A spec nested deeper than :data:`MAX_DEPTH` or holding more than :data:`MAX_NODES`
+    values is refused before anything walks it (iteratively: no recursion to overflow)."""
+    stack, nodes = [(raw, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            return "spec", f"nested deeper than {MAX_DEPTH} levels"
+        if nodes > MAX_NODES:
+            return "spec", f"more than {MAX_NODES} values"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+            nodes += len(value)
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            return "spec", f"holds an integer with more than {len(str(MAX_INT))} digits"
+        elif isinstance(value, str) and len(value) > MAX_SPEC_BYTES:
+            return "spec", f"holds a string longer than {MAX_SPEC_BYTES} characters"
+    return None
+
+
+def _check_dataset(info, dataset: str, fixed: dict) -> None:
+    if info.name in trainables.BUILTIN:  # trainables._data: numpy only, no torch
+        from trainables._data import check_dataset
+
+        check_dataset(info.name, dataset, dict(fixed))
 
 
 def _non_finite(value: Any, path: str = "") -> list[tuple[str, float]]:

@@ -13,52 +13,40 @@ import importlib
 from typing import Any
 
 from hpsearch.exceptions import SpecError
+from hpsearch.options import check
+from searchers._options import REGISTRY
 
-# name -> "module:Class"
-SEARCHERS = {
-    "random": "searchers._random:RandomSearcher",
-    "grid": "searchers._grid:GridSearcher",
-    "bayesian": "searchers._bayesian:BayesianSearcher",
-    "genetic": "searchers._genetic:GeneticSearcher",
-}
-
-# name -> the options a spec may set, with their defaults. Kept here, not on the
-# classes, so a spec can be validated without importing Ray or the backends.
-OPTIONS: dict[str, dict[str, Any]] = {
-    "random": {},
-    "grid": {"repeats": 1},
-    "bayesian": {"surrogate": "GP", "acquisition": "EI", "n_initial_points": None, "xi": 0.01,
-                 "kappa": 1.96, "liar": "min", "on_failure": "penalize", "max_model_points": 100,
-                 "n_candidates": 2000},
-    "genetic": {"population_size": 20, "generations": None, "tournament_size": 3,
-                "crossover_prob": 0.7, "mutation_prob": 0.3, "mutation_sigma": 0.1, "elitism": 5},
-}
+# name -> "module:Class" (read from the registry in searchers/_options.py).
+SEARCHERS = {name: entry.target for name, entry in REGISTRY.items()}
 
 
 def names() -> list[str]:
-    return sorted(SEARCHERS)
+    return sorted(REGISTRY)
 
 
 def check_name(name: Any) -> str:
-    if name not in SEARCHERS:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise SpecError(f"unknown searcher {name!r}; valid: {', '.join(names())}", "searcher.type")
     return name
 
 
+def options_schema(name: str):
+    """The pydantic schema of searcher ``name``'s options (see searchers/_options.py)."""
+    return REGISTRY[check_name(name)].options
+
+
 def searcher_class(name: str) -> type:
-    module, _, cls = SEARCHERS[check_name(name)].partition(":")
+    module, _, cls = REGISTRY[check_name(name)].target.partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
 def check_options(name: str, options: dict) -> dict:
-    """Return ``options`` merged over the defaults; unknown names raise SpecError."""
-    known = OPTIONS[check_name(name)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        valid = ", ".join(sorted(known)) or "none"
-        raise SpecError(f"unknown option {unknown[0]!r} for searcher {name!r}; valid: {valid}",
-                        f"searcher.{unknown[0]}")
-    return {**known, **options}
+    """Return ``options`` checked and merged over the defaults; every problem raises at once."""
+    checked, problems = check(options_schema(name), options, "searcher",
+                              what=f"searcher {name!r}")
+    if problems:
+        raise SpecError(problems)
+    return checked
 
 
 def create_searcher(name: str, space, *, metric: str, mode: str, seed: int = 0,
@@ -69,4 +57,5 @@ def create_searcher(name: str, space, *, metric: str, mode: str, seed: int = 0,
                                 max_trials=max_trials, **options)
 
 
-__all__ = ["SEARCHERS", "names", "check_name", "searcher_class", "create_searcher"]
+__all__ = ["REGISTRY", "SEARCHERS", "names", "check_name", "options_schema", "check_options",
+           "searcher_class", "create_searcher"]

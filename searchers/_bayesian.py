@@ -47,14 +47,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Float, Int, Param, Space
 from searchers._base import BaseSearcher
 
-SURROGATES = ("GP", "RF", "ET", "GBRT")
-ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
-LIARS = ("min", "mean", "max")
-ON_FAILURE = ("penalize", "ignore")
 # L-BFGS runs on the acquisition, from the best of ``n_candidates`` samples. skopt
 # uses 5; each costs ~100 model predictions in Python, so 2 halves a suggestion.
 _LBFGS_STARTS = 2
@@ -75,17 +70,7 @@ class BayesianSearcher(BaseSearcher):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        o = self.opts
-        _check_choice("surrogate", o["surrogate"], SURROGATES)
-        _check_choice("acquisition", o["acquisition"], ACQUISITIONS)
-        _check_choice("liar", o["liar"], LIARS)
-        _check_choice("on_failure", o["on_failure"], ON_FAILURE)
-        if o["n_initial_points"] is not None:
-            _check_int("n_initial_points", o["n_initial_points"], 1)
-        _check_int("max_model_points", o["max_model_points"], 10)
-        _check_int("n_candidates", o["n_candidates"], 10)
-        _check_number("xi", o["xi"], 0.0)
-        _check_number("kappa", o["kappa"], 0.0)
+        o = self.opts  # checked against searchers/_options.py:Bayesian by create_searcher
         self.backend = _SkoptBackend(self.space, surrogate=o["surrogate"],
                                      acquisition=o["acquisition"], xi=float(o["xi"]),
                                      kappa=float(o["kappa"]), n_candidates=o["n_candidates"])
@@ -426,19 +411,3 @@ def _only_value(p: Param) -> Any:
     if isinstance(p, Categorical) and len(p.values) == 1:
         return p.values[0]
     return _VARIES
-
-
-def _check_choice(name: str, value: Any, valid: tuple) -> None:
-    if value not in valid:
-        raise SpecError(f"must be one of {', '.join(valid)}; got {value!r}", f"searcher.{name}")
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise SpecError(f"must be an integer >= {low}, got {value!r}", f"searcher.{name}")
-
-
-def _check_number(name: str, value: Any, low: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value < low:
-        raise SpecError(f"must be a finite number >= {low}, got {value!r}", f"searcher.{name}")

@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import random
 from typing import Any, Iterator
 
 from ray.tune.search import Searcher
 
-from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical
 from searchers._base import BaseSearcher
 
@@ -68,18 +66,7 @@ class GeneticSearcher(BaseSearcher):
         from deap import base, tools
 
         super().__init__(*args, **kwargs)
-        o = self.opts
-        _check_int("population_size", o["population_size"], 2)
-        if o["generations"] is not None:
-            _check_int("generations", o["generations"], 0)
-        _check_int("tournament_size", o["tournament_size"], 1)
-        _check_int("elitism", o["elitism"], 0)
-        if o["elitism"] > o["population_size"]:
-            raise SpecError(f"must not exceed population_size ({o['population_size']}), "
-                            f"got {o['elitism']!r}", "searcher.elitism")
-        for name in ("crossover_prob", "mutation_prob"):
-            _check_number(name, o[name], 0.0, 1.0)
-        _check_number("mutation_sigma", o["mutation_sigma"], 0.0, math.inf)
+        o = self.opts  # checked against searchers/_options.py:Genetic by create_searcher
 
         params = self.space.params
         self.numeric = [i for i, p in enumerate(params) if not isinstance(p, Categorical)]
@@ -210,14 +197,3 @@ def _seeded_global_random(seed: int) -> Iterator[None]:
         yield
     finally:
         random.setstate(saved)
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise SpecError(f"must be an integer >= {low}, got {value!r}", f"searcher.{name}")
-
-
-def _check_number(name: str, value: Any, low: float, high: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not (low <= value <= high) or math.isnan(value):
-        raise SpecError(f"must be a number in [{low}, {high}], got {value!r}", f"searcher.{name}")

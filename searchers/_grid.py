@@ -20,10 +20,7 @@ class GridSearcher(BaseSearcher):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        repeats = self.opts["repeats"]
-        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
-            from hpsearch.exceptions import SpecError
-            raise SpecError(f"must be a positive integer, got {repeats!r}", "searcher.repeats")
+        repeats = self.opts["repeats"]  # checked against searchers/_options.py:Grid
         self.position = 0
         self.total = self.space.grid_size() * repeats
 

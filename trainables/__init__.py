@@ -22,23 +22,19 @@ exact pair the admin lists (see :func:`get_trainable`).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 from hpsearch.exceptions import SpecError
+from trainables._options import FOOTPRINT_METRICS, REGISTRY, Family
 
 # Filled in by the orchestrator, never searched: the data, the seed, and cold start's source.
 RESERVED_KEYS = ("dataset", "seed", "init_checkpoint", "reset_head", "freeze")
 
-# name -> module that defines ``FAMILY`` (a TrainableInfo). Lazy: see get_trainable.
-BUILTIN = {
-    "cnn": "trainables.cnn",
-    "rnn": "trainables.rnn",
-    "autoencoder": "trainables.autoencoder",
-    "vae": "trainables.vae",
-    "gan": "trainables.gan",
-}
+# name -> module that defines ``RECIPE`` (read from trainables/_options.py). Lazy: see get_trainable.
+BUILTIN = {name: family.module for name, family in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -47,19 +43,27 @@ class TrainableInfo:
 
     ``metrics`` lists every metric the trainable reports (empty: unknown, for
     user functions), so a spec naming a metric it never reports is refused.
-    ``hyperparameters`` lists the config keys it reads (empty: unknown).
+    ``options`` is the schema of its hyperparameters (None: unknown, for user
+    functions); ``fn`` is None in what :func:`describe` returns (nothing imported).
     """
 
     name: str
-    fn: Callable[[dict], None]
+    fn: Callable[[dict], None] | None
     metrics: tuple[str, ...] = ()
     default_metric: str | None = None
     default_mode: str | None = None
     default_dataset: str | None = None
     datasets: tuple[str, ...] = ()
-    hyperparameters: tuple[str, ...] = ()
+    options: type | None = None
     description: str = ""
     template: dict = field(default_factory=dict)
+
+    @property
+    def hyperparameters(self) -> tuple[str, ...]:
+        """The config keys it reads (empty: unknown), without the reserved ones."""
+        if self.options is None:
+            return ()
+        return tuple(n for n in self.options.model_fields if n not in RESERVED_KEYS)
 
 
 _registered: dict[str, TrainableInfo] = {}
@@ -150,20 +154,56 @@ def _import_function(name: str, *, checked: bool) -> Callable:
     return fn
 
 
+def _builtin_info(name: str, family: Family) -> TrainableInfo:
+    template = {
+        "name": f"{name}-{family.datasets[0]}",
+        "trainable": name,
+        "dataset": family.datasets[0],
+        "metric": family.metric,
+        "mode": family.mode,
+        "space": family.space,
+        "fixed": family.fixed,
+        "searcher": {"type": "random"},
+        "budget": {"trials": family.trials, "max_concurrent": 2},
+        "resources": {"cpu": 1, "gpu": 0},
+        "seed": 0,
+    }
+    # Every family also reports its model's footprint (trainables/_compress.py).
+    metrics = family.metrics + FOOTPRINT_METRICS
+    return TrainableInfo(name=name, fn=None, metrics=metrics, default_metric=family.metric,
+                         default_mode=family.mode, default_dataset=family.datasets[0],
+                         datasets=family.datasets, options=family.options,
+                         description=family.description, template=template)
+
+
+def describe(name: str, *, allow_import: bool = False) -> TrainableInfo:
+    """What the spec validator needs about trainable ``name``, importing no built-in family
+    (so no torch). ``fn`` is None for built-ins; see :func:`get_trainable`."""
+    if name in _registered:
+        return _registered[name]
+    if name in REGISTRY:
+        return _builtin_info(name, REGISTRY[name])
+    return _user_function(name, allow_import)
+
+
 def get_trainable(name: str, *, allow_import: bool = False) -> TrainableInfo:
-    """Look a trainable up by name.
+    """Look a trainable up by name, with its Ray Tune function ``fn``.
 
     ``module:function`` names import the function: any function with ``allow_import``
     (local runs: the user's own code); otherwise (from the network) only an exact pair in
     ``HPSEARCH_ALLOWED_TRAINABLES``, or a function that a module in
     ``HPSEARCH_ALLOWED_MODULES`` defines itself and marks with ``@hpsearch.trainable``.
     """
-    if name in _registered:
-        return _registered[name]
-    if name in BUILTIN:
+    if name in REGISTRY and name not in _registered:
         if name not in _loaded:
-            _loaded[name] = importlib.import_module(BUILTIN[name]).FAMILY
+            recipe = importlib.import_module(REGISTRY[name].module).RECIPE
+            fn = importlib.import_module("trainables._harness").tune_function(recipe)
+            _loaded[name] = dataclasses.replace(describe(name), fn=fn)
         return _loaded[name]
+    return describe(name, allow_import=allow_import)
+
+
+def _user_function(name: str, allow_import: bool) -> TrainableInfo:
     if ":" in name:
         exact = name in allowed_trainables()
         if not (allow_import or exact or name.partition(":")[0] in allowed_modules()):

@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import torch
 from torch import nn
 
+from trainables._options import FOOTPRINT_METRICS, QUANTIZE_MODES  # noqa: F401 - declared there
+
 if TYPE_CHECKING:
     from trainables._harness import Split
 
-QUANTIZE_MODES = ("none", "dynamic_int8", "static_int8")
-FOOTPRINT_METRICS = ("params", "model_kb", "latency_ms")
 LATENCY_WARMUP = 5
 LATENCY_REPEATS = 25
 CALIBRATION_BATCHES = 8

@@ -47,19 +47,16 @@ from pathlib import Path
 import numpy as np
 
 from hpsearch.exceptions import SpecError
+from trainables._options import DATASETS, REGISTRY
 
 SPLIT_SEED = 0
 VAL_FRACTION = 0.2
 MIN_SAMPLES = 10
 
-# Built-in datasets each input kind accepts.
-BUILTIN = {
-    "image": ("digits",),
-    "sequence": ("digits_rows", "sine"),
-    "flat": ("digits",),
-}
-# Family name -> input kind (families are registered in trainables/__init__.py).
-KIND_OF = {"cnn": "image", "rnn": "sequence", "autoencoder": "flat", "vae": "flat", "gan": "flat"}
+# Built-in datasets each input kind accepts, and each family's input kind: both are
+# declared with the families in trainables/_options.py.
+BUILTIN = DATASETS
+KIND_OF = {name: family.kind for name, family in REGISTRY.items()}
 NEEDS_LABELS = {"image": True, "sequence": True, "flat": False}
 
 

@@ -1,13 +1,12 @@
 """The one training loop every built-in family shares.
 
-A family file contributes a config dataclass (a :class:`TrainConfig` subclass),
-a ``build(cfg, data) -> nn.Module``, a ``loss(model, batch, cfg)`` and an
-``evaluate(model, val, cfg) -> metrics``, bundled as a :class:`Recipe` named
-``RECIPE``. This module owns everything else: parsing the config, seeding, data, device and
+A family file contributes a config (its options class in ``trainables/_options.py``,
+a :class:`TrainConfig` subclass), a ``build(cfg, data) -> nn.Module``, a
+``loss(model, batch, cfg)`` and an ``evaluate(model, val, cfg) -> metrics``,
+bundled as a :class:`Recipe` named ``RECIPE``. This module owns everything else: parsing the config, seeding, data, device and
 threads, the optimizer, mixed precision, the epoch loop, reporting, and
-checkpoints (save, resume, PBT exploit). ``describe`` turns a family into the
-registry's :class:`~trainables.TrainableInfo`, whose ``fn`` is the Ray Tune
-function trainable.
+checkpoints (save, resume, PBT exploit). :func:`tune_function` makes the Ray Tune
+function trainable that the registry (``trainables.get_trainable``) hands out.
 
 Outside Ray Tune (tests, benchmarks, notebooks) call :func:`run`::
 
@@ -24,14 +23,12 @@ lists of ints.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import pickle
 import random
 import shutil
 import tempfile
-import typing
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +36,16 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from hpsearch.exceptions import HpsearchError, SpecError
-from trainables import RESERVED_KEYS, TrainableInfo
+from hpsearch.options import problems_of
+from trainables import RESERVED_KEYS
 from trainables import _compress, _data, _distill
 from trainables._compress import Deploy
+from trainables._options import OPTIMIZERS, Common
 
-OPTIMIZERS = ("adam", "adagrad", "adadelta", "sgd", "rmsprop")
 CHECKPOINT_FILE = "state.pt"
 CHECKPOINT_FORMAT = 1
 EVAL_SEED = 0
@@ -59,74 +58,9 @@ class CheckpointError(HpsearchError):
     """A checkpoint cannot be loaded (corrupt, foreign, unsafe or for another model)."""
 
 
-@dataclass
-class TrainConfig:
-    """Hyperparameters every family reads. A family subclasses it to add its own.
-
-    ``betas: [b1, b2]`` in a spec sets ``beta1`` and ``beta2``. ``rho`` is
-    Adadelta's ``rho`` and RMSprop's ``alpha`` (None: PyTorch's default);
-    ``momentum`` applies to SGD and RMSprop. ``train_samples > 0`` trains on
-    that many samples only. ``amp`` turns on mixed precision on CUDA.
-    ``prune``, ``prune_finetune_epochs`` and ``quantize`` compress the model after
-    its last epoch (:mod:`trainables._compress`); ``distill_from``,
-    ``distill_alpha`` and ``distill_temperature`` train it against a teacher
-    (:mod:`trainables._distill`).
-    """
-
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    epochs: int = 5
-    beta1: float = 0.9
-    beta2: float = 0.999
-    momentum: float = 0.0
-    rho: float | None = None
-    train_samples: int = 0
-    amp: bool = True
-    dataset: str | None = None
-    seed: int = 0
-    prune: float = 0.0
-    prune_finetune_epochs: int = 0
-    quantize: str = "none"
-    # Cold start (reserved; the orchestrator fills them from the spec's init_from):
-    # the source checkpoint directory, a fresh output layer, frozen layer groups (comma-separated).
-    init_checkpoint: str | None = None
-    reset_head: bool = False
-    freeze: str | None = None
-    distill_from: dict | None = None
-    distill_alpha: float = 0.5
-    distill_temperature: float = 4.0
-
-    def check(self) -> None:
-        """Refuse values no model can train with; families extend this."""
-        if self.optimizer not in OPTIMIZERS:
-            raise SpecError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}",
-                            "optimizer")
-        require(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number", self.lr)
-        require(self.weight_decay >= 0, "weight_decay", "must be >= 0", self.weight_decay)
-        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
-        require(1 <= self.epochs <= 100_000, "epochs", "must be in [1, 100000]", self.epochs)
-        require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "betas", "must be in [0, 1)",
-                 (self.beta1, self.beta2))
-        require(self.momentum >= 0, "momentum", "must be >= 0", self.momentum)
-        require(self.rho is None or 0 <= self.rho <= 1, "rho", "must be in [0, 1]", self.rho)
-        require(self.train_samples >= 0, "train_samples", "must be >= 0 (0: all)",
-                 self.train_samples)
-        require(0 <= self.prune < 1, "prune", "must be in [0, 1)", self.prune)
-        require(0 <= self.prune_finetune_epochs <= 1000, "prune_finetune_epochs",
-                "must be in [0, 1000]", self.prune_finetune_epochs)
-        require(self.quantize in _compress.QUANTIZE_MODES, "quantize",
-                f"must be one of {', '.join(_compress.QUANTIZE_MODES)}", self.quantize)
-        _distill.check_reference(self.distill_from)
-        require(0 <= self.distill_alpha <= 1, "distill_alpha", "must be in [0, 1]", self.distill_alpha)
-        require(self.distill_temperature > 0, "distill_temperature", "must be > 0",
-                self.distill_temperature)
-
-
-def require(ok: bool, field: str, message: str, value: Any) -> None:
-    if not ok:
-        raise SpecError(f"{message}, got {value!r}", field)
+# A family's config is its options class in trainables/_options.py (pydantic): the
+# spec validator checks a spec against the same class before any trial starts.
+TrainConfig = Common
 
 
 @dataclass(frozen=True)
@@ -153,9 +87,12 @@ class Recipe:
 
     def parse(self, config: Mapping[str, Any]) -> TrainConfig:
         cfg = parse_config(self.Config, config)
-        require(cfg.quantize != "static_int8" or self.deploy.static, "quantize",
-                f"static_int8 cannot trace the {self.name} model; valid: none, dynamic_int8",
-                cfg.quantize)
+        # The family's options refuse static_int8 where deploy.static is False (so does
+        # the spec validator); this guards a Recipe whose options class forgot to.
+        if cfg.quantize == "static_int8" and not self.deploy.static:
+            raise SpecError(f"static_int8 cannot trace the {self.name} model; valid: none, "
+                            f"dynamic_int8, got {cfg.quantize!r}", "quantize")
+        _distill.check_reference(cfg.distill_from)  # resolved by the orchestrator by now
         return cfg
 
 
@@ -175,51 +112,12 @@ class Split:
 # -- configuration ---------------------------------------------------------------
 
 def parse_config(cls: type[TrainConfig], config: Mapping[str, Any]) -> TrainConfig:
-    """Build ``cls`` from a flat Tune config, coercing types and refusing unknown keys."""
-    values = dict(config)
-    if "betas" in values:
-        betas = values.pop("betas")
-        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
-            raise SpecError(f"must be a list of two numbers, got {betas!r}", "betas")
-        values.setdefault("beta1", betas[0])
-        values.setdefault("beta2", betas[1])
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        valid = ", ".join(n for n in names if n not in RESERVED_KEYS)
-        raise SpecError(f"unknown hyperparameter {unknown[0]!r}; valid: {valid}, betas", unknown[0])
-    cfg = cls(**{k: _coerce(k, hints[k], v) for k, v in values.items()})
-    cfg.check()
-    return cfg
-
-
-def _coerce(name: str, hint: Any, value: Any) -> Any:
-    """Searchers and YAML hand over numpy scalars, 32.0 for ints, 0/1 for bools: normalise."""
-    args = typing.get_args(hint)
-    if value is None and type(None) in args:
-        return None
-    kind = next((a for a in args if a is not type(None)), hint) if args else hint
-    if isinstance(value, np.generic):
-        value = value.item()
-    if kind is bool:
-        if isinstance(value, bool) or value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-    elif kind is int:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
-            return int(value)
-    elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    elif kind is dict:
-        if isinstance(value, dict):
-            return value
-    raise SpecError(f"must be {getattr(kind, '__name__', kind)}, got {value!r}", name)
+    """Build ``cls`` from a flat Tune config; every problem names its hyperparameter."""
+    try:
+        return cls.model_validate(dict(config))
+    except ValidationError as exc:
+        raise SpecError(problems_of(exc, unknown="unknown hyperparameter {key}",
+                                    valid=[n for n in cls.names() if n not in RESERVED_KEYS])) from None
 
 
 # -- the loop ----------------------------------------------------------------------
@@ -590,29 +488,3 @@ def tune_function(recipe: Recipe) -> Callable[[dict], None]:
 
     trainable.__name__ = recipe.name
     return trainable
-
-
-def describe(recipe: Recipe, *, metrics: tuple[str, ...], metric: str, mode: str,
-             datasets: tuple[str, ...], description: str, space: dict, fixed: dict,
-             trials: int = 8) -> TrainableInfo:
-    """The registry entry for ``recipe``; its template is a complete, runnable spec."""
-    hyperparameters = tuple(f.name for f in dataclasses.fields(recipe.Config)
-                            if f.name not in RESERVED_KEYS) + ("betas",)
-    metrics = tuple(metrics) + _compress.FOOTPRINT_METRICS  # every family reports them
-    template = {
-        "name": f"{recipe.name}-{datasets[0]}",
-        "trainable": recipe.name,
-        "dataset": datasets[0],
-        "metric": metric,
-        "mode": mode,
-        "space": space,
-        "fixed": fixed,
-        "searcher": {"type": "random"},
-        "budget": {"trials": trials, "max_concurrent": 2},
-        "resources": {"cpu": 1, "gpu": 0},
-        "seed": 0,
-    }
-    return TrainableInfo(name=recipe.name, fn=tune_function(recipe), metrics=metrics,
-                         default_metric=metric, default_mode=mode, default_dataset=datasets[0],
-                         datasets=datasets, hyperparameters=hyperparameters,
-                         description=description, template=template)

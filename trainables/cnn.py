@@ -6,29 +6,15 @@ block. Global average pooling, dropout and a linear layer make the head.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables._harness import Recipe, Split, TrainConfig, require, describe, mean_over_batches
+from trainables import _options
+from trainables._harness import Recipe, Split, mean_over_batches
 
 
-@dataclass
-class Config(TrainConfig):
-    conv_layers: int = 2
-    channels: int = 16
-    kernel_size: int = 3
-    dropout: float = 0.1
-    batch_norm: bool = True
-
-    def check(self) -> None:
-        super().check()
-        require(1 <= self.conv_layers <= 8, "conv_layers", "must be in [1, 8]", self.conv_layers)
-        require(1 <= self.channels <= 1024, "channels", "must be in [1, 1024]", self.channels)
-        require(1 <= self.kernel_size <= 15, "kernel_size", "must be in [1, 15]", self.kernel_size)
-        require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
+Config = _options.CNN  # its hyperparameters, declared in trainables/_options.py
 
 
 class CNN(nn.Module):
@@ -75,22 +61,3 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
 
 
 RECIPE = Recipe(name="cnn", Config=Config, build=build, loss=loss, evaluate=evaluate)
-
-FAMILY = describe(
-    RECIPE,
-    metrics=("val_accuracy", "val_loss", "train_loss"),
-    metric="val_accuracy",
-    mode="max",
-    datasets=("digits",),
-    description="Small convolutional classifier (conv blocks, optional batch norm, dropout) "
-                "on 8x8 digits or user images.",
-    space={
-        "lr": {"loguniform": [1.0e-4, 3.0e-2]},
-        "optimizer": {"choice": ["adam", "rmsprop", "sgd"]},
-        "conv_layers": {"int": [1, 3]},
-        "channels": {"logint": [8, 32]},
-        "dropout": {"uniform": [0.0, 0.5]},
-        "batch_norm": {"choice": [True, False]},
-    },
-    fixed={"epochs": 5, "batch_size": 64, "kernel_size": 3, "momentum": 0.9},
-)

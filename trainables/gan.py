@@ -8,36 +8,18 @@ drawn from fixed noise and compared with it on the features of
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables import _fid
+from trainables import _options
 from trainables._compress import Deploy
-from trainables._harness import Recipe, Split, TrainConfig, require, describe, eval_noise
+from trainables._harness import Recipe, Split, eval_noise
 from trainables._layers import mlp
 
 
-@dataclass
-class Config(TrainConfig):
-    lr: float = 1e-3
-    beta1: float = 0.5  # the usual GAN setting: less momentum keeps the game stable
-    latent_size: int = 16
-    g_hidden: int = 128
-    d_hidden: int = 128
-    d_steps: int = 1
-    label_smoothing: float = 0.1
-
-    def check(self) -> None:
-        super().check()
-        require(1 <= self.latent_size <= 1024, "latent_size", "must be in [1, 1024]", self.latent_size)
-        require(1 <= self.g_hidden <= 8192, "g_hidden", "must be in [1, 8192]", self.g_hidden)
-        require(1 <= self.d_hidden <= 8192, "d_hidden", "must be in [1, 8192]", self.d_hidden)
-        require(1 <= self.d_steps <= 10, "d_steps", "must be in [1, 10]", self.d_steps)
-        require(0 <= self.label_smoothing < 0.5, "label_smoothing", "must be in [0, 0.5)",
-                 self.label_smoothing)
+Config = _options.GAN  # its hyperparameters, declared in trainables/_options.py
 
 
 class GAN(nn.Module):
@@ -99,21 +81,3 @@ RECIPE = Recipe(name="gan", Config=Config, build=build, evaluate=evaluate, train
                 param_groups=param_groups,
                 deploy=Deploy(path="generator", inputs=noise_for))  # deployed: the generator
 
-FAMILY = describe(
-    RECIPE,
-    metrics=("val_fid", "d_loss", "g_loss"),
-    metric="val_fid",
-    mode="min",
-    datasets=("digits",),
-    description="Fully connected GAN on flattened digits or user features, scored by Fréchet "
-                "distance on features of a small digits classifier (val_fid).",
-    space={
-        "lr": {"loguniform": [3.0e-4, 3.0e-3]},
-        "latent_size": {"logint": [4, 32]},
-        "g_hidden": {"logint": [64, 256]},
-        "d_hidden": {"logint": [64, 256]},
-        "d_steps": {"int": [1, 3]},
-        "label_smoothing": {"uniform": [0.0, 0.2]},
-    },
-    fixed={"epochs": 10, "batch_size": 32, "optimizer": "adam", "betas": [0.5, 0.999]},
-)

@@ -7,33 +7,18 @@ layer's final hidden state (both directions when bidirectional).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainables import _options
 from trainables._compress import Deploy
-from trainables._harness import Recipe, Split, TrainConfig, require, describe, mean_over_batches
+from trainables._harness import Recipe, Split, mean_over_batches
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-@dataclass
-class Config(TrainConfig):
-    lr: float = 3e-3
-    cell: str = "gru"
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-
-    def check(self) -> None:
-        super().check()
-        require(self.cell in CELLS, "cell", f"must be one of {', '.join(CELLS)}", self.cell)
-        require(1 <= self.hidden_size <= 4096, "hidden_size", "must be in [1, 4096]", self.hidden_size)
-        require(1 <= self.num_layers <= 8, "num_layers", "must be in [1, 8]", self.num_layers)
-        require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)", self.dropout)
+Config = _options.RNN  # its hyperparameters, declared in trainables/_options.py
 
 
 class RNN(nn.Module):
@@ -88,23 +73,3 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
 RECIPE = Recipe(name="rnn", Config=Config, build=build, loss=loss, evaluate=evaluate,
                 deploy=Deploy(static=False))
 
-FAMILY = describe(
-    RECIPE,
-    metrics=("val_loss", "val_accuracy", "val_mse", "train_loss"),
-    # val_loss (cross-entropy or MSE) exists for both tasks, so it is the default.
-    metric="val_loss",
-    mode="min",
-    datasets=("digits_rows", "sine"),
-    description="LSTM/GRU/RNN over sequences: digits read row by row (classification), "
-                "noisy multi-sine forecasting, or user sequences.",
-    space={
-        "lr": {"loguniform": [3.0e-4, 3.0e-2]},
-        "optimizer": {"choice": ["adam", "rmsprop"]},
-        "cell": {"choice": ["lstm", "gru", "rnn"]},
-        "hidden_size": {"logint": [16, 64]},
-        "num_layers": {"int": [1, 2]},
-        "bidirectional": {"choice": [True, False]},
-        "dropout": {"uniform": [0.0, 0.3]},
-    },
-    fixed={"epochs": 5, "batch_size": 64},
-)

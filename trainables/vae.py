@@ -8,28 +8,17 @@ to the standard normal prior. Validation draws its noise from a fixed seed (the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import autoencoder
+from trainables import _options
 from trainables._compress import Deploy
-from trainables._harness import Recipe, Split, require, describe, eval_noise, mean_over_batches
+from trainables._harness import Recipe, Split, eval_noise, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
 
-@dataclass
-class Config(autoencoder.Config):
-    """The autoencoder's knobs (wider by default) plus ``beta``, the KL weight."""
-
-    hidden_size: int = 128
-    beta: float = 1.0
-
-    def check(self) -> None:
-        super().check()
-        require(self.beta >= 0, "beta", "must be >= 0", self.beta)
+Config = _options.VAE  # its hyperparameters, declared in trainables/_options.py
 
 
 class VAE(nn.Module):
@@ -80,20 +69,3 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
 RECIPE = Recipe(name="vae", Config=Config, build=build, loss=loss, evaluate=evaluate,
                 deploy=Deploy(static=False))
 
-FAMILY = describe(
-    RECIPE,
-    metrics=("val_elbo", "val_recon", "val_kl", "train_loss"),
-    metric="val_elbo",
-    mode="min",
-    datasets=("digits",),
-    description="Variational autoencoder (Bernoulli decoder, beta-weighted KL) on flattened "
-                "digits or user features; val_elbo is the negative ELBO.",
-    space={
-        "lr": {"loguniform": [3.0e-4, 1.0e-2]},
-        "latent_size": {"logint": [2, 16]},
-        "hidden_size": {"logint": [32, 256]},
-        "beta": {"loguniform": [0.25, 4.0]},
-        "activation": {"choice": ["relu", "elu", "tanh"]},
-    },
-    fixed={"epochs": 5, "batch_size": 64, "optimizer": "adam"},
-)

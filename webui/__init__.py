@@ -9,13 +9,26 @@ lazily, when a submitted spec names one).
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from hpsearch.store import Store, default_url
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Request bodies nested too deep for Python's parser are bad JSON (a 400), not a
+    RecursionError (a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build an app; ``config`` overrides ``DATABASE_URL`` and Flask's settings."""
     app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
     app.config.update(DATABASE_URL=None, JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=1024 * 1024)
     if config:
         app.config.update(config)

@@ -52,9 +52,9 @@ def test_config_coercion_and_errors():
     assert isinstance(cfg.lr, float) and cfg.seed == 3
     with pytest.raises(SpecError, match="unknown hyperparameter 'chanels'"):
         cnn.RECIPE.parse({"chanels": 8})
-    with pytest.raises(SpecError, match="must be int, got 8.5"):
+    with pytest.raises(SpecError, match="channels: Input should be a valid integer, got 8.5"):
         cnn.RECIPE.parse({"channels": 8.5})
-    with pytest.raises(SpecError, match="unknown optimizer 'lbfgs'"):
+    with pytest.raises(SpecError, match="optimizer: Input should be 'adam', .*got 'lbfgs'"):
         cnn.RECIPE.parse({"optimizer": "lbfgs"})
-    with pytest.raises(SpecError, match="lr: must be a positive number"):
+    with pytest.raises(SpecError, match="lr: Input should be greater than 0, got 0"):
         cnn.RECIPE.parse({"lr": 0})

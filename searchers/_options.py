@@ -1,0 +1,78 @@
+"""Each searcher's options, declared once, and the registry entry that names its class.
+
+Light on purpose (pydantic only): the spec validator, the CLI, the web form and
+the API read this without importing Ray, scikit-optimize or DEAP. A searcher's
+class receives its options already checked and defaulted from here.
+
+Adding a searcher: write ``searchers/_NAME.py`` and add its options class and one
+:class:`Entry` to :data:`REGISTRY` below. Adding an option: one line in its class.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from hpsearch.options import MAX_TRIALS, Float, Int, Options
+
+
+class Random(Options):
+    """Seeded uniform samples of the space (log-uniform on log-scaled parameters)."""
+
+
+class Grid(Options):
+    """Every combination of the ``{grid: [...]}`` parameters, in order."""
+
+    repeats: Int = Field(1, ge=1, le=1000, description="times each grid point is run")
+
+
+class Bayesian(Options):
+    """scikit-optimize surrogate model and acquisition function (see searchers/_bayesian.py)."""
+
+    surrogate: Literal["GP", "RF", "ET", "GBRT"] = "GP"
+    acquisition: Literal["EI", "PI", "LCB", "gp_hedge"] = "EI"
+    n_initial_points: Int | None = Field(None, ge=1, le=MAX_TRIALS, description=(
+        "initial-design suggestions first (None: dimension + 2, within [4, 10])"))
+    xi: Float = Field(0.01, ge=0, description="EI/PI exploration")
+    kappa: Float = Field(1.96, ge=0, description="LCB exploration")
+    liar: Literal["min", "mean", "max"] = Field("min", description="value told for pending trials")
+    on_failure: Literal["penalize", "ignore"] = "penalize"
+    max_model_points: Int = Field(100, ge=10, le=10_000, description="results the model fits on")
+    n_candidates: Int = Field(2000, ge=10, le=1_000_000, description="acquisition samples")
+
+
+class Genetic(Options):
+    """DEAP generate/update loop: tournament selection, crossover, Gaussian mutation."""
+
+    population_size: Int = Field(20, ge=2, le=10_000)
+    generations: Int | None = Field(None, ge=0, le=MAX_TRIALS)
+    tournament_size: Int = Field(3, ge=1, le=10_000)
+    crossover_prob: Float = Field(0.7, ge=0, le=1)
+    mutation_prob: Float = Field(0.3, ge=0, le=1)
+    mutation_sigma: Float = Field(0.1, ge=0, description="in units of each parameter's range")
+    elitism: Int = Field(5, ge=0, le=10_000)
+
+    @field_validator("elitism")
+    @classmethod
+    def _elitism_fits(cls, value: int, info: ValidationInfo) -> int:
+        size = info.data.get("population_size", cls.model_fields["population_size"].default)
+        if value > size:
+            raise ValueError(f"must not exceed population_size ({size})")
+        return value
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A searcher: where its class lives (imported only to run) and its options."""
+
+    target: str  # "module:Class"
+    options: type[Options]
+
+
+REGISTRY: dict[str, Entry] = {
+    "random": Entry("searchers._random:RandomSearcher", Random),
+    "grid": Entry("searchers._grid:GridSearcher", Grid),
+    "bayesian": Entry("searchers._bayesian:BayesianSearcher", Bayesian),
+    "genetic": Entry("searchers._genetic:GeneticSearcher", Genetic),
+}
