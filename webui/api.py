@@ -69,12 +69,12 @@ def plot(study_id: int, name: str):
         return error_response(404, f"no plot {name!r}; plots: {', '.join(sorted(plots.PLOTS))}")
     st = queries.store()
     st.get_study(study_id)  # 404 before anything else
-    pair = contour_pair(request.args) if name == "contour" else None
-    key = (study_id, name, pair, study_version(st, study_id))
+    options = plot_options(name, request.args)
+    key = (study_id, name, tuple(sorted(options.items())), study_version(st, study_id))
 
     def build() -> str:
         try:
-            fig = fn(st, study_id, pair) if pair else fn(st, study_id)
+            fig = fn(st, study_id, **options)
         except ValueError as exc:  # a parameter the study lacks
             raise BadParam(str(exc)) from None
         return fig.to_json()
@@ -90,6 +90,19 @@ def plot(study_id: int, name: str):
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "no-cache"  # revalidate every time: the study may move
     return resp
+
+
+def plot_options(name: str, args) -> dict:
+    """The chart's keyword options from the query string (plots.PLOT_OPTIONS)."""
+    allowed = plots.PLOT_OPTIONS.get(name, ())
+    out: dict = {}
+    if "params" in allowed:
+        pair = contour_pair(args)
+        if pair:
+            out["params"] = pair
+    if "metric" in allowed and args.get("metric"):
+        out["metric"] = args["metric"]
+    return out
 
 
 def contour_pair(args) -> tuple[str, str] | None:

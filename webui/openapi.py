@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 
+def _plot_names() -> list[str]:
+    from hpsearch.plots import PLOTS
+
+    return list(PLOTS)
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -135,9 +141,10 @@ def _paths_and_schemas() -> dict:
                                "parallel-coordinate lines, 50 learning curves of 200 points); "
                                "the figure's subtitle says so. Log-scaled parameters get log axes.",
                 "parameters": [_ID, {"name": "name", "in": "path", "required": True,
-                                     "schema": {"type": "string", "enum": [
-                                         "history", "parallel", "importance", "slice",
-                                         "contour", "curves"]}},
+                                     "schema": {"type": "string", "enum": sorted(_plot_names())}},
+                               _q("metric", {"type": "string"}, "history, curves and edf: any "
+                                                                "metric the trials report "
+                                                                "instead of the objective"),
                                _q("x", {"type": "string"}, "contour only: the x parameter "
                                                            "(give y too)"),
                                _q("y", {"type": "string"}, "contour only: the y parameter")],

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from hpsearch.exceptions import ConflictError, SpecError
 from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
+from hpsearch.store import queries as reads
 from webui import filters, queries
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
@@ -24,7 +25,8 @@ from webui.submit import located, queue, read_upload, templates
 bp = Blueprint("pages", __name__)
 bp.url_value_preprocessor(queries.check_url_ids)
 
-STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour"]
+STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour", "edf", "rank",
+                "timeline"]
 
 
 def _fig(fig) -> dict:
@@ -75,6 +77,7 @@ def study(study_id: int):
                            dispatchers=queries.dispatcher_note(summary),
                            results_url=url_for("api.results", study_id=study_id),
                            live_statuses=" ".join(StudyStatus.LIVE),
+                           metrics=reads.reported_metrics(st, study_id),
                            last_result=queries.results_since(row, None)["last_id"]), 400 if problem else 200
 
 
@@ -88,6 +91,14 @@ def live(status: str) -> bool:
 @bp.app_template_global()
 def finished(status: str) -> bool:
     return status in StudyStatus.FINISHED
+
+
+@bp.app_template_global()
+def iso_time(t) -> str:
+    """A stored time (naive UTC datetime, or the API's ISO text) as ISO 8601 with Z."""
+    if hasattr(t, "isoformat"):
+        return t.isoformat(timespec="seconds") + "Z"
+    return str(t)
 
 
 @bp.app_template_global()
@@ -111,8 +122,9 @@ def trial(study_id: int, number: int):
     row = st.get_study(study_id)
     detail = queries.trial_detail(row, number, with_results=False)
     chart = _fig(plots.trial_metrics(st, study_id, number))
+    prev, nxt = reads.neighbours(st, study_id, number)
     return render_template("trial.html", study=queries.study_summary(study_id), trial=detail,
-                           chart=chart)
+                           chart=chart, prev=prev, next=nxt)
 
 
 @bp.get("/studies/<int:study_id>/compare")

@@ -15,12 +15,14 @@ from __future__ import annotations
 from hpsearch.plots._common import MAX_LINES, MAX_MARKERS
 from hpsearch.plots._curves import (MAX_CURVES, MAX_POINTS_PER_TRIAL, compare_history,
                                     compare_trials, learning_curves, trial_metrics)
+from hpsearch.plots._more import edf, rank_plot, timeline
 from hpsearch.plots._pareto import hypervolume_history, pareto_front
 from hpsearch.plots._study import (contour, optimization_history, param_importance,
                                    parallel_coordinates, slice_plot)
 
 __all__ = ["optimization_history", "parallel_coordinates", "param_importance", "slice_plot",
            "contour", "learning_curves", "pareto_front", "hypervolume_history", "trial_metrics", "compare_history", "compare_trials",
+           "edf", "rank_plot", "timeline", "PLOT_OPTIONS",
            "PLOTS", "warm_up", "MAX_POINTS_PER_TRIAL", "MAX_CURVES", "MAX_MARKERS", "MAX_LINES"]
 
 def warm_up() -> None:
@@ -43,4 +45,16 @@ PLOTS = {
     "curves": learning_curves,
     "pareto": pareto_front,             # studies with several objectives
     "hypervolume": hypervolume_history,
+    "edf": edf,
+    "rank": rank_plot,
+    "timeline": timeline,
+}
+
+# The keyword options a chart takes from the web API's query string (anything else is
+# refused): a reported metric instead of the objective, or the contour's pair.
+PLOT_OPTIONS = {
+    "history": ("metric",),
+    "curves": ("metric",),
+    "edf": ("metric",),
+    "contour": ("params",),
 }

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Space
+from hpsearch.status import StudyStatus
 from hpsearch.store.models import Study
 # The scored trials (never imported ones) every chart draws: the read model's, not a copy.
 from hpsearch.store.queries import Row, scored_trials as scored  # noqa: F401 - re-exported
@@ -27,13 +28,38 @@ def arr(values: Sequence[Any]) -> np.ndarray:
     return np.asarray(values)
 
 
-def empty(title: str) -> go.Figure:
+def empty(title: str, study: Study | None = None) -> go.Figure:
+    """A figure with a note instead of data: "no data yet" while the study may still
+    report, else why there is none (a failed or cancelled study never will)."""
+    note = "no data yet"
+    if study is not None and study.status in StudyStatus.FINISHED:
+        note = f"no data: the study {study.status.lower()} before any trial reported one"
     fig = go.Figure(layout={"title": {"text": title}})
-    fig.add_annotation(text="no data yet", showarrow=False, xref="paper", yref="paper",
+    fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper",
                        x=0.5, y=0.5, font={"size": 16})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def int_axis(largest: float | None = None) -> dict:
+    """Axis settings for counts (trials, iterations): whole-number ticks only."""
+    ax: dict[str, Any] = {"tickformat": "d"}
+    if largest is not None and largest < 10:
+        ax["dtick"] = 1  # plotly's automatic ticks would fall on halves
+    return ax
+
+
+def check_metric(store, study: Study, metric: str | None) -> str | None:
+    """None for the study's objective; else a metric its trials report (ValueError if not)."""
+    if not metric or metric == study.metric:
+        return None
+    from hpsearch.store.queries import reported_metrics
+
+    known = reported_metrics(store, study.id)
+    if metric not in known:
+        raise ValueError(f"unknown metric {metric!r}; the study reports: {', '.join(known) or 'nothing yet'}")
+    return metric
 
 
 def get_study(store, study_id: int) -> Study:

@@ -8,21 +8,22 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sqlalchemy import func, select
 
-from hpsearch.plots._common import best_so_far, empty, get_study, metric_title, scored
+from hpsearch.plots._common import (best_so_far, check_metric, empty, get_study, int_axis,
+                                    metric_title, scored)
 from hpsearch.plots._common import title as title_dict
 from hpsearch.store.models import Result, Trial, TrialStatus
-from hpsearch.store.queries import best_trial
+from hpsearch.store.queries import NOT_METRICS, best_trial, last_reported
 
 MAX_POINTS_PER_TRIAL = 200
 MAX_CURVES = 50
-MAX_METRIC_PANELS = 8
-# Bookkeeping keys Tune adds to every result: not metrics worth a chart.
-_NOT_METRICS = {"training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid",
-                "iterations_since_restore", "time_since_restore", "done"}
+MAX_METRIC_PANELS = 32  # every metric a trial reports, up to this many panels
+_NOT_METRICS = NOT_METRICS
 
 
-def _curves(store, trial_ids: list[int]) -> dict[int, tuple[list[int], list[float]]]:
-    """Per trial, at most MAX_POINTS_PER_TRIAL (iteration, value) points, thinned in SQL."""
+def _curves(store, trial_ids: list[int], metric: str | None = None
+            ) -> dict[int, tuple[list[int], list[float]]]:
+    """Per trial, at most MAX_POINTS_PER_TRIAL (iteration, value) points, thinned in SQL;
+    ``metric``: that reported metric instead of the study's objective."""
     if not trial_ids:
         return {}
     with store.session() as s:
@@ -30,12 +31,15 @@ def _curves(store, trial_ids: list[int]) -> dict[int, tuple[list[int], list[floa
                       func.max(Result.iteration).label("last"))
                .where(Result.trial_id.in_(trial_ids)).group_by(Result.trial_id).subquery())
         stride = (agg.c.n + MAX_POINTS_PER_TRIAL - 1) // MAX_POINTS_PER_TRIAL
-        q = (select(Result.trial_id, Result.iteration, Result.value)
+        value = Result.value if metric is None else Result.metrics[metric].as_float()
+        q = (select(Result.trial_id, Result.iteration, value)
              .join(agg, agg.c.tid == Result.trial_id)
              .where((Result.iteration % stride == 0) | (Result.iteration == agg.c.last))
              .order_by(Result.trial_id, Result.iteration))
         out: dict[int, tuple[list[int], list[float]]] = {}
         for tid, it, v in s.execute(q):
+            if v is None:
+                continue
             xs, ys = out.setdefault(tid, ([], []))
             xs.append(it)
             ys.append(v)
@@ -60,14 +64,16 @@ def _pick_curves(rows: list, mode: str, best: int | None) -> list:
     return [r for r in rows if r[0] in keep]
 
 
-def learning_curves(store, study_id: int) -> go.Figure:
+def learning_curves(store, study_id: int, metric: str | None = None) -> go.Figure:
     """Each trial's reported metric by iteration; the best highlighted, early-stopped dotted.
 
+    ``metric``: any metric the trials report (default: the study's objective).
     At most MAX_CURVES trials (the ten best and an even sample of the rest),
     each thinned to MAX_POINTS_PER_TRIAL points.
     """
     study = get_study(store, study_id)
-    title = f"Learning curves: {study.name}"
+    metric = check_metric(store, study, metric)
+    title = f"Learning curves: {study.name}" + (f" ({metric})" if metric else "")
     with store.session() as s:
         rows = list(s.execute(select(Trial.id, Trial.number, Trial.status, Trial.value)
                               .where(Trial.study_id == study.id, Trial.iterations > 0)
@@ -75,13 +81,16 @@ def learning_curves(store, study_id: int) -> go.Figure:
     best = best_trial(store, study)
     best_id = best.id if best is not None else None
     picked = _pick_curves(rows, study.mode, best_id)
-    curves = _curves(store, [r[0] for r in picked])
+    curves = _curves(store, [r[0] for r in picked], metric)
     if not curves:
-        return empty(title)
+        return empty(title, study)
     note = (f"{len(picked):,} of {len(rows):,} trials shown (the 10 best and an even sample)"
             if len(picked) < len(rows) else "")
-    fig = go.Figure(layout={"title": title_dict(title, note), "xaxis": {"title": {"text": "iteration"}},
-                            "yaxis": {"title": {"text": metric_title(study)}}})
+    last = max((xs[-1] for xs, _ in curves.values() if xs), default=None)
+    fig = go.Figure(layout={"title": title_dict(title, note),
+                            "xaxis": {"title": {"text": "iteration"}, **int_axis(last)},
+                            "yaxis": {"title": {"text": metric or metric_title(study)}},
+                            "meta": {"metric": metric or study.metric}})
     for tid, number, status, _ in picked:
         if tid not in curves or tid == best_id:
             continue
@@ -127,7 +136,7 @@ def trial_metrics(store, study_id: int, number: int) -> go.Figure:
     title = f"Trial {trial.number}: every reported metric"
     series = _metric_series(store, trial.id)
     if not series:
-        return empty(title)
+        return empty(title, study)
     names = sorted(series, key=lambda k: (k != study.metric, k))
     if len(names) > MAX_METRIC_PANELS:
         title += f" (first {MAX_METRIC_PANELS} of {len(names)})"
@@ -139,6 +148,7 @@ def trial_metrics(store, study_id: int, number: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=k, showlegend=False,
                                  marker={"size": 4}), row=i, col=1)
     fig.update_xaxes(title_text="iteration", row=len(names), col=1)
+    fig.update_xaxes(**int_axis(max((xs[-1] for xs, _ in series.values() if xs), default=None)))
     fig.update_layout(title={"text": title}, height=max(380, 200 * len(names) + 80))
     return fig
 
@@ -149,7 +159,9 @@ def compare_trials(store, study_id: int, numbers: Sequence[int]) -> go.Figure:
     trials = [store.get_trial(study.id, int(n)) for n in dict.fromkeys(numbers)]
     title = f"Trials {', '.join(str(t.number) for t in trials)} of {study.name}"
     curves = _curves(store, [t.id for t in trials])
-    fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "iteration"}},
+    last = max((xs[-1] for xs, _ in curves.values() if xs), default=None)
+    fig = go.Figure(layout={"title": {"text": title},
+                            "xaxis": {"title": {"text": "iteration"}, **int_axis(last)},
                             "yaxis": {"title": {"text": metric_title(study)}}})
     for t in trials:
         if t.id in curves:
@@ -158,18 +170,30 @@ def compare_trials(store, study_id: int, numbers: Sequence[int]) -> go.Figure:
                                      meta=t.number,
                                      marker={"size": 4}))
     if not fig.data:
-        return empty(title)
+        return empty(title, study)
     return fig
 
 
-def compare_history(store, study_ids: list[int]) -> go.Figure:
+def compare_history(store, study_ids: list[int], metric: str | None = None) -> go.Figure:
     """Best-so-far curves of several studies: one panel per (metric, mode), each study on the
     panel of its own metric (steps only, so any size stays small).
 
     Studies that optimise different metrics never share a y axis: the title says so.
+    ``metric``: instead, each finished trial's last reported value of that metric (any
+    metric the studies report), all studies on one panel.
     """
     studies = [get_study(store, i) for i in study_ids]
     title = "Best so far: " + ", ".join(s.name for s in studies)
+    if metric:
+        title = f"{metric} of each finished trial: " + ", ".join(s.name for s in studies)
+        fig = go.Figure(layout={"title": {"text": title}, "xaxis": {"title": {"text": "trial"}, **int_axis()},
+                                "yaxis": {"title": {"text": metric}}})
+        for study in studies:
+            rows = last_reported(store, study.id, metric)
+            if rows:
+                fig.add_trace(go.Scatter(x=[r.number for r in rows], y=[r.value for r in rows],
+                                         mode="markers", name=study.name, meta=study.id))
+        return fig if fig.data else empty(title)
     groups: dict[tuple[str, str], list] = {}
     for study in studies:
         groups.setdefault((study.metric, study.mode), []).append(study)
@@ -192,7 +216,7 @@ def compare_history(store, study_ids: list[int]) -> go.Figure:
                                      name=f"{study.name} ({metric_title(study)})"), row=row, col=1)
             drawn += 1
         fig.update_yaxes(title_text=key[0], row=row, col=1)
-        fig.update_xaxes(title_text="trial", row=row, col=1)
+        fig.update_xaxes(title_text="trial", tickformat="d", row=row, col=1)
     if not drawn:
         return empty(title)
     fig.update_layout(title=title_dict(title, note), height=max(380, 300 * len(keys) + 80))

@@ -10,33 +10,41 @@ from plotly.subplots import make_subplots
 from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, MAX_SLICE, arr, best_index,
                                     best_so_far, categorical, check_param, empty, encode,
                                     get_study, is_numeric, log_params, log_ticks, metric_title,
-                                    param_names, sample, scored, shown_note, title as mktitle)
+                                    param_names, sample, scored, shown_note, title as mktitle,
+                                    check_metric, int_axis)
+from hpsearch.store.queries import last_reported
 
 
-def optimization_history(store, study_id: int) -> go.Figure:
+def optimization_history(store, study_id: int, metric: str | None = None) -> go.Figure:
     """Each trial's value by trial number, and the best-so-far line.
 
     The best-so-far line uses every trial but keeps only its steps; at most
     MAX_MARKERS trial markers are drawn (the best always among them).
+    ``metric``: any reported metric instead of the objective (each finished trial's
+    last reported value; no best-so-far line, its direction is not known).
     """
     study = get_study(store, study_id)
-    rows = scored(store, study.id, params=False)
-    title = f"Optimization history: {study.name}"
+    metric = check_metric(store, study, metric)
+    rows = (last_reported(store, study.id, metric) if metric
+            else scored(store, study.id, params=False))
+    title = f"Optimization history: {study.name}" + (f" ({metric})" if metric else "")
     if not rows:
-        return empty(title)
+        return empty(title, study)
     shown = sample(rows, MAX_MARKERS, study.mode)
     bests = best_so_far([r.value for r in rows], study.mode)
     steps = [i for i in range(len(rows)) if i == 0 or bests[i] != bests[i - 1]] + [len(rows) - 1]
     steps = sorted(set(steps))
     fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(rows))),
-                            "xaxis": {"title": {"text": "trial"}},
-                            "yaxis": {"title": {"text": metric_title(study)}}})
+                            "xaxis": {"title": {"text": "trial"}, **int_axis(rows[-1].number)},
+                            "yaxis": {"title": {"text": metric or metric_title(study)}},
+                            "meta": {"metric": metric or study.metric}})
     nums = arr([r.number for r in shown])
     fig.add_trace(go.Scatter(x=nums, y=arr([r.value for r in shown]), customdata=nums,
                              mode="markers", name="value", marker={"size": 5},
                              hovertemplate="trial %{x}: %{y}<extra>click to open</extra>"))
-    fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
-                             mode="lines", name="best so far", line={"shape": "hv"}))
+    if metric is None:
+        fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
+                                 mode="lines", name="best so far", line={"shape": "hv"}))
     return fig
 
 
@@ -51,7 +59,7 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
     rows = scored(store, study.id)
     names = param_names(study, rows)
     if not rows or not names:
-        return empty(title)
+        return empty(title, study)
     shown = sample(rows, MAX_LINES, study.mode, keep_best=MAX_LINES // 10)
     logs = log_params(study)
     dims = []
@@ -87,7 +95,7 @@ def param_importance(store, study_id: int) -> go.Figure:
     rows = scored(store, study.id)
     names = param_names(study, rows)
     if len(rows) < 2 or not names:
-        return empty(title)
+        return empty(title, study)
     from sklearn.ensemble import RandomForestRegressor  # heavy: only when drawn
 
     fit = sample(rows, MAX_FIT_ROWS, study.mode)
@@ -99,10 +107,43 @@ def param_importance(store, study_id: int) -> go.Figure:
     forest = RandomForestRegressor(n_estimators=24, max_depth=8, random_state=0, n_jobs=1,
                                    max_samples=0.5 if len(fit) >= 200 else None)
     forest.fit(X, y)
+    signs = effect_signs(names, fit, study.mode)
     pairs = sorted(zip(names, forest.feature_importances_), key=lambda t: t[1])
     note = shown_note(len(fit), len(rows), "fitted")
-    return go.Figure(go.Bar(x=[float(v) for _, v in pairs], y=[n for n, _ in pairs], orientation="h"),
-                     layout={"title": mktitle(title, note), "xaxis": {"title": {"text": "importance"}}})
+    note = "; ".join(filter(None, [note, "colour: the effect's sign (rank correlation)"]))
+    colours = {1: "#2e7d32", -1: "#c62828", 0: "#9e9e9e"}
+    words = {1: "raising it improves", -1: "raising it worsens", 0: "no monotone effect"}
+    bar = go.Bar(x=[float(v) for _, v in pairs], y=[n for n, _ in pairs], orientation="h",
+                 marker={"color": [colours[signs[n][0]] for n, _ in pairs]},
+                 customdata=[[words[signs[n][0]], signs[n][1]] for n, _ in pairs],
+                 hovertemplate="%{y}: %{x:.3f}<br>%{customdata[0]} %{meta} "
+                               "(rank correlation %{customdata[1]:+.2f})<extra></extra>",
+                 meta=study.metric)
+    return go.Figure(bar, layout={"title": mktitle(title, note),
+                                  "xaxis": {"title": {"text": "importance"}},
+                                  "meta": {"signs": {n: signs[n][0] for n in names}}})
+
+
+def effect_signs(names: list[str], rows, mode: str) -> dict[str, tuple[int, float]]:
+    """Per numeric parameter, the sign of its effect on the objective: +1 when raising it
+    improves the objective (in the study's direction), -1 when it worsens it, 0 when the
+    Spearman rank correlation is weak (|rho| < 0.1) or the parameter is a category."""
+    import numpy as np
+
+    def ranks(v):
+        return np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)
+
+    y = ranks(np.asarray([r.value for r in rows], dtype=float))
+    out: dict[str, tuple[int, float]] = {}
+    for name in names:
+        raw = [r.params.get(name) for r in rows]
+        if not is_numeric(raw) or any(v is None for v in raw) or len(set(raw)) < 2:
+            out[name] = (0, 0.0)
+            continue
+        rho = float(np.corrcoef(ranks(np.asarray(raw, dtype=float)), y)[0, 1])
+        rho = 0.0 if not math.isfinite(rho) else (rho if mode == "max" else -rho)
+        out[name] = (0 if abs(rho) < 0.1 else (1 if rho > 0 else -1), rho)
+    return out
 
 
 def slice_plot(store, study_id: int) -> go.Figure:
@@ -112,10 +153,14 @@ def slice_plot(store, study_id: int) -> go.Figure:
     rows = scored(store, study.id)
     names = param_names(study, rows)
     if not rows or not names:
-        return empty(title)
+        return empty(title, study)
     shown = sample(rows, MAX_SLICE, study.mode)
     logs = log_params(study)
-    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, subplot_titles=names)
+    # At most four panels a row: six or more side by side leave their labels colliding.
+    per_row = min(len(names), 4)
+    n_rows = -(-len(names) // per_row)
+    fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=names,
+                        horizontal_spacing=0.04, vertical_spacing=min(0.15, 0.5 / n_rows))
     ys = arr([r.value for r in shown])
     nums = arr([r.number for r in shown])
     text = arr([f"trial {n}" for n in nums])
@@ -125,11 +170,15 @@ def slice_plot(store, study_id: int) -> go.Figure:
         xs = arr([float("nan") if x is None else x for x in raw]) if numeric else arr([str(x) for x in raw])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, showlegend=False,
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
-                                 text=text, customdata=nums), row=1, col=i)
-        if numeric and name in logs:
-            fig.update_xaxes(type="log", dtick=1, row=1, col=i)  # a label per power of ten
-    fig.update_yaxes(title_text=metric_title(study), row=1, col=1)
-    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))))
+                                 text=text, customdata=nums), row=(i - 1) // per_row + 1,
+                      col=(i - 1) % per_row + 1)
+        if numeric and name in logs:  # a label per power of ten
+            fig.update_xaxes(type="log", dtick=1, row=(i - 1) // per_row + 1, col=(i - 1) % per_row + 1)
+    for r in range(1, n_rows + 1):
+        fig.update_yaxes(title_text=metric_title(study), row=r, col=1)
+    fig.update_xaxes(nticks=5, tickangle=0)
+    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))),
+                      height=max(380, 300 * n_rows + 80))
     return fig
 
 
@@ -168,7 +217,7 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
             raise ValueError(f"contour needs two different parameters, got {list(params)}")
     title = f"Contour: {study.name}" + (f" ({params[0]} × {params[1]})" if len(params) == 2 else "")
     if len(rows) < 2 or len(params) != 2:
-        return empty(title)
+        return empty(title, study)
     a, b = params
     logs = log_params(study)
     xa = [r.params.get(a) for r in rows]
@@ -177,7 +226,7 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
     xs, xl = encode(xa, log=xlog)
     ys, yl = encode(ya, log=ylog)
     if not any(math.isfinite(v) for v in xs) or not any(math.isfinite(v) for v in ys):
-        return empty(title)
+        return empty(title, study)
     xc, xcell = _bins(xs, xl)
     yc, ycell = _bins(ys, yl)
     pick = max if study.mode == "max" else min

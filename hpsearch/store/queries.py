@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import defer
 
 from hpsearch.status import StudyStatus, TrialStatus
-from hpsearch.store.models import Study, Trial
+from hpsearch.store.models import Result, Study, Trial
 
 
 # -- the order of "best" ----------------------------------------------------------------
@@ -57,6 +57,64 @@ def scored_trials(store, study_id: int, params: bool = True) -> list[Row]:
     with store.session() as s:
         rows = s.execute(select(*cols).where(*_scored(study_id)).order_by(Trial.number))
         return [Row(n, p or {}, v) for n, p, v in rows if v is not None and math.isfinite(v)]
+
+
+# Bookkeeping keys Tune adds to every result: not metrics worth a chart or a picker.
+NOT_METRICS = frozenset({"training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid",
+                         "iterations_since_restore", "time_since_restore", "done"})
+
+
+def reported_metrics(store, study_id: int) -> list[str]:
+    """The numeric metrics a study reports (from its latest result), objective first not implied."""
+    with store.session() as s:
+        metrics = s.scalar(select(Result.metrics).join(Trial, Trial.id == Result.trial_id)
+                           .where(Trial.study_id == study_id).order_by(Result.id.desc()).limit(1))
+    return sorted(k for k, v in (metrics or {}).items() if k not in NOT_METRICS
+                  and isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def last_reported(store, study_id: int, metric: str, params: bool = False) -> list[Row]:
+    """Each SCORED trial's last reported value of ``metric`` (any metric it reports), by number;
+    trials whose last result lacks it, or holds a non-finite value, are left out."""
+    last = (select(Result.trial_id.label("tid"), func.max(Result.iteration).label("it"))
+            .join(Trial, Trial.id == Result.trial_id)
+            .where(Trial.study_id == study_id, Trial.status.in_(TrialStatus.SCORED))
+            .group_by(Result.trial_id).subquery())
+    value = Result.metrics[metric].as_float()
+    q = (select(Trial.number, Trial.params if params else literal(None), value)
+         .join(Result, Result.trial_id == Trial.id)
+         .join(last, (last.c.tid == Result.trial_id) & (last.c.it == Result.iteration))
+         .order_by(Trial.number))
+    with store.session() as s:
+        rows = s.execute(q)
+        return [Row(n, p or {}, float(v)) for n, p, v in rows
+                if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def neighbours(store, study_id: int, number: int) -> tuple[int | None, int | None]:
+    """The trial numbers just before and just after ``number`` in the study (None at an end)."""
+    with store.session() as s:
+        prev = s.scalar(select(func.max(Trial.number)).where(Trial.study_id == study_id,
+                                                             Trial.number < number))
+        nxt = s.scalar(select(func.min(Trial.number)).where(Trial.study_id == study_id,
+                                                            Trial.number > number))
+    return prev, nxt
+
+
+class Span(NamedTuple):
+    number: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+def trial_spans(store, study_id: int) -> list[Span]:
+    """Every started trial's start and finish (None while it runs), by start."""
+    with store.session() as s:
+        rows = s.execute(select(Trial.number, Trial.status, Trial.started_at, Trial.finished_at)
+                         .where(Trial.study_id == study_id, Trial.started_at.is_not(None))
+                         .order_by(Trial.started_at, Trial.number))
+        return [Span(*r) for r in rows]
 
 
 # -- counts and summaries -------------------------------------------------------------

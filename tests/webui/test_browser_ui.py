@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chro
 GL_ARGS = ["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
            "--ignore-gpu-blocklist", "--disable-background-networking",
            "--disable-component-update", "--no-first-run"]
-STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour"]
+STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour", "edf", "rank",
+                "timeline"]
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +167,30 @@ def test_contour_pair_picker_recovers_after_the_same_parameter_twice(site, page)
     page.wait_for_selector("#chart-contour .xtitle:has-text('dropout')", timeout=10_000)
     page.wait_for_selector("#chart-contour .ytitle:has-text('optimizer')", timeout=10_000)
     assert page.locator("#chart-contour.chart-error").count() == 0
+    assert page.problems == []
+
+
+def test_chart_controls_log_y_metric_picker_and_click_to_open_a_trial(site, page):
+    sid = site.ids["done-study"]
+    page.goto(f"{site.url}/studies/{sid}")
+    drawn(page, ["chart-history", "chart-curves"])
+    page.check("#history-logy")
+    until(page, "document.getElementById('chart-history')._fullLayout.yaxis.type === 'log'")
+    page.select_option("#curves-metric", "loss")
+    until(page, "document.getElementById('chart-curves').layout.yaxis.title.text === 'loss'")
+    # A click on a trial's point opens that trial.
+    point = page.locator("#chart-history .scatterlayer .trace").first.locator(".point").last
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url(f"**/studies/{sid}/trials/*", timeout=10_000)
+    number = int(page.url.rsplit("/", 1)[1])
+    drawn(page, ["chart-metrics"])
+    # Every metric has its panel; previous / next trial links.
+    titles = page.locator("#chart-metrics .annotation-text").evaluate_all("els => els.map(e => e.textContent)")
+    assert {"loss", "val_accuracy"} <= set(titles)
+    page.click("#prev-trial")
+    page.wait_for_url(f"**/trials/{number - 1}")
     assert page.problems == []
 
 

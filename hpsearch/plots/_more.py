@@ -1,0 +1,142 @@
+"""Charts over a study's trials as a population: EDF, rank, timeline."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, get_study,
+                                    int_axis, is_numeric, log_params, metric_title, param_names,
+                                    sample, scored, shown_note, title as mktitle)
+from hpsearch.status import TrialStatus
+from hpsearch.store.models import utcnow
+from hpsearch.store.queries import last_reported, trial_spans
+
+MAX_EDF_POINTS = 2000
+MAX_SPANS = 5000
+
+
+def edf(store, study_ids: int | list[int], metric: str | None = None) -> go.Figure:
+    """Empirical distribution of the finished trials' values: the share of trials whose
+    value is at most x (one line per study; Optuna's ``plot_edf``).
+
+    ``metric``: any metric the trials report instead of the objective (each trial's
+    last reported value). Drawn with at most MAX_EDF_POINTS points a study.
+    """
+    ids = [study_ids] if isinstance(study_ids, int) else list(study_ids)
+    studies = [get_study(store, i) for i in ids]
+    title = "Empirical distribution of values: " + ", ".join(s.name for s in studies)
+    fig = go.Figure(layout={"title": {"text": title}, "yaxis": {"title": {"text": "share of trials ≤ x"},
+                                                                "range": [0, 1.02]}})
+    label = None
+    for study in studies:
+        m = check_metric(store, study, metric)
+        rows = last_reported(store, study.id, m) if m else scored(store, study.id, params=False)
+        if not rows:
+            continue
+        values = np.sort(np.asarray([r.value for r in rows], dtype=float))
+        share = np.arange(1, len(values) + 1) / len(values)
+        if len(values) > MAX_EDF_POINTS:  # even quantiles, the extremes kept
+            keep = np.unique(np.linspace(0, len(values) - 1, MAX_EDF_POINTS).round().astype(int))
+            values, share = values[keep], share[keep]
+        fig.add_trace(go.Scatter(x=values, y=share, mode="lines", line={"shape": "hv"},
+                                 name=f"{study.name} ({len(rows):,} trials)", meta=study.id))
+        label = m or metric_title(study)
+    if not fig.data:
+        return empty(title, studies[0] if len(studies) == 1 else None)
+    fig.update_xaxes(title_text=label)
+    return fig
+
+
+def rank_plot(store, study_id: int) -> go.Figure:
+    """Each finished trial's rank (1 = best, in the study's direction) against each
+    parameter, one panel per parameter, coloured by rank (Optuna's ``plot_rank``, one
+    parameter a panel). At most MAX_SLICE trials (an even sample, the best kept)."""
+    study = get_study(store, study_id)
+    title = f"Rank: {study.name}"
+    rows = scored(store, study.id)
+    names = param_names(study, rows)
+    if not rows or not names:
+        return empty(title, study)
+    order = sorted(range(len(rows)), key=lambda i: rows[i].value, reverse=study.mode == "max")
+    rank = {rows[i].number: k + 1 for k, i in enumerate(order)}
+    shown = sample(rows, MAX_SLICE, study.mode)
+    per_row = min(len(names), 4)
+    n_rows = -(-len(names) // per_row)
+    fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=names,
+                        horizontal_spacing=0.04, vertical_spacing=min(0.15, 0.5 / n_rows))
+    nums = arr([r.number for r in shown])
+    ranks = arr([rank[r.number] for r in shown])
+    logs = log_params(study)
+    for i, name in enumerate(names):
+        raw = [r.params.get(name) for r in shown]
+        numeric = is_numeric(raw)
+        xs = arr([float("nan") if x is None else x for x in raw]) if numeric else arr([str(x) for x in raw])
+        r, c = i // per_row + 1, i % per_row + 1
+        fig.add_trace(go.Scatter(x=xs, y=ranks, mode="markers", showlegend=False, name=name,
+                                 customdata=nums, text=arr([f"trial {n}" for n in nums]),
+                                 marker={"color": ranks, "colorscale": "Viridis", "reversescale": True,
+                                         "size": 5, "showscale": i == 0,
+                                         "colorbar": {"title": {"text": "rank"}}}), row=r, col=c)
+        if numeric and name in logs:
+            fig.update_xaxes(type="log", dtick=1, row=r, col=c)
+    for r in range(1, n_rows + 1):
+        fig.update_yaxes(title_text="rank (1 = best)", autorange="reversed", row=r, col=1)
+    fig.update_xaxes(nticks=5)
+    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))),
+                      height=max(380, 300 * n_rows + 80))
+    return fig
+
+
+def _lanes(spans, now) -> list[int]:
+    """Each span's lane: the first lane free at its start (greedy interval partitioning), so
+    lanes are the concurrent slots the trials ran in and gaps in a lane are idle time."""
+    free_at: list = []
+    out = []
+    for sp in spans:
+        end = sp.finished_at or now
+        for k, t in enumerate(free_at):
+            if t <= sp.started_at:
+                free_at[k] = end
+                out.append(k)
+                break
+        else:
+            free_at.append(end)
+            out.append(len(free_at) - 1)
+    return out
+
+
+STATUS_COLOURS = {TrialStatus.COMPLETED: "#2e7d32", TrialStatus.EARLY_STOPPED: "#ef6c00",
+                  TrialStatus.ERROR: "#c62828", TrialStatus.RUNNING: "#1565c0",
+                  TrialStatus.INTERRUPTED: "#757575"}
+
+
+def timeline(store, study_id: int) -> go.Figure:
+    """Trials over time: one bar per trial from start to finish (to now while it runs),
+    in lanes of concurrent slots (the slots the trials' workers offered: a gap in a lane
+    is a slot standing idle), coloured by status. At most MAX_SPANS trials (the latest)."""
+    study = get_study(store, study_id)
+    title = f"Timeline: {study.name}"
+    spans = trial_spans(store, study.id)
+    if not spans:
+        return empty(title, study)
+    note = f"the latest {MAX_SPANS:,} of {len(spans):,} trials" if len(spans) > MAX_SPANS else ""
+    spans = spans[-MAX_SPANS:]
+    now = utcnow()
+    lanes = _lanes(spans, now)
+    fig = go.Figure(layout={"title": mktitle(title, note), "barmode": "overlay",
+                            "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+                            "yaxis": {"title": {"text": "slot"}, **int_axis(max(lanes) + 1),
+                                      "autorange": "reversed"}})
+    by_status: dict[str, list[int]] = {}
+    for i, sp in enumerate(spans):
+        by_status.setdefault(sp.status, []).append(i)
+    for status, idx in by_status.items():
+        ms = [max(1.0, ((spans[i].finished_at or now) - spans[i].started_at).total_seconds() * 1000)
+              for i in idx]
+        fig.add_trace(go.Bar(
+            base=[spans[i].started_at.isoformat() for i in idx], x=ms, y=[lanes[i] for i in idx],
+            orientation="h", name=status, customdata=[spans[i].number for i in idx],
+            marker={"color": STATUS_COLOURS.get(status, "#9e9e9e")},
+            hovertemplate="trial %{customdata}: %{x:,.0f} ms<extra>" + status + "</extra>"))
+    return fig

@@ -1,0 +1,109 @@
+"""The second pass of charts (#16): EDF, rank, timeline, importance with sign, a metric
+picker on history / curves / EDF / compare, whole-number axes, a wrapped slice plot, and
+the reason a finished study's chart is empty."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hpsearch import plots
+from hpsearch.store import StudyStatus, TrialStatus
+from tests.webui.conftest import make_spec
+
+
+def test_edf_is_the_share_of_trials_at_most_each_value(store, filled):
+    fig = plots.edf(store, filled["done"])
+    (trace,) = fig.data
+    xs, ys = list(trace.x), list(trace.y)
+    assert xs == sorted(xs) and ys == sorted(ys) and ys[-1] == 1.0
+    # 5 scored trials (one of six is an ERROR): shares 1/5 .. 5/5
+    assert [round(y, 2) for y in ys] == [0.2, 0.4, 0.6, 0.8, 1.0]
+    by_loss = plots.edf(store, filled["done"], metric="loss")
+    assert by_loss.layout.xaxis.title.text == "loss" and max(by_loss.data[0].x) < 0.5
+    with pytest.raises(ValueError, match="unknown metric 'nope'.*loss, val_accuracy"):
+        plots.edf(store, filled["done"], metric="nope")
+
+
+def test_rank_puts_the_best_trial_first(store, filled):
+    fig = plots.rank_plot(store, filled["done"])
+    first = fig.data[0]
+    ranks = dict(zip(first.customdata, first.y))
+    assert sorted(ranks.values()) == [1, 2, 3, 4, 5]
+    assert ranks[4] == 1  # mode max: trial 4 has the highest value
+    assert len(fig.data) == 3  # one panel per parameter
+
+
+def test_timeline_puts_overlapping_trials_in_separate_slots(store):
+    row = store.create_study(make_spec("timed"), status=StudyStatus.RUNNING)
+    t = time.time() - 100
+    params = {"lr": 0.01, "dropout": 0.1, "optimizer": "sgd"}
+    # trials 0 and 1 overlap; 2 starts after 0 ended (slot 0 again, after an idle gap)
+    store.apply([("trial", row.id, "a", 0, params, TrialStatus.RUNNING, t),
+                 ("trial", row.id, "b", 1, params, TrialStatus.RUNNING, t + 1),
+                 ("status", row.id, "a", TrialStatus.COMPLETED, {"value": 0.5}, t + 10),
+                 ("trial", row.id, "c", 2, params, TrialStatus.RUNNING, t + 20)])
+    fig = plots.timeline(store, row.id)
+    slots = {n: y for tr in fig.data for n, y in zip(tr.customdata, tr.y)}
+    assert slots == {0: 0, 1: 1, 2: 0}
+    assert {tr.name for tr in fig.data} == {"COMPLETED", "RUNNING"}
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.xaxis.type == "date"
+
+
+def test_importance_shows_the_sign_of_each_effect(store, filled):
+    fig = plots.param_importance(store, filled["done"])
+    signs = fig.layout.meta["signs"]
+    # val_accuracy (max) rises with lr and dropout in the fixture; optimizer is a category
+    assert signs == {"lr": 1, "dropout": 1, "optimizer": 0}
+    colours = dict(zip(fig.data[0].y, fig.data[0].marker.color))
+    assert colours["lr"] != colours["optimizer"]
+
+
+def test_history_and_curves_take_any_reported_metric(store, filled):
+    fig = plots.optimization_history(store, filled["done"], metric="loss")
+    assert fig.layout.yaxis.title.text == "loss" and len(fig.data) == 1  # no best-so-far line
+    assert all(y < 0.5 for y in fig.data[0].y)
+    curves = plots.learning_curves(store, filled["done"], metric="loss")
+    assert all(max(t.y) < 0.5 for t in curves.data) and curves.layout.yaxis.title.text == "loss"
+    assert plots.learning_curves(store, filled["done"]).data[0].meta is not None  # trial number
+    cmp = plots.compare_history(store, [filled["done"]], metric="loss")
+    assert cmp.layout.yaxis.title.text == "loss"
+    with pytest.raises(ValueError):
+        plots.optimization_history(store, filled["done"], metric="d_loss")
+
+
+def test_counts_get_whole_number_ticks(store, filled):
+    assert plots.optimization_history(store, filled["done"]).layout.xaxis.dtick == 1
+    assert plots.learning_curves(store, filled["done"]).layout.xaxis.tickformat == "d"
+
+
+def test_slice_with_six_parameters_wraps_into_rows(store):
+    space = {f"p{i}": {"uniform": [0.0, 1.0]} for i in range(6)}
+    row = store.create_study(make_spec("wide", space=space), status=StudyStatus.RUNNING)
+    t = time.time()
+    ops = []
+    for n in range(4):
+        ops += [("trial", row.id, f"r{n}", n, {f"p{i}": (n + i) / 10 for i in range(6)},
+                 TrialStatus.RUNNING, t),
+                ("status", row.id, f"r{n}", TrialStatus.COMPLETED, {"value": n / 10}, t)]
+    store.apply(ops)
+    fig = plots.slice_plot(store, row.id)
+    assert len(fig.data) == 6 and fig.layout.height >= 680  # two rows of panels
+    assert {t.xaxis for t in fig.data} == {"x", "x2", "x3", "x4", "x5", "x6"}
+
+
+def test_a_failed_studys_empty_chart_says_why(store, filled):
+    store.set_study_status(filled["empty"], StudyStatus.FAILED, error="boom")
+    fig = plots.optimization_history(store, filled["empty"])
+    (note,) = fig.layout.annotations
+    assert "failed" in note.text.lower() and "yet" not in note.text
+
+
+def test_plot_api_passes_the_metric_and_refuses_an_unknown_one(client, filled):
+    sid = filled["done"]
+    r = client.get(f"/api/v1/studies/{sid}/plots/history?metric=loss")
+    assert r.status_code == 200 and r.json["layout"]["yaxis"]["title"]["text"] == "loss"
+    r = client.get(f"/api/v1/studies/{sid}/plots/curves?metric=nope")
+    assert r.status_code == 400 and "nope" in r.json["message"]
+    for name in ("edf", "rank", "timeline"):
+        assert client.get(f"/api/v1/studies/{sid}/plots/{name}").status_code == 200
