@@ -25,7 +25,7 @@ from hpsearch import recovery, schedulers, teachers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.spec import Spec, validate
-from hpsearch.store import Store, StudyStatus, TrialStatus, queries
+from hpsearch.store import Store, StudyStatus, TrialStatus, fronts, queries
 from hpsearch.store.store import home
 from hpsearch.transfer import effective_fixed
 from hpsearch.trial import make_trial_fn
@@ -72,10 +72,10 @@ def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
         store.get_study(name)  # NotFoundError names a missing study
     rows = []
     names = set(spec.search_space.names)
-    for source, params, value in store.finished_trials(spec.warm_start):
+    for source, params, value, values in fronts.finished_with_values(store, spec.warm_start):
         params = {k: v for k, v in params.items() if k in names}
-        if searcher.observe(params, value):
-            rows.append({"params": params, "value": value, "source": source})
+        if recovery.observe(searcher, params, value, values):
+            rows.append({"params": params, "value": value, "source": source, "values": values})
     return store.import_trials(study_id, rows)
 
 
@@ -87,9 +87,12 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
 
     info = trainables.get_trainable(spec.trainable, allow_import=allow_import)
     space = spec.search_space
+    objectives = spec.objective_list()
     searcher = searchers.create_searcher(spec.searcher.type, space, metric=spec.metric,
                                          mode=spec.mode, seed=spec.seed,
                                          max_trials=spec.budget.trials,
+                                         objectives=list(zip(objectives.metrics, objectives.modes)),
+                                         constraints=spec.constraint_list(),
                                          **spec.searcher.options())
     if resume:
         trials = store.trials(study_id)

@@ -106,7 +106,7 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
     if not saved_state:
         for t in trials:
             if t.status == TrialStatus.IMPORTED and t.value is not None:
-                searcher.observe(t.params, t.value)
+                observe(searcher, t.params, t.value, t.values)
     plan = Plan()
     recorded = {t.ray_trial_id for t in ran if t.ray_trial_id}
     for t in sorted(ran, key=lambda r: r.number):
@@ -119,7 +119,8 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
             known = True
         if t.status in TrialStatus.DONE:
             if known and rid in searcher.pending_points():
-                result = {metric: t.value} if t.value is not None else None
+                # every objective a multi-objective searcher needs, the primary last
+                result = {**(t.values or {}), metric: t.value} if t.value is not None else None
                 searcher.on_trial_complete(rid, result, error=t.status == TrialStatus.ERROR
                                            or t.value is None)
         else:  # INTERRUPTED: run it again under the same number
@@ -141,3 +142,11 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
              "restored" if saved_state else "rebuilt", searcher.progress(),
              sorted(searcher.pending_points()))
     return plan
+
+
+def observe(searcher, params: dict, value: float, values: dict | None) -> bool:
+    """Tell a finished trial of an earlier run; a multi-objective searcher (which has
+    ``set_objectives``) also gets every objective's value."""
+    if hasattr(searcher, "set_objectives"):
+        return searcher.observe(params, value, values)
+    return searcher.observe(params, value)

@@ -19,6 +19,13 @@ from searchers._options import REGISTRY
 # name -> "module:Class" (read from the registry in searchers/_options.py).
 SEARCHERS = {name: entry.target for name, entry in REGISTRY.items()}
 
+# name -> its variant for several objectives or constraints (searchers/_multiobjective.py):
+# NSGA-II and ParEGO. random and grid learn nothing and run unchanged.
+MULTI_OBJECTIVE = {
+    "genetic": "searchers._multiobjective:NSGA2Searcher",
+    "bayesian": "searchers._multiobjective:ParEGOSearcher",
+}
+
 
 def names() -> list[str]:
     return sorted(REGISTRY)
@@ -50,9 +57,21 @@ def check_options(name: str, options: dict) -> dict:
 
 
 def create_searcher(name: str, space, *, metric: str, mode: str, seed: int = 0,
-                    max_trials: int | None = None, **options: Any):
-    """Build searcher ``name`` over ``space``; bad options raise SpecError."""
+                    max_trials: int | None = None, objectives: list | None = None,
+                    constraints: list | tuple = (), **options: Any):
+    """Build searcher ``name`` over ``space``; bad options raise SpecError.
+
+    ``objectives`` (``[(metric, mode), ...]``, the first being ``metric``/``mode``) and
+    ``constraints`` (:class:`hpsearch.pareto.Constraint`) select the multi-objective
+    variant when there are several objectives or any constraint."""
     options = check_options(name, options)
+    several = bool(objectives) and (len(objectives) > 1 or bool(constraints))
+    if several and name in MULTI_OBJECTIVE:
+        module, _, cls_name = MULTI_OBJECTIVE[name].partition(":")
+        searcher = getattr(importlib.import_module(module), cls_name)(
+            space, metric=metric, mode=mode, seed=seed, max_trials=max_trials, **options)
+        searcher.set_objectives(objectives, constraints)
+        return searcher
     return searcher_class(name)(space, metric=metric, mode=mode, seed=seed,
                                 max_trials=max_trials, **options)
 

@@ -118,3 +118,13 @@ def pareto(store, study: Study) -> ParetoView:
                          .order_by(Trial.number)).all()
     return view_of(objectives, constraints,
                    [(n, objective_values(vals, value, objectives.metrics[0])) for n, vals, value in rows])
+
+
+def finished_with_values(store, study_names: list[str]) -> list[tuple[str, dict, float, dict]]:
+    """(study name, params, value, values) of the COMPLETED trials of the named studies,
+    for a warm start (``values``: every objective of a multi-objective study, else {})."""
+    with store.session() as s:
+        rows = s.execute(select(Study.name, Trial.params, Trial.value, Trial.values).join(Trial)
+                         .where(Study.name.in_(study_names), Trial.status == TrialStatus.COMPLETED,
+                                Trial.value.is_not(None)).order_by(Study.id, Trial.number))
+        return [(n, p, v, dict(vals or {})) for n, p, v, vals in rows]

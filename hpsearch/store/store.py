@@ -362,7 +362,7 @@ class Store:
         with self.session(write=True) as s:
             for i, row in enumerate(rows):
                 s.add(Trial(study_id=study_id, number=start + i, params=row["params"],
-                            status=TrialStatus.IMPORTED, value=row["value"],
+                            status=TrialStatus.IMPORTED, value=row["value"], values=row.get("values"),
                             best_value=row["value"], imported_from=row["source"],
                             finished_at=utcnow()))
         return len(rows)
