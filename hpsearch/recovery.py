@@ -106,7 +106,7 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
     if not saved_state:
         for t in trials:
             if t.status == TrialStatus.IMPORTED and t.value is not None:
-                observe(searcher, t.params, t.value, t.values)
+                observe(searcher, t.params, t.value, getattr(t, "values", None))
     plan = Plan()
     recorded = {t.ray_trial_id for t in ran if t.ray_trial_id}
     for t in sorted(ran, key=lambda r: r.number):
@@ -120,7 +120,7 @@ def reconcile(searcher, saved_state: dict | None, trials: list, budget: int) -> 
         if t.status in TrialStatus.DONE:
             if known and rid in searcher.pending_points():
                 # every objective a multi-objective searcher needs, the primary last
-                result = {**(t.values or {}), metric: t.value} if t.value is not None else None
+                result = {**(getattr(t, "values", None) or {}), metric: t.value} if t.value is not None else None
                 searcher.on_trial_complete(rid, result, error=t.status == TrialStatus.ERROR
                                            or t.value is None)
         else:  # INTERRUPTED: run it again under the same number
