@@ -142,19 +142,28 @@ class Study:
         """One row per trial: number, status, value, duration_s, then ``param_*`` columns."""
         import pandas as pd
 
-        rows = []
-        for t in self.trials:
-            row = {"number": t.number, "status": t.status, self.metric: t.value,
-                   "best_" + self.metric: t.best_value, "iterations": t.iterations,
-                   "duration_s": t.duration_s, "imported_from": t.imported_from}
-            row.update({k: v for k, v in t.values.items() if k not in row})  # several objectives
-            row.update({f"param_{k}": v for k, v in t.params.items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
+        # The same rows as the web UI's export (one definition: queries.table_row).
+        return pd.DataFrame([queries.table_row(t, self.metric) for t in self.trials])
 
-    def plot_history(self):
+    def plot_history(self, metric: str | None = None):
+        """Each trial's value by number; ``metric``: any reported metric instead."""
         from hpsearch import plots
-        return plots.optimization_history(self.store, self.id)
+        return plots.optimization_history(self.store, self.id, metric)
+
+    def plot_edf(self, metric: str | None = None):
+        """The share of finished trials with a value at most x."""
+        from hpsearch import plots
+        return plots.edf(self.store, self.id, metric)
+
+    def plot_rank(self):
+        """Each finished trial's rank (1 = best) against each parameter."""
+        from hpsearch import plots
+        return plots.rank_plot(self.store, self.id)
+
+    def plot_timeline(self):
+        """Trials over time in lanes of concurrent slots (gaps: idle slots)."""
+        from hpsearch import plots
+        return plots.timeline(self.store, self.id)
 
     def plot_parallel_coordinates(self):
         from hpsearch import plots
@@ -164,9 +173,9 @@ class Study:
         from hpsearch import plots
         return plots.param_importance(self.store, self.id)
 
-    def plot_learning_curves(self):
+    def plot_learning_curves(self, metric: str | None = None):
         from hpsearch import plots
-        return plots.learning_curves(self.store, self.id)
+        return plots.learning_curves(self.store, self.id, metric)
 
     def plot_slice(self):
         from hpsearch import plots

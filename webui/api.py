@@ -56,6 +56,30 @@ def trials(study_id: int):
     return jsonify(queries.list_trials(queries.store().get_study(study_id), request.args))
 
 
+@bp.get("/studies/<int:study_id>/trials/export")
+def trials_export(study_id: int):
+    """Every trial under the table's filters and sort, as CSV or JSON (the columns of
+    ``Study.to_dataframe()``)."""
+    row = queries.store().get_study(study_id)
+    fmt = queries.choice_arg(request.args, "format", ("csv", "json")) or "csv"
+    rows = queries.export_rows(row, request.args)
+    name = f"{row.name}-trials.{fmt}".replace('"', "")
+    if fmt == "json":
+        resp = jsonify(rows)
+    else:
+        import csv
+        import io
+
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        resp = current_app.response_class(buf.getvalue(), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return resp
+
+
 @bp.get("/studies/<int:study_id>/trials/<int:number>")
 def trial(study_id: int, number: int):
     return jsonify(queries.trial_detail(queries.store().get_study(study_id), number))

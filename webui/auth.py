@@ -34,7 +34,7 @@ ACCESS: dict[str, str] = {
     "pages.compare": VIEWER, "pages.compare_trials": VIEWER, "pages.submit": MEMBER,
     "pages.cancel": MEMBER,
     "api.openapi": VIEWER, "api.studies": VIEWER, "api.study": VIEWER, "api.trials": VIEWER,
-    "api.trial": VIEWER, "api.plot": VIEWER, "api.results": VIEWER, "api.compare_trials": VIEWER,
+    "api.trial": VIEWER, "api.plot": VIEWER, "api.results": VIEWER, "api.trials_export": VIEWER, "api.compare_trials": VIEWER,
     "api.compare_studies": VIEWER,
     "api.create": MEMBER, "api.cancel": MEMBER,
     "auth.logout": VIEWER, "auth.account": VIEWER, "auth.password": VIEWER,

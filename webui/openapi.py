@@ -114,13 +114,29 @@ def _paths_and_schemas() -> dict:
                     _q("status", {"type": "string"}, "trial status"),
                     _q("sort", {"type": "string"}, "number, value, status, iterations, started, "
                                                    "finished, or param.NAME (a parameter's value); "
-                                                   "prefix - for descending")] + _PARAM_FILTERS,
+                                                   "prefix - for descending"),
+                    _q("cols", {"type": "array", "items": {"type": "string"}},
+                       "extra columns in each item's columns: duration, or metric.NAME (the "
+                       "trial's last reported NAME)")] + _PARAM_FILTERS,
                 "responses": {"200": _json(_ref("TrialPage"), "trials"), **_ERR}}},
             "/studies/{study_id}/trials/{number}": {"get": {
                 "summary": "One trial with its results and status history",
                 "parameters": [_ID, {"name": "number", "in": "path", "required": True,
                                      "schema": {"type": "integer"}}],
                 "responses": {"200": _json(_ref("Trial"), "the trial"), "404": _ERR["404"]}}},
+            "/studies/{study_id}/trials/export": {"get": {
+                "summary": "Every trial under the table's filters and sort, as CSV or JSON",
+                "description": "The columns of the Python API's Study.to_dataframe(): number, "
+                               "status, the metric, best_<metric>, iterations, duration_s, "
+                               "imported_from, param_NAME. At most 100,000 trials.",
+                "parameters": [_ID, _q("format", {"type": "string", "enum": ["csv", "json"]},
+                                       "csv (default) or json"),
+                               _q("status", {"type": "string"}, "trial status"),
+                               _q("sort", {"type": "string"}, "as for /trials")] + _PARAM_FILTERS,
+                "responses": {"200": {"description": "the rows", "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    **_ERR}}},
             "/studies/{study_id}/results": {"get": {
                 "summary": "Results reported after a result id, oldest first (incremental: "
                            "pass the answer's last_id as the next after)",

@@ -185,23 +185,65 @@ def trial_sort(study: Study, args) -> tuple[str, Any]:
     return raw, TRIAL_SORTS[key]
 
 
-def list_trials(study: Study, args, clamp: bool = False) -> dict:
-    """One page of a study's trials, filtered by status and sorted, in SQL (``clamp``: a page
-    past the end shows the last one)."""
+EXTRA_COLUMNS = ("duration",)  # besides metric.NAME (any reported metric)
+MAX_EXPORT = 100_000
+
+
+def columns_arg(study: Study, args) -> list[str]:
+    """``cols``: extra trials-table columns, ``duration`` or ``metric.NAME`` (repeat or comma)."""
+    raw = [c.strip() for v in args.getlist("cols") for c in v.split(",") if c.strip()]
+    known = reads.reported_metrics(store(), study.id) if any(c.startswith("metric.") for c in raw) else []
+    for c in raw:
+        if c not in EXTRA_COLUMNS and not (c.startswith("metric.") and c[7:] in known):
+            raise BadParam(f"cols: unknown column {c!r}; columns: duration, "
+                           + ", ".join(f"metric.{m}" for m in known or reads.reported_metrics(store(), study.id)))
+    return list(dict.fromkeys(raw))
+
+
+def trials_filtered(study: Study, args):
+    """The query of a study's trials under the table's filters and sort, and what was parsed."""
     status = choice_arg(args, "status", TrialStatus.ALL)
-    page = int_arg(args, "page", 1, 1, 10**6)
-    per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
     sort, col = trial_sort(study, args)
     order = col.desc() if sort.startswith("-") else col.asc()
     params = filters.parse(study, args)
     q = reads.trials_query(study.id, status=status, where=filters.clauses(params))
     # NULL values last whichever the direction.
-    got = page_of(q, page=page, per_page=per_page, order=(col.is_(None), order, Trial.number),
-                  clamp=clamp)
-    page = got.page
-    return {"items": [trial_dict(t) for t in got.items], "total": got.total, "page": page,
-            "per_page": per_page, "pages": got.pages, "sort": sort,
-            "status": status, "params": params}
+    return q, (col.is_(None), order, Trial.number), {"sort": sort, "status": status, "params": params}
+
+
+def export_rows(study: Study, args) -> list[dict]:
+    """Every trial under the table's filters and sort, as ``Study.to_dataframe()`` rows."""
+    q, order, _ = trials_filtered(study, args)
+    with store().session() as s:
+        rows = list(s.scalars(q.order_by(*order).limit(MAX_EXPORT + 1)))
+        if len(rows) > MAX_EXPORT:
+            raise BadParam(f"more than {MAX_EXPORT:,} trials match: narrow the filter, or use "
+                           "study.to_dataframe() in Python")
+        return [reads.table_row(t, study.metric) for t in rows]
+
+
+def list_trials(study: Study, args, clamp: bool = False) -> dict:
+    """One page of a study's trials, filtered by status and sorted, in SQL (``clamp``: a page
+    past the end shows the last one)."""
+    page = int_arg(args, "page", 1, 1, 10**6)
+    per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
+    q, order, parsed = trials_filtered(study, args)
+    cols = columns_arg(study, args)
+    got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp)
+    items = [trial_dict(t) for t in got.items]
+    if cols:
+        last = reads.last_results(store(), [t.id for t in got.items]) if any(
+            c.startswith("metric.") for c in cols) else {}
+        for t, d in zip(got.items, items):
+            extra = {}
+            for c in cols:
+                if c == "duration":
+                    extra[c] = reads.table_row(t, study.metric)["duration_s"]
+                else:
+                    extra[c] = last.get(t.id, {}).get(c[7:])
+            d["columns"] = extra
+    return {"items": items, "total": got.total, "page": got.page, "per_page": per_page,
+            "pages": got.pages, "columns": cols, **parsed}
 
 
 def trial_detail(study: Study, number: int, with_results: bool = True) -> dict:

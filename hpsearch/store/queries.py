@@ -101,6 +101,31 @@ def neighbours(store, study_id: int, number: int) -> tuple[int | None, int | Non
     return prev, nxt
 
 
+def last_results(store, trial_ids: Sequence[int]) -> dict[int, dict]:
+    """Each trial's last reported metrics (its result of the highest iteration), by trial id."""
+    if not trial_ids:
+        return {}
+    last = (select(Result.trial_id.label("tid"), func.max(Result.iteration).label("it"))
+            .where(Result.trial_id.in_(list(trial_ids))).group_by(Result.trial_id).subquery())
+    with store.session() as s:
+        rows = s.execute(select(Result.trial_id, Result.metrics)
+                         .join(last, (last.c.tid == Result.trial_id) & (last.c.it == Result.iteration)))
+        return {tid: dict(m or {}) for tid, m in rows}
+
+
+def table_row(t, metric: str) -> dict:
+    """One trial as a row of the trials table: what ``Study.to_dataframe()`` and the web
+    export (CSV/JSON) both write. ``t`` is a store Trial or the API's TrialInfo."""
+    duration = ((t.finished_at - t.started_at).total_seconds()
+                if t.started_at and t.finished_at else None)
+    row = {"number": t.number, "status": t.status, metric: t.value,
+           "best_" + metric: t.best_value, "iterations": t.iterations,
+           "duration_s": duration, "imported_from": t.imported_from}
+    row.update({k: v for k, v in (getattr(t, "values", None) or {}).items() if k not in row})
+    row.update({f"param_{k}": v for k, v in (t.params or {}).items()})
+    return row
+
+
 class Span(NamedTuple):
     number: int
     status: str
