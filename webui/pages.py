@@ -27,6 +27,8 @@ bp.url_value_preprocessor(queries.check_url_ids)
 
 STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour", "edf", "rank",
                 "timeline"]
+# First on the page of a study with several objectives (a click on a point opens its trial).
+MULTI_OBJECTIVE_CHARTS = ["pareto", "hypervolume"]
 
 
 def _fig(fig) -> dict:
@@ -70,7 +72,9 @@ def study(study_id: int):
     params = filters.params_of(row)
     numeric = [n for n, p in params.items() if p.numeric]
     pair = (numeric + [n for n in params if n not in numeric])[:2]
-    charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in STUDY_CHARTS}
+    several = len((row.spec or {}).get("objectives") or []) > 1
+    names = (MULTI_OBJECTIVE_CHARTS if several else []) + STUDY_CHARTS
+    charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in names}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
                            trials=trials, charts=charts, args=request.args, params=params,
                            pair=pair, statuses=TrialStatus.ALL, problem=problem,
