@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hpsearch.api import (Study, compare, export_model, list_studies, load_study, resume, run,
                               submit)
     from trainables import trainable
+    from hpsearch.media_client import log_figure, log_image
     from hpsearch.reporting import report
 
 __version__ = "0.1.0"
@@ -27,8 +28,10 @@ _LAZY = {name: "hpsearch.api" for name in ("Study", "compare", "list_studies", "
                                            "resume", "run", "submit", "export_model")}
 _LAZY["trainable"] = "trainables"  # light: a trial's module marks its functions without the store
 _LAZY["report"] = "hpsearch.reporting"
+_LAZY["log_image"] = _LAZY["log_figure"] = "hpsearch.media_client"
 __all__ = ["submit", "run", "resume", "load_study", "list_studies", "compare", "trainable", "report",
            "export_model",
+           "log_image", "log_figure",
            "Study", "HpsearchError", "SpecError", "StorageError", "NotFoundError", "ConflictError"]
 
 

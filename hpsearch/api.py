@@ -30,20 +30,42 @@ class TrialInfo:
     imported_from: str | None = None
     id: int | None = field(default=None, repr=False)
     values: dict = field(default_factory=dict)  # objectives and constrained metrics (several)
+    store: Store | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, t) -> "TrialInfo":
-        """From a store row."""
+    def of(cls, t, store: Store | None = None) -> "TrialInfo":
+        """From a store row (``store``: where its media and log are read)."""
         return cls(number=t.number, status=t.status, params=t.params, value=t.value,
                    best_value=t.best_value, iterations=t.iterations, started_at=t.started_at,
                    finished_at=t.finished_at, error=t.error, imported_from=t.imported_from, id=t.id,
-                   values=dict(t.values or {}))
+                   values=dict(t.values or {}), store=store)
 
     @property
     def duration_s(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    def media(self, name: str | None = None) -> list[dict]:
+        """The media this trial recorded (``hpsearch.log_image`` / ``log_figure``, and the
+        built-in families'): ``{"name", "step", "kind", "value"}`` by name then step, where
+        ``value`` is an HxWxC uint8 array (an image) or a plotly Figure.
+
+        >>> study.best_trial.media("samples")[-1]["value"].shape   # doctest: +SKIP
+        (94, 94, 3)
+        """
+        from hpsearch import media as media_files
+        from hpsearch.store.outputs import trial_media
+
+        return [{"name": m.name, "step": m.step, "kind": m.kind,
+                 "value": media_files.load(m.kind, m.path)}
+                for m in trial_media(self.store, self.id) if name is None or m.name == name]
+
+    def log(self) -> str:
+        """What the trial printed (stdout, stderr, logging), its cut marked when it was long."""
+        from hpsearch.store.outputs import trial_log
+
+        return trial_log(self.store, self.id).text()
 
 
 class Study:
@@ -91,14 +113,18 @@ class Study:
 
     @property
     def trials(self) -> list[TrialInfo]:
-        return [TrialInfo.of(t) for t in self.store.trials(self.id)]
+        return [TrialInfo.of(t, self.store) for t in self.store.trials(self.id)]
+
+    def trial(self, number: int) -> TrialInfo:
+        """One trial by its number (``study.trial(3).media()``, ``.log()``)."""
+        return TrialInfo.of(self.store.get_trial(self.id, number), self.store)
 
     @property
     def best_trial(self) -> TrialInfo | None:
         """The scored trial (COMPLETED or EARLY_STOPPED, never an imported one) with the best
         value, ties to the lower number (:func:`hpsearch.store.queries.best_trial`)."""
         best = queries.best_trial(self.store, self._row)
-        return TrialInfo.of(best) if best else None
+        return TrialInfo.of(best, self.store) if best else None
 
     @property
     def best_value(self) -> float | None:

@@ -24,6 +24,9 @@ import trainables
 from hpsearch import recovery, schedulers, teachers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
+from hpsearch.logtext import max_chars
+from hpsearch.media import MediaLimits
+from hpsearch.sink import start_sink
 from hpsearch.spec import Spec, validate
 from hpsearch.store import Store, StudyStatus, TrialStatus, fronts, queries
 from hpsearch.store.store import home
@@ -118,8 +121,12 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     fixed = {**effective_fixed(spec.to_dict(), init_source), **trial_keys(init_source)}
     if teacher is not None:
         fixed["distill_from"] = teacher
+    sink, media_limits = start_sink(), MediaLimits.from_env()
+    limits = {"log_chars": max_chars(), "media_items": media_limits.items,
+              "media_bytes": media_limits.bytes, "media_every": media_limits.every}
     trial_fn = tune.with_resources(make_trial_fn(info.fn, fixed, spec.dataset, spec.seed,
-                                                 coalesce_window(spec)), resources)
+                                                 coalesce_window(spec), sink=sink, limits=limits),
+                                   resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
                if spec.objectives or spec.constraints else [])
     ctx = RunContext(url=store.url, study_id=study_id, metric=spec.metric, mode=spec.mode,
@@ -129,6 +136,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                      tracked=tuple(dict.fromkeys(tracked)))
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
     callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
+    callback.sink, callback.media_limits = sink, media_limits  # killed with the callback
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done, enabled=progress)]
     # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.

@@ -21,8 +21,8 @@ from ray.tune import Callback, Stopper
 
 from hpsearch.reporting import BATCH_KEY
 from hpsearch.status import TrialStatus
-from hpsearch.store.writer import (HeartbeatOp, ResultOp, RerunOp, SearcherStateOp, StatusOp,
-                                   TrialOp)
+from hpsearch.store.writer import (HeartbeatOp, LogOp, MediaOp, ResultOp, RerunOp,
+                                   SearcherStateOp, StatusOp, TrialOp)
 
 log = logging.getLogger("hpsearch")
 # How often a driver marks its running trials alive in SQL (a reaper's grace period,
@@ -132,12 +132,20 @@ class StoreCallback(Callback):
         # trial's last value of each is stored as trials.values (hpsearch/store/fronts.py).
         self.tracked = tuple(ctx.tracked)
         self.last_values: dict[str, dict[str, float]] = {}
+        # The study's sink actor (hpsearch/sink.py): trials' log chunks and media, drained
+        # every DRAIN_EVERY_S into writer ops. None: nothing captured.
+        self.sink = None
+        self.media_limits = None  # hpsearch.media.MediaLimits, checked again here
+        self._drain_ref = None
+        self._last_drain = 0.0
+        self._media_used: dict[str, list[int]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_writer"] = None
         state["searcher"] = None
         state["stopper"] = None
+        state["sink"] = state["_drain_ref"] = None
         return state
 
     @property
@@ -248,6 +256,53 @@ class StoreCallback(Callback):
             self._last_beat = now
             self.writer.put(HeartbeatOp(self.study_id, time.time()))
         self.save_searcher_state()
+        self.poll_sink()
+
+    # -- trials' output: logs and media ----------------------------------------------------
+    def poll_sink(self, final: bool = False) -> None:
+        """Turn what the sink holds into writer ops; never waits, unless ``final``."""
+        if self.sink is None:
+            return
+        import ray
+
+        from hpsearch.sink import DRAIN_EVERY_S
+
+        try:
+            if self._drain_ref is not None:
+                ready, _ = ray.wait([self._drain_ref], timeout=10 if final else 0)
+                if not ready:
+                    return
+                ref, self._drain_ref = self._drain_ref, None
+                self._take(*ray.get(ref))
+            now = time.monotonic()
+            if final:
+                self._take(*ray.get(self.sink.drain.remote(), timeout=10))
+            elif now - self._last_drain >= DRAIN_EVERY_S:
+                self._last_drain = now
+                self._drain_ref = self.sink.drain.remote()
+        except Exception as exc:  # noqa: BLE001 - lost output must not stop the study
+            self._drain_ref = None
+            log.warning("could not collect trial output: %s", exc)
+
+    def _take(self, logs: list, media: list) -> None:
+        for ray_id, offset, text in logs:
+            self.writer.put(LogOp(self.study_id, ray_id, offset, text))
+        if media:
+            from hpsearch import media as media_store
+
+            limits = self.media_limits or media_store.MediaLimits()
+        for ray_id, item in media:
+            used = self._media_used.setdefault(ray_id, [0, 0])
+            try:
+                if used[0] >= limits.items or used[1] >= limits.bytes:
+                    continue
+                meta = media_store.save(self.study_id, ray_id, item)
+            except Exception as exc:  # noqa: BLE001 - a trial's bytes: anything may fail
+                log.warning("trial %s: media %r refused: %s", ray_id, item.get("name"), exc)
+                continue
+            used[0] += 1
+            used[1] += meta["bytes"]
+            self.writer.put(MediaOp(self.study_id, ray_id, meta, time.time()))
 
     def save_searcher_state(self, force: bool = False) -> None:
         """Queue the searcher's JSON state when it changed (at most every STATE_EVERY_S)."""
@@ -266,6 +321,7 @@ class StoreCallback(Callback):
         self.writer.put(SearcherStateOp(self.study_id, json.loads(json.dumps(s.get_state()))))
 
     def on_experiment_end(self, trials, **info):
+        self.poll_sink(final=True)
         self.save_searcher_state(force=True)
         if self._writer is not None:
             self._writer.flush(120)
@@ -273,6 +329,11 @@ class StoreCallback(Callback):
     def close(self) -> None:
         if self.stopper is not None:
             self.stopper.close()
+        if self.sink is not None:
+            import ray
+
+            ray.kill(self.sink)
+            self.sink = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None

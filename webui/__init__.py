@@ -74,6 +74,9 @@ def register_blueprints(app: Flask) -> None:
     from webui.metrics import bp as metrics_bp
 
     app.register_blueprint(metrics_bp)  # Prometheus /metrics
+    from webui.outputs import bp as outputs_bp
+
+    app.register_blueprint(outputs_bp)  # trial logs and media
     from webui.auth_views import bp as auth_bp
 
     app.register_blueprint(auth_bp)

@@ -42,6 +42,9 @@ ACCESS: dict[str, str] = {
     "auth.users": ADMIN, "auth.user_add": ADMIN, "auth.user_remove": ADMIN,
     "auth.user_role": ADMIN,
     "models.export_trial": VIEWER,  # reading a trained model, like reading its trial
+    # what a trial printed and drew: readable by whoever may read the study
+    "outputs.log_json": VIEWER, "outputs.log_download": VIEWER, "outputs.media_list": VIEWER,
+    "outputs.media_file": VIEWER, "outputs.compare_media": VIEWER,
     "metrics.metrics": VIEWER,  # Prometheus scrapes with a viewer's API token (docs/deployment.md)
 }
 

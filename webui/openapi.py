@@ -55,6 +55,9 @@ def document() -> dict:
 
     doc = _paths_and_schemas()
     doc["paths"].update(openapi_paths())
+    from webui.outputs import openapi_paths as output_paths
+
+    doc["paths"].update(output_paths())  # trial logs and media (webui/outputs.py)
     doc["components"]["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer",
                        "description": "an API token (stored hashed; revocable at once)"},

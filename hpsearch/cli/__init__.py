@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts.add_commands(add)
     models.add_commands(add)
+    from hpsearch.cli import logs
+
+    logs.add_commands(add)
     return parser
 
 

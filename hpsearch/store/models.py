@@ -1,13 +1,14 @@
 """SQLAlchemy models: the single source of the schema (Alembic migrates it).
 
-studies 1-n trials 1-n results; trial_events keeps each trial's status history.
+studies 1-n trials 1-n results; trial_events keeps each trial's status history;
+trial_logs (1-1) and trial_media (1-n) hold what a trial printed and drew.
 """
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -128,6 +129,42 @@ class TrialEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class TrialLog(Base):
+    """What a trial printed (stdout, stderr, Python logging), bounded: the first
+    characters (``head``) and the last (``tail``); ``cut`` characters between them
+    were dropped. ``total`` counts every character the trial printed, so a reader
+    that holds the first ``n`` asks for what follows (see hpsearch/logtext.py)."""
+
+    __tablename__ = "trial_logs"
+
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    head: Mapped[str] = mapped_column(Text, default="")
+    tail: Mapped[str] = mapped_column(Text, default="")
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    cut: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TrialMedia(Base):
+    """An image or a plotly figure a trial recorded at a step. The file lives under
+    the service's media folder (hpsearch/media.py); this row is its metadata."""
+
+    __tablename__ = "trial_media"
+    __table_args__ = (UniqueConstraint("trial_id", "name", "step", name="uq_trial_media_name_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))          # MediaKind: image | plotly
+    path: Mapped[str] = mapped_column(String(500))         # relative to the media folder
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Role:

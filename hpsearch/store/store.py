@@ -284,6 +284,9 @@ class Store:
             if study is None:
                 raise NotFoundError(f"no study {study_id!r}")
             s.delete(study)
+        from hpsearch.media import remove_study_media
+
+        remove_study_media(study_id)  # the files; their rows went with the trials
 
     # -- trials -------------------------------------------------------------------
     def trials(self, study_id: int, *, status: str | None = None) -> list[Trial]:

@@ -18,6 +18,8 @@ journals have always had, so a journal written before the records still replays)
     RerunOp(study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
     HeartbeatOp(study_id, t)                # the driver lives: its RUNNING trials too
     SearcherStateOp(study_id, state)        # the searcher's versioned JSON state
+    LogOp(study_id, ray_id, offset, text)   # what the trial printed from `offset` on
+    MediaOp(study_id, ray_id, meta, t)      # a media file written (hpsearch/media.py)
 
 A status op never changes a finished trial (COMPLETED, EARLY_STOPPED, ERROR):
 a late report from a paused process cannot flip it.
@@ -40,7 +42,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hpsearch.exceptions import StorageError
-from hpsearch.store.models import Result, Study, Trial, TrialEvent, TrialStatus
+from hpsearch.logtext import BoundedLog, max_chars
+from hpsearch.store.models import (Result, Study, Trial, TrialEvent, TrialLog, TrialMedia,
+                                   TrialStatus)
 
 log = logging.getLogger("hpsearch.writer")
 MAX_BATCH = 5000
@@ -104,11 +108,27 @@ class SearcherStateOp(NamedTuple):
     state: dict
 
 
-Op = Union[TrialOp, ResultOp, StatusOp, RerunOp, HeartbeatOp, SearcherStateOp]
+class LogOp(NamedTuple):
+    """What a trial printed from position ``offset`` on (bounded: hpsearch/logtext.py)."""
+    study_id: int
+    ray_id: str
+    offset: int
+    text: str
+
+
+class MediaOp(NamedTuple):
+    """A media file the driver wrote for a trial; ``meta``: its trial_media columns."""
+    study_id: int
+    ray_id: str
+    meta: dict
+    t: float
+
+
+Op = Union[TrialOp, ResultOp, StatusOp, RerunOp, HeartbeatOp, SearcherStateOp, LogOp, MediaOp]
 #: journal kind <-> record type
 OPS: dict[str, type] = {"trial": TrialOp, "result": ResultOp, "status": StatusOp,
                         "rerun": RerunOp, "heartbeat": HeartbeatOp,
-                        "searcher_state": SearcherStateOp}
+                        "searcher_state": SearcherStateOp, "log": LogOp, "media": MediaOp}
 KINDS: dict[type, str] = {cls: kind for kind, cls in OPS.items()}
 
 
@@ -181,6 +201,32 @@ def _upsert_results(conn, insert, rows: list[dict]) -> None:
               "created_at": stmt.excluded.created_at}), rows)
 
 
+def _append_logs(conn, insert, chunks: dict[int, list[tuple[int, str]]]) -> None:
+    """Add each trial's new output to its bounded log (hpsearch/logtext.py)."""
+    cap = max_chars()
+    t = TrialLog.__table__
+    now = _ts(time.time())
+    for tid, parts in chunks.items():
+        row = conn.execute(select(t.c.head, t.c.tail, t.c.total, t.c.cut)
+                           .where(t.c.trial_id == tid)).first()
+        log_ = BoundedLog(*row) if row else BoundedLog()
+        for offset, text in parts:
+            log_.append(offset, text, cap)
+        values = dict(head=log_.head, tail=log_.tail, total=log_.total, cut=log_.cut,
+                      updated_at=now)
+        stmt = insert(t).values(trial_id=tid, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["trial_id"], set_=values))
+
+
+def _upsert_media(conn, insert, rows: list[dict]) -> None:
+    t = TrialMedia.__table__
+    for row in rows:  # few per batch: a trial records dozens at most
+        stmt = insert(t).values(**row)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["trial_id", "name", "step"],
+            set_={k: row[k] for k in ("kind", "path", "bytes", "width", "height", "created_at")}))
+
+
 def _error_message(fields: dict) -> str | None:
     """A status op's error, as its status-history message."""
     return (fields.get("error") or "")[:2000] or None
@@ -208,6 +254,8 @@ def apply_ops(s: Session, ops: list, dialect: str,
     results: dict[tuple[int, int], dict] = {}  # the last report of an iteration wins
     progress: dict[int, tuple[int, float]] = {}
     events: list[dict] = []
+    logs: dict[int, list[tuple[int, str]]] = {}
+    media: list[dict] = []
 
     def cached(key: tuple[int, str]) -> int | None:
         return learned.get(key) or known.get(key)
@@ -319,6 +367,18 @@ def apply_ops(s: Session, ops: list, dialect: str,
         elif isinstance(op, SearcherStateOp):
             conn.execute(update(Study.__table__).where(Study.__table__.c.id == op.study_id)
                          .values(searcher_state=op.state))
+        elif isinstance(op, LogOp):
+            tid = trial_id(op.study_id, op.ray_id)
+            if tid is not None:
+                logs.setdefault(tid, []).append((int(op.offset), op.text))
+        elif isinstance(op, MediaOp):
+            tid = trial_id(op.study_id, op.ray_id)
+            if tid is not None:
+                media.append({**op.meta, "trial_id": tid, "created_at": _ts(op.t)})
+    if logs:
+        _append_logs(conn, insert, logs)
+    if media:
+        _upsert_media(conn, insert, media)
     if results:
         _upsert_results(conn, insert, list(results.values()))
     if progress:

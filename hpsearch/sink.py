@@ -1,0 +1,36 @@
+"""The study's sink: what trials send besides results (log chunks, media), held for the driver.
+
+One actor per running study (no CPU). Trials call ``log``/``media`` without
+waiting; the driver's store callback calls ``drain`` every ``DRAIN_EVERY_S`` and
+turns what it gets into writer ops (hpsearch/tune_callback.py). A trial never
+holds a database connection: the sink is the only way its output reaches SQL.
+"""
+from __future__ import annotations
+
+DRAIN_EVERY_S = 0.5
+
+
+class TrialSink:
+    """Run as a Ray actor (see :func:`start_sink`)."""
+
+    def __init__(self):
+        self._logs: list[tuple[str, int, str]] = []
+        self._media: list[tuple[str, dict]] = []
+
+    def log(self, ray_id: str, offset: int, text: str) -> None:
+        self._logs.append((ray_id, offset, text))
+
+    def media(self, ray_id: str, item: dict) -> None:
+        self._media.append((ray_id, item))
+
+    def drain(self) -> tuple[list, list]:
+        out = (self._logs, self._media)
+        self._logs, self._media = [], []
+        return out
+
+
+def start_sink():
+    """A sink actor for one study run (it dies with the driver)."""
+    import ray
+
+    return ray.remote(num_cpus=0, max_restarts=0)(TrialSink).remote()
