@@ -42,7 +42,7 @@ from torch import nn
 from hpsearch.exceptions import HpsearchError, SpecError
 from hpsearch.options import problems_of
 from trainables import RESERVED_KEYS
-from trainables import _compress, _data, _distill
+from trainables import _compress, _data, _distill, _media
 from trainables._compress import Deploy
 from trainables._options import OPTIMIZERS, Common
 
@@ -84,6 +84,9 @@ class Recipe:
     train_step: Callable[..., dict] | None = None
     param_groups: Callable[[nn.Module], dict[str, list]] = lambda m: {"model": list(m.parameters())}
     deploy: Deploy = Deploy()
+    # ``media(setup) -> {name: image array | plotly figure}``, recorded at chosen epochs
+    # (trainables/_media.py); None: the family records none.
+    media: Callable[["Setup"], dict[str, Any]] | None = None
 
     def parse(self, config: Mapping[str, Any]) -> TrainConfig:
         cfg = parse_config(self.Config, config)
@@ -195,6 +198,7 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
         metrics = {**evaluate(s), **logs, **footprint(s), "epoch": epoch, **before}
         before = {}
         history.append(metrics)
+        _media.record(s, epoch)
         _save_and_report(s, epoch, metrics, reporter, checkpoint_dir)
     return history
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import _options
+from trainables import _media, _options
 from trainables._harness import Recipe, Split, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
 
@@ -49,4 +49,11 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
     return mean_over_batches(per_sample, val)
 
 
-RECIPE = Recipe(name="autoencoder", Config=Config, build=build, loss=loss, evaluate=evaluate)
+def media(s) -> dict:
+    """The first validation inputs over their reconstructions (trainables/_media.py)."""
+    x = s.val.x[:_media.N_RECON]
+    return _media.beside(x, s.model(x))
+
+
+RECIPE = Recipe(name="autoencoder", Config=Config, build=build, loss=loss, evaluate=evaluate,
+                media=media)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import _options
+from trainables import _media, _options
 from trainables._harness import Recipe, Split, mean_over_batches
 
 
@@ -60,4 +60,6 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
     return mean_over_batches(per_sample, val)
 
 
-RECIPE = Recipe(name="cnn", Config=Config, build=build, loss=loss, evaluate=evaluate)
+# Media: a confusion matrix and the most confidently misclassified digits (trainables/_media.py).
+RECIPE = Recipe(name="cnn", Config=Config, build=build, loss=loss, evaluate=evaluate,
+                media=_media.classifier)

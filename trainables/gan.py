@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import _fid
+from trainables import _fid, _media
 from trainables import _options
 from trainables._compress import Deploy
 from trainables._harness import Recipe, Split, eval_noise
@@ -72,12 +72,19 @@ def evaluate(model: GAN, val: Split, cfg: Config) -> dict[str, float]:
     return {"val_fid": _fid.frechet_distance(features(val.x), features(fake))}
 
 
+def media(s) -> dict:
+    """Samples from the same fixed noise every epoch (trainables/_media.py)."""
+    z = _media.fixed_noise(_media.N_SAMPLES, s.model.latent_size, s.val.x.device)
+    images = _media.as_images(s.model.generator(z))
+    return {} if images is None else {"samples": _media.grid(images, cols=4)}
+
+
 def noise_for(model: GAN, x: torch.Tensor) -> tuple[torch.Tensor]:
     """The generator's input for a batch like ``x``: fixed noise (seed 0), on the CPU."""
     return (torch.randn(len(x), model.latent_size, generator=torch.Generator().manual_seed(0)),)
 
 
 RECIPE = Recipe(name="gan", Config=Config, build=build, evaluate=evaluate, train_step=train_step,
-                param_groups=param_groups,
+                param_groups=param_groups, media=media,
                 deploy=Deploy(path="generator", inputs=noise_for))  # deployed: the generator
 

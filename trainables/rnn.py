@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import _options
+from trainables import _media, _options
 from trainables._compress import Deploy
 from trainables._harness import Recipe, Split, mean_over_batches
 
@@ -69,7 +69,13 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
     return mean_over_batches(per_sample, val)
 
 
+def media(s) -> dict:
+    """A classifier's confusion matrix and worst mistakes, or a forecaster's forecasts
+    against the truth on the first validation windows (trainables/_media.py)."""
+    return _media.classifier(s) if s.model.task == "classify" else _media.forecast(s)
+
+
 # FX cannot trace through nn.LSTM/GRU for static quantization; dynamic int8 covers them.
-RECIPE = Recipe(name="rnn", Config=Config, build=build, loss=loss, evaluate=evaluate,
+RECIPE = Recipe(name="rnn", Config=Config, build=build, loss=loss, evaluate=evaluate, media=media,
                 deploy=Deploy(static=False))
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables import _options
+from trainables import _media, _options
 from trainables._compress import Deploy
 from trainables._harness import Recipe, Split, eval_noise, mean_over_batches
 from trainables._layers import ACTIVATIONS, mlp, widths
@@ -65,7 +65,21 @@ def evaluate(model: nn.Module, val: Split, cfg: Config) -> dict[str, float]:
     return mean_over_batches(per_sample, val)
 
 
+def media(s) -> dict:
+    """Samples decoded from fixed noise, and the first validation inputs over their
+    reconstructions (decoded from the posterior mean), every recorded epoch."""
+    model = s.model
+    z = _media.fixed_noise(_media.N_SAMPLES, model.to_stats.out_features // 2, s.val.x.device)
+    out = {}
+    samples = _media.as_images(torch.sigmoid(model.decoder(z)))
+    if samples is not None:
+        out["samples"] = _media.grid(samples, cols=4)
+    x = s.val.x[:_media.N_RECON]
+    mu, _ = model.to_stats(model.encoder(x)).float().chunk(2, dim=1)
+    return {**out, **_media.beside(x, torch.sigmoid(model.decoder(mu)))}
+
+
 # The sampling step (randn with a generator, shapes from tensors) does not trace with FX.
-RECIPE = Recipe(name="vae", Config=Config, build=build, loss=loss, evaluate=evaluate,
+RECIPE = Recipe(name="vae", Config=Config, build=build, loss=loss, evaluate=evaluate, media=media,
                 deploy=Deploy(static=False))
 

@@ -14,6 +14,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
+# What each family draws at its first and last epoch (trainables/_media.py).
+FAMILY_MEDIA = {"cnn": {"confusion", "misclassified"}, "rnn": {"confusion", "misclassified"},
+                "autoencoder": {"reconstructions"}, "vae": {"samples", "reconstructions"},
+                "gan": {"samples"}}
+
+
 @pytest.mark.parametrize("family", ["cnn", "rnn", "autoencoder", "vae", "gan"])
 def test_family_search_through_submit(family, home, tmp_path, capsys):
     spec = yaml.safe_load((EXAMPLES / f"{family}.yaml").read_text())
@@ -32,6 +38,23 @@ def test_family_search_through_submit(family, home, tmp_path, capsys):
         results = store.results(trial.id)
         assert [r.iteration for r in results] == [1, 2]
         assert study.metric in results[-1].metrics and results[-1].metrics["epoch"] == 2
+        check_family_media(store, trial, FAMILY_MEDIA[family], steps={1, 2})
+
+
+def check_family_media(store, trial, names: set[str], steps: set[int]) -> None:
+    """The family's media at each step, re-encoded files that decode, small."""
+    from hpsearch.media import load
+    from hpsearch.store.outputs import trial_media
+
+    rows = trial_media(store, trial.id)
+    assert {(m.name, m.step) for m in rows} == {(n, s) for n in names for s in steps}
+    for m in rows:
+        value = load(m.kind, m.path)
+        if m.kind == "image":
+            assert value.ndim == 3 and min(value.shape[:2]) >= 32 and value.dtype.name == "uint8"
+        else:
+            assert value.data, m.name  # a plotly figure with traces
+        assert m.bytes < 64 * 1024, (m.name, m.bytes)
 
 
 def test_notebook_registered_trainable(home):
