@@ -96,6 +96,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                          max_trials=spec.budget.trials,
                                          objectives=list(zip(objectives.metrics, objectives.modes)),
                                          constraints=spec.constraint_list(),
+                                         max_concurrent=spec.budget.max_concurrent,
                                          **spec.searcher.options())
     if resume:
         trials = store.trials(study_id)

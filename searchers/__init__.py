@@ -57,23 +57,29 @@ def check_options(name: str, options: dict) -> dict:
 
 
 def create_searcher(name: str, space, *, metric: str, mode: str, seed: int = 0,
-                    max_trials: int | None = None, objectives: list | None = None,
-                    constraints: list | tuple = (), **options: Any):
+                    max_trials: int | None = None, max_concurrent: int | None = None,
+                    objectives: list | None = None, constraints: list | tuple = (), **options: Any):
     """Build searcher ``name`` over ``space``; bad options raise SpecError.
 
-    ``objectives`` (``[(metric, mode), ...]``, the first being ``metric``/``mode``) and
-    ``constraints`` (:class:`hpsearch.pareto.Constraint`) select the multi-objective
-    variant when there are several objectives or any constraint."""
+    ``max_trials`` (the budget) and ``max_concurrent`` size the defaults of some
+    options (the genetic searcher's population). ``objectives`` (``[(metric, mode),
+    ...]``, the first being ``metric``/``mode``) and ``constraints``
+    (:class:`hpsearch.pareto.Constraint`) select the multi-objective variant when
+    there are several objectives or any constraint."""
     options = check_options(name, options)
     several = bool(objectives) and (len(objectives) > 1 or bool(constraints))
     if several and name in MULTI_OBJECTIVE:
         module, _, cls_name = MULTI_OBJECTIVE[name].partition(":")
         searcher = getattr(importlib.import_module(module), cls_name)(
-            space, metric=metric, mode=mode, seed=seed, max_trials=max_trials, **options)
+            space, metric=metric, mode=mode, seed=seed, max_trials=max_trials,
+            max_concurrent=max_concurrent, **options)
         searcher.set_objectives(objectives, constraints)
         return searcher
-    return searcher_class(name)(space, metric=metric, mode=mode, seed=seed,
-                                max_trials=max_trials, **options)
+    target = searcher_class(name)
+    if not isinstance(target, type):  # a factory (auto): it passes the objectives on
+        options = {**options, "objectives": objectives, "constraints": constraints}
+    return target(space, metric=metric, mode=mode, seed=seed, max_trials=max_trials,
+                  max_concurrent=max_concurrent, **options)
 
 
 __all__ = ["REGISTRY", "SEARCHERS", "names", "check_name", "options_schema", "check_options",

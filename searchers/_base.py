@@ -112,11 +112,13 @@ class BaseSearcher(ResumableSearcher):
     finishes_when_exhausted = True
 
     def __init__(self, space: Space, metric: str, mode: str = "max", seed: int = 0,
-                 max_trials: int | None = None, **options: Any):
+                 max_trials: int | None = None, max_concurrent: int | None = None, **options: Any):
         super().__init__(metric=metric, mode=mode)
         self.space = space
         self.seed = int(seed)
         self.max_trials = max_trials
+        self.max_concurrent = max_concurrent  # trials run at once; sizes some defaults
+        self._design: np.ndarray | None = None  # the Sobol design, rebuilt from the seed
         self.rng = np.random.default_rng(self.seed)
         self.pending: dict[str, dict] = {}
         self.observations: list[tuple[dict, float]] = []  # (config, loss)
@@ -269,6 +271,23 @@ class BaseSearcher(ResumableSearcher):
         if size is None or size > limit:
             return None
         return [c for c in self.space.iter_configs() if self.space.key(c) not in self.seen]
+
+    def design_point(self, i: int) -> dict:
+        """Point ``i`` of a scrambled Sobol design of the space (a fresh sample once used).
+
+        The design covers the space instead of clumping as random draws do. It is
+        a function of the seed alone, so a restored searcher continues it exactly.
+        """
+        if self._design is None or i >= len(self._design):
+            from scipy.stats import qmc
+
+            m = max(4, math.ceil(math.log2(i + 1)))
+            self._design = qmc.Sobol(len(self.space.params), scramble=True,
+                                     seed=self.seed).random_base2(m)
+        config = self.space.from_unit(self._design[i])
+        if self.space.key(config) in self.seen:
+            return self.fresh_sample()
+        return config
 
     def fresh_sample(self, tries: int = 100) -> dict:
         """A random configuration not suggested before.

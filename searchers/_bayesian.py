@@ -81,7 +81,6 @@ class BayesianSearcher(BaseSearcher):
         self.n_lies = 0  # pending points at the end of the last _model_data()
         self.n_initial = (o["n_initial_points"] if o["n_initial_points"] is not None
                           else initial_design_size(self.backend.n_dims))
-        self._design: np.ndarray | None = None  # the Sobol design, rebuilt from the seed
 
     # -- Ray Tune / base hooks -------------------------------------------------
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -99,7 +98,7 @@ class BayesianSearcher(BaseSearcher):
     def _ask(self) -> dict:
         n_design = self.n_initial - self.n_warm
         if self.n_suggested < n_design or len(self.observations) < 2 or self.backend.n_dims == 0:
-            return self._design_point()
+            return self.design_point(self.n_suggested)
         X, y = self._model_data()
         point, hyper, self.hedge = self.backend.suggest(
             X, y, n_results=len(X) - self.n_lies, random_state=int(self.rng.integers(2**31 - 1)),
@@ -121,25 +120,6 @@ class BayesianSearcher(BaseSearcher):
             return False
         u = np.array(_unit(self.space, config))
         return any(np.max(np.abs(u - _unit(self.space, c))) < _NEAR for c in self.pending.values())
-
-    def _design_point(self) -> dict:
-        """The next point of a scrambled Sobol design (a fresh sample once it is used).
-
-        The design is a function of the seed alone, so a restored searcher
-        continues it exactly; its size follows the dimension (see
-        :func:`initial_design_size`).
-        """
-        i = self.n_suggested
-        if self._design is None or i >= len(self._design):
-            from scipy.stats import qmc
-
-            m = max(4, math.ceil(math.log2(max(i + 1, self.n_initial))))
-            sobol = qmc.Sobol(len(self.space.params), scramble=True, seed=self.seed)
-            self._design = sobol.random_base2(m)
-        config = self.space.from_unit(self._design[i])
-        if self.space.key(config) in self.seen:
-            return self.fresh_sample()
-        return config
 
     def _next_best_unseen(self, y_opt: float) -> dict:
         """The unseen candidate the last fitted model rates best.

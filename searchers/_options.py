@@ -45,21 +45,28 @@ class Bayesian(Options):
 class Genetic(Options):
     """DEAP generate/update loop: tournament selection, crossover, Gaussian mutation."""
 
-    population_size: Int = Field(20, ge=2, le=10_000)
+    population_size: Int | None = Field(None, ge=2, le=10_000, description=(
+        "None: 1.5 x sqrt(budget) within [max(4, max_concurrent), 20]; 20 without a budget"))
     generations: Int | None = Field(None, ge=0, le=MAX_TRIALS)
     tournament_size: Int = Field(3, ge=1, le=10_000)
     crossover_prob: Float = Field(0.7, ge=0, le=1)
     mutation_prob: Float = Field(0.3, ge=0, le=1)
     mutation_sigma: Float = Field(0.1, ge=0, description="in units of each parameter's range")
-    elitism: Int = Field(5, ge=0, le=10_000)
+    elitism: Int | None = Field(None, ge=0, le=10_000, description=(
+        "best results always in the population (None: a quarter of it)"))
 
     @field_validator("elitism")
     @classmethod
-    def _elitism_fits(cls, value: int, info: ValidationInfo) -> int:
-        size = info.data.get("population_size", cls.model_fields["population_size"].default)
-        if value > size:
+    def _elitism_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # A default (budget-sized) population is checked when the searcher is built.
+        size = info.data.get("population_size")
+        if value is not None and size is not None and value > size:
             raise ValueError(f"must not exceed population_size ({size})")
         return value
+
+
+class Auto(Options):
+    """A searcher chosen by space, budget and concurrency (see searchers/_auto.py); no options."""
 
 
 @dataclass(frozen=True)
@@ -75,4 +82,6 @@ REGISTRY: dict[str, Entry] = {
     "grid": Entry("searchers._grid:GridSearcher", Grid),
     "bayesian": Entry("searchers._bayesian:BayesianSearcher", Bayesian),
     "genetic": Entry("searchers._genetic:GeneticSearcher", Genetic),
+    # A factory, not a class: it builds the searcher it chooses.
+    "auto": Entry("searchers._auto:create", Auto),
 }

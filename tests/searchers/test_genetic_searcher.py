@@ -9,17 +9,41 @@ from hpsearch.space import Categorical, Float, Int, Space
 from tests.searchers.searcher_helpers import make, mixed_space, run
 
 
-def test_initial_population_is_random_until_results_arrive():
-    s = make("genetic", population_size=5)
+def test_initial_population_is_a_design_until_half_of_it_has_results():
+    s = make("genetic", population_size=6)
     calls = []
-    sample = s.fresh_sample
-    s.fresh_sample = lambda: calls.append(1) or sample()
-    [s.suggest(str(i)) for i in range(8)]  # nothing finished: all random
-    assert len(calls) == 8
-    for i in range(5):
+    design = s.design_point
+    s.design_point = lambda i: calls.append(i) or design(i)
+    [s.suggest(str(i)) for i in range(8)]  # nothing finished: all from the design
+    assert calls == list(range(8))
+    for i in range(3):
         s.on_trial_complete(str(i), {"loss": float(i)})
-    s.suggest("bred")
+    s.suggest("bred")  # 3 results = half the population: breeding starts
     assert len(calls) == 8
+
+
+def test_population_defaults_follow_budget_and_concurrency():
+    from searchers import create_searcher
+    from searchers._genetic import population_size
+
+    assert [population_size(30, 8), population_size(128, 8), population_size(50, 2),
+            population_size(10_000, 1), population_size(None, 4)] == [8, 17, 11, 20, 20]
+    s = create_searcher("genetic", mixed_space(), metric="loss", mode="min",
+                        max_trials=30, max_concurrent=8)
+    assert (s.population_size, s.elitism) == (8, 2)
+
+
+def test_children_of_one_batch_are_not_near_clones():
+    space = Space([Float(f"x{i}", 0.0, 1.0) for i in range(4)])
+    closest = []
+    for seed in range(4):
+        s = make("genetic", space, seed=seed, population_size=10, elitism=3)
+        run(s, 30, f=lambda c: sum((v - 0.3) ** 2 for v in c.values()))
+        batch = [[c[n] for n in space.names] for c in (s.suggest(f"p{i}") for i in range(8))]
+        closest.append(min(sum(abs(a - b) for a, b in zip(u, v))
+                           for i, u in enumerate(batch) for v in batch[i + 1:]))
+    # One child per suggestion gave 0.001-0.05 here; the farthest of four, 0.04-0.24.
+    assert sorted(closest)[1] > 0.05
 
 
 def test_results_out_of_order_and_population_has_elites():
