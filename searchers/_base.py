@@ -160,12 +160,14 @@ class BaseSearcher(ResumableSearcher):
         Returns False, and tells nothing, when the config does not fit this
         space or the value is not finite.
         """
+        # A result of a study whose space had no conditions carries the parameters
+        # that are inactive here: they are dropped, not a reason to refuse it.
+        config = self.space.prune({k: _plain(v) for k, v in config.items()})
         if not self.space.contains(config):
             return False
         loss = self.loss(value)
         if loss is None:
             return False
-        config = {k: _plain(v) for k, v in config.items()}
         self.observations.append((config, loss))
         self.seen.add(self.space.key(config))
         self._tell(config, loss)

@@ -221,6 +221,7 @@ class _SkoptBackend:
 
     # -- conversions ----------------------------------------------------------------
     def to_point(self, config: dict) -> list:
+        config = self.space.fill(config)  # an inactive parameter has a placeholder value
         return [p.index(config[p.name]) if isinstance(p, Categorical) else config[p.name]
                 for p in self.free]
 
@@ -233,7 +234,7 @@ class _SkoptBackend:
                 free[p.name] = min(p.high, max(p.low, int(round(float(v)))))
             else:
                 free[p.name] = p.values[int(v)]
-        return {n: free[n] if n in free else self.fixed[n] for n in self.space.names}
+        return self.space.prune({n: free[n] if n in free else self.fixed[n] for n in self.space.names})
 
     # -- one suggestion ---------------------------------------------------------------
     def suggest(self, X: list[list], y: list[float], *, n_results: int, random_state: int,
@@ -382,6 +383,7 @@ _NEAR = 1e-3
 
 
 def _unit(space: Space, config: dict) -> list[float]:
+    config = space.fill(config)
     return [p.to_unit(config[p.name]) for p in space.params]
 
 

@@ -146,6 +146,7 @@ class GeneticSearcher(BaseSearcher):
         return min(sum(abs(a - b) for a, b in zip(g, self._unit_genome(c))) for c in self.pending.values())
 
     def _unit_genome(self, config: dict) -> list[float]:
+        config = self.space.fill(config)
         return [p.to_unit(config[p.name]) for p in self.space.params]
 
     # -- the algorithm ----------------------------------------------------------------
@@ -212,6 +213,9 @@ class GeneticSearcher(BaseSearcher):
 
     # -- genome <-> config -------------------------------------------------------------
     def _encode(self, config: dict) -> list:
+        # An inactive parameter keeps a placeholder gene: it comes back to life,
+        # with a sensible value, in a child whose parent parameter switches it on.
+        config = self.space.fill(config)
         return [p.index(config[p.name]) if isinstance(p, Categorical) else p.to_unit(config[p.name])
                 for p in self.space.params]
 
@@ -223,7 +227,7 @@ class GeneticSearcher(BaseSearcher):
             else:
                 # Clamped: exp(log(low) + 1.0 * (log(high) - log(low))) can round past high.
                 config[p.name] = min(p.high, max(p.low, p.from_unit(g)))
-        return config
+        return self.space.prune(config)
 
     # -- warm start / state ----------------------------------------------------------------
     def observe(self, config: dict, value: float) -> bool:

@@ -37,7 +37,7 @@ class GridSearcher(BaseSearcher):
             if p.name not in config:
                 config[p.name] = p.sample(self.rng)
         self.position += 1
-        return {n: config[n] for n in self.space.names}
+        return self.space.prune(config)
 
     def _core_state(self) -> dict:
         return {"position": self.position}

@@ -130,3 +130,12 @@ def mo_spec(name: str, objectives: int = 2, **over) -> dict:
     }
     spec.update(over)
     return spec
+
+
+def branches(config: dict) -> None:
+    """A conditional space's trainable: ``beta`` exists only when ``opt`` is ``a``.
+
+    Reports the parameter names it was given, so a test sees what the trial saw.
+    """
+    loss = (config["x"] - 2) ** 2 + (abs(config["beta"] - 0.5) if "beta" in config else 1.0)
+    tune.report({"loss": loss, "given": ",".join(sorted(k for k in ("x", "opt", "beta") if k in config))})

@@ -64,3 +64,58 @@ def test_errors_name_field_and_value(raw, field, words):
 def test_bool_and_int_categories_are_distinct():
     c = Categorical("flag", (True, 1))
     assert c.index(1) == 1 and c.index(True) == 0
+
+
+COND = {
+    "optimizer": {"choice": ["adam", "sgd"]},
+    "beta1": {"uniform": [0.8, 0.999], "when": {"optimizer": "adam"}},
+    "layers": {"int": [1, 3]},
+    "units_2": {"logint": [16, 256], "when": {"layers": {"min": 2}}},
+    "units_3": {"logint": [16, 256], "when": {"layers": {"min": 3}, "optimizer": ["sgd"]}},
+}
+
+
+def test_conditional_parameters_exist_only_when_their_conditions_hold():
+    s = Space.from_spec(COND)
+    assert s.conditional and s.by_name["units_2"].when[0].low == 2
+    assert s.active_names({"optimizer": "sgd", "layers": 3}) == ["optimizer", "layers", "units_2", "units_3"]
+    assert s.active_names({"optimizer": "adam", "layers": 1}) == ["optimizer", "beta1", "layers"]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        c = s.sample(rng)
+        assert s.contains(c) and list(c) == s.active_names(c)
+    assert not s.contains({"optimizer": "sgd", "layers": 1, "beta1": 0.9})  # an inactive one set
+    assert not s.contains({"optimizer": "adam", "layers": 1})  # an active one missing
+    assert s.prune({"optimizer": "sgd", "layers": 1, "beta1": 0.9, "units_2": 20}) == {
+        "optimizer": "sgd", "layers": 1}
+    # sgd: 1 + 241 + 241^2 configurations of the integer part would be too many to list;
+    # a small conditional space counts its distinct configurations.
+    small = Space.from_spec({"a": {"choice": [0, 1]}, "b": {"int": [1, 3], "when": {"a": 1}}})
+    assert small.size() == 4 == len(list(small.iter_configs()))
+
+
+def test_bad_conditions_are_all_reported_with_field_and_value():
+    from hpsearch import spec as specmod
+    from tests.helpers import quad_spec
+
+    space = {
+        "a": {"int": [1, 3], "when": {"b": 1}},            # b is declared below
+        "b": {"choice": [1, 2, "many"]},
+        "c": {"int": [0, 1], "when": {"b": [5]}},          # 5 is not a value of b
+        "d": {"uniform": [0, 1], "when": {"b": {"min": 1}}},  # range on a choice
+        "e": {"uniform": [0, 1], "when": {"a": {"min": 9}}},  # never active
+        "f": {"uniform": [0, 1], "when": {"a": {"low": 1}}},  # not min/max
+        "g": {"uniform": [0, 1], "when": {"nope": 1}},       # unknown parent
+        "h": {"grid": [1, 2], "when": {"b": 1}},            # grid cannot be conditional
+        "x": {"uniform": [-5.0, 5.0]},
+    }
+    with pytest.raises(SpecError) as err:
+        specmod.load(quad_spec("cond", space=space))
+    got = dict(err.value.problems)
+    assert "declared below" in got["space.a.when.b"]
+    assert "5 is not a possible value" in got["space.c.when.b"]
+    assert "numeric" in got["space.d.when.b"] or "numeric" in got.get("space.d.when.b", "")
+    assert "never active" in got["space.e.when.a"]
+    assert "{'low': 1}" in got["space.f.when.a"]
+    assert "'nope'" in got["space.g.when.nope"]
+    assert "grid" in got["space.h.when"]

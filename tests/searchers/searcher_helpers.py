@@ -43,6 +43,33 @@ def discrete_space() -> Space:
     return Space([Categorical("a", (0, 1, 2, 3), grid=True), Categorical("b", (False, True), grid=True)])
 
 
+def conditional_space() -> Space:
+    """Branches on a choice and per-layer sizes up to ``layers`` (a grid, so grid walks it)."""
+    return Space.from_spec({
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "lr": {"loguniform": [1e-4, 1e-1]},
+        "beta1": {"uniform": [0.8, 0.999], "when": {"optimizer": "adam"}},
+        "momentum": {"uniform": [0.0, 0.99], "when": {"optimizer": ["sgd"]}},
+        "layers": {"grid": [1, 2, 3]},
+        "units_2": {"logint": [16, 256], "when": {"layers": {"min": 2}}},
+        "units_3": {"logint": [16, 256], "when": {"layers": {"min": 3}, "optimizer": "sgd"}},
+    })
+
+
+def conditional_objective(config: dict) -> float:
+    """Best on the sgd branch with three layers; reads only the active parameters."""
+    loss = (math.log10(config["lr"]) + 2) ** 2
+    if config["optimizer"] == "adam":
+        loss += 1 + (config["beta1"] - 0.9) ** 2
+    else:
+        loss += (config["momentum"] - 0.9) ** 2
+    if config["layers"] >= 2:
+        loss += abs(math.log2(config["units_2"]) - 6) / 4
+    if "units_3" in config:
+        loss += abs(math.log2(config["units_3"]) - 5) / 4 - 1.5
+    return loss
+
+
 def make(name: str, space: Space | None = None, seed: int = 0, mode: str = "min", **options):
     options = {**FAST_OPTIONS[name], **options}
     if space is not None and not space.grid_params:

@@ -9,8 +9,9 @@ from ray.tune.search import Searcher
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Float, Int, Space
-from tests.searchers.searcher_helpers import (ALL_SEARCHERS, LEARNING_SEARCHERS, discrete_space, make, mixed_space,
-                              objective, parametrize_searcher, run)
+from tests.searchers.searcher_helpers import (ALL_SEARCHERS, LEARNING_SEARCHERS, conditional_objective,
+                                             conditional_space, discrete_space, make, mixed_space, objective,
+                                             parametrize_searcher, run)
 from searchers import SEARCHERS
 
 
@@ -20,8 +21,8 @@ def test_suite_covers_every_registered_searcher():
 
 def _check_types(space: Space, config: dict) -> None:
     assert space.contains(config), config
-    for p in space.params:
-        v = config[p.name]
+    for name, v in config.items():
+        p = space.by_name[name]
         if isinstance(p, Float):
             assert type(v) is float, (p.name, v)
         elif isinstance(p, Int):
@@ -83,11 +84,13 @@ def _drive(s, results, start, n, fail_every=0):
 
 
 @parametrize_searcher()
-@pytest.mark.parametrize("space_fn", [mixed_space, discrete_space], ids=["mixed", "discrete"])
+@pytest.mark.parametrize("space_fn", [mixed_space, discrete_space, conditional_space],
+                         ids=["mixed", "discrete", "conditional"])
 def test_state_round_trip_mid_search_continues_identically(name, space_fn, tmp_path):
     space = space_fn()
-    f = objective if space_fn is mixed_space else (lambda c: (c["a"] - 2) ** 2 + c["b"])
-    n_before, n_after = (9, 6) if space_fn is mixed_space else (3, 3)
+    f = {mixed_space: objective, conditional_space: conditional_objective}.get(
+        space_fn, lambda c: (c["a"] - 2) ** 2 + c["b"])
+    n_before, n_after = (3, 3) if space_fn is discrete_space else (9, 6)
     twin = make(name, space, seed=3)
     _drive(twin, f, 0, n_before, fail_every=4)
     twin.suggest("p1")  # pending across the checkpoint
@@ -126,6 +129,46 @@ def test_no_duplicates_in_a_small_discrete_space(name):
     s = make(name, discrete_space())
     keys = [s.space.key(s.suggest(str(i))) for i in range(8)]
     assert len(set(keys)) == 8
+
+
+@parametrize_searcher()
+def test_conditional_space_configs_hold_exactly_their_active_parameters(name):
+    space = conditional_space()
+    s = make(name, space)
+    configs = run(s, 30 if name == "bayesian" else 90, f=conditional_objective)
+    for config in configs:
+        _check_types(space, config)  # contains(): the active names, no more, no fewer
+    assert {c["optimizer"] for c in configs} == {"adam", "sgd"}
+    assert {c["layers"] for c in configs} == {1, 2, 3}
+    assert not any("beta1" in c for c in configs if c["optimizer"] == "sgd")
+    assert any("units_3" in c for c in configs) and not any("units_3" in c for c in configs
+                                                            if c["layers"] < 3)
+    assert len({space.key(c) for c in configs}) == len(configs)
+    assert json.loads(json.dumps(s.get_state()))
+
+
+@pytest.mark.parametrize("name", LEARNING_SEARCHERS)
+def test_learning_searchers_find_the_best_branch_of_a_conditional_space(name):
+    space = conditional_space()
+    budget = 30 if name == "bayesian" else 100
+    configs = run(make(name, space, seed=2), budget, f=conditional_objective)
+    best = min(configs, key=conditional_objective)
+    # The sgd, three-layer branch (1 in 6 at random) holds the only losses below -0.5.
+    assert (best["optimizer"], best["layers"]) == ("sgd", 3) and conditional_objective(best) < -0.5
+
+
+@parametrize_searcher()
+def test_conditional_space_warm_starts_from_results_with_every_parameter(name):
+    """An earlier study without the conditions stored every parameter: the inactive
+    ones are dropped, the result is told."""
+    space = conditional_space()
+    s = make(name, space)
+    full = {"optimizer": "adam", "lr": 0.01, "beta1": 0.9, "momentum": 0.5, "layers": 1,
+            "units_2": 32, "units_3": 64}
+    assert s.observe(full, 1.0)
+    assert s.observations[-1][0] == {"optimizer": "adam", "lr": 0.01, "beta1": 0.9, "layers": 1}
+    assert not s.observe({"optimizer": "adam", "lr": 0.01, "layers": 1}, 1.0)  # beta1 missing
+    assert space.key(s.observations[-1][0]) in s.seen
 
 
 @parametrize_searcher(["random", "bayesian", "genetic"])
