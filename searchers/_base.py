@@ -125,6 +125,7 @@ class BaseSearcher(ResumableSearcher):
         self.n_suggested = 0
         self.seen: set[tuple] = set()
         self.opts = options  # already checked and defaulted by searchers.check_options
+        self.auto_choice: dict | None = None  # set when ``searcher: auto`` chose this searcher
 
     # -- Ray Tune interface -------------------------------------------------
     def suggest(self, trial_id: str) -> dict | str | None:
@@ -209,6 +210,7 @@ class BaseSearcher(ResumableSearcher):
             "seen": sorted(list(k) for k in self.seen),
             "rng": _rng_state(self.rng),
             "core": self._core_state(),
+            "auto": self.auto_choice,
         }
 
     def set_state(self, state: dict) -> None:
@@ -222,6 +224,7 @@ class BaseSearcher(ResumableSearcher):
         self.seen |= {self.space.key(c) for c, _ in self.observations}
         self.seen |= {tuple(k) for k in state.get("seen", [])}
         self.rng.bit_generator.state = state["rng"]
+        self.auto_choice = state.get("auto", self.auto_choice)
         self._set_core_state(state["core"])
 
     def save(self, checkpoint_path: str) -> None:

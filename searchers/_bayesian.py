@@ -26,6 +26,12 @@ Behaviour, in the order a study meets it:
   most ``n_candidates`` configurations all unseen ones are scored, else
   ``n_candidates`` samples. A finite space is walked once: when every
   configuration has been suggested, the searcher returns ``Searcher.FINISHED``.
+* **Early results (BOHB's idea).** Under ASHA or Hyperband trials end at
+  different iterations, and a loss after 1 epoch is not comparable with one
+  after 9. The searcher keeps each trial's curve (``on_trial_result``) and fits
+  the model at the highest iteration that at least ``n_initial_points`` trials
+  reached, on their losses there (a pending trial that reported there counts as
+  a result, not a lie). Without early stopping it learns from final results.
 * **Failed trials.** Errors and NaN/inf results are dropped by the base class.
   With ``on_failure: penalize`` (default) the failed point is told to the model
   with the worst loss seen so far, steering it away from regions that crash;
@@ -79,16 +85,35 @@ class BayesianSearcher(BaseSearcher):
         self.hyper: dict | None = None  # the GP's fitted hyperparameters, JSON-safe
         self.hedge: dict | None = None  # gp_hedge's gains and last candidates
         self.n_lies = 0  # pending points at the end of the last _model_data()
+        # Learning curves (iteration -> loss) for early results (the BOHB idea):
+        self.curves: dict[str, dict[int, float]] = {}  # of pending trials, by trial id
+        self.finished_curves: list[tuple[dict, dict[int, float]]] = []  # of finished trials
+        self.rung: int | None = None  # the iteration the last model was fitted at (None: final results)
         self.n_initial = (o["n_initial_points"] if o["n_initial_points"] is not None
                           else initial_design_size(self.backend.n_dims))
 
     # -- Ray Tune / base hooks -------------------------------------------------
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Keep the trial's learning curve: the model may learn from early results."""
+        if trial_id not in self.pending:
+            return
+        loss, it = self.loss(result.get(self.metric)), result.get("training_iteration")
+        if loss is not None and isinstance(it, int):
+            self.curves.setdefault(trial_id, {})[it] = loss
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         config = self.pending.get(trial_id)
         n_before = len(self.observations)
+        curve = self.curves.pop(trial_id, {})
         super().on_trial_complete(trial_id, result, error)
         if config is not None and len(self.observations) == n_before:
             self.failed.append(config)  # an error or a NaN/inf/missing metric
+        elif config is not None:
+            it = (result or {}).get("training_iteration")
+            if isinstance(it, int):
+                curve[it] = self.observations[-1][1]
+            if curve:
+                self.finished_curves.append((config, curve))
 
     def observe(self, config: dict, value: float) -> bool:
         told = super().observe(config, value)
@@ -147,10 +172,32 @@ class BayesianSearcher(BaseSearcher):
         at = self.hyper["n_data"]
         return self._n_results() - at >= max(1, math.ceil(0.1 * at))
 
+    def _rung_pool(self) -> tuple[int | None, list[tuple[dict, float]]]:
+        """The results the model learns from: (iteration, [(config, loss)]).
+
+        When an early-stopping scheduler (ASHA, Hyperband) ended trials at
+        different iterations, their final results are not comparable. As BOHB
+        does, the model is then fitted at the highest iteration that at least
+        ``n_initial_points`` trials reached (pending ones included), on each
+        trial's loss at that iteration. Otherwise (every trial ran as long, or
+        no iterations reported) on the final results, with warm-start ones.
+        """
+        curves = self.finished_curves + [(self.pending[t], c) for t, c in self.curves.items()
+                                         if t in self.pending and c]
+        ends = {max(c) for _, c in self.finished_curves}
+        if len(ends) > 1:
+            for it in sorted({i for _, c in curves for i in c}, reverse=True):
+                pool = [(config, c[it]) for config, c in curves if it in c]
+                if len(pool) >= self.n_initial:
+                    return it, pool
+        return None, list(self.observations)
+
     def _model_data(self) -> tuple[list[list], list[float]]:
         """Results (bounded), penalised failures and lied-about pending points."""
-        losses = [loss for _, loss in self.observations]
-        pool = list(self.observations)
+        self.rung, pool = self._rung_pool()
+        losses = [loss for _, loss in pool]
+        # A pending trial that reported at the model's rung is data, not a lie.
+        reported = {self.space.key(c) for c, _ in pool} if self.rung is not None else set()
         if self.opts["on_failure"] == "penalize":
             pool += [(c, max(losses)) for c in self.failed]
         k = self.opts["max_model_points"]
@@ -159,14 +206,17 @@ class BayesianSearcher(BaseSearcher):
             # recent rest keeps it honest about where it last looked.
             pool = [pool[i] for i in best_and_recent([loss for _, loss in pool], k)]
         lie = {"min": min, "max": max, "mean": lambda v: float(np.mean(v))}[self.opts["liar"]](losses)
-        self.n_lies = len(self.pending)
-        pool += [(c, lie) for c in self.pending.values()]
+        lied = [c for c in self.pending.values() if self.space.key(c) not in reported]
+        self.n_lies = len(lied)
+        pool += [(c, lie) for c in lied]
         return [self.backend.to_point(c) for c, _ in pool], [float(v) for _, v in pool]
 
     # -- state -----------------------------------------------------------------
     def _core_state(self) -> dict:
         return {"failed": self.failed, "n_warm": self.n_warm, "hyper": self.hyper,
-                "hedge": self.hedge}
+                "hedge": self.hedge,
+                "curves": {t: _str_keys(c) for t, c in self.curves.items()},
+                "finished_curves": [[config, _str_keys(c)] for config, c in self.finished_curves]}
 
     def _set_core_state(self, state: dict) -> None:
         self.failed = list(state["failed"])
@@ -174,6 +224,17 @@ class BayesianSearcher(BaseSearcher):
         self.n_warm = int(state["n_warm"])
         self.hyper = state["hyper"]
         self.hedge = state["hedge"]
+        # Absent from states saved before the model learned from early results.
+        self.curves = {t: _int_keys(c) for t, c in state.get("curves", {}).items()}
+        self.finished_curves = [(config, _int_keys(c)) for config, c in state.get("finished_curves", [])]
+
+
+def _str_keys(curve: dict[int, float]) -> dict[str, float]:
+    return {str(i): v for i, v in curve.items()}  # JSON object keys are strings
+
+
+def _int_keys(curve: dict[str, float]) -> dict[int, float]:
+    return {int(i): float(v) for i, v in curve.items()}
 
 
 def initial_design_size(n_dims: int) -> int:

@@ -10,6 +10,8 @@ from searchers import create_searcher
 
 ALL_SEARCHERS = ["grid", "random", "bayesian", "genetic"]
 LEARNING_SEARCHERS = ["bayesian", "genetic"]
+# Registered names that build another searcher (tested in test_auto_searcher.py).
+FACTORIES = ["auto"]
 
 # Small settings so that the learning searchers leave their random phase quickly
 # and the suite stays fast; grid needs repeats to make many suggestions.

@@ -121,3 +121,57 @@ def test_hyperparameters_are_refit_on_a_schedule():
     assert s._needs_refit() is True  # at fewer than 10 results, every result
     run(s, 12, start=60)
     assert s.hyper["n_data"] > first
+
+
+def _report(s, trial_id, curve):
+    for it, loss in curve.items():
+        s.on_trial_result(trial_id, {"loss": loss, "training_iteration": it})
+
+
+def test_the_model_learns_at_the_highest_rung_with_enough_trials():
+    """ASHA-like: 6 trials stopped after 1 iteration, 4 ran to 3. With 4 initial
+    points the model is fitted on the iteration-3 losses; with 5, on iteration 1."""
+    space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    for n_initial, rung in ((4, 3), (5, 1)):
+        s = make("bayesian", space, n_initial_points=n_initial)
+        curves = {}
+        for i in range(10):
+            t = str(i)
+            c = s.suggest(t)
+            last = 3 if i % 5 in (0, 2) else 1  # trials 0, 2, 5, 7 run to iteration 3
+            curves[t] = {it: c["x"] + 1.0 / it for it in range(1, last + 1)}
+            _report(s, t, curves[t])
+            s.on_trial_complete(t, {"loss": curves[t][last], "training_iteration": last})
+        X, y = s._model_data()
+        assert s.rung == rung
+        expected = sorted(c[rung] for c in curves.values() if rung in c)
+        assert sorted(y) == pytest.approx(expected)
+        assert s.space.contains(s.suggest("next"))
+
+
+def test_a_pending_trial_that_reported_at_the_rung_is_data_and_curves_survive_a_restore(tmp_path):
+    space = Space([Float("x", 0.0, 1.0)])
+    s = make("bayesian", space, n_initial_points=3)
+    for i in range(4):
+        s.suggest(str(i))
+        last = 2 if i < 2 else 1
+        _report(s, str(i), {it: float(i) + it for it in range(1, last + 1)})
+        s.on_trial_complete(str(i), {"loss": float(i) + last, "training_iteration": last})
+    s.suggest("p")
+    _report(s, "p", {1: 0.5, 2: 0.25})
+    X, y = s._model_data()
+    assert s.rung == 2 and sorted(y) == [0.25, 2.0, 3.0] and s.n_lies == 0
+    s.save(str(tmp_path / "s.json"))
+    restored = make("bayesian", space, n_initial_points=3)
+    restored.restore(str(tmp_path / "s.json"))
+    assert restored._model_data()[1] == y
+
+
+def test_without_early_stopping_final_results_are_used():
+    s = make("bayesian", Space([Float("x", 0.0, 1.0)]), n_initial_points=3)
+    for i in range(5):
+        c = s.suggest(str(i))
+        _report(s, str(i), {1: 9.0, 2: c["x"]})
+        s.on_trial_complete(str(i), {"loss": c["x"], "training_iteration": 2})
+    X, y = s._model_data()
+    assert s.rung is None and sorted(y) == sorted(loss for _, loss in s.observations)

@@ -9,14 +9,14 @@ from ray.tune.search import Searcher
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Float, Int, Space
-from tests.searchers.searcher_helpers import (ALL_SEARCHERS, LEARNING_SEARCHERS, conditional_objective,
+from tests.searchers.searcher_helpers import (ALL_SEARCHERS, FACTORIES, LEARNING_SEARCHERS, conditional_objective,
                                              conditional_space, discrete_space, make, mixed_space, objective,
                                              parametrize_searcher, run)
 from searchers import SEARCHERS
 
 
 def test_suite_covers_every_registered_searcher():
-    assert sorted(ALL_SEARCHERS) == sorted(SEARCHERS)
+    assert sorted(ALL_SEARCHERS + FACTORIES) == sorted(SEARCHERS)
 
 
 def _check_types(space: Space, config: dict) -> None:

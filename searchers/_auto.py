@@ -1,0 +1,56 @@
+"""``searcher: {type: auto}``: a searcher chosen for the space, the budget and the concurrency.
+
+The rules follow the measurements in ``benchmarks/results/bayesmark.md`` and
+``benchmarks/results/searchers_regret.md``; :func:`choose` returns the name and the
+reason, which is logged and kept in the searcher's saved state (``auto``), so the
+study records what ran.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hpsearch.space import Space
+
+log = logging.getLogger("hpsearch.searchers")
+
+# Above this many trials the GP's cost per suggestion (capped model, ~50 ms) no longer
+# buys much over a population: the genetic searcher is cheaper and keeps improving.
+MODEL_BUDGET_MAX = 2000
+# With more trials pending at once than this, constant-liar batches crowd; a population
+# breeds a diverse batch.
+MODEL_CONCURRENCY_MAX = 32
+
+
+def choose(space: Space, max_trials: int | None, max_concurrent: int | None) -> tuple[str, str]:
+    """(searcher name, why) for this space, budget and concurrency."""
+    size = space.size()
+    if space.grid_params and len(space.grid_params) == len(space.params) and (
+            max_trials is None or size <= max_trials):
+        return "grid", f"every parameter is a grid and the budget covers all {size} points"
+    if size is not None and max_trials is not None and size <= max_trials:
+        return ("bayesian", f"the space has {size} configurations, within the budget of {max_trials}: "
+                "the model orders them and each is tried once")
+    if max_trials is not None and max_trials > MODEL_BUDGET_MAX:
+        return "genetic", f"a budget of {max_trials} trials (> {MODEL_BUDGET_MAX}) outgrows the model's cost"
+    if (max_concurrent or 1) > MODEL_CONCURRENCY_MAX:
+        return "genetic", f"{max_concurrent} trials at once (> {MODEL_CONCURRENCY_MAX}) crowd a model's batch"
+    kind = "conditional " if space.conditional else ""
+    return ("bayesian", f"a {kind}space of {len(space.params)} parameters with a budget of "
+            f"{max_trials or 'no limit'} and {max_concurrent or 1} at once: the GP led in mean rank")
+
+
+def create(space: Space, *, metric: str, mode: str, seed: int = 0, max_trials: int | None = None,
+           max_concurrent: int | None = None, objectives: list | None = None,
+           constraints: list | tuple = (), **options: Any):
+    """Build the chosen searcher with its defaults (``auto`` takes no options); with
+    several objectives, the chosen searcher's multi-objective variant."""
+    from searchers import create_searcher
+
+    name, why = choose(space, max_trials, max_concurrent)
+    log.info("searcher auto chose %s: %s", name, why)
+    searcher = create_searcher(name, space, metric=metric, mode=mode, seed=seed, max_trials=max_trials,
+                               max_concurrent=max_concurrent, objectives=objectives,
+                               constraints=constraints)
+    searcher.auto_choice = {"searcher": name, "why": why}
+    return searcher
