@@ -8,6 +8,8 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 4. orchestration overhead, 50/200 no-op trials, vs Ray and Optuna  overhead.md
 5. result write throughput, end to end and Writer alone         writes.md
 6. scaling to 1,000 trials, and a higher-concurrency pair       overhead.md, overhead_scaling.png
+7. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
+   on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
 One local Ray serves every Ray row. The run aims at 20 minutes on this 2-core
 machine: the later, longer Ray rows start only while time is left, and what was
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=C.RESULTS)
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds for the whole run")
+    parser.add_argument("--quality", action="store_true",
+                        help="also run the search-quality suite (benchmarks/bayesmark.py)")
     args = parser.parse_args(argv)
     q = args.quick
     out: Path = args.out
@@ -136,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         targets += [("writes", t, v, verdict) for t, v, verdict in writes.targets(write_rows)]
     _stop_ray()
     tmp.cleanup()
+
+    # 7. search quality: long, and about results rather than speed, so only when asked.
+    if args.quality:
+        from benchmarks import bayesmark
+
+        _section("search quality", lambda: bayesmark.main(
+            ["--smoke" if q else "--quick", "--out", str(out)]), failures, times)
 
     total = time.monotonic() - started
     C.write("SUMMARY.md", summary(m, targets, times, total, failures, q), out)
@@ -228,7 +239,8 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
              "[serving](serving.md), [trainables](trainables.md); GPU: `benchmarks/gpu.sh`. "
              "Not run by `make bench` (longer, and not performance targets): "
-             "`benchmarks/searchers_regret.py` and `benchmarks/asha_vs_fifo.py`, whose results "
+             "`benchmarks/searchers_regret.py`, `benchmarks/bayesmark.py` (unless `--quality`) and "
+             "`benchmarks/asha_vs_fifo.py`, whose results "
              "files are from their own runs.", "",
              "## Section times", "",
              C.table(["section", "seconds"], [[k, f"{v:.0f}"] for k, v in times.items()])]

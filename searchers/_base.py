@@ -52,7 +52,7 @@ class ResumableSearcher(Searcher):
     """What the driver needs from a searcher, beyond Ray Tune's ``suggest`` and
     ``on_trial_complete``. The driver never reads or writes a searcher's fields.
 
-    Constructed as ``cls(space, metric=, mode=, seed=, max_trials=, **options)``
+    Constructed as ``cls(space, metric=, mode=, seed=, max_trials=, max_concurrent=, **options)``
     (``searchers.create_searcher``). ``suggest`` returns ``Searcher.FINISHED`` once
     ``max_trials`` suggestions were made.
     """

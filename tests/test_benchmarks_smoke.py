@@ -85,3 +85,20 @@ def test_latency_targets_and_plot(tmp_path):
     lat.plot(rows, tmp_path / "lat.png")
     assert (tmp_path / "lat.png").stat().st_size > 1000
     assert C.verdict(0.5, 1.0, False).startswith("met") and "MISSED" in C.verdict(2, 1.0, False)
+
+
+def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises():
+    from benchmarks import bayesmark as bm
+    from hpsearch.space import Space
+
+    problem = bm.SK_PROBLEMS["SVC-breast"]
+    space, f = Space.from_spec(problem.space), bm.sk_objective(problem, folds=2, max_rows=80)
+    runs = []
+    for method in ("bayesian", "tpe", "skopt", "genetic", "random"):
+        losses = bm.drive(method, space, f, seed=0, rounds=2, batch=3)
+        assert len(losses) == 6 and all(0.0 <= v <= 1.0 for v in losses)
+        runs.append({"method": method, "problem": "SVC-breast", "seed": 0, "batch": 3, "losses": losses})
+    runs.append({**runs[0], "method": "auto"})
+    per_rows, kind_rows, agg = bm.sk_summary(runs, bm.METHODS)
+    assert per_rows[0][:3] == ["SVC-breast", "conditional", 3] and len(per_rows[0]) == 3 + len(bm.METHODS)
+    assert set(agg) == set(bm.METHODS) and all(1 <= rank <= len(bm.METHODS) for _, rank in agg.values())
