@@ -26,11 +26,13 @@ def test_compose_config_is_valid():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_compose_publishes_only_the_web_port():
+def test_compose_publishes_only_the_web_port_and_grafana_on_loopback():
     services = _services()
     published = {name for name, s in services.items() if s.get("ports") or s.get("expose")}
-    assert published == {"web"}
+    assert published == {"web", "grafana"}
     assert services["web"]["ports"] == ["8080:8080"]
+    assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000"]  # the host's loopback only
+    assert services["prometheus"]["networks"] == ["internal"]
     for name in RAY_SERVICES + ("postgres", "migrate"):  # Ray's ports stay inside
         assert services[name]["networks"] == ["internal"], name
     networks = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["networks"]
