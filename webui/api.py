@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
-from webui import queries
+from webui import manage, queries
 from webui.cache import study_version
 from webui.errors import BadParam, error_response
 from webui.openapi import document
@@ -40,6 +40,33 @@ def study(study_id: int):
     d["best_trial"] = queries.best_trial(queries.store().get_study(study_id))
     d["dispatchers"] = queries.dispatcher_note(d)
     return jsonify(d)
+
+
+@bp.patch("/studies/<int:study_id>")
+def update(study_id: int):
+    """Set a study's notes (Markdown), tags, or archived flag (owner or admin)."""
+    queries.store().get_study(study_id)
+    manage.apply(study_id, manage.parse_changes(request.get_json(silent=True)))
+    return jsonify(queries.study_summary(study_id) | {"notes": queries.store().get_study(study_id).notes})
+
+
+@bp.delete("/studies/<int:study_id>")
+def delete(study_id: int):
+    """Delete a finished study with its trials and results (owner or admin)."""
+    manage.delete(study_id)
+    return jsonify({"id": study_id, "deleted": True})
+
+
+@bp.patch("/studies/<int:study_id>/trials/<int:number>")
+def trial_update(study_id: int, number: int):
+    """Set a trial's notes (Markdown)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"notes"}:
+        raise BadParam('the body must be {"notes": text or null}')
+    queries.store().set_trial_notes(queries.store().get_study(study_id).id, number,
+                                    manage.parse_notes(body["notes"]))
+    return jsonify(queries.trial_detail(queries.store().get_study(study_id), number,
+                                        with_results=False))
 
 
 @bp.get("/studies/<int:study_id>/results")

@@ -32,7 +32,8 @@ PUBLIC = frozenset({"static", "pages.plotly_js", "api.health", "auth.login"})
 ACCESS: dict[str, str] = {
     "pages.studies": VIEWER, "pages.study": VIEWER, "pages.trial": VIEWER,
     "pages.compare": VIEWER, "pages.compare_trials": VIEWER, "pages.submit": MEMBER,
-    "pages.cancel": MEMBER,
+    "pages.cancel": MEMBER, "pages.manage_study": MEMBER, "pages.trial_notes": MEMBER,
+    "api.update": MEMBER, "api.delete": MEMBER, "api.trial_update": MEMBER,
     "api.openapi": VIEWER, "api.studies": VIEWER, "api.study": VIEWER, "api.trials": VIEWER,
     "api.trial": VIEWER, "api.plot": VIEWER, "api.results": VIEWER, "api.trials_export": VIEWER, "api.compare_trials": VIEWER,
     "api.compare_studies": VIEWER,
@@ -49,7 +50,8 @@ ACCESS: dict[str, str] = {
 }
 
 # Endpoints acting on one study: a member may use them on the studies they own.
-OWNED = frozenset({"pages.cancel", "api.cancel"})
+OWNED = frozenset({"pages.cancel", "api.cancel", "pages.manage_study", "pages.trial_notes",
+                   "api.update", "api.delete", "api.trial_update"})
 
 
 class SessionUser(UserMixin):

@@ -92,6 +92,9 @@ def _paths_and_schemas() -> dict:
                             _q("trainable", {"type": "string"}, "model family"),
                             _q("searcher", {"type": "string"}, "searcher type"),
                             _q("q", {"type": "string"}, "name contains"),
+                            _q("tag", {"type": "string"}, "studies with this tag"),
+                            _q("archived", {"type": "string", "enum": ["0", "1", "all"]},
+                               "0 (default): active studies; 1: archived ones; all"),
                             _q("sort", {"type": "string"}, "id, name, status, created, trainable, "
                                                            "searcher; prefix - for descending")],
                         "responses": {"200": _json(_ref("StudyPage"), "a page of studies"),
@@ -110,7 +113,22 @@ def _paths_and_schemas() -> dict:
                                        "422": _json(_ref("SpecError"), "invalid spec")}}},
             "/studies/{study_id}": {"get": {
                 "summary": "One study with counts and its best trial", "parameters": [_ID],
-                "responses": {"200": _json(_ref("Study"), "the study"), "404": _ERR["404"]}}},
+                "responses": {"200": _json(_ref("Study"), "the study"), "404": _ERR["404"]}},
+                "patch": {
+                "summary": "Set a study's notes (Markdown), tags or archived flag (owner or admin)",
+                "parameters": [_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "notes": {"type": "string", "nullable": True, "maxLength": 20000},
+                        "tags": {"type": "array", "maxItems": 20, "items": {
+                            "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"}},
+                        "archived": {"type": "boolean", "description": "archived studies are "
+                                     "left out of /studies unless archived=1 or all"}}}}}},
+                "responses": {"200": _json(_ref("Study"), "the study"), **_ERR}},
+                "delete": {
+                "summary": "Delete a finished study with its trials and results (owner or admin)",
+                "parameters": [_ID],
+                "responses": {"200": _json({"type": "object"}, "deleted"), **_ERR}}},
             "/studies/{study_id}/trials": {"get": {
                 "summary": "A page of a study's trials",
                 "parameters": [_ID] + _PAGE + [
@@ -126,7 +144,15 @@ def _paths_and_schemas() -> dict:
                 "summary": "One trial with its results and status history",
                 "parameters": [_ID, {"name": "number", "in": "path", "required": True,
                                      "schema": {"type": "integer"}}],
-                "responses": {"200": _json(_ref("Trial"), "the trial"), "404": _ERR["404"]}}},
+                "responses": {"200": _json(_ref("Trial"), "the trial"), "404": _ERR["404"]}},
+                "patch": {
+                "summary": "Set a trial's notes (Markdown; owner of the study or admin)",
+                "parameters": [_ID, {"name": "number", "in": "path", "required": True,
+                                     "schema": {"type": "integer"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["notes"], "properties": {
+                        "notes": {"type": "string", "nullable": True, "maxLength": 20000}}}}}},
+                "responses": {"200": _json(_ref("Trial"), "the trial"), **_ERR}}},
             "/studies/{study_id}/trials/export": {"get": {
                 "summary": "Every trial under the table's filters and sort, as CSV or JSON",
                 "description": "The columns of the Python API's Study.to_dataframe(): number, "

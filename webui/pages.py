@@ -6,9 +6,10 @@ built here but fetched by the browser from the (cached) plots API.
 from __future__ import annotations
 
 import json
+from typing import Callable
 from urllib.parse import urlencode
 
-from flask import (Blueprint, current_app, redirect, render_template, request, send_from_directory,
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, send_from_directory,
                    url_for)
 
 from hpsearch import plots
@@ -18,7 +19,7 @@ from hpsearch.exceptions import ConflictError, SpecError
 from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
-from webui import filters, queries
+from webui import filters, manage, queries
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
 
@@ -82,6 +83,7 @@ def study(study_id: int):
                            results_url=url_for("api.results", study_id=study_id),
                            live_statuses=" ".join(StudyStatus.LIVE),
                            metrics=reads.reported_metrics(st, study_id),
+                           spec_yaml=manage.spec_yaml(row), notes=row.notes,
                            last_result=queries.results_since(row, None)["last_id"]), 400 if problem else 200
 
 
@@ -95,6 +97,14 @@ def live(status: str) -> bool:
 @bp.app_template_global()
 def finished(status: str) -> bool:
     return status in StudyStatus.FINISHED
+
+
+@bp.app_template_filter("markdown")
+def markdown_filter(text: str | None):
+    """Notes as safe HTML (webui/markdown.py)."""
+    from webui.markdown import render
+
+    return render(text)
 
 
 @bp.app_template_global()
@@ -118,6 +128,51 @@ def query_with(**changes) -> str:
 def cancel(study_id: int):
     queries.store().request_cancel(study_id)
     return redirect(url_for("pages.study", study_id=study_id), code=303)
+
+
+# Study management forms: one endpoint, the form's ``action`` picks the change.
+MANAGE: dict[str, Callable[[int, dict], str]] = {
+    "notes": lambda sid, form: manage.apply(sid, {"notes": manage.parse_notes(form.get("notes"))})
+    or "notes saved",
+    "tags": lambda sid, form: manage.apply(sid, {"tags": manage.parse_tags(form.get("tags", ""))})
+    or "tags saved",
+    "archive": lambda sid, form: manage.apply(sid, manage.CHANGES["archived"](True))
+    or "archived: hidden from the studies list (restore it from the archive)",
+    "restore": lambda sid, form: manage.apply(sid, manage.CHANGES["archived"](False)) or "restored",
+}
+
+
+@bp.post("/studies/<int:study_id>/manage")
+def manage_study(study_id: int):
+    """Notes, tags, archive and restore from the study page (owner or admin)."""
+    action = request.form.get("action", "")
+    if action == "delete":
+        queries.store().get_study(study_id)
+        try:
+            manage.delete(study_id)
+        except BadParam as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("pages.study", study_id=study_id), code=303)
+        flash(f"study {study_id} deleted with its trials and results", "info")
+        return redirect(url_for("pages.studies"), code=303)
+    change = MANAGE.get(action)
+    if change is None:
+        raise BadParam(f"action must be one of {', '.join([*MANAGE, 'delete'])}, got {action!r}")
+    queries.store().get_study(study_id)
+    try:
+        flash(change(study_id, request.form), "info")
+    except BadParam as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("pages.study", study_id=study_id) + "#manage", code=303)
+
+
+@bp.post("/studies/<int:study_id>/trials/<int:number>/notes")
+def trial_notes(study_id: int, number: int):
+    try:
+        queries.store().set_trial_notes(study_id, number, manage.parse_notes(request.form.get("notes")))
+    except BadParam as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("pages.trial", study_id=study_id, number=number) + "#notes", code=303)
 
 
 @bp.get("/studies/<int:study_id>/trials/<int:number>")
@@ -155,6 +210,8 @@ def compare():
 def submit():
     families = templates()
     text = families.get(request.args.get("template", ""), "")
+    if request.args.get("clone", "").isdigit():  # a study's spec, renamed, to edit and queue
+        text = manage.clone_text(queries.store().get_study(int(request.args["clone"])))
     if request.method == "GET":
         return render_template("submit.html", families=families, text=text, problems=[])
     text = request.form.get("spec", "")

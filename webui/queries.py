@@ -101,7 +101,8 @@ def study_dict(study: Study, summary: reads.StudySummary) -> dict:
         "cancel_requested": bool(study.cancel_requested),
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
         "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
-        "error": redact(study.error),
+        "error": redact(study.error), "tags": list(study.tags or []),
+        "archived_at": _iso(study.archived_at),
         "init_source": study.init_source,  # cold start: the trial its trials started from
     }
 
@@ -126,8 +127,11 @@ def list_studies(args, clamp: bool = False) -> dict:
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 50, 1, MAX_PER_PAGE)
     sort, order = sort_arg(args, STUDY_SORTS, "-id")
+    archived = choice_arg(args, "archived", ("0", "1", "all")) or "0"
     q = reads.studies_query(status=status, name_contains=args.get("q") or None, listing=True,
-                            equals={k: args[k] for k in ("trainable", "searcher") if args.get(k)})
+                            equals={k: args[k] for k in ("trainable", "searcher") if args.get(k)},
+                            tag=args.get("tag") or None,
+                            archived={"0": False, "1": True, "all": None}[archived])
     st = store()
     got = page_of(q, page=page, per_page=per_page, order=(order, Study.id.desc()), clamp=clamp)
     page = got.page
@@ -139,7 +143,8 @@ def list_studies(args, clamp: bool = False) -> dict:
     return {"items": [study_dict(r, summaries[r.id]) for r in rows], "total": got.total,
             "page": page, "per_page": per_page, "sort": sort,
             "filters": {"status": status, "trainable": args.get("trainable") or None,
-                        "searcher": args.get("searcher") or None, "q": args.get("q") or None},
+                        "searcher": args.get("searcher") or None, "q": args.get("q") or None,
+                        "tag": args.get("tag") or None, "archived": archived},
             "choices": {"status": list(StudyStatus.ALL), "trainable": families,
                         "searcher": searchers}}
 
@@ -149,7 +154,7 @@ def trial_dict(t: Trial) -> dict:
     return {"number": t.number, "status": t.status, "params": t.params, "value": t.value,
             "best_value": t.best_value, "iterations": t.iterations, "error": redact(t.error),
             "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at),
-            "imported_from": t.imported_from}
+            "imported_from": t.imported_from, "notes": t.notes}
 
 
 def best_trial(study: Study) -> dict | None:

@@ -37,8 +37,12 @@ def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | N
     from hpsearch.cold_start import resolve
 
     st = store()
-    return st.create_study(spec, owner=owner, status=StudyStatus.QUEUED,
-                           idempotency_key=idempotency_key, init_source=resolve(spec, st))
+    row = st.create_study(spec, owner=owner, status=StudyStatus.QUEUED,
+                          idempotency_key=idempotency_key, init_source=resolve(spec, st))
+    if row.spec_text is None:  # the spec as submitted, shown on the study page and cloned
+        text = raw if isinstance(raw, str) else yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+        st.annotate_study(row.id, spec_text=text)
+    return row
 
 
 def read_upload(file) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, String, cast, func, literal, or_, select
 from sqlalchemy.orm import defer
 
 from hpsearch.status import StudyStatus, TrialStatus
@@ -265,7 +265,8 @@ def trials_query(study_id: int, *, status: str | None = None, where: Sequence = 
 
 def studies_query(*, status: str | None = None, owner: str | None = None,
                   equals: dict[str, str] | None = None, name_contains: str | None = None,
-                  listing: bool = False) -> Select:
+                  listing: bool = False, tag: str | None = None,
+                  archived: bool | None = None) -> Select:
     """Studies filtered by status, owner, exact column values and a substring of the name.
 
     ``listing``: for a list of studies (the studies page and API), which shows no spec or
@@ -278,6 +279,11 @@ def studies_query(*, status: str | None = None, owner: str | None = None,
                       defer(Study.searcher_state, raiseload=True))
     if status:
         q = q.where(Study.status == status)
+    if archived is not None:  # None: both; False: the default list; True: the archive
+        q = q.where(Study.archived_at.is_not(None) if archived else Study.archived_at.is_(None))
+    if tag:  # tags are a JSON list of [A-Za-z0-9_.-] words: its text holds "tag" quoted
+        pattern = '%"' + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+        q = q.where(cast(Study.tags, String).like(pattern, escape="\\"))
     if owner:
         q = q.where(Study.owner == owner)
     for col, value in (equals or {}).items():

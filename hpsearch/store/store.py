@@ -278,6 +278,22 @@ class Store:
         with self.session(write=True) as s:
             s.execute(update(Study).where(Study.id == study_id).values(searcher_state=state))
 
+    def annotate_study(self, study_id: int, **values) -> None:
+        """Set a study's notes, tags, archived_at or spec_text (the web UI's study management)."""
+        allowed = {"notes", "tags", "archived_at", "spec_text"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"not a study annotation: {', '.join(sorted(unknown))}")
+        with self.session(write=True) as s:
+            if not s.execute(update(Study).where(Study.id == study_id).values(**values)).rowcount:
+                raise NotFoundError(f"no study {study_id!r}")
+
+    def set_trial_notes(self, study_id: int, number: int, notes: str | None) -> None:
+        with self.session(write=True) as s:
+            if not s.execute(update(Trial).where(Trial.study_id == study_id, Trial.number == number)
+                             .values(notes=notes)).rowcount:
+                raise NotFoundError(f"no trial {number} in study {study_id}")
+
     def delete_study(self, study_id: int) -> None:
         with self.session(write=True) as s:
             study = s.get(Study, study_id)
