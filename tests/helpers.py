@@ -111,6 +111,8 @@ def biobjective(config: dict) -> None:
     """ZDT1 on (x, y) in [0, 1]^2 (f1, f2: both minimised), a third objective f3 = y, and
     ``cost`` = x + y for constraints; one epoch, reported once."""
     x, y = float(config["x"]), float(config["y"])
+    if config.get("sleep"):
+        time.sleep(config["sleep"])
     g = 1 + 9 * y
     f2 = g * (1 - (x / g) ** 0.5)
     tune.report({"f1": x, "f2": f2, "f3": y, "cost": x + y, "epoch": 1})
