@@ -60,3 +60,9 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     for fragment in ("plot_history()", "plot_parallel_coordinates()"):
         data = [o.data for o in cell(fragment).outputs if o.output_type in ("execute_result", "display_data")]
         assert any(PLOTLY_MIME in d or "plotly" in d.get("text/html", "") for d in data), (fragment, [list(d) for d in data])
+    # Several objectives: the front drawn, and a model picked from it.
+    data = [o.data for o in cell("mo_study.plot_pareto()").outputs
+            if o.output_type in ("execute_result", "display_data")]
+    assert any(PLOTLY_MIME in d or "plotly" in d.get("text/html", "") for d in data)
+    picked = "".join(o.get("text", "") for o in cell("pareto_front").outputs)
+    assert picked.startswith("trial ") and "KiB" in picked

@@ -1,0 +1,268 @@
+"""Multi-objective search and compression (#17): hypervolume at a fixed budget, and a
+distilled student against the same student alone.
+
+Three parts, each written to ``benchmarks/results/multiobjective.md``:
+
+1. **Test problems.** ZDT1 and ZDT2 (2 objectives, 6 variables) and DTLZ2 (3 objectives,
+   7 variables). Each method is driven directly (suggest, then the result; one trial at a
+   time; no Ray): our ``genetic`` (NSGA-II), ``bayesian`` (ParEGO) and ``random`` against
+   Optuna's ``NSGAIISampler`` and multi-objective ``TPESampler``. The table gives the
+   median hypervolume (and quartiles) over seeds after N evaluations, against a fixed
+   reference point per problem (ZDT: (1.1, 11); DTLZ2: (2.5, 2.5, 2.5)), computed with
+   :func:`hpsearch.pareto.hypervolume`.
+2. **A real case.** The CNN on digits, ``val_accuracy`` (max) against ``model_kb`` (min),
+   with ``prune``, ``quantize`` and the width searched besides the learning rate; NSGA-II
+   and ParEGO against random search at the same budget (training through the harness in
+   this process; the front and hypervolume as the read model computes them).
+3. **Distillation.** A wide CNN teacher trained on all of digits; a narrow student on 200
+   samples trained alone and distilled from the teacher, over several seeds.
+
+    nice -n 10 .venv/bin/python -m benchmarks.multiobjective            # ~10 min on 2 cores
+    nice -n 10 .venv/bin/python -m benchmarks.multiobjective --quick    # smoke run, ~1 min
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from benchmarks import _common as C
+from hpsearch import pareto as mo
+
+METHODS = ("genetic", "bayesian", "random", "optuna-nsga2", "optuna-tpe")
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    n_vars: int
+    n_obj: int
+    f: Callable[[np.ndarray], tuple[float, ...]]
+    reference: tuple[float, ...]
+
+
+def zdt1(x: np.ndarray) -> tuple[float, float]:
+    g = 1 + 9 * x[1:].sum() / (len(x) - 1)
+    return float(x[0]), float(g * (1 - math.sqrt(x[0] / g)))
+
+
+def zdt2(x: np.ndarray) -> tuple[float, float]:
+    g = 1 + 9 * x[1:].sum() / (len(x) - 1)
+    return float(x[0]), float(g * (1 - (x[0] / g) ** 2))
+
+
+def dtlz2(x: np.ndarray, m: int = 3) -> tuple[float, ...]:
+    g = float(((x[m - 1:] - 0.5) ** 2).sum())
+    f = []
+    for i in range(m):
+        v = 1 + g
+        for xj in x[:m - 1 - i]:
+            v *= math.cos(xj * math.pi / 2)
+        if i > 0:
+            v *= math.sin(x[m - 1 - i] * math.pi / 2)
+        f.append(float(v))
+    return tuple(f)
+
+
+PROBLEMS = [Problem("ZDT1", 6, 2, zdt1, (1.1, 11.0)), Problem("ZDT2", 6, 2, zdt2, (1.1, 11.0)),
+            Problem("DTLZ2", 7, 3, dtlz2, (2.5, 2.5, 2.5))]
+
+
+def run_ours(method: str, p: Problem, budget: int, seed: int) -> list[tuple[float, ...]]:
+    from hpsearch.space import Space
+    from searchers import create_searcher
+
+    space = Space.from_spec({f"x{i}": {"uniform": [0.0, 1.0]} for i in range(p.n_vars)})
+    objectives = [(f"f{k}", "min") for k in range(p.n_obj)]
+    options = {"genetic": {"population_size": 12, "elitism": 4}, "bayesian": {}, "random": {}}[method]
+    s = create_searcher(method, space, metric="f0", mode="min", seed=seed, max_trials=budget,
+                        objectives=objectives, **options)
+    points = []
+    for i in range(budget):
+        config = s.suggest(str(i))
+        f = p.f(np.array([config[f"x{k}"] for k in range(p.n_vars)]))
+        points.append(f)
+        s.on_trial_complete(str(i), {f"f{k}": v for k, v in enumerate(f)})
+    return points
+
+
+def run_optuna(method: str, p: Problem, budget: int, seed: int) -> list[tuple[float, ...]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = (optuna.samplers.NSGAIISampler(seed=seed, population_size=12) if method == "optuna-nsga2"
+               else optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(directions=["minimize"] * p.n_obj, sampler=sampler)
+    points = []
+
+    def objective(trial):
+        x = np.array([trial.suggest_float(f"x{k}", 0.0, 1.0) for k in range(p.n_vars)])
+        f = p.f(x)
+        points.append(f)
+        return f
+
+    study.optimize(objective, n_trials=budget)
+    return points
+
+
+def test_problems(budget: int, seeds: int, log) -> list[dict]:
+    rows = []
+    for p in PROBLEMS:
+        for method in METHODS:
+            t0 = time.time()
+            hvs = []
+            for seed in range(seeds):
+                run = run_optuna if method.startswith("optuna") else run_ours
+                hvs.append(mo.hypervolume(run(method, p, budget, seed), p.reference))
+            rows.append({"problem": p.name, "method": method, "hv": hvs, "s": time.time() - t0})
+            log(f"{p.name:6} {method:13} median HV {statistics.median(hvs):.4f} "
+                f"({time.time() - t0:.0f} s)")
+    return rows
+
+
+# -- the real case: CNN on digits, accuracy against size ------------------------------------
+
+CNN_SPACE = {
+    "lr": {"loguniform": [1e-3, 2e-2]},
+    "channels": {"logint": [4, 32]},
+    "prune": {"uniform": [0.0, 0.9]},
+    "quantize": {"choice": ["none", "dynamic_int8", "static_int8"]},
+}
+CNN_FIXED = {"epochs": 3, "train_samples": 600, "conv_layers": 2, "prune_finetune_epochs": 1}
+CNN_REFERENCE = {"val_accuracy": 0.0, "model_kb": 200.0}
+
+
+def cnn_case(budget: int, seeds: int, log) -> list[dict]:
+    from hpsearch.space import Space
+    from searchers import create_searcher
+    from trainables import _harness, cnn
+
+    space = Space.from_spec(CNN_SPACE)
+    objectives = mo.Objectives.parse([{"metric": "val_accuracy", "mode": "max", "reference": 0.0},
+                                      {"metric": "model_kb", "mode": "min", "reference": 200.0}])
+    rows = []
+    for method in ("genetic", "bayesian", "random"):
+        for seed in range(seeds):
+            t0 = time.time()
+            s = create_searcher(method, space, metric="val_accuracy", mode="max", seed=seed,
+                                max_trials=budget, objectives=[("val_accuracy", "max"), ("model_kb", "min")],
+                                **({"population_size": 6, "elitism": 2} if method == "genetic" else
+                                   {"n_initial_points": 5} if method == "bayesian" else {}))
+            vectors = []
+            for i in range(budget):
+                config = s.suggest(str(i))
+                last = _harness.run(cnn.RECIPE, {**CNN_FIXED, **config, "seed": seed}, device="cpu")[-1]
+                vectors.append(objectives.to_min(last))
+                s.on_trial_complete(str(i), last)
+            hv = mo.hypervolume([v for v in vectors if v], objectives.reference_min())
+            front = [vectors[i] for i in mo.nondominated(vectors)]
+            rows.append({"method": method, "seed": seed, "hv": hv, "front": sorted(front),
+                         "s": time.time() - t0})
+            log(f"CNN {method:9} seed {seed}: HV {hv:.2f}, front "
+                f"{[(round(-a, 3), round(k, 1)) for a, k in sorted(front)]} ({time.time() - t0:.0f} s)")
+    return rows
+
+
+# -- distillation ---------------------------------------------------------------------------
+
+TEACHER = {"train_samples": 0, "epochs": 8, "channels": 32, "conv_layers": 2, "lr": 3e-3}
+STUDENT = {"train_samples": 200, "epochs": 20, "channels": 8, "conv_layers": 2, "lr": 1e-2}
+DISTILL = {"distill_alpha": 0.5, "distill_temperature": 4.0}
+
+
+def distillation(seeds: int, log, epochs: int | None = None) -> dict:
+    from trainables import _harness, cnn
+
+    student = {**STUDENT, **({"epochs": epochs} if epochs else {})}
+    with tempfile.TemporaryDirectory() as d:
+        teacher = _harness.run(cnn.RECIPE, TEACHER, device="cpu", checkpoint_dir=d)[-1]
+        alone, distilled = [], []
+        for seed in range(seeds):
+            alone.append(_harness.run(cnn.RECIPE, {**student, "seed": seed}, device="cpu")[-1]["val_accuracy"])
+            distilled.append(_harness.run(cnn.RECIPE, {**student, **DISTILL, "seed": seed,
+                                                       "distill_from": {"checkpoint": d, "config": TEACHER}},
+                                          device="cpu")[-1]["val_accuracy"])
+            log(f"distill seed {seed}: alone {alone[-1]:.3f}, distilled {distilled[-1]:.3f}")
+    return {"teacher": teacher["val_accuracy"], "teacher_params": teacher["params"],
+            "alone": alone, "distilled": distilled, "student": student}
+
+
+# -- report ----------------------------------------------------------------------------------
+
+def _q(values: list[float]) -> str:
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return f"{med:.4g} ({q1:.4g}-{q3:.4g})"
+
+
+def report(problems: list[dict], cnn_rows: list[dict], dist: dict, args, machine: dict) -> str:
+    out = ["# Multi-objective search and compression (#17)", "",
+           f"`python -m benchmarks.multiobjective{' --quick' if args.quick else ''}` "
+           f"({C.machine_line(machine)}).", "",
+           f"## Hypervolume after {args.budget} evaluations, median (quartiles) over {args.seeds} seeds",
+           "", "Higher is better. Reference points: ZDT (1.1, 11), DTLZ2 (2.5, 2.5, 2.5). "
+           "Each method suggests one point at a time (no Ray); genetic = NSGA-II (population 12), "
+           "bayesian = ParEGO on a GP, Optuna's NSGAIISampler (population 12) and TPESampler "
+           "(multi-objective) with their defaults otherwise.", "",
+           "| problem | " + " | ".join(METHODS) + " | best of ours / best Optuna |",
+           "|---|" + "---|" * (len(METHODS) + 1)]
+    for name in dict.fromkeys(r["problem"] for r in problems):
+        by = {r["method"]: r["hv"] for r in problems if r["problem"] == name}
+        ours = max(statistics.median(by[m]) for m in ("genetic", "bayesian", "random"))
+        theirs = max(statistics.median(by[m]) for m in ("optuna-nsga2", "optuna-tpe"))
+        out.append(f"| {name} | " + " | ".join(_q(by[m]) for m in METHODS)
+                   + f" | {ours / theirs:.3f} |")
+    times = {m: sum(r["s"] for r in problems if r["method"] == m) for m in METHODS}
+    out += ["", "Wall time per method over all problems and seeds: "
+            + ", ".join(f"{m} {t:.0f} s" for m, t in times.items()) + ".", ""]
+    out += [f"## CNN on digits: val_accuracy (max) against model_kb (min), {args.cnn_budget} trials",
+            "", f"Searched: {CNN_SPACE}; fixed: {CNN_FIXED}. Hypervolume against "
+            "(val_accuracy 0, model_kb 200); each trial trained through the harness in this "
+            "process, so the front is that of the trials' last reports.", "",
+            "| method | median HV | per seed | front points (accuracy, KiB), seed 0 |", "|---|---|---|---|"]
+    for method in ("genetic", "bayesian", "random"):
+        rows = [r for r in cnn_rows if r["method"] == method]
+        hvs = [r["hv"] for r in rows]
+        front = ", ".join(f"({-a:.3f}, {k:.1f})" for a, k in rows[0]["front"])
+        out.append(f"| {method} | {statistics.median(hvs):.2f} | {', '.join(f'{h:.2f}' for h in hvs)} | {front} |")
+    out += ["", f"## Distillation: student alone against the same student distilled ({len(dist['alone'])} seeds)",
+            "", f"Teacher: {TEACHER} (val_accuracy {dist['teacher']:.3f}, {dist['teacher_params']:.0f} params). "
+            f"Student: {dist['student']}; distilled with {DISTILL}.", "",
+            "| | median val_accuracy | per seed |", "|---|---|---|",
+            f"| alone | {statistics.median(dist['alone']):.3f} | {', '.join(f'{v:.3f}' for v in dist['alone'])} |",
+            f"| distilled | {statistics.median(dist['distilled']):.3f} | "
+            f"{', '.join(f'{v:.3f}' for v in dist['distilled'])} |", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run (tiny budgets, 2 seeds)")
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--cnn-budget", type=int, default=16)
+    parser.add_argument("--cnn-seeds", type=int, default=2)
+    parser.add_argument("--distill-seeds", type=int, default=3)
+    parser.add_argument("--out", default=str(C.RESULTS / "multiobjective.md"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.budget, args.seeds, args.cnn_budget, args.cnn_seeds, args.distill_seeds = 16, 2, 4, 1, 1
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    machine = C.machine()
+    problems = test_problems(args.budget, args.seeds, log)
+    cnn_rows = cnn_case(args.cnn_budget, args.cnn_seeds, log)
+    dist = distillation(args.distill_seeds, log, epochs=2 if args.quick else None)
+    text = report(problems, cnn_rows, dist, args, machine)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
