@@ -59,6 +59,48 @@ class Driver:
     cancel_seen_at: float | None = None
 
 
+class ServingHost:
+    """The dispatcher's child that serves declared deployments on Ray Serve (hpsearch/serving.py):
+    started once a deployment is declared, started again if it dies, stopped with the dispatcher."""
+
+    RETRY_S = 10.0
+
+    def __init__(self, store_url: str, ray_address: str | None):
+        self.store_url, self.ray_address = store_url, ray_address
+        self.proc: subprocess.Popen | None = None
+        self._tried_at = float("-inf")
+
+    def ensure(self, store: Store) -> None:
+        from hpsearch.deployments import declared_count
+
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if time.monotonic() - self._tried_at < self.RETRY_S or declared_count(store) == 0:
+            return
+        self._tried_at = time.monotonic()
+        cmd = [sys.executable, "-m", "hpsearch.serving", "--exit-with-parent"]
+        if self.ray_address:
+            cmd += ["--ray-address", self.ray_address]
+        log_dir = home() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "serving.log", "ab") as out:
+            self.proc = subprocess.Popen(cmd, env={**os.environ, "HPSEARCH_DB": self.store_url},
+                                         start_new_session=True, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        log.info("serving host started (pid %s)", self.proc.pid,
+                 extra={"event": "serving.started", "pid": self.proc.pid})
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        _kill_group(self.proc, signal.SIGTERM)
+        try:
+            self.proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc, signal.SIGKILL)
+            self.proc.wait(10)
+
+
 class Dispatcher:
     def __init__(self, store: Store, *, ray_address: str | None = None, max_studies: int = 2,
                  lease_s: float = 30.0, name: str | None = None, cancel_grace_s: float = 30.0,
@@ -80,6 +122,7 @@ class Dispatcher:
         # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
         self.trial_grace_s = float(os.environ.get("HPSEARCH_TRIAL_GRACE_S", "120"))
         self._beat_at = float("-inf")
+        self.serving = ServingHost(store.url, ray_address)
 
     @property
     def running(self) -> dict[int, subprocess.Popen]:
@@ -224,6 +267,7 @@ class Dispatcher:
         self.reap()
         self.store.reap_stale_trials(self.trial_grace_s)
         self.enforce_cancel()
+        self.serving.ensure(self.store)
         while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
             claim = self.claim()
             if claim is None:
@@ -268,6 +312,7 @@ class Dispatcher:
 
     def shutdown(self, grace_s: float = 20.0) -> None:
         """Stop every driver; leave its study for takeover (trials interrupted, lease expired)."""
+        self.serving.stop()
         for driver in self.drivers.values():
             _kill_group(driver.proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s

@@ -71,6 +71,10 @@ def register_blueprints(app: Flask) -> None:
     from webui.models import bp as models_bp
 
     app.register_blueprint(models_bp, url_prefix="/api/v1")  # trained models (export, deploy)
+    from webui.deployments import bp as deployments_bp, pages as deployment_pages
+
+    app.register_blueprint(deployments_bp, url_prefix="/api/v1")
+    app.register_blueprint(deployment_pages)
     from webui.metrics import bp as metrics_bp
 
     app.register_blueprint(metrics_bp)  # Prometheus /metrics

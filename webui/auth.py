@@ -46,6 +46,11 @@ ACCESS: dict[str, str] = {
     # what a trial printed and drew: readable by whoever may read the study
     "outputs.log_json": VIEWER, "outputs.log_download": VIEWER, "outputs.media_list": VIEWER,
     "outputs.media_file": VIEWER, "outputs.compare_media": VIEWER,
+    # Deployments: viewers list and predict; members declare, and undeploy their own
+    # (webui/deployments.py checks the creator; admins any).
+    "deployments.list_deployments": VIEWER, "deployments.get_deployment": VIEWER,
+    "deployments.predict": VIEWER, "deployment_pages.deployments_page": VIEWER,
+    "deployments.create_deployment": MEMBER, "deployments.delete_deployment": MEMBER,
     "metrics.metrics": VIEWER,  # Prometheus scrapes with a viewer's API token (docs/deployment.md)
 }
 

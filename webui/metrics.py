@@ -79,6 +79,9 @@ def _registry():
     if "hpsearch_metrics" not in ext:
         registry = CollectorRegistry()
         registry.register(SqlCollector(store()))
+        from webui.deployments import stats
+
+        registry.register(stats())  # per-deployment prediction counts and latency
         path = os.environ.get("HPSEARCH_METRICS_DIR")
         if path and os.path.isdir(path):
             from hpsearch.monitoring import multiprocess_registry

@@ -58,6 +58,10 @@ def document() -> dict:
     from webui.outputs import openapi_paths as output_paths
 
     doc["paths"].update(output_paths())  # trial logs and media (webui/outputs.py)
+
+    from webui.deployments import openapi_paths as deployment_paths
+
+    doc["paths"].update(deployment_paths())
     doc["components"]["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer",
                        "description": "an API token (stored hashed; revocable at once)"},

@@ -262,3 +262,6 @@ class Deployment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     error: Mapped[str | None] = mapped_column(Text)
+    # What Ray Serve reports for it (the serving host writes it): replica bounds, target and
+    # running replicas; shown in the UI and the API.
+    serve_state: Mapped[dict | None] = mapped_column(JSON)

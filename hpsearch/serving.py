@@ -1,0 +1,235 @@
+"""The serving host: keeps every declared deployment served on Ray Serve.
+
+A dispatcher starts it as a child process (``python -m hpsearch.serving``) once
+a deployment is declared, and stops it when the dispatcher stops. It connects
+to the dispatcher's Ray cluster (``--ray-address``) or starts a local Ray, starts
+Serve's HTTP proxy on ``HPSEARCH_SERVE_HOST:HPSEARCH_SERVE_PORT`` (loopback by
+default: the web API is the only client) and then reconciles every
+``RECONCILE_S``:
+
+- PENDING or FAILED rows: export the trial's model as TorchScript (once; the
+  file and its card are kept under ``$HPSEARCH_HOME/deployments/NAME``), run it
+  as Serve application ``hpsearch-NAME`` (route ``/NAME``) and mark it RUNNING;
+- RUNNING rows whose application is gone (a restarted dispatcher, a new Ray):
+  served again;
+- STOPPING rows: the application is deleted, then the row;
+- ``hpsearch-*`` applications without a row: deleted.
+
+One host per Serve port on a machine: a second one (another dispatcher) finds
+the port's lock held and exits; its dispatcher tries again later.
+
+Each replica loads the TorchScript file and answers ``POST /NAME`` with a
+float32 batch (raw bytes, ``X-Shape`` header) with the model's outputs in the
+same form; concurrent requests are gathered by ``@serve.batch`` (up to
+``MAX_BATCH`` samples, waiting at most ``BATCH_WAIT_S``) into one forward pass.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from hpsearch import deployments as dep
+from hpsearch.status import DeploymentStatus
+from hpsearch.store import Store
+
+log = logging.getLogger("hpsearch.serving")
+PREFIX = "hpsearch-"
+RECONCILE_S = 2.0
+RETRY_FAILED_S = 30.0
+
+
+def app_name(name: str) -> str:
+    return PREFIX + name
+
+
+def _server_class():
+    """The Serve deployment class (built on first use: importing ray.serve is slow)."""
+    from ray import serve
+
+    @serve.deployment(name="model", max_ongoing_requests=128, ray_actor_options={"num_cpus": 0.5})
+    class ModelServer:
+        def __init__(self, model_path: str, input_shape: list[int], max_batch: int, wait_s: float):
+            import torch
+
+            torch.set_num_threads(1)
+            self.model = torch.jit.load(model_path, map_location="cpu").eval()
+            self.input_shape = tuple(input_shape)
+            self.predict_batch.set_max_batch_size(max_batch)
+            self.predict_batch.set_batch_wait_timeout_s(wait_s)
+
+        @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
+        async def predict_batch(self, batches: list):
+            import numpy as np
+            import torch
+
+            sizes = [len(b) for b in batches]
+            with torch.no_grad():
+                out = self.model(torch.from_numpy(np.concatenate(batches))).numpy()
+            return list(np.split(out, np.cumsum(sizes)[:-1]))
+
+        async def __call__(self, request):
+            import numpy as np
+            from starlette.responses import Response
+
+            shape = tuple(json.loads(request.headers["x-shape"]))
+            if shape[1:] != self.input_shape:
+                return Response(f"expected shape (N, {self.input_shape}), got {shape}", status_code=400)
+            x = np.frombuffer(await request.body(), dtype=np.float32).reshape(shape)
+            out = np.ascontiguousarray(await self.predict_batch(x), dtype=np.float32)
+            return Response(out.tobytes(), media_type="application/octet-stream",
+                            headers={"x-shape": json.dumps(list(out.shape))})
+
+    return ModelServer
+
+
+class Host:
+    """Reconciles the ``deployments`` table with the Serve applications of this Ray."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.server = _server_class()
+
+    def model_for(self, row) -> tuple[str, dict]:
+        """The row's TorchScript file and card, exported now unless kept from before."""
+        from hpsearch import export, transfer
+        from hpsearch.store.store import home
+
+        if row.model_path and Path(row.model_path).is_file() and row.card.get("sha256") \
+                == transfer.sha256_file(row.model_path):
+            return row.model_path, row.card
+        tm = transfer.pick(self.store, row.study_id if row.study_id else row.study_name,
+                           row.trial_number)
+        out = home() / "deployments" / row.name
+        out.mkdir(parents=True, exist_ok=True)
+        card = export.write_model(tm, form_name="torchscript", out=out, store=self.store)
+        return str(out / card["file"]), card
+
+    def serve(self, row) -> None:
+        from ray import serve
+
+        path, card = self.model_for(row)
+        options = ({"autoscaling_config": {"min_replicas": row.min_replicas,
+                                           "max_replicas": row.max_replicas,
+                                           "target_ongoing_requests": 4,
+                                           "upscale_delay_s": 2.0, "downscale_delay_s": 30.0}}
+                   if row.max_replicas > row.min_replicas else {"num_replicas": row.min_replicas})
+        app = self.server.options(**options).bind(path, card["data"]["input_shape"],
+                                                  dep.MAX_BATCH, dep.BATCH_WAIT_S)
+        serve.run(app, name=app_name(row.name), route_prefix=f"/{row.name}", blocking=False)
+        dep.update(self.store, row.name, status=DeploymentStatus.RUNNING, model_path=path,
+                   card=card, error=None)
+        log.info("serving %s (%s trial %s)", row.name, row.study_name, row.trial_number)
+
+    def reconcile(self) -> None:
+        from ray import serve
+
+        apps = {name for name in serve.status().applications if name.startswith(PREFIX)}
+        rows = dep.all_(self.store)
+        for row in rows:
+            app = app_name(row.name)
+            try:
+                if row.status == DeploymentStatus.STOPPING:
+                    if app in apps:
+                        serve.delete(app)
+                    dep.remove(self.store, row.name)
+                    log.info("undeployed %s", row.name)
+                elif row.status == DeploymentStatus.PENDING \
+                        or (row.status == DeploymentStatus.RUNNING and app not in apps) \
+                        or (row.status == DeploymentStatus.FAILED and dep.stale(row, RETRY_FAILED_S)):
+                    self.serve(row)
+            except Exception as exc:  # noqa: BLE001 - one bad deployment must not stop the rest
+                log.exception("deployment %s failed", row.name)
+                dep.update(self.store, row.name, status=DeploymentStatus.FAILED,
+                           error=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        names = {app_name(r.name) for r in rows}
+        for app in apps - names:
+            serve.delete(app)
+        self.record_state()
+
+    def record_state(self) -> None:
+        """Write what Serve reports for each application into its row (when it changed): its
+        status and running replicas (``serve.status()``) and the replica bounds of the config
+        the controller holds (Serve's own record, not ours)."""
+        import ray
+        from ray import serve
+        from ray.serve._private.common import DeploymentID
+        from ray.serve.context import _get_global_client
+
+        controller = _get_global_client()._controller
+        apps = serve.status().applications
+        for row in dep.all_(self.store):
+            app = apps.get(app_name(row.name))
+            if app is None or "model" not in app.deployments:
+                continue
+            d = app.deployments["model"]
+            cfg = ray.get(controller.get_deployment_config.remote(
+                DeploymentID(name="model", app_name=app_name(row.name))), timeout=10)
+            auto = getattr(cfg, "autoscaling_config", None)
+            state = {"status": str(d.status.value if hasattr(d.status, "value") else d.status),
+                     "running_replicas": int(sum(n for st, n in d.replica_states.items()
+                                                 if str(getattr(st, "value", st)) == "RUNNING")),
+                     "num_replicas": getattr(cfg, "num_replicas", None) if auto is None else None,
+                     "autoscaling": None if auto is None else {
+                         "min_replicas": auto.min_replicas, "max_replicas": auto.max_replicas,
+                         "target_ongoing_requests": auto.target_ongoing_requests}}
+            if state != row.serve_state:
+                dep.update(self.store, row.name, serve_state=state)
+
+
+def _port_lock(port: int):
+    """Held while this host serves ``port``; None when another host holds it."""
+    folder = Path(tempfile.gettempdir()) / "hpsearch-locks"
+    folder.mkdir(exist_ok=True)
+    f = open(folder / f"serve-{port}.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hpsearch.serving", description=__doc__.splitlines()[0])
+    p.add_argument("--ray-address", default=None)
+    p.add_argument("--exit-with-parent", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock = _port_lock(dep.serve_port())
+    if lock is None:
+        log.info("another serving host holds port %s; exiting", dep.serve_port())
+        return 3
+    from ray import serve
+
+    from hpsearch.orchestration import ensure_ray
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    ensure_ray(args.ray_address)
+    serve.start(http_options={"host": dep.serve_host(), "port": dep.serve_port()})
+    host = Host(Store(os.environ.get("HPSEARCH_DB")))
+    parent = os.getppid()
+    while not stop.is_set():
+        try:
+            host.reconcile()
+        except Exception:  # noqa: BLE001 - a database blip must not end serving
+            log.exception("reconcile failed; retrying")
+        if args.exit_with_parent and os.getppid() != parent:
+            break
+        stop.wait(RECONCILE_S)
+    lock.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
