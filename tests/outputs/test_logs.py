@@ -124,3 +124,39 @@ def test_logs_on_postgresql(ray_session, pg_url, outputs_env):
         assert log.text().rstrip().endswith("the last line before the end")
     finally:
         store.dispose()
+
+
+def test_logs_command_reads_from_a_service_with_a_token(ran):
+    import socket
+    import threading
+
+    from waitress.server import create_server
+
+    from hpsearch.accounts import Accounts
+
+    accounts = Accounts(ran.store)
+    if accounts.count_users() == 0:
+        accounts.add_user("ada-cli", "correct horse battery staple", role="admin")
+    accounts.add_user("vic-cli", "correct horse battery staple", role="viewer")
+    _, token = accounts.create_token("vic-cli", "cli")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = create_server(web_app(ran.env.url, AUTH=True, SECRET_KEY="k" * 48),
+                           host="127.0.0.1", port=port, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HPSEARCH_TOKEN": token}
+    try:
+        r = subprocess.run([sys.executable, "-m", "hpsearch.cli", "logs", "--server", base,
+                            "chatty", "0"], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("hello from stdout") and "characters cut" in r.stdout
+        env.pop("HPSEARCH_TOKEN")
+        r = subprocess.run([sys.executable, "-m", "hpsearch.cli", "logs", "--server", base,
+                            "chatty", "0"], cwd=ROOT, env={**env, "HPSEARCH_HOME": str(ran.env.tmp)},
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "401" in r.stderr and "hello" not in r.stdout
+    finally:
+        server.close()

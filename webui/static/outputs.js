@@ -60,7 +60,10 @@
       box.appendChild(div);
       getJSON(item.url).then(function (fig) {
         if (window.Plotly) {
-          window.Plotly.newPlot(div, fig.data || [], fig.layout || {}, {displaylogo: false});
+          // A figure without a size of its own is drawn at the panel's size.
+          var layout = Object.assign({width: 420, height: 300, margin: {l: 40, r: 10, t: 30, b: 30}},
+                                     fig.layout || {});
+          window.Plotly.newPlot(div, fig.data || [], layout, {displaylogo: false});
         }
       }).catch(function () { div.textContent = "could not load the figure"; });
     }
