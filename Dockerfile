@@ -13,6 +13,8 @@ RUN pip install --no-deps .
 # An unprivileged user; HPSEARCH_HOME (Tune's storage, journals, driver logs) on a
 # volume shared by the dispatcher and every Ray node, owned by that user.
 RUN useradd --create-home hpsearch && mkdir -p /data/hpsearch && chown hpsearch:hpsearch /data/hpsearch
+# Trials run as this unprivileged user (HPSEARCH_TRIAL_USER; docs/security.md "The trial boundary").
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin hpsearch-trial
 ENV HPSEARCH_HOME=/data/hpsearch
 USER hpsearch
 EXPOSE 8080

@@ -117,6 +117,7 @@ class Dispatcher:
         self.driver_command = driver_command or [sys.executable, "-m", "hpsearch.dispatcher"]
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.drivers: dict[int, Driver] = {}
+        self._ray_token_file: str | None = None
         self.stop_event = threading.Event()
         self.claims = {"new": 0, "takeover": 0}
         # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
@@ -179,7 +180,18 @@ class Dispatcher:
         cmd = [*self.driver_command, "--study", str(claim.study_id), "--log-format", self.log_format]
         if claim.takeover:
             cmd.append("--resume")
-        env = {**os.environ, "HPSEARCH_DB": self.store.url, "HPSEARCH_DISPATCHER_PID": str(os.getpid())}
+        from hpsearch import isolation
+
+        # No secret in the driver's environment (nor in Ray's, which the driver starts): the
+        # database URL comes on a pipe the driver reads once; Ray's token as a 0600 file.
+        env = {**isolation.clean_environ(), "HPSEARCH_DISPATCHER_PID": str(os.getpid())}
+        db_fd = isolation.secret_pipe(isolation.full_db_url(self.store.url))
+        env[isolation.DB_FD_ENV] = str(db_fd)
+        if os.environ.get("RAY_AUTH_TOKEN"):
+            if self._ray_token_file is None:
+                self._ray_token_file = isolation.private_file(os.environ["RAY_AUTH_TOKEN"],
+                                                              "hpsearch-ray-token-")
+            env["RAY_AUTH_TOKEN_PATH"] = self._ray_token_file
         if self.ray_address:
             env["HPSEARCH_RAY_ADDRESS"] = self.ray_address
         if self.metrics_dir:
@@ -190,8 +202,12 @@ class Dispatcher:
         log_path = log_dir / f"study-{claim.study_id}.log"
         with open(log_path, "ab") as out:
             # Its own session: the driver and the local processes it starts die together.
-            proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT)
+            try:
+                proc = subprocess.Popen(cmd, env=env, start_new_session=True,
+                                        stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=subprocess.STDOUT, pass_fds=(db_fd,))
+            finally:
+                os.close(db_fd)
         self.drivers[claim.study_id] = Driver(proc, claim, log_path)
         self._log(logging.INFO, f"running study {claim.study_id} ({claim.name}) in driver "
                   f"pid {proc.pid}" + (" after taking it over" if claim.takeover else ""),
@@ -338,6 +354,11 @@ class Dispatcher:
                 log.exception("could not release study %s", sid,
                               extra={"event": "dispatcher.error", "dispatcher": self.name})
         self.drivers.clear()
+        if self._ray_token_file is not None:
+            import shutil
+
+            shutil.rmtree(os.path.dirname(self._ray_token_file), ignore_errors=True)
+            self._ray_token_file = None
         try:
             self.store.dispatcher_stopped(self.name)
         except Exception:  # noqa: BLE001 - the row then ages out of the live list
@@ -405,8 +426,14 @@ def run_one(study_id: int, resume: bool) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.environ.get("HPSEARCH_DISPATCHER_PID", "").isdigit():
         exit_with_parent(int(os.environ["HPSEARCH_DISPATCHER_PID"]))
-    store = Store()
+    from hpsearch import isolation
+
+    isolation.private_files()
+    isolation.undumpable()
+    store = Store(isolation.read_secret_fd())  # the URL on the dispatcher's pipe (or HPSEARCH_DB)
     ray_address = os.environ.get("HPSEARCH_RAY_ADDRESS")
+    # None: trials run as this user (not configured); on a cluster the Ray nodes switch.
+    run_as = isolation.trial_user(local=not ray_address)
     study = store.get_study(study_id)
     if study.cancel_requested:  # cancelled between the claim and this start
         store.interrupt_unfinished(study_id, "the study was cancelled")
@@ -418,11 +445,11 @@ def run_one(study_id: int, resume: bool) -> int:
         # A driver this one takes over from may still be going away (its dispatcher kills
         # it on losing the lease): wait for it rather than fail the study.
         row = resume_study(study_id, store=store, ray_address=ray_address, progress=False,
-                           allow_import=False, wait_lock_s=60)
+                           allow_import=False, wait_lock_s=60, run_as=run_as)
     else:
         spec = validate(study.spec, allow_import=False, check_data=False)
         row = run_study(spec, store=store, study_id=study_id, ray_address=ray_address,
-                        progress=False, allow_import=False)
+                        progress=False, allow_import=False, run_as=run_as)
     log.info("study %s ended %s", study_id, row.status,
              extra={"event": "driver.end", "study_id": study_id, "status": row.status})
     return 0 if row.status in StudyStatus.FINISHED else 1

@@ -83,8 +83,12 @@ def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
 
 
 def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, allow_import: bool,
-                 resume: bool = False):
-    """A fresh Tuner for what the study still has to run (all of it, or the rest after a crash)."""
+                 resume: bool = False, run_as=None):
+    """A fresh Tuner for what the study still has to run (all of it, or the rest after a crash).
+
+    ``run_as``: a :class:`hpsearch.isolation.TrialUser` to run each trial's training as
+    (served mode); the Ray workers then never import the trainable themselves.
+    """
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
@@ -125,9 +129,15 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     sink, media_limits = start_sink(), MediaLimits.from_env()
     limits = {"log_chars": max_chars(), "media_items": media_limits.items,
               "media_bytes": media_limits.bytes, "media_every": media_limits.every}
-    trial_fn = tune.with_resources(make_trial_fn(info.fn, fixed, spec.dataset, spec.seed,
-                                                 coalesce_window(spec), sink=sink, limits=limits),
-                                   resources)
+    if run_as is not None:
+        from hpsearch.trial_isolated import make_isolated_trial_fn
+
+        fn = make_isolated_trial_fn(spec.trainable, fixed, spec.dataset, spec.seed,
+                                    coalesce_window(spec), run_as, sink=sink, limits=limits)
+    else:
+        fn = make_trial_fn(info.fn, fixed, spec.dataset, spec.seed, coalesce_window(spec),
+                           sink=sink, limits=limits)
+    trial_fn = tune.with_resources(fn, resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
                if spec.objectives or spec.constraints else [])
     ctx = RunContext(url=store.url, study_id=study_id, metric=spec.metric, mode=spec.mode,
@@ -267,7 +277,7 @@ def failing_study(store: Store, study_id: int) -> Iterator[None]:
 
 def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_address: str | None = None,
               progress: bool = True, owner: str | None = None, study_id: int | None = None,
-              allow_import: bool = True):
+              allow_import: bool = True, run_as=None):
     """Create (or take a queued) study for ``spec`` and run it to the end.
 
     Returns the study row. Raises SpecError before anything is written when the
@@ -292,13 +302,13 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
     with driver_lock(store, study_id, name=spec.name), failing_study(store, study_id):
         ensure_ray(ray_address)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
-                                                 allow_import=allow_import)
+                                                 allow_import=allow_import, run_as=run_as)
         return _fit(tuner, callback, store, study_id, searcher)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
                  ray_address: str | None = None, progress: bool = True, allow_import: bool = True,
-                 wait_lock_s: float = 0.0):
+                 wait_lock_s: float = 0.0, run_as=None):
     """Continue a study whose driver died: keep finished trials, finish the budget exactly.
 
     Trials left RUNNING are marked INTERRUPTED and run again (same params, same
@@ -323,7 +333,8 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
         with failing_study(store, study.id):
             ensure_ray(ray_address)
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
-                                                     allow_import=allow_import, resume=True)
+                                                     allow_import=allow_import, resume=True,
+                                                     run_as=run_as)
             return _fit(tuner, callback, store, study.id, searcher)
 
 

@@ -12,9 +12,7 @@ import json
 import os
 from typing import Callable
 
-# Variables a trial must never see (least privilege): the database URL, secrets, tokens.
-SECRET_ENV = ("HPSEARCH_DB", "HPSEARCH_SECRET_KEY", "HPSEARCH_SECRET_KEY_FILE", "HPSEARCH_TOKEN",
-              "DATABASE_URL", "PGPASSWORD")
+from hpsearch.isolation import SECRET_ENV  # the variables a trial must never see
 
 
 def trial_seed(seed: int, params: dict) -> int:

@@ -43,6 +43,9 @@ def load_secret_key(environ=None) -> str | None:
     if path:
         try:
             with open(path, encoding="utf-8") as f:
+                if os.fstat(f.fileno()).st_mode & 0o004:
+                    print(f"warning: HPSEARCH_SECRET_KEY_FILE {path!r} is readable by every local "
+                          "user (a trial's user included): chmod 600 it", file=sys.stderr)
                 return f.read().strip() or None
         except OSError as exc:
             raise ServeError(f"cannot read HPSEARCH_SECRET_KEY_FILE {path!r}: {exc.strerror}") from None
@@ -57,6 +60,25 @@ def trusted_proxies(environ=None) -> int:
         raise ServeError(f"HPSEARCH_TRUSTED_PROXIES must be a number of proxies from 0 to 10, "
                          f"got {raw[:20]!r}")
     return int(raw)
+
+
+def member_studies(shared: bool, environ=None) -> str:
+    """Whether members may submit studies here: ``"isolated"`` (trials run as the trial
+    user), ``"single-user"`` (the operator's declaration), ``"local"`` (a loopback UI), or
+    ``"refused"`` (trials would run as the service's own user, with its secrets)."""
+    from hpsearch import isolation
+
+    if not shared:
+        return "local"
+    name = isolation.configured_trial_user(environ)
+    if name is not None:
+        try:
+            user = isolation.resolve(name)
+        except isolation.IsolationError as exc:
+            raise ServeError(str(exc)) from None
+        if user.uid != os.geteuid():
+            return "isolated"
+    return "single-user" if isolation.single_user(environ) else "refused"
 
 
 def check_serving(host: str, auth: bool, secret_key: str | None, *, served: bool = False) -> None:
@@ -109,6 +131,9 @@ def served_config(db: str | None, host: str, *, auth: bool | None = None,
               "with `hpsearch user add NAME --role admin`", file=sys.stderr)
     cookie_secure = os.environ.get("HPSEARCH_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
     return {"DATABASE_URL": db, "AUTH": auth, "DEBUG": False, "TESTING": False,
+            # Served, or reachable beyond this machine: members' studies run only behind the
+            # trial boundary (or where the operator declared the deployment single-user).
+            "MEMBER_STUDIES": member_studies(served or not is_loopback(host)),
             "TRUSTED_PROXIES": trusted_proxies(),
             "PROPAGATE_EXCEPTIONS": False,
             # A loopback UI with users and no key: a key for this process only.

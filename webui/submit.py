@@ -24,6 +24,7 @@ def templates() -> dict[str, str]:
 
 def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | None = None) -> Study:
     """Validate a spec (dict or YAML/JSON text) and queue it; SpecError lists every problem."""
+    refuse_outside_the_boundary()
     data = specmod.parse_text(raw) if isinstance(raw, str) else raw
     # allow_import=False: a web user never names a module:function to import.
     spec = specmod.validate(data, allow_import=False)
@@ -43,6 +44,24 @@ def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | N
         text = raw if isinstance(raw, str) else yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
         st.annotate_study(row.id, spec_text=text)
     return row
+
+
+def refuse_outside_the_boundary() -> None:
+    """403 for a member's study where trials would run as the service's own user."""
+    from flask import current_app
+    from werkzeug.exceptions import Forbidden
+
+    from webui.auth import principal
+
+    if current_app.config.get("MEMBER_STUDIES", "local") != "refused":
+        return
+    who = principal()
+    if who is not None and who.has("admin"):
+        return
+    raise Forbidden("members' studies are refused here: trials would run as the service's own "
+                    "OS user, which holds the database and the session key. The operator sets "
+                    "HPSEARCH_TRIAL_USER (docs/security.md), or HPSEARCH_SINGLE_USER=1 for a "
+                    "deployment only they use")
 
 
 def read_upload(file) -> str | None:

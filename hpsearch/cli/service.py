@@ -25,7 +25,21 @@ def run_dispatcher(args) -> int:
     from hpsearch.monitoring import METRICS_DIR_ENV, serve_dispatcher_metrics, setup_logging
     from hpsearch.store import Store
 
+    from hpsearch import isolation
+
     setup_logging(args.log_format)
+    isolation.private_files()
+    isolation.undumpable()
+    db = isolation.read_secret_fd() or args.db  # from `hpsearch serve`: a pipe, not argv
+    try:
+        boundary = isolation.trial_user(local=not args.ray_address)
+    except isolation.IsolationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if boundary is None and not isolation.single_user():
+        print("warning: trials run as this service's own user (set HPSEARCH_TRIAL_USER, see "
+              "docs/security.md); only the operator's own studies should run here",
+              file=sys.stderr)
     if args.max_studies < 1:
         print(f"error: --max-studies must be at least 1, got {args.max_studies}", file=sys.stderr)
         return 2
@@ -38,7 +52,7 @@ def run_dispatcher(args) -> int:
         metrics_dir = made = tempfile.mkdtemp(prefix="hpsearch-metrics-")
     if metrics_dir:
         os.makedirs(metrics_dir, exist_ok=True)
-    d = Dispatcher(Store(args.db), ray_address=args.ray_address, max_studies=args.max_studies,
+    d = Dispatcher(Store(db), ray_address=args.ray_address, max_studies=args.max_studies,
                    lease_s=args.lease, metrics_dir=metrics_dir, log_format=args.log_format)
     server = None
     if args.metrics_port is not None:
@@ -60,24 +74,38 @@ def cmd_serve(args) -> int:
     the web server first, then the dispatcher, which stops its studies' drivers
     and leaves their studies to be resumed at the next start.
     """
+    from hpsearch import isolation
     from hpsearch.monitoring import METRICS_DIR_ENV
+    from hpsearch.store.store import default_url
     from webui.serve import ServeError, serve as serve_web, served_config
 
+    isolation.private_files()
+    isolation.undumpable()  # no ptrace, no /proc/PID/environ for this user's other processes
     try:  # refuse before the dispatcher can claim anything
+        isolation.trial_user(local=not args.ray_address)
         served_config(args.db, args.host, served=True)
-    except ServeError as exc:
+    except (ServeError, isolation.IsolationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     metrics_dir = tempfile.mkdtemp(prefix="hpsearch-metrics-")
     os.environ[METRICS_DIR_ENV] = metrics_dir  # drivers write there; this web /metrics reads it
     cmd = [sys.executable, "-m", "hpsearch.cli", "dispatcher", "--max-studies",
            str(args.max_studies), "--lease", str(args.lease), "--log-format", args.log_format]
-    if args.db:
-        cmd += ["--db", args.db]
     if args.ray_address:
         cmd += ["--ray-address", args.ray_address]
-    child = subprocess.Popen(cmd, env={**os.environ, "HPSEARCH_EXIT_WITH_PARENT": "1"},
-                             start_new_session=True)
+    # The dispatcher gets no secret in its environment or argv (others see argv in `ps`): the
+    # database URL on a pipe it reads once, Ray's token as a 0600 file.
+    env = {**isolation.clean_environ(), "HPSEARCH_EXIT_WITH_PARENT": "1"}
+    token_file = None
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        token_file = env["RAY_AUTH_TOKEN_PATH"] = isolation.private_file(
+            os.environ["RAY_AUTH_TOKEN"], "hpsearch-ray-token-")
+    db_fd = isolation.secret_pipe(isolation.full_db_url(args.db or default_url()))
+    env[isolation.DB_FD_ENV] = str(db_fd)
+    try:
+        child = subprocess.Popen(cmd, env=env, start_new_session=True, pass_fds=(db_fd,))
+    finally:
+        os.close(db_fd)
 
     def _stop(*_):
         raise KeyboardInterrupt  # waitress's loop ends on it and closes its sockets
@@ -92,6 +120,8 @@ def cmd_serve(args) -> int:
         _stop_child(child)
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        if token_file:
+            shutil.rmtree(os.path.dirname(token_file), ignore_errors=True)
     return rc
 
 

@@ -29,6 +29,31 @@ def default_url() -> str:
     return os.environ.get("HPSEARCH_DB") or f"sqlite:///{home() / 'hpsearch.db'}"
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """The database file (and the -wal/-shm files SQLite gives the same mode) readable by
+    its owner only: it holds password and token hashes, and other local users (a trial's
+    user among them) have no business in it. A new parent folder is 0700."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # SQLite reports what is wrong with the path when it opens it
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        extra = Path(f"{path}{suffix}")
+        try:
+            if extra.exists() and extra.stat().st_uid == os.geteuid():
+                extra.chmod(0o600)
+        except OSError:
+            pass
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers (the web UI) run beside the writer; busy_timeout makes a
     # writer wait for the lock instead of failing with "database is locked".
@@ -52,9 +77,9 @@ def _begin(conn) -> None:
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2,
                 pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite defers BEGIN, so a transaction that reads and then writes can fail
