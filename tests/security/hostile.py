@@ -51,4 +51,6 @@ def probe(config: dict) -> None:
     haul["own_environ"] = dict(os.environ)
     haul["own_proc_environ"] = _read("/proc/self/environ")
     haul["control"] = _read(__file__)[:20]  # a world-readable file: reading works at all
+    # It prints what it found (the trial's log must hold no secret either).
+    print("hostile probe haul:", json.dumps(haul)[:50_000], flush=True)
     tune.report({"score": 1.0, "haul": json.dumps(haul)[:200_000]})

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from hpsearch.spec import validate
 from hpsearch.store import Store
-from hpsearch.store.models import Result
+from hpsearch.store.models import Result, TrialLog
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAL_USER = "hpsearch-trial"
@@ -128,7 +128,12 @@ def test_a_hostile_trial_finds_none_of_the_services_secrets(site, monkeypatch, p
     assert row.status == "COMPLETED", (row.error, detail)
     with store.session() as s:
         metrics = s.scalars(select(Result.metrics)).one()
+        trial_log = "".join(s.execute(select(TrialLog.head, TrialLog.tail)).one())
     store.dispose()
+    # The trial's output reached its log (relayed by the Ray worker), with no secret in it.
+    assert "hostile probe haul:" in trial_log
+    for secret in (KEY, TOKEN, PGPW, url):
+        assert secret not in trial_log
     haul = json.loads(metrics["haul"])
     text = metrics["haul"]
     # The probe ran, as the trial user, and could read what everyone may read...
