@@ -83,7 +83,7 @@ def pareto_leaderboard(study, limit: int | None = None) -> str:
         head += f"\nhypervolume {fmt(view.hypervolume[-1][1])} (reference {where}: {ref})"
     if view.constraints:
         head += "\nconstraints: " + ", ".join(str(c) for c in view.constraints)
-    head += (f"\nranked: feasible first, then non-dominated rank (0 = front), then "
+    head += (f"\nranked: feasible first, then non-dominated rank (0 = front; 0-2 computed), then "
              f"{view.objectives.metrics[0]} best first; * on the front, x infeasible")
     if study.error:
         head += f"\nerror: {study.error}"

@@ -8,7 +8,8 @@ the Python API (``study.pareto_front``), the charts and the JSON API all ask her
 * A trial that breaks a constraint, or lacks a constrained metric, is *infeasible*:
   kept and listed, marked, never on the front and adding no hypervolume.
 * **The leaderboard rule**: feasible before infeasible; then by non-dominated rank
-  (0 = the front); then by the primary (first) objective, best first; then by number.
+  (0 = the front; ranks 0-2 are computed, deeper trials come after them); then by the
+  primary (first) objective, best first; then by number.
 * Hypervolume is measured against the spec's reference point (each objective's
   ``reference``) when every objective has one, else against the worst feasible value of
   each objective pushed out by 10 % of its range (:func:`hpsearch.pareto.computed_reference`);
@@ -37,7 +38,8 @@ class Point:
     values: dict[str, float]          # objective and constrained metrics, in their units
     vector: tuple[float, ...] | None  # objectives as minimisation (None: one is missing)
     feasible: bool
-    rank: int | None = None           # non-dominated rank among feasible points; 0 = front
+    rank: int | None = None           # non-dominated rank among feasible points; 0 = front;
+                                      # None: infeasible, or deeper than the 3rd front
     crowding: float = 0.0             # NSGA-II crowding distance within its rank
 
     @property
@@ -82,7 +84,8 @@ def view_of(objectives: mo.Objectives, constraints: list[mo.Constraint],
     ranks = mo.front_ranks([p.vector for p in good])
     by_rank: dict[int, list[int]] = {}
     for i, r in enumerate(ranks):
-        by_rank.setdefault(r, []).append(i)
+        if r is not None:
+            by_rank.setdefault(r, []).append(i)
     crowd = [0.0] * len(good)
     for members in by_rank.values():
         for i, d in zip(members, mo.crowding([good[i].vector for i in members])):

@@ -14,7 +14,8 @@ from hpsearch.store.fronts import view_of
 def test_nondominated_and_ranks_by_hand():
     pts = [(1, 5), (2, 2), (5, 1), (3, 3), (2, 2), (6, 6), (4, 4)]
     assert mo.nondominated(pts) == [0, 1, 2, 4]  # the duplicate (2, 2) stays on the front
-    assert mo.front_ranks(pts) == [0, 0, 0, 1, 0, 3, 2]
+    assert mo.front_ranks(pts, max_fronts=None) == [0, 0, 0, 1, 0, 3, 2]
+    assert mo.front_ranks(pts) == [0, 0, 0, 1, 0, None, 2]  # three fronts ranked by default
 
 
 @pytest.mark.parametrize("points, ref, expected", [
