@@ -102,3 +102,23 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
     per_rows, kind_rows, agg = bm.sk_summary(runs, bm.METHODS)
     assert per_rows[0][:3] == ["SVC-breast", "conditional", 3] and len(per_rows[0]) == 3 + len(bm.METHODS)
     assert set(agg) == set(bm.METHODS) and all(1 <= rank <= len(bm.METHODS) for _, rank in agg.values())
+
+
+def test_multiobjective_benchmark_runs_and_reports(tmp_path):
+    """benchmarks/multiobjective.py at a tiny size: every method on every test problem,
+    the CNN case and distillation, and its report's tables."""
+    from types import SimpleNamespace
+
+    from benchmarks import multiobjective as M
+
+    problems = M.test_problems(budget=5, seeds=1, log=lambda s: None)
+    assert {(r["problem"], r["method"]) for r in problems} == {
+        (p.name, m) for p in M.PROBLEMS for m in M.METHODS}
+    assert all(r["hv"][0] >= 0 for r in problems)
+    cnn_rows = [{"method": m, "seed": 0, "hv": 1.0, "front": [(-0.5, 3.0)], "s": 0.0}
+                for m in ("genetic", "bayesian", "random")]  # the CNN case trains: not here
+    dist = {"teacher": 0.9, "teacher_params": 100, "alone": [0.5], "distilled": [0.6],
+            "student": M.STUDENT}
+    args = SimpleNamespace(quick=True, budget=5, seeds=1, cnn_budget=1)
+    text = M.report(problems, cnn_rows, dist, args, C.machine())
+    assert "| ZDT1 |" in text and "| DTLZ2 |" in text and "| distilled | 0.600 |" in text
