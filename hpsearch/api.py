@@ -108,6 +108,11 @@ class Study:
         return self._row.init_source
 
     @property
+    def warm_start_picked(self) -> list[dict] | None:
+        """``warm_start: auto``: the earlier studies picked, each with the reason; else None."""
+        return self._row.warm_start_picked
+
+    @property
     def error(self) -> str | None:
         return self._row.error
 

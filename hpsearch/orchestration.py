@@ -71,11 +71,20 @@ def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:
     """Tell the searcher the finished trials of earlier studies that fit this space."""
     if not spec.warm_start:
         return 0
-    for name in spec.warm_start:
+    sources = spec.warm_start_names
+    if spec.warm_start == "auto":
+        from hpsearch import warm_start
+
+        picked = warm_start.pick(store, spec, exclude_id=study_id)
+        store.set_warm_start_picked(study_id, picked)
+        sources = [p["study"] for p in picked]
+        if not sources:
+            return 0
+    for name in sources:
         store.get_study(name)  # NotFoundError names a missing study
     rows = []
     names = set(spec.search_space.names)
-    for source, params, value, values in fronts.finished_with_values(store, spec.warm_start):
+    for source, params, value, values in fronts.finished_with_values(store, sources):
         params = {k: v for k, v in params.items() if k in names}
         if recovery.observe(searcher, params, value, values):
             rows.append({"params": params, "value": value, "source": source, "values": values})
@@ -244,7 +253,7 @@ def preflight(spec: Spec, store: Store, *, allow_import: bool = True) -> None:
     Runs before the study row is created and before Ray starts, so a refused spec
     leaves nothing behind. (Building Ray Tune objects imports Ray; it starts nothing.)
     """
-    for name in spec.warm_start:
+    for name in spec.warm_start_names:
         store.get_study(name)  # NotFoundError names a missing study
     teachers.check(spec, store)  # distill_from names a finished trial of a finished study
     trainables.get_trainable(spec.trainable, allow_import=allow_import)

@@ -133,7 +133,8 @@ class Spec(_Strict):
     budget: Budget
     resources: Resources = Field(default_factory=Resources)
     seed: int = Field(0, ge=0, le=2**32 - 1)
-    warm_start: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    # Earlier studies whose trials the searcher is told first, or "auto" (hpsearch/warm_start.py).
+    warm_start: list[Annotated[str, Field(min_length=1, max_length=200)]] | Literal["auto"] = Field(
         default_factory=list, max_length=100)
     init_from: InitFrom | None = None
     description: str = Field(default="", max_length=10_000)
@@ -149,6 +150,11 @@ class Spec(_Strict):
         return v
 
     # -- derived views -------------------------------------------------------
+    @property
+    def warm_start_names(self) -> list[str]:
+        """The studies named in ``warm_start`` (none for ``auto``: those are picked at start)."""
+        return [] if self.warm_start == "auto" else list(self.warm_start)
+
     @property
     def search_space(self) -> Space:
         return Space.from_spec(self.space)

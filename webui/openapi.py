@@ -239,7 +239,7 @@ def _paths_and_schemas() -> dict:
                     ("created_at", "string"), ("started_at", "string"),
                     ("finished_at", "string"), ("duration_s", "number"),
                     ("trials_to_best", "integer"), ("time_to_best_s", "number"),
-                    ("init_source", "object")]}},
+                    ("init_source", "object"), ("warm_start_picked", "array")]}},
             "Trial": {"type": "object", "properties": {
                 "number": {"type": "integer"}, "status": {"type": "string"},
                 "params": {"type": "object"}, "value": {"type": "number", "nullable": True},

@@ -104,6 +104,7 @@ def study_dict(study: Study, summary: reads.StudySummary) -> dict:
         "error": redact(study.error), "tags": list(study.tags or []),
         "archived_at": _iso(study.archived_at),
         "init_source": study.init_source,  # cold start: the trial its trials started from
+        "warm_start_picked": study.warm_start_picked,  # warm_start: auto's picks and why
     }
 
 

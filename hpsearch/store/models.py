@@ -58,6 +58,8 @@ class Study(Base):
     # Cold start: the trial whose weights every trial starts from, as a snapshot (study,
     # trial, checkpoint and its copy, architecture, data) that outlives the source study.
     init_source: Mapped[dict | None] = mapped_column(JSON)
+    # warm_start: auto: the studies it picked and why ([{study, id, reason}]).
+    warm_start_picked: Mapped[list | None] = mapped_column(JSON)
 
     trials: Mapped[list["Trial"]] = relationship(back_populates="study", cascade="all, delete-orphan",
                                                  order_by="Trial.number")

@@ -299,6 +299,11 @@ class Store:
         with self.session() as s:
             return bool(s.scalar(select(Study.cancel_requested).where(Study.id == study_id)))
 
+    def set_warm_start_picked(self, study_id: int, picked: list[dict]) -> None:
+        """Record which earlier studies ``warm_start: auto`` picked, and why."""
+        with self.session(write=True) as s:
+            s.execute(update(Study).where(Study.id == study_id).values(warm_start_picked=picked))
+
     def save_searcher_state(self, study_id: int, state: dict) -> None:
         with self.session(write=True) as s:
             s.execute(update(Study).where(Study.id == study_id).values(searcher_state=state))

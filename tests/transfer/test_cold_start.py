@@ -138,3 +138,33 @@ def test_unfit_sources_are_field_errors_and_nothing_is_written(source_db, tmp_pa
     r = client.post("/api/v1/studies", json=spec)
     assert r.status_code == 422 and any(f["field"] == "fixed.channels" for f in r.json["fields"])
     assert len(store.list_studies()) == n_studies
+
+
+def test_warm_start_auto_picks_fitting_studies_and_says_why(source_db, tmp_path):
+    """warm_start: auto tells the searcher the trials of earlier studies of the same family,
+    objective, overlapping space and alike data, and records which and why."""
+    from hpsearch.api import Study
+    from hpsearch.orchestration import run_study
+    from hpsearch.spec import validate
+    from hpsearch.warm_start import pick
+
+    store = Store(source_db)
+    spec = validate(cnn_spec("x", warm_start="auto"))
+    picked = pick(store, spec)
+    assert SOURCE in [p["study"] for p in picked]
+    reason = next(p["reason"] for p in picked if p["study"] == SOURCE)
+    assert "'cnn'" in reason and "lr" in reason and "'digits'" in reason
+    # Not alike: another objective, or a space with no overlap.
+    assert SOURCE not in [p["study"] for p in pick(store, validate(cnn_spec("x", metric="val_loss", mode="min")))]
+    far = cnn_spec("x")
+    far["space"] = {"lr": {"loguniform": [0.1, 0.5]}}
+    assert SOURCE not in [p["study"] for p in pick(store, validate(far))]
+
+    auto = cnn_spec("cnn-auto", warm_start="auto")
+    auto["fixed"]["epochs"] = 1
+    auto["budget"] = {"trials": 1}
+    row = run_study(auto, store=store, progress=False)
+    study = Study(store, row.id)
+    assert SOURCE in [p["study"] for p in study.warm_start_picked]
+    imported = [t for t in study.trials if t.status == "IMPORTED"]
+    assert len(imported) >= 2 and {t.imported_from for t in imported} >= {SOURCE}
