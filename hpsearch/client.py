@@ -185,7 +185,7 @@ class Client:
 
     def study_id(self, ref: int | str) -> int:
         """An id from an id or a study name (names are looked up on the server)."""
-        if isinstance(ref, int) or str(ref).isdigit():
+        if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit()):
             return int(ref)
         q = urllib.parse.urlencode({"q": ref, "per_page": 200})
         for item in self.request("GET", f"/studies?{q}")["items"]:

@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
-from webui import manage, queries
+from webui import manage, queries, schemas as S
+from webui.apidoc import operation, query, reply
 from webui.cache import study_version
 from webui.errors import BadParam, error_response
 from webui.openapi import document
@@ -18,46 +19,59 @@ bp = Blueprint("api", __name__)
 bp.url_value_preprocessor(queries.check_url_ids)
 
 
-@bp.get("/health")
+@operation(bp, "GET", "/health", summary="Liveness and database check", response=S.Health,
+           public=True)
 def health():
     queries.store().ping()
-    return jsonify({"status": "ok"})
+    return reply(S.Health, {"status": "ok"})
 
 
-@bp.get("/openapi.json")
+@operation(bp, "GET", "/openapi.json", summary="This document", response=None,
+           content={"application/json": {"schema": {"type": "object"}}})
 def openapi():
+    """This document (OpenAPI 3.1, generated from the views' schemas: webui/apidoc.py)."""
     return jsonify(document())
 
 
-@bp.get("/studies")
+@operation(bp, "GET", "/studies", summary="A page of studies, filtered and sorted",
+           response=S.StudyPage, query=S.StudiesQuery, errors=(400,))
 def studies():
-    return jsonify(queries.list_studies(request.args))
+    query(S.StudiesQuery, request.args)
+    return reply(S.StudyPage, queries.list_studies(request.args))
 
 
-@bp.get("/studies/<int:study_id>")
+@operation(bp, "GET", "/studies/<int:study_id>", summary="One study with counts and its best trial",
+           response=S.StudyDetail, errors=(404,))
 def study(study_id: int):
     d = queries.study_summary(study_id)
     d["best_trial"] = queries.best_trial(queries.store().get_study(study_id))
     d["dispatchers"] = queries.dispatcher_note(d)
-    return jsonify(d)
+    return reply(S.StudyDetail, d)
 
 
-@bp.patch("/studies/<int:study_id>")
+@operation(bp, "PATCH", "/studies/<int:study_id>",
+           summary="Set a study's notes (Markdown), tags, or archived flag (owner or admin)",
+           response=S.StudyWithNotes, body=S.StudyChanges, errors=(400, 404, 415))
 def update(study_id: int):
     """Set a study's notes (Markdown), tags, or archived flag (owner or admin)."""
     queries.store().get_study(study_id)
     manage.apply(study_id, manage.parse_changes(request.get_json(silent=True)))
-    return jsonify(queries.study_summary(study_id) | {"notes": queries.store().get_study(study_id).notes})
+    return reply(S.StudyWithNotes, queries.study_summary(study_id)
+                 | {"notes": queries.store().get_study(study_id).notes})
 
 
-@bp.delete("/studies/<int:study_id>")
+@operation(bp, "DELETE", "/studies/<int:study_id>",
+           summary="Delete a finished study with its trials and results (owner or admin)",
+           response=S.Deleted, errors=(404, 409))
 def delete(study_id: int):
     """Delete a finished study with its trials and results (owner or admin)."""
     manage.delete(study_id)
-    return jsonify({"id": study_id, "deleted": True})
+    return reply(S.Deleted, {"id": study_id, "deleted": True})
 
 
-@bp.patch("/studies/<int:study_id>/trials/<int:number>")
+@operation(bp, "PATCH", "/studies/<int:study_id>/trials/<int:number>",
+           summary="Set a trial's notes (Markdown)", response=S.TrialDetail, body=S.TrialNotes,
+           errors=(400, 404))
 def trial_update(study_id: int, number: int):
     """Set a trial's notes (Markdown)."""
     body = request.get_json(silent=True)
@@ -65,29 +79,42 @@ def trial_update(study_id: int, number: int):
         raise BadParam('the body must be {"notes": text or null}')
     queries.store().set_trial_notes(queries.store().get_study(study_id).id, number,
                                     manage.parse_notes(body["notes"]))
-    return jsonify(queries.trial_detail(queries.store().get_study(study_id), number,
-                                        with_results=False))
+    return reply(S.TrialDetail, queries.trial_detail(queries.store().get_study(study_id), number,
+                                                     with_results=False))
 
 
-@bp.get("/studies/<int:study_id>/results")
+@operation(bp, "GET", "/studies/<int:study_id>/results",
+           summary="Results reported after result id `after` (the live page's incremental fetch)",
+           response=S.NewResults, query=S.ResultsQuery, errors=(400, 404))
 def results(study_id: int):
     """Results reported after result id ``after`` (the live page's incremental fetch)."""
     row = queries.store().get_study(study_id)
-    after = request.args.get("after")
-    after = None if after in (None, "") else queries.int_arg(request.args, "after", 0, 0, 2**63 - 1)
-    return jsonify(queries.results_since(row, after))
+    after = query(S.ResultsQuery, request.args).after
+    return reply(S.NewResults, queries.results_since(row, after))
 
 
-@bp.get("/studies/<int:study_id>/trials")
+@operation(bp, "GET", "/studies/<int:study_id>/trials",
+           summary="A page of a study's trials; filter a parameter with param.NAME.min, "
+                   "param.NAME.max (numbers) or param.NAME (choices, repeated)",
+           response=S.TrialPage, query=S.TrialsQuery, errors=(400, 404))
 def trials(study_id: int):
-    return jsonify(queries.list_trials(queries.store().get_study(study_id), request.args))
+    query(S.TrialsQuery, request.args)
+    return reply(S.TrialPage, queries.list_trials(queries.store().get_study(study_id), request.args))
 
 
-@bp.get("/studies/<int:study_id>/trials/export")
+@operation(bp, "GET", "/studies/<int:study_id>/trials/export",
+           summary="Every trial under the table's filters and sort, as CSV or JSON (the columns "
+                   "of Study.to_dataframe(): number, status, the metric, best_<metric>, "
+                   "iterations, duration_s, imported_from, param_NAME; at most 100,000 trials)",
+           response=None, query=S.TrialsExportQuery, errors=(400, 404),
+           content={"text/csv": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "array",
+                                                    "items": {"type": "object"}}}})
 def trials_export(study_id: int):
     """Every trial under the table's filters and sort, as CSV or JSON (the columns of
     ``Study.to_dataframe()``)."""
     row = queries.store().get_study(study_id)
+    query(S.TrialsExportQuery, request.args)
     fmt = queries.choice_arg(request.args, "format", ("csv", "json")) or "csv"
     rows = queries.export_rows(row, request.args)
     name = f"{row.name}-trials.{fmt}".replace('"', "")
@@ -107,12 +134,18 @@ def trials_export(study_id: int):
     return resp
 
 
-@bp.get("/studies/<int:study_id>/trials/<int:number>")
+@operation(bp, "GET", "/studies/<int:study_id>/trials/<int:number>",
+           summary="One trial with its results and status history", response=S.TrialDetail,
+           errors=(404,))
 def trial(study_id: int, number: int):
-    return jsonify(queries.trial_detail(queries.store().get_study(study_id), number))
+    return reply(S.TrialDetail, queries.trial_detail(queries.store().get_study(study_id), number))
 
 
-@bp.get("/studies/<int:study_id>/plots/<name>")
+@operation(bp, "GET", "/studies/<int:study_id>/plots/<name>",
+           summary="A chart as plotly figure JSON (built once per study update, then cached; "
+                   "large studies are sampled, and the figure's subtitle says so)",
+           response=S.Figure, query=S.PlotQuery, errors=(400, 404),
+           path_enums={"name": lambda: sorted(plots.PLOTS)}, extra={"304": {"description": "not modified (If-None-Match)"}})
 def plot(study_id: int, name: str):
     """A chart as plotly JSON, built once per (study version, chart, args) and cached."""
     fn = plots.PLOTS.get(name)
@@ -120,6 +153,7 @@ def plot(study_id: int, name: str):
         return error_response(404, f"no plot {name!r}; plots: {', '.join(sorted(plots.PLOTS))}")
     st = queries.store()
     st.get_study(study_id)  # 404 before anything else
+    query(S.PlotQuery, request.args)
     options = plot_options(name, request.args)
     key = (study_id, name, tuple(sorted(options.items())), study_version(st, study_id))
 
@@ -167,26 +201,41 @@ def contour_pair(args) -> tuple[str, str] | None:
     return (x, y)
 
 
-@bp.get("/compare")
+@operation(bp, "GET", "/compare",
+           summary="Studies side by side: summaries with trials and time to best, their best "
+                   "trials, a params diff, best-so-far curves overlaid",
+           response=S.StudyComparison, query=S.CompareQuery, errors=(400, 404))
 def compare_studies():
     """Studies side by side, with their best-so-far curves on one axis."""
+    query(S.CompareQuery, request.args)
     d = queries.compare_studies(request.args)
     fig = plots.compare_history(queries.store(), [s["id"] for s in d["studies"]])
     d["figure"] = json.loads(fig.to_json())
-    return jsonify(d)
+    return reply(S.StudyComparison, d)
 
 
-@bp.get("/studies/<int:study_id>/compare")
+@operation(bp, "GET", "/studies/<int:study_id>/compare",
+           summary="Chosen trials of one study side by side, learning curves overlaid",
+           response=S.TrialComparison, query=S.CompareTrialsQuery, errors=(400, 404))
 def compare_trials(study_id: int):
     """Chosen trials of one study side by side, with their learning curves overlaid."""
     row = queries.store().get_study(study_id)
+    query(S.CompareTrialsQuery, request.args)
     numbers = queries.trial_numbers(request.args)
     d = queries.compare_trials(row, numbers)
     d["figure"] = json.loads(plots.compare_trials(queries.store(), study_id, numbers).to_json())
-    return jsonify(d)
+    return reply(S.TrialComparison, d)
 
 
-@bp.post("/studies")
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "a retried POST with the same key (of the same user, with the "
+                                  "same body) returns the first study; another body is a 422",
+                   "schema": {"type": "string", "maxLength": 100}}
+
+
+@operation(bp, "POST", "/studies", summary="Queue a study from a spec", response=S.Study,
+           status=201, body=(S.NewStudy, S.SpecYaml), headers=(IDEMPOTENCY_KEY,),
+           errors=(400, 409, 413, 415, 422))
 def create():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -198,15 +247,15 @@ def create():
     if key is not None and len(key) > 100:
         raise BadParam("Idempotency-Key must be at most 100 characters")
     row = queue(raw, idempotency_key=key)
-    d = queries.study_summary(row.id)
-    resp = jsonify(d)
-    resp.status_code = 201
+    resp = reply(S.Study, queries.study_summary(row.id), 201)
     resp.headers["Location"] = url_for("api.study", study_id=row.id)
     return resp
 
 
-@bp.post("/studies/<int:study_id>/cancel")
+@operation(bp, "POST", "/studies/<int:study_id>/cancel",
+           summary="Cancel a queued study, or ask a running one to stop", response=S.Cancelled,
+           errors=(404, 409))
 def cancel(study_id: int):
     status = queries.store().request_cancel(study_id)
-    return jsonify({"id": study_id, "status": status,
-                    "cancelled": status == "CANCELLED", "cancel_requested": True})
+    return reply(S.Cancelled, {"id": study_id, "status": status,
+                               "cancelled": status == "CANCELLED", "cancel_requested": True})

@@ -77,7 +77,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc):
-        return _answer(exc.code or 500, exc.description or exc.name)
+        from flask import make_response
+
+        resp = make_response(_answer(exc.code or 500, exc.description or exc.name))
+        if getattr(exc, "valid_methods", None):  # a 405 says what is allowed (RFC 9110)
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -16,9 +16,13 @@ import threading
 import zipfile
 from pathlib import Path
 
+from typing import Literal
+
 from flask import Blueprint, request, send_file
+from pydantic import BaseModel
 
 from webui import queries
+from webui.apidoc import operation
 from webui.errors import error_response
 
 bp = Blueprint("models", __name__)
@@ -29,7 +33,15 @@ EXPORT_TIMEOUT_S = 300
 _exporting = threading.Lock()
 
 
-@bp.post("/studies/<int:study_id>/trials/<int:number>/export")
+class ExportRequest(BaseModel):
+    format: Literal["torchscript", "onnx", "state_dict"] = "torchscript"
+
+
+@operation(bp, "POST", "/studies/<int:study_id>/trials/<int:number>/export",
+           summary="Export a trial's model with its model card (a zip: model file, "
+                   "model_card.json, model_card.md)", response=None, body=ExportRequest,
+           content={"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+           errors=(400, 404, 422, 429, 500, 504))
 def export_trial(study_id: int, number: int):
     """Export trial ``number`` as ``format`` (form field or JSON); answers a zip."""
     body = request.get_json(silent=True) if request.is_json else request.form
@@ -70,21 +82,3 @@ def export_trial(study_id: int, number: int):
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "study"
-
-
-def openapi_paths() -> dict:
-    """This blueprint's operations for the OpenAPI document (webui/openapi.py merges them)."""
-    ids = [{"name": "study_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-           {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    err = {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}}
-    return {
-        "/studies/{study_id}/trials/{number}/export": {"post": {
-            "summary": "Export a trial's model with its model card (a zip)",
-            "parameters": ids,
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"format": {"type": "string", "enum": list(FORMATS)}}}}}},
-            "responses": {"200": {"description": "model file, model_card.json, model_card.md",
-                                  "content": {"application/zip": {}}},
-                          "400": err, "404": err, "422": err, "429": err}}},
-    }

@@ -75,7 +75,7 @@ def page_of(q, *, page: int, per_page: int, order, clamp: bool = False) -> reads
 def ids_arg(raw: str | None, lo: int = 1, hi: int = 10, name: str = "ids",
             what: str = "studies") -> list[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
-    if not all(p.isdigit() and len(p) < 10 for p in parts):
+    if not all(p.isascii() and p.isdigit() and len(p) < 10 for p in parts):  # "³".isdigit()
         raise BadParam(f"{name} must be comma-separated {what[:-1] if what.endswith('s') else what} "
                        f"ids, got {raw!r}")
     ids = list(dict.fromkeys(int(p) for p in parts))

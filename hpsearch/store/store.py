@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hpsearch.exceptions import ConflictError, NotFoundError, StorageError
+from hpsearch.exceptions import ConflictError, NotFoundError, SpecError, StorageError
 from hpsearch.store.models import (DispatcherBeat, Result, Study, StudyStatus, Trial, TrialEvent,
                                    TrialStatus, utcnow)
 
@@ -123,6 +123,13 @@ def check_study_caps(spec, owner: str | None) -> None:
         raise SpecError(problems)
 
 
+def scoped_idempotency_key(owner: str | None, key: str) -> str:
+    """The stored form of a client's Idempotency-Key: bound to its user, fixed length."""
+    import hashlib
+
+    return hashlib.sha256(f"{owner or ''}\x00{key}".encode()).hexdigest()
+
+
 class Store:
     """Studies, trials and results in one SQL database.
 
@@ -219,39 +226,55 @@ class Store:
                      idempotency_key: str | None = None, init_source: dict | None = None) -> Study:
         """Insert a study for a validated spec; a taken name raises ConflictError.
 
-        With ``idempotency_key``, a retried create returns the first study. The caps of
-        :mod:`hpsearch.limits` are checked here too, on the spec as it will be stored
-        (a 400-byte YAML alias bomb is megabytes once parsed): SpecError, nothing written.
+        With ``idempotency_key``, a retried create (same owner, same spec) returns the
+        first study; the key is scoped to ``owner`` (another user's same key is another
+        key), and reusing it with another spec is a SpecError naming ``Idempotency-Key``
+        (422). The caps of :mod:`hpsearch.limits` are checked here too, on the spec as it
+        will be stored (a 400-byte YAML alias bomb is megabytes once parsed): SpecError,
+        nothing written.
         """
         check_study_caps(spec, owner)
-        if idempotency_key:
-            with self.session() as s:
-                found = s.scalar(select(Study).where(Study.idempotency_key == idempotency_key))
-                if found is not None:
-                    return found
+        body = spec.to_dict()
+        key = scoped_idempotency_key(owner, idempotency_key) if idempotency_key else None
+        if key:
+            found = self._idempotent(key, body)
+            if found is not None:
+                return found
         study = Study(name=spec.name, status=status, owner=owner, trainable=spec.trainable,
                       searcher=spec.searcher.type, scheduler=spec.scheduler.type,
                       metric=spec.metric, mode=spec.mode, n_trials=spec.budget.trials,
-                      spec=spec.to_dict(), spec_hash=spec.fingerprint(),
-                      idempotency_key=idempotency_key, init_source=init_source,
+                      spec=body, spec_hash=spec.fingerprint(), idempotency_key=key,
+                      init_source=init_source,
                       started_at=utcnow() if status == StudyStatus.RUNNING else None)
         try:
             with self.session(write=True) as s:
                 s.add(study)
         except IntegrityError:
-            if idempotency_key:
-                with self.session() as s:
-                    found = s.scalar(select(Study).where(Study.idempotency_key == idempotency_key))
-                    if found is not None:
-                        return found
+            if key:
+                found = self._idempotent(key, body)
+                if found is not None:
+                    return found
             raise ConflictError(f"a study named {spec.name!r} already exists") from None
         return study
+
+    def _idempotent(self, key: str, body: dict) -> Study | None:
+        """The study created with ``key`` before, if any; SpecError when its spec differs."""
+        import json
+
+        with self.session() as s:
+            found = s.scalar(select(Study).where(Study.idempotency_key == key))
+        if found is None:
+            return None
+        if json.dumps(found.spec, sort_keys=True) != json.dumps(body, sort_keys=True):
+            raise SpecError("this key was already used with another spec (study "
+                            f"{found.id}); send a new key for a new request", "Idempotency-Key")
+        return found
 
     def get_study(self, ref: str | int) -> Study:
         """A study by id (int or digits) or by name; NotFoundError if absent."""
         with self.session() as s:
             study = None
-            if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
                 study = s.get(Study, int(ref))
             if study is None and isinstance(ref, str):
                 study = s.scalar(select(Study).where(Study.name == ref))

@@ -20,7 +20,7 @@ from tests.reliability.contract_searcher import ContractSearcher
 
 pytestmark = pytest.mark.slow
 
-BUDGET = 8
+BUDGET = 6
 
 
 def contract_cli(*args: str) -> list[str]:
@@ -55,13 +55,13 @@ def test_contract_searcher_survives_a_driver_kill_and_resume(ray_head, driver_en
         sid = store.get_study("contract").id
         statuses = [t.status for t in store.trials(sid)]
         state = store.get_study(sid).searcher_state or {}
-        ok = (statuses.count(TrialStatus.COMPLETED) >= 3 and TrialStatus.RUNNING in statuses
-              and len(state.get("told", [])) >= 3)
+        ok = (statuses.count(TrialStatus.COMPLETED) >= 2 and TrialStatus.RUNNING in statuses
+              and len(state.get("told", [])) >= 2)
         return sid if ok else None
 
     try:
         sid = wait_for(some_done_one_running, timeout=240, every=0.05, proc=driver,
-                       what="3 finished trials, one running, the state saved")
+                       what="2 finished trials, one running, the state saved")
     finally:
         kill(driver)  # SIGKILL
     trials = store.trials(sid)

@@ -1,0 +1,329 @@
+"""The JSON API's schemas: what each view validates its input with and serialises its answer
+through, and what /api/v1/openapi.json is generated from (webui/apidoc.py).
+
+A response model forbids fields it does not declare, so a view that starts returning a
+new field fails its tests until the field is declared here, and so documented.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hpsearch.status import StudyStatus, TrialStatus
+
+MAX_PER_PAGE = 200
+
+
+class Out(BaseModel):
+    """A response body: exactly the fields declared, each with its type and nullability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class In(BaseModel):
+    """Query parameters: unknown ones are ignored (as HTTP does), known ones checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+Timestamp = Optional[str]  # ISO 8601, UTC, seconds ("2026-12-01T12:00:00Z"); null when not yet
+
+
+# -- errors ---------------------------------------------------------------------------------
+class Error(Out):
+    error: str = Field(description="the HTTP reason, lower case")
+    message: str
+    status: int
+
+
+class FieldProblem(Out):
+    field: str
+    message: str
+
+
+class SpecProblems(Out):
+    """An invalid spec: every problem at once, each naming its field."""
+
+    error: str
+    message: str
+    fields: list[FieldProblem]
+    status: int = 422
+
+
+# -- studies --------------------------------------------------------------------------------
+class Trial(Out):
+    number: int
+    status: TrialStatus
+    params: dict[str, Any]
+    value: Optional[float] = Field(description="the study metric's final value")
+    best_value: Optional[float] = Field(description="the best value the trial reported")
+    iterations: int
+    error: Optional[str]
+    started_at: Timestamp
+    finished_at: Timestamp
+    imported_from: Optional[str] = Field(description="the study a warm-start trial came from")
+    notes: Optional[str] = Field(description="Markdown")
+    columns: Optional[dict[str, Any]] = Field(
+        None, description="in a trials page with `cols`: the extra columns asked for")
+
+
+class DispatcherNote(Out):
+    alive: int
+    names: list[str]
+    start: str
+
+
+class Study(Out):
+    id: int
+    name: str
+    status: StudyStatus
+    owner: Optional[str]
+    trainable: str
+    searcher: str
+    scheduler: str
+    metric: str
+    mode: Literal["min", "max"]
+    n_trials: int = Field(description="the budget")
+    trials_done: int = Field(description="trials this study ran to their end (toward the budget)")
+    trials_total: int = Field(description="every trial row, imported ones included")
+    trials_imported: int = Field(description="trials imported by warm start (never the best)")
+    counts: dict[str, int] = Field(description="trials by status")
+    best_value: Optional[float] = Field(description="the best trial's value (never an imported one)")
+    cancel_requested: bool
+    created_at: Timestamp
+    started_at: Timestamp
+    finished_at: Timestamp
+    duration_s: Optional[float]
+    error: Optional[str]
+    tags: list[str]
+    archived_at: Timestamp
+    init_source: Optional[dict[str, Any]] = Field(
+        None, description="cold start: the trial this study's trials started from")
+    warm_start_picked: Optional[list[Any]] = Field(
+        None, description="warm_start: auto's picks, and why")
+
+
+class StudyDetail(Study):
+    best_trial: Optional[Trial] = Field(description="the scored trial with the best value")
+    dispatchers: Optional[DispatcherNote] = Field(
+        description="for a QUEUED study: the dispatchers alive to run it")
+
+
+class StudyWithNotes(Study):
+    notes: Optional[str] = Field(description="Markdown")
+
+
+class Deleted(Out):
+    id: int
+    deleted: bool
+
+
+class StudyChanges(BaseModel):
+    """Any of these (every problem named at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+    notes: Optional[str] = Field(None, description="Markdown; null clears")
+    tags: Optional[list[str]] = None
+    archived: Optional[bool] = None
+
+
+class TrialNotes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: Optional[str] = Field(description="Markdown; null clears")
+
+
+class StudyComparisonRow(Study):
+    trials_to_best: Optional[int]
+    time_to_best_s: Optional[float]
+
+
+class StudyFilters(Out):
+    status: Optional[StudyStatus]
+    trainable: Optional[str]
+    searcher: Optional[str]
+    q: Optional[str]
+    tag: Optional[str]
+    archived: Literal["0", "1", "all"]
+
+
+class StudyChoices(Out):
+    status: list[StudyStatus]
+    trainable: list[str]
+    searcher: list[str]
+
+
+class StudyPage(Out):
+    items: list[Study]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    filters: StudyFilters
+    choices: StudyChoices
+
+
+class TrialPage(Out):
+    items: list[Trial]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    sort: str
+    status: Optional[TrialStatus]
+    params: dict[str, Any] = Field(description="the param filters applied")
+    columns: list[str] = Field(default_factory=list, description="the extra columns asked for")
+
+
+class Event(Out):
+    status: str
+    at: Timestamp
+    message: Optional[str]
+
+
+class Checkpoint(Out):
+    path: str
+    index: Optional[int]
+    iteration: int
+    on_this_host: bool
+    size_bytes: Optional[int]
+    modified_at: Timestamp
+    files: Optional[int]
+
+
+class ResultRow(Out):
+    iteration: int
+    value: Optional[float]
+    metrics: dict[str, Any]
+
+
+class TrialDetail(Trial):
+    events: list[Event]
+    checkpoint: Optional[Checkpoint]
+    last_metrics: dict[str, Any]
+    results: list[ResultRow] = Field(default_factory=list, description="absent in a PATCH answer")
+
+
+class NewResult(Out):
+    id: int
+    trial: int
+    iteration: int
+    value: Optional[float]
+    metrics: dict[str, Any]
+
+
+class NewResults(Out):
+    results: list[NewResult]
+    last_id: Optional[int]
+    more: bool
+
+
+class Figure(BaseModel):
+    """A plotly figure (``plotly.io.from_json`` reads it)."""
+
+    model_config = ConfigDict(extra="allow")
+    data: list[dict[str, Any]]
+    layout: dict[str, Any]
+
+
+class ParamDiff(Out):
+    param: str
+    values: list[Any]
+    differs: bool
+
+
+class MetricRef(Out):
+    metric: str
+    mode: Literal["min", "max"]
+
+
+class StudyComparison(Out):
+    studies: list[StudyComparisonRow]
+    best_trials: list[Optional[Trial]]
+    params: list[ParamDiff]
+    metrics: list[MetricRef] = Field(description="the studies' distinct (metric, mode) pairs")
+    metrics_differ: bool = Field(description="the studies optimise different metrics: one panel each")
+    figure: Figure
+
+
+class TrialComparison(Out):
+    study_id: int
+    trials: list[Trial]
+    params: list[ParamDiff]
+    figure: Figure
+
+
+class Cancelled(Out):
+    id: int
+    status: StudyStatus
+    cancelled: bool = Field(description="cancelled at once (it was queued or interrupted)")
+    cancel_requested: bool
+
+
+class Health(Out):
+    status: Literal["ok"]
+
+
+# -- inputs -----------------------------------------------------------------------------------
+class PageQuery(In):
+    page: int = Field(1, ge=1, le=10**6)
+    per_page: Optional[int] = Field(None, ge=1, le=MAX_PER_PAGE)
+
+
+class StudiesQuery(PageQuery):
+    status: Optional[StudyStatus] = None
+    trainable: Optional[str] = Field(None, description="model family")
+    searcher: Optional[str] = Field(None, description="searcher type")
+    q: Optional[str] = Field(None, description="name contains")
+    tag: Optional[str] = Field(None, description="studies with this tag")
+    archived: Optional[Literal["0", "1", "all"]] = Field(
+        None, description="0 (default): not archived; 1: archived only; all")
+    sort: Optional[str] = Field(None, description="id, name, status, created, trainable, searcher; "
+                                                  "prefix - for descending")
+
+
+class TrialsQuery(PageQuery):
+    status: Optional[TrialStatus] = None
+    sort: Optional[str] = Field(None, description="number, value, status, iterations, started, "
+                                                  "finished, or param.NAME; prefix - for descending")
+    cols: Optional[str] = Field(None, description="extra columns in each item's `columns`: "
+                                                  "duration, or metric.NAME (repeat or comma-separate)")
+
+
+class TrialsExportQuery(In):
+    format: Optional[Literal["csv", "json"]] = Field(None, description="csv (default) or json")
+    status: Optional[TrialStatus] = None
+    sort: Optional[str] = Field(None, description="as for the trials page")
+
+
+class ResultsQuery(In):
+    after: Optional[int] = Field(None, ge=0, le=2**63 - 1,
+                                 description="the last result id the caller has")
+
+
+class CompareQuery(In):
+    ids: str = Field(description="1 to 10 study ids, comma-separated (or repeated)",
+                     pattern=r"^[0-9, ]*$")
+
+
+class CompareTrialsQuery(In):
+    trials: str = Field(description="2 to 20 trial numbers, comma-separated (or repeated)",
+                        pattern=r"^[0-9, ]*$")
+
+
+class PlotQuery(In):
+    x: Optional[str] = Field(None, description="contour only: the x parameter (give y too)")
+    y: Optional[str] = Field(None, description="contour only: the y parameter")
+    metric: Optional[str] = Field(None, description="history, curves and edf: any metric the "
+                                                    "trials report instead of the objective")
+
+
+class SpecYaml(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    spec_yaml: str = Field(description="a spec as YAML or JSON text")
+
+
+class NewStudy(BaseModel):
+    """A spec as a JSON object (see docs), or ``{"spec_yaml": text}``."""
+
+    model_config = ConfigDict(extra="allow")
