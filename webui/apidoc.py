@@ -172,6 +172,11 @@ def _query_params(model: type[BaseModel]) -> list[dict]:
     return out
 
 
+def error_schema(code: int) -> dict:
+    """Every error is webui/errors.py's one shape; a 422 may also list its fields."""
+    return {"anyOf": [_ref("SpecProblems"), _ref("Error")]} if code == 422 else _ref("Error")
+
+
 def document(auth_description: str = "") -> dict:
     """The OpenAPI 3.1 document of every operation declared with :func:`operation`."""
     _, defs = models_json_schema([(m, "serialization") for m in _models()],
@@ -193,8 +198,7 @@ def document(auth_description: str = "") -> dict:
               else {"description": op.summary, "content": op.content or {}})
         responses: dict[str, Any] = {str(op.status): ok, **op.extra}
         for code in sorted(set(op.errors) | set(COMMON_ERRORS)):
-            schema_name = "SpecProblems" if code == 422 else "Error"
-            responses[str(code)] = _json(_ref(schema_name), ERROR_TEXT[code])
+            responses[str(code)] = _json(error_schema(code), ERROR_TEXT[code])
         entry: dict[str, Any] = {"summary": op.summary, "operationId": op.endpoint.replace(".", "_"),
                                  "parameters": params, "responses": responses}
         if op.body is not None:

@@ -22,6 +22,9 @@ def document() -> dict:
     # like the rest (schemathesis runs over them too).
     for path, ops in {**output_paths(), **deployment_paths()}.items():
         for op in ops.values():
+            if "422" in op.get("responses", {}):
+                op["responses"]["422"] = {"description": apidoc.ERROR_TEXT[422], "content": {
+                    "application/json": {"schema": apidoc.error_schema(422)}}}
             for code in ("401", "403"):
                 op.setdefault("responses", {}).setdefault(code, {
                     "description": apidoc.ERROR_TEXT[int(code)], "content": {"application/json": {
