@@ -8,12 +8,14 @@ environment. The files live under a world-readable folder, so only the controls 
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,30 @@ def _trial_user() -> int:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                         TRIAL_USER], check=True)
         return pwd.getpwnam(TRIAL_USER).pw_uid
+
+
+def _loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    return (getattr(addr, "ipv4_mapped", None) or addr).is_loopback
+
+
+def _listening(root: int) -> dict[tuple, str]:
+    """(address, port) -> process name of every listening socket in ``root``'s process tree
+    except ``root`` itself (the web server, on its own --host)."""
+    import psutil
+
+    try:
+        pids = {c.pid for c in psutil.Process(root).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return {}
+    out = {}
+    for c in psutil.net_connections(kind="inet"):
+        if c.pid in pids and c.status == psutil.CONN_LISTEN:
+            try:
+                out[(c.laddr.ip, c.laddr.port)] = psutil.Process(c.pid).name()
+            except psutil.NoSuchProcess:
+                pass
+    return out
 
 
 def _free_port() -> int:
@@ -114,10 +140,12 @@ def test_a_hostile_trial_finds_none_of_the_services_secrets(site, monkeypatch, p
     proc = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "serve", "--port",
                              str(_free_port()), "--max-studies", "1"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    listening: dict[tuple, str] = {}
     try:
         deadline = time.monotonic() + 400
         while store.get_study(study.id).status in ("QUEUED", "RUNNING"):
             assert proc.poll() is None and time.monotonic() < deadline, "serve ended or hung"
+            listening.update(_listening(proc.pid))
             time.sleep(1)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -126,6 +154,13 @@ def test_a_hostile_trial_finds_none_of_the_services_secrets(site, monkeypatch, p
     detail = out[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
     row = store.get_study(study.id)
     assert row.status == "COMPLETED", (row.error, detail)
+    # Finding 8 on the way: the driver's local Ray listened on loopback only, and its token
+    # is private (test_local_ray.py checks the same where the suite does not run as root).
+    assert "raylet" in listening.values(), listening
+    exposed = {addr: name for addr, name in listening.items()
+               if not _loopback(addr[0])}
+    assert not exposed, exposed
+    assert stat.S_IMODE((home / ".ray" / "auth_token").stat().st_mode) == 0o600
     with store.session() as s:
         metrics = s.scalars(select(Result.metrics)).one()
         trial_log = "".join(s.execute(select(TrialLog.head, TrialLog.tail)).one())
