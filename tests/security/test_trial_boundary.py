@@ -186,3 +186,39 @@ def test_a_hostile_trial_finds_none_of_the_services_secrets(site, monkeypatch, p
                                                                   "HPSEARCH_TOKEN", "PGPASSWORD",
                                                                   "DATABASE_URL", "RAY_AUTH"))]
 
+
+
+def test_service_processes_are_not_dumpable(site, python_for_everyone):
+    """Another process of the service's own OS user cannot read `serve`'s environment
+    (PR_SET_DUMPABLE 0): run `serve` as an unprivileged user, then try as that user."""
+    uid = _trial_user()
+    gid = pwd.getpwuid(uid).pw_gid
+    home = site / "svc"
+    home.mkdir()
+    os.chown(home, uid, gid)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(HOME=str(home), HPSEARCH_HOME=str(home / "hps"), PYTHONPATH=str(ROOT),
+               HPSEARCH_SECRET_KEY=KEY, HPSEARCH_DB=f"sqlite:///{home / 'svc.db'}")
+    env.pop("HPSEARCH_TRIAL_USER", None)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, user=uid, group=gid, extra_groups=[],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # up once it answers
+            assert proc.poll() is None, proc.communicate()[0][-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.5)
+        peek = subprocess.run([sys.executable, "-c", f"print(open('/proc/{proc.pid}/environ').read())"],
+                              env={"PATH": "/usr/bin:/bin"}, user=uid, group=gid, extra_groups=[],
+                              capture_output=True, text=True, timeout=60)
+        assert KEY not in peek.stdout
+        assert peek.returncode != 0 and "PermissionError" in peek.stderr, peek.stderr[-500:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
