@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.exceptions import HpsearchError, SpecError
+from hpsearch.settings import settings
 from hpsearch.status import StudyStatus
 
 RETRY_STATUS = (502, 503, 504)
@@ -85,11 +86,11 @@ def read_config() -> dict:
 
 def resolve_server(server: str | None = None) -> str | None:
     """``server``, else ``$HPSEARCH_SERVER``, else the config file's ``server``; or None."""
-    return server or os.environ.get("HPSEARCH_SERVER") or read_config().get("server") or None
+    return server or settings().server or read_config().get("server") or None
 
 
 def resolve_token(token: str | None = None) -> str | None:
-    return token or os.environ.get("HPSEARCH_TOKEN") or read_config().get("token") or None
+    return token or settings().token or read_config().get("token") or None
 
 
 def _check_url(server: str) -> str:

@@ -22,12 +22,23 @@ from hpsearch.exceptions import SpecError
 
 def data_roots() -> list[Path]:
     """The configured roots, absolute (``HPSEARCH_DATA_ROOTS``, else ``$HPSEARCH_HOME/data``)."""
-    raw = os.environ.get("HPSEARCH_DATA_ROOTS")
-    if raw:
-        return [Path(p).expanduser().absolute() for p in raw.split(os.pathsep) if p.strip()]
-    from hpsearch.store.store import home
+    from hpsearch.settings import settings
 
-    return [(home() / "data").absolute()]
+    return list(settings().data_roots)
+
+
+def check_data_roots() -> None:
+    """ConfigError naming ``HPSEARCH_DATA_ROOTS`` when a root it lists is not a readable
+    folder (the service checks at start; the default root may not exist yet)."""
+    from hpsearch.exceptions import ConfigError
+    from hpsearch.settings import settings
+
+    if settings().data_roots_set:
+        for root in settings().data_roots:
+            if not root.is_dir():
+                raise ConfigError(f"{str(root)!r} is not a folder", "HPSEARCH_DATA_ROOTS")
+            if not os.access(root, os.R_OK | os.X_OK):
+                raise ConfigError(f"{str(root)!r} is not readable", "HPSEARCH_DATA_ROOTS")
 
 
 def looks_like_path(value: str) -> bool:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from hpsearch.settings import settings
 from hpsearch.store import Store, StudyStatus, queries
 from hpsearch.store.models import Study, utcnow
 from hpsearch.store.store import home
@@ -121,7 +122,7 @@ class Dispatcher:
         self.stop_event = threading.Event()
         self.claims = {"new": 0, "takeover": 0}
         # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
-        self.trial_grace_s = float(os.environ.get("HPSEARCH_TRIAL_GRACE_S", "120"))
+        self.trial_grace_s = settings().trial_grace_s
         self._beat_at = float("-inf")
         self.serving = ServingHost(store.url, ray_address)
 
@@ -315,7 +316,7 @@ class Dispatcher:
                                   extra={"event": "dispatcher.error", "dispatcher": self.name})
                 if until_idle and not self.drivers:
                     return
-                if os.environ.get("HPSEARCH_EXIT_WITH_PARENT") and os.getppid() != parent:
+                if settings().exit_with_parent and os.getppid() != parent:
                     break  # the `hpsearch serve` that started us is gone
                 self.stop_event.wait(poll_s)
         finally:
@@ -424,14 +425,14 @@ def run_one(study_id: int, resume: bool) -> int:
 
     # SIGTERM (the dispatcher stopping) unwinds like an exit: the result writer flushes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if os.environ.get("HPSEARCH_DISPATCHER_PID", "").isdigit():
-        exit_with_parent(int(os.environ["HPSEARCH_DISPATCHER_PID"]))
+    if settings().dispatcher_pid is not None:
+        exit_with_parent(settings().dispatcher_pid)
     from hpsearch import isolation
 
     isolation.private_files()
     isolation.undumpable()
     store = Store(isolation.read_secret_fd())  # the URL on the dispatcher's pipe (or HPSEARCH_DB)
-    ray_address = os.environ.get("HPSEARCH_RAY_ADDRESS")
+    ray_address = settings().ray_address
     # None: trials run as this user (not configured); on a cluster the Ray nodes switch.
     run_as = isolation.trial_user(local=not ray_address)
     study = store.get_study(study_id)

@@ -31,6 +31,17 @@ class SpecError(HpsearchError):
         }
 
 
+class ConfigError(HpsearchError):
+    """A setting (an ``HPSEARCH_*`` variable or its option) cannot be used: one line that
+    names the setting (CLI exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, setting: str):
+        self.setting = setting
+        super().__init__(f"{setting}: {message}")
+
+
 class StorageError(HpsearchError):
     """The database failed or its schema does not match this version."""
 

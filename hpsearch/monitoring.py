@@ -63,7 +63,9 @@ def record_write_latency(study_id: int) -> bool:
     Needs ``HPSEARCH_METRICS_DIR`` (set by the dispatcher); returns False without it.
     Must run before anything imports prometheus_client in this process.
     """
-    path = os.environ.get(METRICS_DIR_ENV)
+    from hpsearch.settings import settings
+
+    path = settings().metrics_dir
     if not path or not os.path.isdir(path):
         return False
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path

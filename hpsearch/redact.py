@@ -24,8 +24,10 @@ _PID = re.compile(r"(/proc/)\d+\b|\b(pid )\d+\b")
 
 
 def _places() -> tuple[tuple[str, str], ...]:
-    return _places_for(os.environ.get("HPSEARCH_DATA_ROOTS"), os.environ.get("HPSEARCH_HOME"),
-                       os.environ.get("HOME"))
+    from hpsearch.settings import settings
+
+    s = settings()
+    return _places_for(s.data_roots, s.home, os.environ.get("HOME"))
 
 
 @functools.lru_cache(maxsize=8)

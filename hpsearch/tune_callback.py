@@ -13,13 +13,14 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback, Stopper
 
 from hpsearch.reporting import BATCH_KEY
+from hpsearch.settings import lazily, settings
 from hpsearch.status import TrialStatus
 from hpsearch.store.writer import (HeartbeatOp, LogOp, MediaOp, ResultOp, RerunOp,
                                    SearcherStateOp, StatusOp, TrialOp)
@@ -27,7 +28,7 @@ from hpsearch.store.writer import (HeartbeatOp, LogOp, MediaOp, ResultOp, RerunO
 log = logging.getLogger("hpsearch")
 # How often a driver marks its running trials alive in SQL (a reaper's grace period,
 # Store.reap_stale_trials, must be several of these).
-HEARTBEAT_S = float(os.environ.get("HPSEARCH_HEARTBEAT_S", "5"))
+
 STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
 
 
@@ -36,7 +37,7 @@ def failpoint(name: str) -> None:
 
     Armed only by ``HPSEARCH_FAILPOINT=name`` in the environment; a no-op otherwise.
     """
-    if os.environ.get("HPSEARCH_FAILPOINT") == name:
+    if settings().failpoint == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 # Keys Tune adds to every result that are not the trainable's own metrics.
@@ -91,7 +92,7 @@ class RunContext:
     first_number: int                # the number the first new trial gets
     journal: str | None = None       # where writes go while the database is away
     max_t: int | None = None         # epochs a trial runs when nothing stops it (None: unknown)
-    heartbeat_s: float = HEARTBEAT_S
+    heartbeat_s: float = field(default_factory=lazily("heartbeat_s"))
     tracked: tuple[str, ...] = ()    # metrics kept per trial as its final `values` (objectives)
 
 
@@ -235,7 +236,7 @@ class StoreCallback(Callback):
         ckpt = getattr(trial, "checkpoint", None)
         if ckpt is not None:
             fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
-        if os.environ.get("HPSEARCH_FAILPOINT") == "before_final_status":
+        if settings().failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
         failpoint("before_final_status")
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from hpsearch.store.models import Base
-from hpsearch.store.store import default_url
+from hpsearch.store.store import default_url, engine_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,7 +21,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or default_url())
+    engine = create_engine(engine_url(config.get_main_option("sqlalchemy.url") or default_url()))
     with engine.begin() as conn:
         _run(conn)
 
@@ -34,7 +34,7 @@ def _run(connection) -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url") or default_url(),
+    context.configure(url=engine_url(config.get_main_option("sqlalchemy.url") or default_url()),
                       target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hpsearch.exceptions import SpecError
+from hpsearch.settings import settings
 from trainables._options import FOOTPRINT_METRICS, REGISTRY, Family
 
 # Filled in by the orchestrator, never searched: the data, the seed, and cold start's source.
@@ -113,22 +114,16 @@ def trainable(name: str | Callable | None = None, *, metrics: tuple[str, ...] = 
     return decorate
 
 
-def _env_list(variable: str) -> set[str]:
-    import os
-
-    return {m.strip() for m in os.environ.get(variable, "").split(",") if m.strip()}
-
-
 def allowed_modules() -> set[str]:
     """Modules whose own ``@hpsearch.trainable`` functions may be named from the network
     (``HPSEARCH_ALLOWED_MODULES``, comma-separated)."""
-    return _env_list("HPSEARCH_ALLOWED_MODULES")
+    return set(settings().allowed_modules)
 
 
 def allowed_trainables() -> set[str]:
     """Exact ``module:function`` pairs an admin allows from the network
     (``HPSEARCH_ALLOWED_TRAINABLES``, comma-separated)."""
-    return _env_list("HPSEARCH_ALLOWED_TRAINABLES")
+    return set(settings().allowed_trainables)
 
 
 def _import_function(name: str, *, checked: bool) -> Callable:

@@ -26,7 +26,9 @@ FEATURE_DIM = 32
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("HPSEARCH_CACHE_DIR") or Path.home() / ".cache" / "hpsearch")
+    from hpsearch.settings import settings
+
+    return settings().cache_dir
 
 
 def feature_fn(data: _data.Data) -> Callable[[torch.Tensor], torch.Tensor]:

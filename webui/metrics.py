@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, extract, func, select
 
 from hpsearch.store import StudyStatus, TrialStatus
 from hpsearch.store.models import Study, Trial
+from hpsearch.settings import settings
 from webui.queries import store
 
 bp = Blueprint("metrics", __name__)
@@ -82,7 +83,7 @@ def _registry():
         from webui.deployments import stats
 
         registry.register(stats())  # per-deployment prediction counts and latency
-        path = os.environ.get("HPSEARCH_METRICS_DIR")
+        path = settings().metrics_dir
         if path and os.path.isdir(path):
             from hpsearch.monitoring import multiprocess_registry
 

@@ -13,11 +13,11 @@ Safe serving rules (docs/security.md):
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 import sys
 
 from hpsearch.exceptions import HpsearchError
+from hpsearch.settings import settings
 
 LOOPBACK_NAMES = {"localhost"}
 MIN_SECRET_KEY = 32
@@ -36,10 +36,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def load_secret_key(environ=None) -> str | None:
+def load_secret_key() -> str | None:
     """The session key from ``HPSEARCH_SECRET_KEY`` or ``HPSEARCH_SECRET_KEY_FILE``."""
-    environ = os.environ if environ is None else environ
-    path = environ.get("HPSEARCH_SECRET_KEY_FILE")
+    path = settings().secret_key_file
     if path:
         try:
             with open(path, encoding="utf-8") as f:
@@ -49,13 +48,12 @@ def load_secret_key(environ=None) -> str | None:
                 return f.read().strip() or None
         except OSError as exc:
             raise ServeError(f"cannot read HPSEARCH_SECRET_KEY_FILE {path!r}: {exc.strerror}") from None
-    return environ.get("HPSEARCH_SECRET_KEY") or None
+    return settings().secret_key
 
 
-def trusted_proxies(environ=None) -> int:
+def trusted_proxies() -> int:
     """How many reverse proxies stand in front of the service (``HPSEARCH_TRUSTED_PROXIES``)."""
-    environ = os.environ if environ is None else environ
-    raw = (environ.get("HPSEARCH_TRUSTED_PROXIES") or "0").strip()
+    raw = settings().trusted_proxies
     if not (raw.isascii() and raw.isdigit()) or int(raw) > 10:
         raise ServeError(f"HPSEARCH_TRUSTED_PROXIES must be a number of proxies from 0 to 10, "
                          f"got {raw[:20]!r}")
@@ -115,8 +113,10 @@ def served_config(db: str | None, host: str, *, auth: bool | None = None,
     the database has users; off only for a loopback UI on a database without users.
     """
     from hpsearch.accounts import Accounts
+    from hpsearch.data_roots import check_data_roots
     from hpsearch.store import Store
 
+    check_data_roots()  # ConfigError naming HPSEARCH_DATA_ROOTS: exit 2, one line
     store = Store(db)
     try:
         if auth is None:
@@ -129,7 +129,7 @@ def served_config(db: str | None, host: str, *, auth: bool | None = None,
     if auth and not has_users:
         print("warning: authentication is on but the database has no users: create an admin "
               "with `hpsearch user add NAME --role admin`", file=sys.stderr)
-    cookie_secure = os.environ.get("HPSEARCH_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
+    cookie_secure = settings().cookie_secure
     return {"DATABASE_URL": db, "AUTH": auth, "DEBUG": False, "TESTING": False,
             # Served, or reachable beyond this machine: members' studies run only behind the
             # trial boundary (or where the operator declared the deployment single-user).

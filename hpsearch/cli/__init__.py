@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from hpsearch.exceptions import HpsearchError, SpecError, StorageError
+from hpsearch.settings import settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("submit", c.cmd_submit)
     p.add_argument("spec", help="spec file (YAML or JSON), or - for standard input")
     p.add_argument("--name", help="override the spec's name")
-    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"),
+    p.add_argument("--ray-address", default=settings().ray_address,
                    help="Ray cluster to run on (default: a local Ray)")
     p.add_argument("--server", default=None,
                    help="queue it on a running hpsearch service (default: $HPSEARCH_SERVER, else "
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("resume", c.cmd_resume)
     p.add_argument("study", help="study name or id")
     p.add_argument("--spec", help="refuse to resume if the study's spec differs from this file")
-    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"))
+    p.add_argument("--ray-address", default=settings().ray_address)
     p.add_argument("--no-progress", action="store_true")
 
     p = add("cancel", c.cmd_cancel)
@@ -115,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # option defaults come from hpsearch.settings
+    except HpsearchError as exc:  # a setting that cannot be used (ConfigError)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

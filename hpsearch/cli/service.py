@@ -8,9 +8,11 @@ import subprocess
 import sys
 import tempfile
 
+from hpsearch.settings import settings
+
 
 def add_dispatcher_options(p) -> None:
-    p.add_argument("--ray-address", default=os.environ.get("HPSEARCH_RAY_ADDRESS"),
+    p.add_argument("--ray-address", default=settings().ray_address,
                    help="Ray cluster to run on (default: each driver starts a local Ray); "
                         "with token auth, set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH")
     p.add_argument("--max-studies", type=int, default=2, help="studies run at once")
@@ -46,7 +48,7 @@ def run_dispatcher(args) -> int:
     if args.lease < 2:  # renewed every second: a shorter lease would expire between renewals
         print(f"error: --lease must be at least 2 seconds, got {args.lease:g}", file=sys.stderr)
         return 2
-    metrics_dir = args.metrics_dir or os.environ.get(METRICS_DIR_ENV)
+    metrics_dir = args.metrics_dir or settings().metrics_dir
     made = None
     if args.metrics_port is not None and not metrics_dir:
         metrics_dir = made = tempfile.mkdtemp(prefix="hpsearch-metrics-")

@@ -1,7 +1,6 @@
 """A thin, careful layer over SQLAlchemy (one session scope; errors become StorageError)."""
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -9,11 +8,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hpsearch.exceptions import ConflictError, NotFoundError, SpecError, StorageError
+from hpsearch.exceptions import ConfigError, ConflictError, NotFoundError, SpecError, StorageError
+from hpsearch.settings import settings
 from hpsearch.store.models import (DispatcherBeat, Result, Study, StudyStatus, Trial, TrialEvent,
                                    TrialStatus, utcnow)
 
@@ -22,11 +22,11 @@ DISPATCHER_ALIVE_S = 30.0
 
 
 def home() -> Path:
-    return Path(os.environ.get("HPSEARCH_HOME") or Path.home() / ".hpsearch")
+    return settings().home
 
 
 def default_url() -> str:
-    return os.environ.get("HPSEARCH_DB") or f"sqlite:///{home() / 'hpsearch.db'}"
+    return settings().db
 
 
 def _private_sqlite_file(path: Path) -> None:
@@ -74,12 +74,52 @@ def _begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+DB_SETTING = "database URL (--db or HPSEARCH_DB)"
+# What `postgresql://` means, in order of preference: the drivers hpsearch can use.
+POSTGRES_DRIVERS = ("psycopg2", "psycopg")
+
+
+def engine_url(url: str) -> URL:
+    """``url`` as SQLAlchemy should open it, or ConfigError naming the setting.
+
+    ``postgresql://user@host/db`` (and ``postgres://``) name no driver; SQLAlchemy 2.1
+    would pick psycopg 3 whether or not it is installed, so the installed one is used.
+    """
+    import importlib.util
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigError(f"not a database URL: {_hide_password(url)!r} (expected "
+                          "sqlite:///PATH or postgresql://USER@HOST/DB)", DB_SETTING) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        driver = next((d for d in POSTGRES_DRIVERS if importlib.util.find_spec(d)), None)
+        if driver is None:
+            raise ConfigError("no PostgreSQL driver is installed (pip install psycopg2-binary)",
+                              DB_SETTING)
+        parsed = parsed.set(drivername=f"postgresql+{driver}")
+    return parsed
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not parsable: hide what could be a password
+        return url.split("@")[-1] if "@" in url else url
+
+
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2,
                 pre_ping: bool = True) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1].split("?", 1)[0]
+    target = engine_url(url)
+    url = target.render_as_string(hide_password=False)
+    if target.get_backend_name() == "sqlite":
+        path = target.database
         if path and path != ":memory:" and not path.startswith("file:"):
-            _private_sqlite_file(Path(path))
+            try:
+                _private_sqlite_file(Path(path))
+            except OSError as exc:
+                raise ConfigError(f"cannot create the folder of {path!r}: {exc.strerror}",
+                                  DB_SETTING) from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite defers BEGIN, so a transaction that reads and then writes can fail
@@ -142,8 +182,11 @@ class Store:
         try:
             self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,
                                       pre_ping=pre_ping)
-        except (SQLAlchemyError, ValueError) as exc:
-            raise StorageError(f"cannot open database {self.safe_url!r}: {exc}") from None
+        except ConfigError:
+            raise
+        except (SQLAlchemyError, ValueError, ImportError) as exc:  # e.g. an unknown dialect
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"cannot use {self.safe_url!r}: {reason}", DB_SETTING) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
                                             expire_on_commit=False)
@@ -153,11 +196,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden (for messages and logs)."""
-        from sqlalchemy.engine import make_url
-        try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - a malformed URL is shown as given
-            return self.url
+        return _hide_password(self.url)
 
     @property
     def is_sqlite(self) -> bool:

@@ -41,6 +41,8 @@ from sqlalchemy import bindparam, case, insert as sa_insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hpsearch.settings import settings
+
 from hpsearch.exceptions import StorageError
 from hpsearch.logtext import BoundedLog, max_chars
 from hpsearch.store.models import (Result, Study, Trial, TrialEvent, TrialLog, TrialMedia,
@@ -52,7 +54,6 @@ MAX_BATCH = 5000
 # start, result and end, or a burst of results, then share one transaction instead of
 # paying a commit each. It bounds how late a row reaches SQL (live pages) and what a crash
 # can lose beyond the op being written; flush() and close() cut it short.
-LINGER_S = float(os.environ.get("HPSEARCH_WRITE_LINGER_S", "0.05"))
 # Called with each committed batch's seconds (the driver's Prometheus histogram, see
 # hpsearch/monitoring.py); the store itself knows nothing of Prometheus.
 LATENCY_OBSERVERS: list = []
@@ -404,6 +405,7 @@ class Writer:
         self.write_latencies: collections.deque[float] = collections.deque(maxlen=10000)
         self._ids: dict[tuple[int, str], int] = {}  # (study, Ray trial id) -> trial id
         self._hurry = threading.Event()  # set by flush()/close(): write without lingering
+        self.linger_s = settings().write_linger_s  # batch writes for this long under load
         if self.journal is not None and self.journal.exists():
             self._replay_journal()
         self._thread = threading.Thread(target=self._run, name="hpsearch-writer", daemon=True)
@@ -443,8 +445,8 @@ class Writer:
             if op is None:
                 return
             batch = [op]
-            if LINGER_S > 0 and not self._hurry.is_set():
-                self._hurry.wait(LINGER_S)
+            if self.linger_s > 0 and not self._hurry.is_set():
+                self._hurry.wait(self.linger_s)
             self._hurry.clear()
             stop = self._drain(batch)
             self._apply_with_retry(batch)

@@ -1,0 +1,221 @@
+"""Every ``HPSEARCH_*`` environment variable: its default, its meaning, and one reader.
+
+The environment is read into a frozen :class:`Settings` by :func:`settings`; no
+other module reads an ``HPSEARCH_*`` variable (a test checks the code and
+docs/configuration.md against :data:`VARIABLES`). The object is rebuilt only when
+one of these variables changes, so a process reads its configuration once while
+tests may still set variables per test. A value that cannot be used raises
+:class:`~hpsearch.exceptions.ConfigError` naming the variable.
+
+Standard library only: trial workers (hpsearch/trial.py) import it.
+
+>>> settings().heartbeat_s   # doctest: +SKIP
+5.0
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hpsearch.exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented variable. ``group``: who sets it (user, service, internal, development)."""
+
+    name: str
+    default: str
+    meaning: str
+    group: str = "user"
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("HPSEARCH_HOME", "~/.hpsearch",
+             "Folder for the embedded SQLite database, experiment state, journals, init sources "
+             "and the default data root."),
+    Variable("HPSEARCH_DB", "sqlite:///$HPSEARCH_HOME/hpsearch.db",
+             "Database URL (`--db` wins). `postgresql://user@host/db` uses the installed "
+             "driver (psycopg2). Never passed to trials."),
+    Variable("HPSEARCH_SERVER", "(config file `server`)",
+             "URL of an hpsearch service for `submit`, `cancel` and `hpsearch.submit`."),
+    Variable("HPSEARCH_TOKEN", "(config file `token`)",
+             "API token sent as a Bearer token to the service. Never passed to trials."),
+    Variable("HPSEARCH_RAY_ADDRESS", "(a local Ray per driver)",
+             "Ray cluster the drivers run trials on (`--ray-address` wins)."),
+    Variable("HPSEARCH_DATA_ROOTS", "$HPSEARCH_HOME/data",
+             "Folders (separated by `os.pathsep`) that dataset paths in specs from the web UI "
+             "or the API must lie in."),
+    Variable("HPSEARCH_ALLOWED_MODULES", "(none)",
+             "Comma-separated modules whose own `@hpsearch.trainable` functions a spec from "
+             "the network may name as `module:function`."),
+    Variable("HPSEARCH_ALLOWED_TRAINABLES", "(none)",
+             "Comma-separated exact `module:function` pairs a spec from the network may name."),
+    Variable("HPSEARCH_CACHE_DIR", "~/.cache/hpsearch",
+             "Cache of the GAN's Fréchet-distance feature network."),
+    Variable("HPSEARCH_SECRET_KEY", "(none)",
+             "Session signing key of the web service (32+ characters); required when "
+             "authentication is on. Never passed to trials.", "service"),
+    Variable("HPSEARCH_SECRET_KEY_FILE", "(none)",
+             "File holding the session key (wins over HPSEARCH_SECRET_KEY).", "service"),
+    Variable("HPSEARCH_TRUSTED_PROXIES", "0",
+             "Number of reverse proxies in front of the web service (0-10) whose "
+             "X-Forwarded-For is trusted.", "service"),
+    Variable("HPSEARCH_COOKIE_SECURE", "false",
+             "`true`: session cookies only over HTTPS.", "service"),
+    Variable("HPSEARCH_METRICS_DIR", "(none)",
+             "Folder where drivers write Prometheus metrics files that `/metrics` reads "
+             "(set by `hpsearch serve` and the dispatcher).", "service"),
+    Variable("HPSEARCH_HEARTBEAT_S", "5",
+             "Seconds between a driver's trial heartbeats.", "service"),
+    Variable("HPSEARCH_TRIAL_GRACE_S", "120",
+             "Seconds without a heartbeat after which a dispatcher reaps a trial as "
+             "INTERRUPTED.", "service"),
+    Variable("HPSEARCH_WRITE_LINGER_S", "0.05",
+             "Seconds the result writer waits to batch writes into one transaction.", "service"),
+    Variable("HPSEARCH_DISPATCHER_PID", "(set by the dispatcher)",
+             "The dispatcher's pid, so a driver exits with its dispatcher.", "internal"),
+    Variable("HPSEARCH_EXIT_WITH_PARENT", "(set by `hpsearch serve`)",
+             "`1`: the dispatcher exits when its parent does.", "internal"),
+    Variable("HPSEARCH_FAILPOINT", "(none)",
+             "Fault injection in tests: the named failpoint raises.", "development"),
+    Variable("HPSEARCH_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+             "PostgreSQL admin URL the tests (and benchmarks) create their databases with.",
+             "development"),
+    Variable("HPSEARCH_BENCH_PG", "(HPSEARCH_TEST_PG)",
+             "PostgreSQL server for benchmarks (wins over HPSEARCH_TEST_PG).", "development"),
+    Variable("HPSEARCH_CANARY", "(none)",
+             "Planted by the security tests: a trial must see it (while secrets are removed).",
+             "development"),
+    Variable("HPSEARCH_RELIABILITY_COUNTS", "$TMPDIR/hpsearch-reliability.json",
+             "File the reliability tests append their counts to.", "development"),
+)
+NAMES = frozenset(v.name for v in VARIABLES)
+
+
+def _get(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = _get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"must be a number of seconds >= 0, got {raw[:40]!r}", name)
+    return value
+
+
+def _list(name: str, sep: str = ",") -> tuple[str, ...]:
+    return tuple(p.strip() for p in (_get(name) or "").split(sep) if p.strip())
+
+
+def _flag(name: str) -> bool:
+    raw = (_get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"must be true or false, got {raw[:40]!r}", name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration a process runs with (see :data:`VARIABLES` for each meaning)."""
+
+    home: Path
+    db: str = field(repr=False)  # the database URL (default: SQLite in home); may hold a password
+    server: str | None
+    token: str | None = field(repr=False)
+    ray_address: str | None
+    data_roots: tuple[Path, ...]
+    data_roots_set: bool  # HPSEARCH_DATA_ROOTS given (else the default root)
+    allowed_modules: frozenset[str]
+    allowed_trainables: frozenset[str]
+    cache_dir: Path
+    secret_key: str | None = field(repr=False)
+    secret_key_file: str | None
+    trusted_proxies: str  # parsed, with its range, by webui.serve.trusted_proxies
+    cookie_secure: bool
+    metrics_dir: str | None
+    heartbeat_s: float
+    trial_grace_s: float
+    write_linger_s: float
+    dispatcher_pid: int | None
+    exit_with_parent: bool
+    failpoint: str | None
+
+
+def _build() -> Settings:
+    home = Path(_get("HPSEARCH_HOME") or Path.home() / ".hpsearch").expanduser()
+    roots = _list("HPSEARCH_DATA_ROOTS", os.pathsep)
+    pid = _get("HPSEARCH_DISPATCHER_PID")
+    if pid is not None and not (pid.isascii() and pid.isdigit()):
+        raise ConfigError(f"must be a process id, got {pid[:40]!r}", "HPSEARCH_DISPATCHER_PID")
+    return Settings(
+        home=home,
+        db=_get("HPSEARCH_DB") or f"sqlite:///{home / 'hpsearch.db'}",
+        server=_get("HPSEARCH_SERVER"),
+        token=_get("HPSEARCH_TOKEN"),
+        ray_address=_get("HPSEARCH_RAY_ADDRESS"),
+        data_roots=tuple(Path(p).expanduser().absolute() for p in roots)
+        or ((home / "data").absolute(),),
+        data_roots_set=bool(roots),
+        allowed_modules=frozenset(_list("HPSEARCH_ALLOWED_MODULES")),
+        allowed_trainables=frozenset(_list("HPSEARCH_ALLOWED_TRAINABLES")),
+        cache_dir=Path(_get("HPSEARCH_CACHE_DIR") or Path.home() / ".cache" / "hpsearch"),
+        secret_key=_get("HPSEARCH_SECRET_KEY"),
+        secret_key_file=_get("HPSEARCH_SECRET_KEY_FILE"),
+        trusted_proxies=(_get("HPSEARCH_TRUSTED_PROXIES") or "0").strip(),
+        cookie_secure=_flag("HPSEARCH_COOKIE_SECURE"),
+        metrics_dir=_get("HPSEARCH_METRICS_DIR"),
+        heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
+        trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
+        write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),
+        dispatcher_pid=int(pid) if pid is not None else None,
+        exit_with_parent=_flag("HPSEARCH_EXIT_WITH_PARENT"),
+        failpoint=_get("HPSEARCH_FAILPOINT"),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(snapshot: tuple) -> Settings:
+    return _build()
+
+
+def settings() -> Settings:
+    """The current settings, built once per set of ``HPSEARCH_*`` values."""
+    return _cached(tuple(os.environ.get(name) for name in sorted(NAMES)))
+
+
+def lazily(attribute: str) -> Callable[[], object]:
+    """A ``default_factory`` reading one setting when an object is made, not at import."""
+    return lambda: getattr(settings(), attribute)
+
+
+GROUPS = {"user": "Everyone", "service": "The web service and dispatchers",
+          "internal": "Set by hpsearch for its own child processes",
+          "development": "Tests and benchmarks"}
+
+
+def markdown() -> str:
+    """The variables as docs/configuration.md lists them (``python -m hpsearch.settings``)."""
+    out = []
+    for group, title in GROUPS.items():
+        out += [f"### {title}", "", "| Variable | Default | Meaning |", "|---|---|---|"]
+        out += [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES if v.group == group]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # regenerate the table in docs/configuration.md
+    print(markdown())
