@@ -10,25 +10,18 @@ is ``head`` (positions ``[0, len(head))``), then ``cut`` dropped characters, the
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-# Characters of a trial's log kept at most (a quarter from its start, the rest from its end).
-DEFAULT_MAX_CHARS = 200_000
-MAX_CHARS_ENV = "HPSEARCH_TRIAL_LOG_MAX_CHARS"
+# Characters of a trial's log kept at most (a quarter from its start, the rest from its end):
+# HPSEARCH_TRIAL_LOG_MAX_CHARS, declared in hpsearch/settings.py (default 200,000).
 
 
 def max_chars() -> int:
-    """The cap, from ``$HPSEARCH_TRIAL_LOG_MAX_CHARS`` (default 200,000; at least 1,000)."""
-    raw = os.environ.get(MAX_CHARS_ENV, "")
-    try:
-        value = int(raw) if raw else DEFAULT_MAX_CHARS
-    except ValueError:
-        raise ValueError(f"{MAX_CHARS_ENV} must be a whole number of characters, got {raw!r}") \
-            from None
-    if value < 1000:
-        raise ValueError(f"{MAX_CHARS_ENV} must be at least 1000, got {value}")
-    return value
+    """The cap, from ``$HPSEARCH_TRIAL_LOG_MAX_CHARS`` (default 200,000; at least 1,000;
+    read and checked by hpsearch/settings.py)."""
+    from hpsearch.settings import settings
+
+    return settings().trial_log_max_chars
 
 
 def split_cap(cap: int) -> tuple[int, int]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-MEDIA_DIR_ENV = "HPSEARCH_MEDIA_DIR"
 MAX_PIXELS = 4096 * 4096
 MAX_FIGURE_BYTES = 2 * 1024 * 1024
 
@@ -35,20 +34,12 @@ class MediaLimits:
 
     @classmethod
     def from_env(cls) -> "MediaLimits":
-        """``HPSEARCH_MEDIA_MAX_ITEMS``, ``HPSEARCH_MEDIA_MAX_BYTES``, ``HPSEARCH_MEDIA_EVERY``."""
-        d = cls()
-        out = {}
-        for field, env in (("items", "HPSEARCH_MEDIA_MAX_ITEMS"), ("bytes", "HPSEARCH_MEDIA_MAX_BYTES"),
-                           ("every", "HPSEARCH_MEDIA_EVERY")):
-            raw = os.environ.get(env, "")
-            try:
-                value = int(raw) if raw else getattr(d, field)
-            except ValueError:
-                raise ValueError(f"{env} must be a whole number, got {raw!r}") from None
-            if value < (1 if field == "every" else 0):
-                raise ValueError(f"{env} must be at least {1 if field == 'every' else 0}, got {value}")
-            out[field] = value
-        return cls(**out)
+        """``HPSEARCH_MEDIA_MAX_ITEMS``, ``HPSEARCH_MEDIA_MAX_BYTES``, ``HPSEARCH_MEDIA_EVERY``
+        (read and checked by hpsearch/settings.py)."""
+        from hpsearch.settings import settings
+
+        s = settings()
+        return cls(items=s.media_max_items, bytes=s.media_max_bytes, every=s.media_every)
 
 
 @dataclass(frozen=True)
@@ -61,9 +52,9 @@ class Encoded:
 
 
 def media_root() -> Path:
-    from hpsearch.store.store import home
+    from hpsearch.settings import settings
 
-    return Path(os.environ.get(MEDIA_DIR_ENV) or home() / "media")
+    return settings().media_dir
 
 
 def _encode_image(item: dict) -> Encoded:

@@ -55,6 +55,17 @@ VARIABLES: tuple[Variable, ...] = (
              "the network may name as `module:function`."),
     Variable("HPSEARCH_ALLOWED_TRAINABLES", "(none)",
              "Comma-separated exact `module:function` pairs a spec from the network may name."),
+    Variable("HPSEARCH_MEDIA_DIR", "$HPSEARCH_HOME/media",
+             "Folder of the images and figures trials record; shared by every web replica and "
+             "driver."),
+    Variable("HPSEARCH_MEDIA_MAX_ITEMS", "48", "Media items a trial may record at most."),
+    Variable("HPSEARCH_MEDIA_MAX_BYTES", "4194304", "Bytes of media a trial may record at most."),
+    Variable("HPSEARCH_MEDIA_EVERY", "5",
+             "The built-in families record media at their first and last epoch and every "
+             "N-th between."),
+    Variable("HPSEARCH_TRIAL_LOG_MAX_CHARS", "200000",
+             "Characters of a trial's log kept (a quarter from its start, the rest from its "
+             "end); at least 1000."),
     Variable("HPSEARCH_CACHE_DIR", "~/.cache/hpsearch",
              "Cache of the GAN's Fréchet-distance feature network."),
     Variable("HPSEARCH_SECRET_KEY", "(none)",
@@ -119,6 +130,15 @@ def _list(name: str, sep: str = ",") -> tuple[str, ...]:
     return tuple(p.strip() for p in (_get(name) or "").split(sep) if p.strip())
 
 
+def _count(name: str, default: int, low: int) -> int:
+    raw = _get(name)
+    if raw is None:
+        return default
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < low:
+        raise ConfigError(f"must be a whole number >= {low}, got {raw[:40]!r}", name)
+    return int(raw)
+
+
 def _flag(name: str) -> bool:
     raw = (_get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -142,6 +162,11 @@ class Settings:
     allowed_modules: frozenset[str]
     allowed_trainables: frozenset[str]
     cache_dir: Path
+    media_dir: Path
+    media_max_items: int
+    media_max_bytes: int
+    media_every: int
+    trial_log_max_chars: int
     secret_key: str | None = field(repr=False)
     secret_key_file: str | None
     trusted_proxies: str  # parsed, with its range, by webui.serve.trusted_proxies
@@ -173,6 +198,11 @@ def _build() -> Settings:
         allowed_modules=frozenset(_list("HPSEARCH_ALLOWED_MODULES")),
         allowed_trainables=frozenset(_list("HPSEARCH_ALLOWED_TRAINABLES")),
         cache_dir=Path(_get("HPSEARCH_CACHE_DIR") or Path.home() / ".cache" / "hpsearch"),
+        media_dir=Path(_get("HPSEARCH_MEDIA_DIR") or home / "media"),
+        media_max_items=_count("HPSEARCH_MEDIA_MAX_ITEMS", 48, 0),
+        media_max_bytes=_count("HPSEARCH_MEDIA_MAX_BYTES", 4 * 1024 * 1024, 0),
+        media_every=_count("HPSEARCH_MEDIA_EVERY", 5, 1),
+        trial_log_max_chars=_count("HPSEARCH_TRIAL_LOG_MAX_CHARS", 200_000, 1000),
         secret_key=_get("HPSEARCH_SECRET_KEY"),
         secret_key_file=_get("HPSEARCH_SECRET_KEY_FILE"),
         trusted_proxies=(_get("HPSEARCH_TRUSTED_PROXIES") or "0").strip(),
