@@ -17,7 +17,6 @@ Settings (read here only):
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,15 +37,21 @@ BATCH_WAIT_S = 0.005     # how long a replica waits to fill a batch
 
 
 def serve_host() -> str:
-    return os.environ.get("HPSEARCH_SERVE_HOST", "127.0.0.1")
+    from hpsearch.settings import settings
+
+    return settings().serve_host
 
 
 def serve_port() -> int:
-    return int(os.environ.get("HPSEARCH_SERVE_PORT", "8000"))
+    from hpsearch.settings import settings
+
+    return settings().serve_port
 
 
 def serve_url() -> str:
-    return os.environ.get("HPSEARCH_SERVE_URL") or f"http://{serve_host()}:{serve_port()}"
+    from hpsearch.settings import settings
+
+    return settings().serve_url
 
 
 @dataclass(frozen=True)

@@ -81,12 +81,20 @@ def private_files() -> None:
 
 
 def configured_trial_user(environ=None) -> str | None:
-    environ = os.environ if environ is None else environ
+    """``HPSEARCH_TRIAL_USER`` (from hpsearch.settings; ``environ``: a mapping to read instead)."""
+    if environ is None:
+        from hpsearch.settings import settings
+
+        return settings().trial_user
     return (environ.get(TRIAL_USER_ENV) or "").strip() or None
 
 
 def single_user(environ=None) -> bool:
-    environ = os.environ if environ is None else environ
+    """``HPSEARCH_SINGLE_USER`` (from hpsearch.settings; ``environ``: a mapping to read instead)."""
+    if environ is None:
+        from hpsearch.settings import settings
+
+        return settings().single_user
     return (environ.get(SINGLE_USER_ENV) or "").strip().lower() in ("1", "true", "yes")
 
 

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     ensure_ray(args.ray_address)
     serve.start(http_options={"host": dep.serve_host(), "port": dep.serve_port()})
-    host = Host(Store(os.environ.get("HPSEARCH_DB")))
+    host = Host(Store())  # the database URL: --db's HPSEARCH_DB, through hpsearch.settings
     parent = os.getppid()
     while not stop.is_set():
         try:

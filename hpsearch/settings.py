@@ -81,6 +81,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HPSEARCH_METRICS_DIR", "(none)",
              "Folder where drivers write Prometheus metrics files that `/metrics` reads "
              "(set by `hpsearch serve` and the dispatcher).", "service"),
+    Variable("HPSEARCH_TRIAL_USER", "(none)",
+             "OS user trials run as in served mode (the trial boundary, docs/security.md).",
+             "service"),
+    Variable("HPSEARCH_SINGLE_USER", "false",
+             "`1`: the operator says one person uses the service, so members' studies run "
+             "without a trial user.", "service"),
+    Variable("HPSEARCH_SERVE_HOST", "127.0.0.1", "Host of Ray Serve's HTTP proxy (deployments).",
+             "service"),
+    Variable("HPSEARCH_SERVE_PORT", "8000", "Port of Ray Serve's HTTP proxy (deployments).",
+             "service"),
+    Variable("HPSEARCH_SERVE_URL", "http://$HPSEARCH_SERVE_HOST:$HPSEARCH_SERVE_PORT",
+             "Where the web service forwards checked prediction requests.", "service"),
     Variable("HPSEARCH_HEARTBEAT_S", "5",
              "Seconds between a driver's trial heartbeats.", "service"),
     Variable("HPSEARCH_TRIAL_GRACE_S", "120",
@@ -90,6 +102,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds the result writer waits to batch writes into one transaction.", "service"),
     Variable("HPSEARCH_DISPATCHER_PID", "(set by the dispatcher)",
              "The dispatcher's pid, so a driver exits with its dispatcher.", "internal"),
+    Variable("HPSEARCH_DB_FD", "(set by the service)",
+             "A pipe holding the database URL, read once and removed (the URL never sits in "
+             "a child's environment).", "internal"),
     Variable("HPSEARCH_EXIT_WITH_PARENT", "(set by `hpsearch serve`)",
              "`1`: the dispatcher exits when its parent does.", "internal"),
     Variable("HPSEARCH_FAILPOINT", "(none)",
@@ -172,6 +187,11 @@ class Settings:
     trusted_proxies: str  # parsed, with its range, by webui.serve.trusted_proxies
     cookie_secure: bool
     metrics_dir: str | None
+    trial_user: str | None
+    single_user: bool
+    serve_host: str
+    serve_port: int
+    serve_url: str
     heartbeat_s: float
     trial_grace_s: float
     write_linger_s: float
@@ -183,6 +203,8 @@ class Settings:
 def _build() -> Settings:
     home = Path(_get("HPSEARCH_HOME") or Path.home() / ".hpsearch").expanduser()
     roots = _list("HPSEARCH_DATA_ROOTS", os.pathsep)
+    serve_host = _get("HPSEARCH_SERVE_HOST") or "127.0.0.1"
+    serve_port = _count("HPSEARCH_SERVE_PORT", 8000, 1)
     pid = _get("HPSEARCH_DISPATCHER_PID")
     if pid is not None and not (pid.isascii() and pid.isdigit()):
         raise ConfigError(f"must be a process id, got {pid[:40]!r}", "HPSEARCH_DISPATCHER_PID")
@@ -208,6 +230,11 @@ def _build() -> Settings:
         trusted_proxies=(_get("HPSEARCH_TRUSTED_PROXIES") or "0").strip(),
         cookie_secure=_flag("HPSEARCH_COOKIE_SECURE"),
         metrics_dir=_get("HPSEARCH_METRICS_DIR"),
+        trial_user=(_get("HPSEARCH_TRIAL_USER") or "").strip() or None,
+        single_user=_flag("HPSEARCH_SINGLE_USER"),
+        serve_host=serve_host,
+        serve_port=serve_port,
+        serve_url=_get("HPSEARCH_SERVE_URL") or f"http://{serve_host}:{serve_port}",
         heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),

@@ -29,6 +29,8 @@ def test_every_variable_in_the_code_is_declared_and_documented_and_the_reverse()
     used = {m for p in _sources((*PACKAGES, "tests", "benchmarks"))
             for m in NAME.findall(p.read_text(encoding="utf-8"))}
     declared = set(settings_mod.NAMES)
+    # a prefix of declared names (k.startswith("HPSEARCH_SECRET")) is not a variable
+    used = {u for u in used if u in declared or not any(d.startswith(u) for d in declared)}
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     documented = set(NAME.findall(doc))
     assert used <= declared, f"read but not declared in hpsearch/settings.py: {sorted(used - declared)}"

@@ -13,6 +13,7 @@ Safe serving rules (docs/security.md):
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import sys
 

@@ -1,6 +1,7 @@
 """A thin, careful layer over SQLAlchemy (one session scope; errors become StorageError)."""
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
