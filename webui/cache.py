@@ -31,12 +31,21 @@ class ChartCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+        figures_ready()
         value = build()  # outside the lock: two threads may build the same chart once each
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+
+def figures_ready() -> None:
+    """Import pandas before building a figure: plotly looks pandas up in ``sys.modules``
+    without the import lock, so a thread building a figure while another imports pandas
+    sees a half-initialised module (AttributeError, a 500). An import statement waits for
+    the other thread's import to finish."""
+    import pandas  # noqa: F401
 
 
 def study_version(store, study_id: int) -> tuple:

@@ -20,6 +20,7 @@ from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
 from webui import filters, manage, queries
+from webui.cache import figures_ready
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
 
@@ -180,6 +181,7 @@ def trial(study_id: int, number: int):
     st = queries.store()
     row = st.get_study(study_id)
     detail = queries.trial_detail(row, number, with_results=False)
+    figures_ready()
     chart = _fig(plots.trial_metrics(st, study_id, number))
     prev, nxt = reads.neighbours(st, study_id, number)
     return render_template("trial.html", study=queries.study_summary(study_id), trial=detail,
@@ -192,6 +194,7 @@ def compare_trials(study_id: int):
     row = st.get_study(study_id)
     numbers = queries.trial_numbers(request.args)
     data = queries.compare_trials(row, numbers)
+    figures_ready()
     chart = _fig(plots.compare_trials(st, study_id, numbers))
     return render_template("compare_trials.html", study=queries.study_summary(study_id),
                            data=data, chart=chart)
@@ -200,10 +203,18 @@ def compare_trials(study_id: int):
 @bp.get("/compare")
 def compare():
     data = queries.compare_studies(request.args)
-    chart = _fig(plots.compare_history(queries.store(), [s["id"] for s in data["studies"]]))
+    figures_ready()
+    ids = [s["id"] for s in data["studies"]]
+    reported = sorted({m for i in ids for m in reads.reported_metrics(queries.store(), i)})
+    metric = request.args.get("metric") or None
+    if metric is not None and metric not in reported:
+        raise BadParam(f"metric must be one the studies report ({', '.join(reported) or 'none yet'}), "
+                       f"got {metric!r}")
+    chart = _fig(plots.compare_history(queries.store(), ids, metric))
     return render_template("compare.html", studies=data["studies"], bests=data["best_trials"],
                            diff=data["params"], chart=chart, metrics=data["metrics"],
-                           metrics_differ=data["metrics_differ"])
+                           metrics_differ=data["metrics_differ"] and metric is None,
+                           reported=reported, metric=metric)
 
 
 @bp.route("/submit", methods=["GET", "POST"])

@@ -107,3 +107,11 @@ def test_plot_api_passes_the_metric_and_refuses_an_unknown_one(client, filled):
     assert r.status_code == 400 and "nope" in r.json["message"]
     for name in ("edf", "rank", "timeline"):
         assert client.get(f"/api/v1/studies/{sid}/plots/{name}").status_code == 200
+
+
+def test_compare_page_takes_any_reported_metric(client, filled):
+    sid = filled["done"]
+    html = client.get(f"/compare?ids={sid}&metric=loss").get_data(as_text=True)
+    assert '<option selected>loss</option>' in html and '"text": "loss"' in html.replace('"text":"loss"', '"text": "loss"')
+    r = client.get(f"/compare?ids={sid}&metric=d_loss")
+    assert r.status_code == 400 and "loss, val_accuracy" in r.get_data(as_text=True)

@@ -74,7 +74,16 @@
     }
     return webgl;
   }
-  function loadCharts() { document.querySelectorAll(".chart[data-src]").forEach(load); }
+  // A few at a time, in page order: the first charts draw at once instead of every chart
+  // waiting on a server busy building the slow ones.
+  function loadCharts() {
+    var queue = Array.from(document.querySelectorAll(".chart[data-src]"));
+    function next() {
+      var el = queue.shift();
+      if (el) { return load(el).then(next, next); }
+    }
+    for (var i = 0; i < 3; i++) { next(); }
+  }
 
   // -- chart controls -----------------------------------------------------------------
   function wireContour() {
@@ -112,13 +121,19 @@
     var studyUrl = root.dataset.pollUrl, resultsUrl = root.dataset.resultsUrl;
     var after = root.dataset.lastResult, busy = false, lastCharts = 0;
     var liveStatuses = (root.dataset.liveStatuses || "QUEUED RUNNING").split(" ");
+    var resultsBusy = false;
+    // New results: their own poll, so a slow summary never holds them back.
+    var resultsTimer = resultsUrl ? setInterval(function () {
+      if (resultsBusy) { return; }
+      resultsBusy = true;
+      getJson(resultsUrl + "?after=" + encodeURIComponent(after)).then(function (r) {
+        if (r) { after = r.last_id; if (r.results.length) { liveResults(r.results); } }
+      }).catch(function () {}).then(function () { resultsBusy = false; });
+    }, 1000) : null;
     var timer = setInterval(function () {
       if (busy) { return; }
       busy = true;
-      var results = resultsUrl ? getJson(resultsUrl + "?after=" + encodeURIComponent(after)) : Promise.resolve(null);
-      Promise.all([getJson(studyUrl), results]).then(function (both) {
-        var s = both[0], r = both[1];
-        if (r) { after = r.last_id; if (r.results.length) { liveResults(r.results); } }
+      getJson(studyUrl).then(function (s) {
         if (!s) { return; }
         var key = s.trials_total + "/" + s.trials_done + "/" + s.best_value;
         // A trial started or ended, or the best moved: the other charts and the table's
@@ -138,6 +153,7 @@
         if (waiting) { waiting.hidden = !(s.dispatchers && s.dispatchers.alive === 0); }
         if (liveStatuses.indexOf(s.status) < 0) {
           clearInterval(timer);
+          if (resultsTimer) { clearInterval(resultsTimer); }
           window.location.reload();  // redraw charts and the table once finished
         }
       }).catch(function () {}).then(function () { busy = false; });
