@@ -106,9 +106,10 @@ class ContractSearcher(ResumableSearcher):
 def register() -> None:
     """Add this searcher to the registry of the process that runs a driver."""
     import searchers
+    from searchers._options import REGISTRY, Entry, Random
 
-    searchers.SEARCHERS[NAME] = f"{__name__}:ContractSearcher"
-    searchers.OPTIONS[NAME] = {}
+    REGISTRY[NAME] = Entry(f"{__name__}:ContractSearcher", Random)  # no options
+    searchers.SEARCHERS[NAME] = REGISTRY[NAME].target
 
 
 def main(argv: list[str]) -> int:
