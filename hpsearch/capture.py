@@ -73,6 +73,8 @@ class _Handler(logging.Handler):
 class LogCapture:
     """Captures this process's output for one trial; ``send(offset, text)`` ships it."""
 
+    _active: "LogCapture | None" = None  # the one installed in this process
+
     def __init__(self, send: Callable[[int, str], object], cap: int, every_s: float = 0.5):
         self.send = send
         self.head_cap, self.tail_cap = split_cap(cap)
@@ -127,6 +129,13 @@ class LogCapture:
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> "LogCapture":
+        # A trial whose function never returned here (a scheduler paused or stopped it, and
+        # Ray reuses this actor) left its capture installed: end it, so that this trial's
+        # output goes to this trial's log alone.
+        previous = LogCapture._active
+        if previous is not None:
+            previous.stop(wait_s=1.0)
+        LogCapture._active = self
         root = logging.getLogger()
         handler = _Handler(self)
         self._saved = (sys.stdout, sys.stderr, root.level, handler)
@@ -147,6 +156,8 @@ class LogCapture:
 
     def stop(self, wait_s: float = 10.0) -> None:
         """Restore the streams, send the rest, and wait (up to ``wait_s``) until it arrived."""
+        if LogCapture._active is self:
+            LogCapture._active = None
         if self._saved is None:
             return
         out, err, level, handler = self._saved

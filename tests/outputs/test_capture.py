@@ -43,3 +43,20 @@ def test_streams_and_logging_are_captured_and_restored():
     assert "to stdout\n" in text and "to stderr\n" in text and "INFO some.lib: a record" in text
     print("after the trial")
     assert "after the trial" not in "".join(sent)
+
+
+def test_a_capture_left_installed_is_ended_by_the_next_trial():
+    """A paused trial's function may never return; the next trial in the same process
+    must not write into the old trial's log."""
+    first: list[str] = []
+    second: list[str] = []
+    out = sys.stdout
+    old = LogCapture(lambda off, text: first.append(text), 10_000, every_s=3600).start()
+    print("from the first trial")
+    new = LogCapture(lambda off, text: second.append(text), 10_000, every_s=3600).start()
+    print("from the second trial")
+    new.stop()
+    old.stop()  # late: restores nothing now
+    assert sys.stdout is out
+    assert "".join(first) == "from the first trial\n"
+    assert "".join(second) == "from the second trial\n"
