@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -36,16 +37,23 @@ def _private_sqlite_file(path: Path) -> None:
     user among them) have no business in it. A new parent folder is 0700."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    # An existing file is never opened here: closing any descriptor of a database file
+    # drops every POSIX lock this process holds on it, so the SQLite connections of
+    # another Store in this process (a web app, a callback's writer) would lose theirs
+    # ("disk I/O error", or worse). Only a file that does not exist yet is created.
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600))
+        except OSError:
+            pass  # created meanwhile, or a bad path: SQLite reports it when it opens it
     except OSError:
-        return  # SQLite reports what is wrong with the path when it opens it
-    try:
-        st = os.fstat(fd)
-        if st.st_uid == os.geteuid() and st.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        return
+    else:
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o077:
+            os.chmod(path, 0o600)
     for suffix in ("-wal", "-shm"):
         extra = Path(f"{path}{suffix}")
         try:

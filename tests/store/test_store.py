@@ -216,5 +216,6 @@ def test_ops_are_typed_records_and_journal_as_before(tmp_path):
     assert decode(("status", 3, "r", "ERROR", {"error": "x"}, 2.0)).fields == {"error": "x"}
     with pytest.raises(ValueError, match="unknown op 'nope'"):
         decode(["nope", 1])
-    assert set(OPS) == {"trial", "result", "status", "rerun", "heartbeat", "searcher_state"}
+    assert set(OPS) == {"trial", "result", "status", "rerun", "heartbeat", "searcher_state", "log",
+                        "media"}
     assert StatusOp._fields == ("study_id", "ray_id", "status", "fields", "t")
