@@ -25,6 +25,7 @@ flat, the inactive ones dropped before evaluation)::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import os
@@ -317,7 +318,11 @@ def sk_summary(runs: list[dict], methods: tuple) -> tuple[list[list], list[list]
         best_seen = min(v for m in best.values() for v in m.values())
         rand = statistics.mean(best["random"].values())
         span = rand - best_seen
+        if not all(m in best for m in methods):
+            continue  # a partial log: this (problem, batch) lacks a method
         seeds = sorted(set.intersection(*(set(best[m]) for m in methods)))
+        if not seeds:
+            continue
         row = [problem, SK_PROBLEMS[problem].kind, batch]
         ranks = {m: [] for m in methods}
         for s in seeds:
@@ -332,7 +337,8 @@ def sk_summary(runs: list[dict], methods: tuple) -> tuple[list[list], list[list]
             agg_rank[m].extend(ranks[m])
             row.append(f"{score:.0f} / {rank:.2f}")
         per_rows.append(row)
-    agg = {m: (statistics.mean(agg_score[m]), statistics.mean(agg_rank[m])) for m in methods}
+    agg = {m: (statistics.mean(agg_score[m] or [float("nan")]), statistics.mean(agg_rank[m] or [float("nan")]))
+           for m in methods}
     by_kind: dict[str, dict[str, list]] = {}
     for row in per_rows:
         for m, cell in zip(methods, row[3:]):
@@ -365,7 +371,7 @@ def genetic_rows(runs: list[dict]) -> list[list]:
         for m in ("genetic", "random"):
             finals = [min(r["losses"]) - optimum for r in runs
                       if r["problem"] == problem and r["method"] == m and r["batch"] == 8]
-            cells.append(f"{np.median(finals):.3g}")
+            cells.append(f"{np.median(finals):.3g}" if finals else "-")
         rows.append([problem, *cells])
     return rows
 
@@ -374,7 +380,7 @@ def genetic_rows(runs: list[dict]) -> list[list]:
 SIZES = {
     # name: (seeds, sk folds, sk rows, synthetic seeds, problems or None for all)
     "full": (5, 5, 2000, 10, None),
-    "quick": (3, 3, 300, 6, tuple(n for n in SK_PROBLEMS if n != "RF-wine")),
+    "quick": (2, 3, 200, 4, tuple(n for n in SK_PROBLEMS if n != "RF-wine")),
     "smoke": (1, 2, 120, 1, ("kNN-wine", "SVC-breast")),
 }
 
@@ -383,12 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
-                      help="3 seeds, 3-fold CV on at most 400 rows, 6 synthetic seeds (~10 min on 2 cores)")
+                      help="2 seeds, 3-fold CV on at most 200 rows, 6 problems, 4 synthetic seeds")
     size.add_argument("--smoke", action="store_true", help="tiny: the code still runs (seconds)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--out", type=Path, default=C.RESULTS)
     parser.add_argument("--part", choices=("all", "sk", "syn"), default="all")
+    parser.add_argument("--log", type=Path, help="append each run to this JSON-lines file as it ends")
+    parser.add_argument("--from-log", type=Path, help="report the runs of a --log file (no new runs)")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     seeds, folds, rows, syn_seeds, only = SIZES[mode]
@@ -406,16 +414,32 @@ def main(argv: list[str] | None = None) -> int:
     tasks += [("syn", m, p, s, syn_rounds[1], 8, 0, 0)
               for p in ("branin", "hartmann6", "rosenbrock4") for s in range(syn_seeds)
               for m in ("genetic", "random")]
-    # The model-based runs dominate: start them first so the pool ends together.
+    # Cheap groups first (batch 1, the test functions), batch 8 last, seed by seed: a run
+    # cut short (see --log) still holds complete comparisons. Within a group the
+    # model-based runs start first, so the pool ends together.
     slow = {"skopt": 0, "bayesian": 1, "auto": 1}
-    tasks.sort(key=lambda t: (slow.get(t[1], 2), -t[4] * t[5]))
+    stage = lambda t: 2 if (t[0] == "sk" and t[5] == 8) else 1 if t[0] == "syn" and t[5] == 2 else 0  # noqa: E731
+    tasks.sort(key=lambda t: (stage(t), t[3], slow.get(t[1], 2), -t[4] * t[5]))
     tasks = [t for t in tasks if args.part in ("all", t[0])]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     started = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        runs = list(pool.imap_unordered(run_one, tasks))
+    if args.from_log:
+        runs = [json.loads(line) for line in args.from_log.read_text().splitlines() if line.strip()]
+        done = {(r["part"], r["method"], r["problem"], r["seed"], r["batch"]) for r in runs}
+        missing = [t for t in tasks if (t[0], t[1], t[2], t[3], t[5]) not in done]
+        runs = [r for r in runs if args.part in ("all", r["part"])]
+    else:
+        runs, missing = [], []
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            for r in pool.imap_unordered(run_one, tasks):
+                runs.append(r)
+                if args.log:
+                    with args.log.open("a") as f:
+                        f.write(json.dumps(r) + "\n")
     elapsed = time.perf_counter() - started
+    if missing:
+        print(f"{len(missing)} of {len(tasks)} runs missing from the log: reported without them")
 
     runs += [{**r, "method": "auto", "chose": _auto_choice(r)} for r in runs
              if r["method"] == _auto_choice(r) and r["batch"] in (1, 2, 8) and _auto_choice(r) != "auto"]
