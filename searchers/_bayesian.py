@@ -36,6 +36,12 @@ Behaviour, in the order a study meets it:
   With ``on_failure: penalize`` (default) the failed point is told to the model
   with the worst loss seen so far, steering it away from regions that crash;
   with ``ignore`` it is not told at all.
+* **Which surrogate.** ``GP`` (the default) is the one measured against TPE and
+  plain scikit-optimize in ``benchmarks/results/bayesmark.md``; ``RF``, ``ET``
+  and ``GBRT`` are kept for spaces where a GP is a poor fit (many categorical
+  parameters, thousands of results) but are not measured there, and an outside
+  Bayesmark-style run (issue #20) found RF and ET worse than random on one
+  problem: pick them only after trying them on your own problem.
 * **Cost bound.** The model is fitted on at most ``max_model_points`` results
   (the best half and the most recent rest). The GP's kernel hyperparameters are
   optimised on at most 50 of those (chosen the same way), and only when the
