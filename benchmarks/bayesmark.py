@@ -309,41 +309,50 @@ def run_one(task: tuple) -> dict:
 
 # -- summaries -----------------------------------------------------------------------------------
 def sk_summary(runs: list[dict], methods: tuple) -> tuple[list[list], list[list], dict]:
-    """Per (problem, batch): mean normalised score and mean rank of each method; and the aggregate."""
+    """Per (problem, batch): seeds compared, then each method's mean normalised score and mean
+    rank; per (class, batch) the mean rank; and the aggregate per (batch, method):
+    (score, rank, number of ranks). A cut-short run compares the methods that finished the
+    same seeds of a (problem, batch); a method missing there shows "-"."""
     by: dict[tuple, dict[str, dict[int, float]]] = {}
     for r in runs:
         by.setdefault((r["problem"], r["batch"]), {}).setdefault(r["method"], {})[r["seed"]] = min(r["losses"])
-    per_rows, agg_score, agg_rank = [], {m: [] for m in methods}, {m: [] for m in methods}
-    for (problem, batch), best in sorted(by.items()):
-        best_seen = min(v for m in best.values() for v in m.values())
-        rand = statistics.mean(best["random"].values())
-        span = rand - best_seen
-        if not all(m in best for m in methods):
-            continue  # a partial log: this (problem, batch) lacks a method
-        seeds = sorted(set.intersection(*(set(best[m]) for m in methods)))
+    per_rows: list[list] = []
+    agg_score: dict[tuple, list] = {}
+    agg_rank: dict[tuple, list] = {}
+    for (problem, batch), best in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        present = [m for m in methods if m in best]
+        if "random" not in present:
+            continue
+        seeds = sorted(set.intersection(*(set(best[m]) for m in present)))
         if not seeds:
             continue
-        row = [problem, SK_PROBLEMS[problem].kind, batch]
-        ranks = {m: [] for m in methods}
+        best_seen = min(best[m][s] for m in present for s in seeds)
+        rand = statistics.mean(best["random"][s] for s in seeds)
+        span = rand - best_seen
+        row = [problem, SK_PROBLEMS[problem].kind, batch, len(seeds)]
+        ranks = {m: [] for m in present}
         for s in seeds:
-            order = sorted(methods, key=lambda m: best[m][s])
-            for m in methods:  # ties share the mean of their ranks
+            order = sorted(present, key=lambda m: best[m][s])
+            for m in present:  # ties share the mean of their ranks
                 tied = [i for i, o in enumerate(order) if best[o][s] == best[m][s]]
                 ranks[m].append(1 + statistics.mean(tied))
         for m in methods:
+            if m not in present:
+                row.append("-")
+                continue
             score = statistics.mean(100 * (rand - best[m][s]) / span if span > 0 else 0.0 for s in seeds)
-            rank = statistics.mean(ranks[m])
-            agg_score[m].append(score)
-            agg_rank[m].extend(ranks[m])
-            row.append(f"{score:.0f} / {rank:.2f}")
+            agg_score.setdefault((batch, m), []).append(score)
+            agg_rank.setdefault((batch, m), []).extend(ranks[m])
+            row.append(f"{score:.0f} / {statistics.mean(ranks[m]):.2f}")
         per_rows.append(row)
-    agg = {m: (statistics.mean(agg_score[m] or [float("nan")]), statistics.mean(agg_rank[m] or [float("nan")]))
-           for m in methods}
-    by_kind: dict[str, dict[str, list]] = {}
+    agg = {k: (statistics.mean(agg_score[k]), statistics.mean(agg_rank[k]), len(agg_rank[k])) for k in agg_rank}
+    by_kind: dict[tuple, dict[str, list]] = {}
     for row in per_rows:
-        for m, cell in zip(methods, row[3:]):
-            by_kind.setdefault(row[1], {}).setdefault(m, []).append(float(cell.split(" / ")[1]))
-    kind_rows = [[k] + [f"{statistics.mean(v[m]):.2f}" for m in methods] for k, v in sorted(by_kind.items())]
+        for m, cell in zip(methods, row[4:]):
+            if cell != "-":
+                by_kind.setdefault((row[1], row[2]), {}).setdefault(m, []).append(float(cell.split(" / ")[1]))
+    kind_rows = [[k, b] + [f"{statistics.mean(v[m]):.2f}" if m in v else "-" for m in methods]
+                 for (k, b), v in sorted(by_kind.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
     return per_rows, kind_rows, agg
 
 
@@ -359,7 +368,7 @@ def synthetic_rows(runs: list[dict], methods: tuple, checkpoints: tuple[int, ...
             cells = [f"{np.median([max(c[n - 1], 0.0) for c in curves]):.3g}" for n in checkpoints]
             secs = statistics.mean(r["seconds"] for r in runs
                                    if r["problem"] == problem and r["method"] == m and r["batch"] == 2)
-            rows.append([problem, m, *cells, f"{secs:.1f}"])
+            rows.append([problem, m, len(curves), *cells, f"{secs:.1f}"])
     return rows
 
 
@@ -371,7 +380,7 @@ def genetic_rows(runs: list[dict]) -> list[list]:
         for m in ("genetic", "random"):
             finals = [min(r["losses"]) - optimum for r in runs
                       if r["problem"] == problem and r["method"] == m and r["batch"] == 8]
-            cells.append(f"{np.median(finals):.3g}" if finals else "-")
+            cells.append(f"{np.median(finals):.3g} ({len(finals)} seeds)" if finals else "-")
         rows.append([problem, *cells])
     return rows
 
@@ -467,8 +476,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, folds, rows, syn_seeds,
            rounds, elapsed, sk, missing=()) -> str:
-    secs = {m: statistics.mean([r["seconds"] for r in sk if r["method"] == m and r["batch"] == 8]
-                               or [float("nan")]) for m in METHODS}
+    secs: dict[tuple, list] = {}
+    for r in sk:
+        secs.setdefault((r["batch"], r["method"]), []).append(r["seconds"])
+    secs = {k: statistics.mean(v) for k, v in secs.items()}
     cut = ""
     if missing:
         groups = sorted({f"{t[2]} batch {t[5]} seed {t[3]}" for t in missing})
@@ -494,21 +505,24 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
         "Normalised score: random = 0, best seen in this run = 100 (mean over problems, batch sizes and "
         "seeds; higher is better). Rank: 1 = best loss of the (problem, batch, seed); mean over all.",
         "",
-        C.table(["method", "mean normalised score", "mean rank", "s / run (batch 8)"],
-                [[m, f"{agg[m][0]:.1f}", f"{agg[m][1]:.2f}", f"{secs[m]:.1f}"]
-                 for m in sorted(METHODS, key=lambda m: agg[m][1])]),
+        C.table(["batch", "method", "mean normalised score", "mean rank", "ranks", "s / run"],
+                [[b, m, f"{sc:.1f}", f"{rk:.2f}", n, f"{secs.get((b, m), float('nan')):.1f}"]
+                 for (b, m), (sc, rk, n) in sorted(agg.items(), key=lambda kv: (kv[0][0], kv[1][1]))]),
+        "",
+        "A method's ranks are among the methods that finished the same (problem, batch, seed); "
+        "'ranks' counts them.",
         "",
         "## Mean rank by problem class",
         "",
-        C.table(["class", *METHODS], kind_rows),
+        C.table(["class", "batch", *METHODS], kind_rows),
         "",
         "## Per problem (normalised score / mean rank)",
         "",
-        C.table(["problem", "class", "batch", *METHODS], per_rows),
+        C.table(["problem", "class", "batch", "seeds", *METHODS], per_rows),
         "",
         "## Test functions, 2 in parallel: median simple regret",
         "",
-        C.table(["function", "method", "after 25", "after 50", "s / run"], syn_rows),
+        C.table(["function", "method", "seeds", "after 25", "after 50", "s / run"], syn_rows),
         "",
         "## genetic against random at 128 evaluations (batch 8): median simple regret",
         "",

@@ -100,8 +100,10 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
         runs.append({"method": method, "problem": "SVC-breast", "seed": 0, "batch": 3, "losses": losses})
     runs.append({**runs[0], "method": "auto"})
     per_rows, kind_rows, agg = bm.sk_summary(runs, bm.METHODS)
-    assert per_rows[0][:3] == ["SVC-breast", "conditional", 3] and len(per_rows[0]) == 3 + len(bm.METHODS)
-    assert set(agg) == set(bm.METHODS) and all(1 <= rank <= len(bm.METHODS) for _, rank in agg.values())
+    assert per_rows[0][:4] == ["SVC-breast", "conditional", 3, 1] and len(per_rows[0]) == 4 + len(bm.METHODS)
+    assert set(agg) == {(3, m) for m in bm.METHODS}
+    assert all(1 <= rank <= len(bm.METHODS) for _, rank, _ in agg.values())
+    assert kind_rows[0][:2] == ["conditional", 3]
 
 
 def test_multiobjective_benchmark_runs_and_reports(tmp_path):
