@@ -281,6 +281,10 @@ def _drive_skopt(space, f, seed, rounds, batch) -> list[float]:
     return losses
 
 
+def _key(r: dict) -> tuple:
+    return (r["part"], r["method"], r["problem"], r["seed"], r["batch"])
+
+
 def _auto_choice(r: dict) -> str:
     """What ``auto`` builds for this run's space, budget and batch."""
     from hpsearch.space import Space
@@ -436,11 +440,16 @@ def main(argv: list[str] | None = None) -> int:
         tasks = [t for t in tasks if t[1] in args.methods.split(",")]
     if args.batches:
         tasks = [t for t in tasks if str(t[5]) in args.batches.split(",")]
+    if args.log and args.log.exists() and not args.from_log:  # resume: skip the runs logged already
+        logged = {_key(r) for r in map(json.loads, args.log.read_text().splitlines())}
+        tasks = [t for t in tasks if (t[0], t[1], t[2], t[3], t[5]) not in logged]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     started = time.perf_counter()
     if args.from_log:
-        runs = [json.loads(line) for line in args.from_log.read_text().splitlines() if line.strip()]
+        runs = list({_key(r): r for r in reversed([json.loads(line) for line in
+                                                    args.from_log.read_text().splitlines() if line.strip()])
+                     }.values())  # one run per key (the first logged)
         done = {(r["part"], r["method"], r["problem"], r["seed"], r["batch"]) for r in runs}
         missing = [t for t in tasks if (t[0], t[1], t[2], t[3], t[5]) not in done]
         runs = [r for r in runs if args.part in ("all", r["part"])]
