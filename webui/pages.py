@@ -27,10 +27,11 @@ from webui.submit import located, queue, read_upload, templates
 bp = Blueprint("pages", __name__)
 bp.url_value_preprocessor(queries.check_url_ids)
 
-STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour", "edf", "rank",
-                "timeline"]
-# First on the page of a study with several objectives (a click on a point opens its trial).
-MULTI_OBJECTIVE_CHARTS = ["pareto", "hypervolume"]
+# The study page's charts: the plot registry's, in its order (hpsearch/plots/__init__.py);
+# the multi-objective ones come first on the page of a study with several objectives
+# (a click on a point opens its trial).
+STUDY_CHARTS = [name for name in plots.PLOTS if name not in plots.MULTI_OBJECTIVE]
+MULTI_OBJECTIVE_CHARTS = list(plots.MULTI_OBJECTIVE)
 
 
 def _fig(fig) -> dict:

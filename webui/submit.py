@@ -16,10 +16,19 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def templates() -> dict[str, str]:
-    """Per-family starting specs, read from examples/<family>.yaml (no torch import)."""
-    if not EXAMPLES.is_dir():
-        return {}
-    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.yaml"))}
+    """Starting specs: each registered family's template (its registry entry, no torch
+    import; examples/<family>.yaml holds the same), then any other examples/*.yaml."""
+    import trainables
+
+    out = {}
+    for name in trainables.names():
+        if name in trainables.BUILTIN:
+            info = trainables.describe(name)
+            out[name] = f"# {info.description}\n" + yaml.safe_dump(info.template, sort_keys=False)
+    if EXAMPLES.is_dir():
+        out |= {p.stem: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.yaml"))
+                if p.stem not in out}
+    return out
 
 
 def queue(raw: dict | str, *, owner: str | None = None, idempotency_key: str | None = None) -> Study:

@@ -35,20 +35,23 @@ def warm_up() -> None:
                      name="hpsearch-plots-warm-up", daemon=True).start()
 
 
-# The per-study charts by name (the web API's /plots/<name>).
+# The per-study charts by name: the web API's /plots/<name> and the study page, which shows
+# them in this order (MULTI_OBJECTIVE first, for studies with several objectives). Adding a
+# chart is one entry here (plus its function).
 PLOTS = {
     "history": optimization_history,
+    "curves": learning_curves,
     "parallel": parallel_coordinates,
     "importance": param_importance,
     "slice": slice_plot,
     "contour": contour,
-    "curves": learning_curves,
-    "pareto": pareto_front,             # studies with several objectives
-    "hypervolume": hypervolume_history,
     "edf": edf,
     "rank": rank_plot,
     "timeline": timeline,
+    "pareto": pareto_front,             # studies with several objectives
+    "hypervolume": hypervolume_history,
 }
+MULTI_OBJECTIVE = ("pareto", "hypervolume")  # only for studies with several objectives
 
 # The keyword options a chart takes from the web API's query string (anything else is
 # refused): a reported metric instead of the objective, or the contour's pair.

@@ -31,8 +31,11 @@ def test_entry_is_consistent(name):
 
 @pytest.mark.parametrize("name", sorted(trainables.BUILTIN))
 def test_example_file_is_the_template_and_validates(name):
+    """examples/<family>.yaml, where a family has one, is a copy of its registry template
+    (the web form and the tests read the registry; the file is for people)."""
     info = trainables.get_trainable(name)
-    example = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    path = EXAMPLES / f"{name}.yaml"
+    example = yaml.safe_load(path.read_text()) if path.exists() else info.template
     assert example == info.template
     spec = pytest.importorskip("hpsearch.spec")
     assert spec.validate(example).metric == info.default_metric
