@@ -21,7 +21,7 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import recovery, schedulers, teachers
+from hpsearch import oom, recovery, schedulers, teachers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.logtext import max_chars
@@ -145,7 +145,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                     coalesce_window(spec), run_as, sink=sink, limits=limits)
     else:
         fn = make_trial_fn(info.fn, fixed, spec.dataset, spec.seed, coalesce_window(spec),
-                           sink=sink, limits=limits)
+                           sink=sink, limits=limits, on_oom=oom.policy(spec, info))
     trial_fn = tune.with_resources(fn, resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
                if spec.objectives or spec.constraints else [])
@@ -157,6 +157,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
     callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
     callback.sink, callback.media_limits = sink, media_limits  # killed with the callback
+    if spec.on_oom is not None:  # retries read from the sink once per trial end
+        budget.oom = callback.oom = oom.OomLedger(sink)
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,
                                             initial=done, enabled=progress)]
     # Each (re)start is its own Tune experiment: SQL, not Tune's lagging state, says what is left.

@@ -53,6 +53,7 @@ class BudgetSearcher(Searcher):
         self.reruns = list(plan.reruns)
         self.new_left = plan.new
         self.numbers: dict[str, int] = {}
+        self.oom = None  # hpsearch.oom.OomLedger when the spec retries out-of-memory trials
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
@@ -75,6 +76,13 @@ class BudgetSearcher(Searcher):
         self.inner.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        retries = self.oom.retries(trial_id) if self.oom is not None else []
+        if retries:  # the searcher learns the configuration that finally ran
+            config = self.inner.pending_points().get(trial_id)
+            if config is not None:
+                from hpsearch.oom import revised
+
+                self.inner.rename_pending(trial_id, trial_id, revised(config, retries))
         self.inner.on_trial_complete(trial_id, result, error)
 
     def get_state(self) -> dict:

@@ -16,12 +16,20 @@ class TrialSink:
     def __init__(self):
         self._logs: list[tuple[str, int, str]] = []
         self._media: list[tuple[str, dict]] = []
+        self._oom: dict[str, list[dict]] = {}  # ray id -> out-of-memory retries (hpsearch/oom.py)
 
     def log(self, ray_id: str, offset: int, text: str) -> None:
         self._logs.append((ray_id, offset, text))
 
     def media(self, ray_id: str, item: dict) -> None:
         self._media.append((ray_id, item))
+
+    def oom_retry(self, ray_id: str, record: dict) -> None:
+        self._oom.setdefault(ray_id, []).append(record)
+
+    def oom_retries(self, ray_id: str) -> list[dict]:
+        """A trial's retries, handed over once (the driver asks when the trial ends)."""
+        return self._oom.pop(ray_id, [])
 
     def drain(self) -> tuple[list, list]:
         out = (self._logs, self._media)

@@ -116,6 +116,14 @@ class InitFrom(_Strict):
     freeze: list[str] = Field(default_factory=list, max_length=16)
 
 
+class OnOOM(_Strict):
+    """``on_oom``: run a trial that runs out of GPU memory again with ``halve`` halved
+    (an integer hyperparameter, ``batch_size`` by default), at most ``retries`` times."""
+
+    halve: str = Field(default="batch_size", min_length=1, max_length=100)
+    retries: int = Field(default=2, ge=1, le=8)
+
+
 class Spec(_Strict):
     name: str
     trainable: str
@@ -137,7 +145,17 @@ class Spec(_Strict):
     warm_start: list[Annotated[str, Field(min_length=1, max_length=200)]] | Literal["auto"] = Field(
         default_factory=list, max_length=100)
     init_from: InitFrom | None = None
+    on_oom: OnOOM | None = None  # hpsearch/oom.py; "fail" (None) lets the error fail the trial
     description: str = Field(default="", max_length=10_000)
+
+    @field_validator("on_oom", mode="before")
+    @classmethod
+    def _oom_fail(cls, v: Any) -> Any:
+        if v == "fail":
+            return None
+        if not isinstance(v, dict):
+            raise ValueError(f"must be 'fail' or {{halve: NAME, retries: N}}, got {v!r}")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -170,6 +188,8 @@ class Spec(_Strict):
             del d["constraints"]
         if d["init_from"] is None:  # likewise a spec without cold start
             del d["init_from"]
+        if d["on_oom"] is None:  # "fail", the default: a spec without it reads (and hashes) as before
+            del d["on_oom"]
         return d
 
     @property
@@ -368,6 +388,9 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         if dataset is None:
             dataset = info.default_dataset
         problems.extend(_family_problems(info, space, raw.get("space"), fixed))
+        on_oom = raw.get("on_oom")
+        if isinstance(on_oom, dict) and isinstance(on_oom.get("halve", "batch_size"), str):
+            problems.extend(_oom_problems(info, on_oom.get("halve", "batch_size")))
         if check_data and data_ok and dataset is not None and info.datasets:
             check(_check_dataset, info, dataset, fixed)
     if mode is None and isinstance(metric, str):
@@ -463,6 +486,19 @@ def _family_problems(info, space: Space | None, raw_space: Any, fixed: dict) -> 
             out.append((field, f"outside what {info.name!r} accepts for {p.name!r}: "
                                + "; ".join(refused)))
     return out
+
+
+def _oom_problems(info, key: str) -> list[tuple[str, str]]:
+    """``on_oom.halve`` names an integer hyperparameter of the family (unknown for user functions)."""
+    schema = info.options
+    if schema is None:
+        return []
+    if key not in schema.model_fields or key in trainables.RESERVED_KEYS:
+        return [("on_oom.halve", f"{info.name!r} has no hyperparameter {key!r}; "
+                                 f"valid: {', '.join(info.hyperparameters)}")]
+    if not _is_integer(schema, key):
+        return [("on_oom.halve", f"{key!r} is not an integer hyperparameter of {info.name!r}")]
+    return []
 
 
 def _is_integer(schema, name: str) -> bool:

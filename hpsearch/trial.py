@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import time
 from typing import Callable
 
 from hpsearch.isolation import SECRET_ENV  # the variables a trial must never see
@@ -23,13 +25,15 @@ def trial_seed(seed: int, params: dict) -> int:
 
 def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                   seed: int, coalesce_s: float = 0.0, sink=None,
-                  limits: dict | None = None) -> Callable[[dict], None]:
+                  limits: dict | None = None, on_oom: dict | None = None) -> Callable[[dict], None]:
     """The function Tune runs: searched params + fixed values + reserved keys.
 
     ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
     hpsearch/reporting.py; 0 sends each to Tune at once). ``sink``: the study's
     sink actor (hpsearch/sink.py): the trial's output and media go there, bounded
-    by ``limits`` (``log_chars``, ``media_items``, ``media_bytes``).
+    by ``limits`` (``log_chars``, ``media_items``, ``media_bytes``). ``on_oom``:
+    ``{halve, retries, default}`` (hpsearch/oom.py): torch's out-of-memory error runs the
+    trainable again with that hyperparameter halved; None: the error fails the trial.
     """
 
     def hpsearch_trial(config: dict) -> None:
@@ -53,7 +57,25 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                                      lim.get("media_every", 5))
         reporting.start_trial(coalesce_s)
         try:
-            fn(full)
+            attempt = 0
+            while True:
+                try:
+                    fn(full)
+                    break
+                except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
+                    retry = oom_retry(on_oom, full, attempt, exc)
+                    if retry is None:
+                        raise
+                attempt += 1
+                _release_memory()
+                print(retry["message"], file=sys.stderr, flush=True)  # into the trial's log
+                if sink is not None:
+                    import ray
+                    from ray import tune
+
+                    # Waited for: the driver reads it when the trial ends, after this.
+                    ray.get(sink.oom_retry.remote(tune.get_context().get_trial_id(), retry))
+                full[retry["key"]] = retry["to"]
         finally:
             reporting.end_trial()  # what the reporter still holds goes to Tune
             media_client.end_trial()
@@ -61,3 +83,33 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                 capture.stop()
 
     return hpsearch_trial
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's out-of-memory error (``torch.OutOfMemoryError``, which is also
+    ``torch.cuda.OutOfMemoryError``), known by its class: torch is not imported here."""
+    return any(c.__name__ == "OutOfMemoryError" and c.__module__.split(".")[0] == "torch"
+               for c in type(exc).__mro__)
+
+
+def oom_retry(on_oom: dict | None, config: dict, attempt: int, exc: BaseException) -> dict | None:
+    """The next retry for ``exc`` under the policy, or None when the error stands
+    (not out of memory, no policy, retries spent, or nothing left to halve)."""
+    if on_oom is None or attempt >= on_oom["retries"] or not is_out_of_memory(exc):
+        return None
+    key = on_oom["halve"]
+    old = config.get(key, on_oom.get("default"))
+    if isinstance(old, bool) or not isinstance(old, int) or old < 2:
+        return None
+    new = old // 2
+    return {"attempt": attempt + 1, "retries": on_oom["retries"], "key": key, "from": old,
+            "to": new, "t": time.time(),
+            "message": f"out of memory with {key}={old}; run again with {key}={new} "
+                       f"(retry {attempt + 1} of {on_oom['retries']})"}
+
+
+def _release_memory() -> None:
+    """Give the failed attempt's cached GPU blocks back before the retry (when torch has CUDA)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -140,13 +140,14 @@ class StoreCallback(Callback):
         self._drain_ref = None
         self._last_drain = 0.0
         self._media_used: dict[str, list[int]] = {}
+        self.oom = None  # hpsearch.oom.OomLedger: out-of-memory retries, recorded at the end
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_writer"] = None
         state["searcher"] = None
         state["stopper"] = None
-        state["sink"] = state["_drain_ref"] = None
+        state["sink"] = state["_drain_ref"] = state["oom"] = None
         return state
 
     @property
@@ -239,6 +240,7 @@ class StoreCallback(Callback):
         if settings().failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
         failpoint("before_final_status")
+        self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -246,8 +248,20 @@ class StoreCallback(Callback):
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
+        self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.ERROR,
                                  {"error": error}, time.time()))
+
+    def _oom_retries(self, trial) -> None:
+        """Each out-of-memory retry as a status event; the params as they finally ran."""
+        retries = self.oom.pop(trial.trial_id) if self.oom is not None else []
+        params = self._params(trial)
+        for r in retries:
+            if r["key"] in params:
+                params[r["key"]] = r["to"]
+            self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.RUNNING,
+                                     {"params": dict(params), "note": r["message"]},
+                                     float(r.get("t") or time.time())))
 
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()

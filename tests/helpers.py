@@ -141,3 +141,16 @@ def branches(config: dict) -> None:
     """
     loss = (config["x"] - 2) ** 2 + (abs(config["beta"] - 0.5) if "beta" in config else 1.0)
     tune.report({"loss": loss, "given": ",".join(sorted(k for k in ("x", "opt", "beta") if k in config))})
+
+
+@hpsearch.trainable
+def oom_prone(config: dict) -> None:
+    """Reports epoch 1, then raises torch's out-of-memory error in epoch 2 when
+    ``batch_size`` is larger than ``fits`` (as a CUDA allocation would)."""
+    import torch
+
+    batch = int(config["batch_size"])
+    for epoch in range(1, int(config.get("epochs", 3)) + 1):
+        if epoch == 2 and batch > int(config.get("fits", 16)):
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {batch} MiB")
+        tune.report({"loss": 1.0 / batch + 0.01 * epoch, "batch_size": batch, "epoch": epoch})

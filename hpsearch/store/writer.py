@@ -14,7 +14,7 @@ Ops (one record type each; a journal line is ``[kind, *fields]``, the format
 journals have always had, so a journal written before the records still replays):
     TrialOp(study_id, ray_id, number, params, status, t)
     ResultOp(study_id, ray_id, iteration, value, metrics, t)
-    StatusOp(study_id, ray_id, status, fields, t)    # fields: value, best_value, error...
+    StatusOp(study_id, ray_id, status, fields, t)    # fields: value, best_value, error, note...
     RerunOp(study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
     HeartbeatOp(study_id, t)                # the driver lives: its RUNNING trials too
     SearcherStateOp(study_id, state)        # the searcher's versioned JSON state
@@ -342,13 +342,15 @@ def apply_ops(s: Session, ops: list, dialect: str,
             tid = trial_id(study_id, ray_id)
             if tid is None:
                 continue
+            fields = dict(fields)
+            note = fields.pop("note", None)  # the event's message only (an OOM retry)
             values = {"status": status, **fields}
             if status in TrialStatus.FINISHED or status == TrialStatus.INTERRUPTED:
                 values["finished_at"] = _ts(t)
             # A late report never flips a finished trial (e.g. SIGSTOP/SIGCONT).
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
                             .values(**values)).rowcount:
-                event(tid, status, t, _error_message(fields))
+                event(tid, status, t, note or _error_message(fields))
         elif isinstance(op, RerunOp):
             study_id, ray_id, number, t = op
             changed = conn.execute(update(_TRIALS).where(
