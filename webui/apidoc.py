@@ -76,18 +76,19 @@ def _path_params(rule: str) -> list[tuple[str, str]]:
 
 
 def operation(bp: Blueprint, method: str, rule: str, *, summary: str,
-              response: type[BaseModel] | None, prefix: str = "", **kw) -> Callable:
+              response: type[BaseModel] | None, prefix_strip: bool = False, **kw) -> Callable:
     """Register ``rule`` on ``bp`` for ``method`` and record it for the document.
 
-    ``prefix``: the blueprint's URL prefix below /api/v1 (none for the main API).
+    ``prefix_strip``: ``rule`` is a full URL under /api/v1 (a blueprint without that
+    prefix, as webui/outputs.py); the document's path drops it.
     """
 
     def decorate(fn: Callable) -> Callable:
-        path = prefix + _openapi_path(rule)
+        path = _openapi_path(rule.removeprefix("/api/v1") if prefix_strip else rule)
         OPERATIONS[(method.lower(), path)] = Operation(
             method=method.lower(), path=path, endpoint=f"{bp.name}.{fn.__name__}", summary=summary,
             response=response, **kw)
-        PATH_RULES[path] = rule
+        PATH_RULES[path] = rule.removeprefix("/api/v1") if prefix_strip else rule
         bp.route(rule, methods=[method])(fn)
         return fn
 

@@ -13,14 +13,13 @@ AUTH_DESCRIPTION = (
 
 def document() -> dict:
     from webui import apidoc
+    import webui.outputs  # noqa: F401 - its operations are declared on import
     from webui.deployments import openapi_paths as deployment_paths
-    from webui.outputs import openapi_paths as output_paths
 
     doc = apidoc.document(AUTH_DESCRIPTION)
-    # Trial logs and media (webui/outputs.py) and deployments (webui/deployments.py) still
-    # describe themselves by hand; declared with apidoc.operation they would be checked
-    # like the rest (schemathesis runs over them too).
-    for path, ops in {**output_paths(), **deployment_paths()}.items():
+    # Deployments (webui/deployments.py) still describe themselves by hand; declared with
+    # apidoc.operation they would be checked like the rest (schemathesis runs over them too).
+    for path, ops in deployment_paths().items():
         for op in ops.values():
             if "422" in op.get("responses", {}):
                 op["responses"]["422"] = {"description": apidoc.ERROR_TEXT[422], "content": {

@@ -327,3 +327,51 @@ class NewStudy(BaseModel):
     """A spec as a JSON object (see docs), or ``{"spec_yaml": text}``."""
 
     model_config = ConfigDict(extra="allow")
+
+
+# -- trial outputs (webui/outputs.py) ----------------------------------------------------------
+class TrialLog(Out):
+    """A trial's log (stdout, stderr, logging) after position ``after``: poll with ``end``."""
+
+    study_id: int
+    number: int
+    status: TrialStatus
+    live: bool
+    after: int
+    end: int
+    text: str
+    total: int = Field(description="characters the trial printed")
+    cut: int = Field(description="characters dropped between the kept head and tail")
+    kept: int
+
+
+class Media(Out):
+    id: int
+    name: str
+    step: int
+    kind: str = Field(description="image or plotly")
+    bytes: int
+    width: Optional[int]
+    height: Optional[int]
+    trial: int
+    url: str
+
+
+class TrialMedia(Out):
+    study_id: int
+    number: int
+    media: list[Media]
+    steps: list[int]
+
+
+class ComparedMedia(Out):
+    study_id: int
+    trials: list[int]
+    media: list[Media]
+    names: list[str]
+    steps: list[int]
+
+
+class LogQuery(In):
+    after: int = Field(0, ge=0, le=10**18, description="the `end` of the last answer (0: all)")
+

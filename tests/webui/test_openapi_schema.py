@@ -114,7 +114,8 @@ def test_unicode_digits_and_wrong_methods_are_answered_in_the_document(served):
 
     for path in ["/api/v1/compare?ids=%C2%B3", "/api/v1/compare?ids=1,%D9%A3",
                  "/api/v1/studies/1/compare?trials=%C2%B3,1", "/api/v1/studies?page=%C2%B3",
-                 "/api/v1/studies/1/results?after=%C2%B3"]:
+                 "/api/v1/studies/1/results?after=%C2%B3",
+                 "/api/v1/studies/1/trials/0/log?after=%C2%B3"]:
         status, _, body = call("GET", path)
         assert status == 400 and b'"message"' in body, (path, status, body[:300])
     for method, path, allowed in [("DELETE", "/api/v1/studies", {"GET", "POST"}),
