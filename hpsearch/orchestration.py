@@ -128,7 +128,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     scheduler = schedulers.build(spec.scheduler.type, spec.scheduler.options(), metric=spec.metric,
                                  mode=spec.mode, max_t=epochs if isinstance(epochs, int) else 100,
                                  space=space, seed=spec.seed)
-    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
+    resources = spec.resources.ray_request()
     teacher = teachers.resolve(spec, store)
     # Cold start: the source's architecture and checkpoint go to every trial (reserved keys).
     init_source = store.get_study(study_id).init_source
@@ -145,7 +145,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                                     coalesce_window(spec), run_as, sink=sink, limits=limits)
     else:
         fn = make_trial_fn(info.fn, fixed, spec.dataset, spec.seed, coalesce_window(spec),
-                           sink=sink, limits=limits, on_oom=oom.policy(spec, info))
+                           sink=sink, limits=limits, on_oom=oom.policy(spec, info),
+                           gpu_memory_gb=spec.resources.gpu_memory_gb)
     trial_fn = tune.with_resources(fn, resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
                if spec.objectives or spec.constraints else [])

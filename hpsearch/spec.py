@@ -69,15 +69,37 @@ class Budget(_Strict):
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+GPU_MEMORY_RESOURCE = "gpu_memory_gb"  # the Ray custom resource nodes declare (docs/deployment.md)
+
+
 class Resources(_Strict):
+    """Ray resource requests per trial. ``gpu_memory_gb``: the GPU memory a trial needs,
+    requested as the ``gpu_memory_gb`` custom resource (so trials pack by declared
+    memory) and the cap the trial sets on its own CUDA allocator."""
+
     cpu: float = Field(default=1.0, gt=0, le=1024)
     gpu: float = Field(default=0.0, ge=0, le=64)
+    gpu_memory_gb: float = Field(default=0.0, ge=0, le=8192)
     custom: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("cpu", "gpu", mode="before")
+    @field_validator("cpu", "gpu", "gpu_memory_gb", mode="before")
     @classmethod
     def _int_ok(cls, v: Any) -> Any:
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("custom")
+    @classmethod
+    def _not_memory(cls, v: dict) -> dict:
+        if GPU_MEMORY_RESOURCE in v:
+            raise ValueError(f"declare GPU memory as resources.{GPU_MEMORY_RESOURCE}, not in custom")
+        return v
+
+    def ray_request(self) -> dict[str, float]:
+        """What Ray is asked for per trial (``gpu_memory_gb`` only when declared)."""
+        out = {"cpu": self.cpu, "gpu": self.gpu, **self.custom}
+        if self.gpu_memory_gb:
+            out[GPU_MEMORY_RESOURCE] = self.gpu_memory_gb
+        return out
 
 
 class Plugin(BaseModel):
@@ -188,6 +210,8 @@ class Spec(_Strict):
             del d["constraints"]
         if d["init_from"] is None:  # likewise a spec without cold start
             del d["init_from"]
+        if not d["resources"]["gpu_memory_gb"]:  # undeclared: a spec reads (and hashes) as before
+            del d["resources"]["gpu_memory_gb"]
         if d["on_oom"] is None:  # "fail", the default: a spec without it reads (and hashes) as before
             del d["on_oom"]
         return d

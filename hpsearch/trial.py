@@ -25,7 +25,8 @@ def trial_seed(seed: int, params: dict) -> int:
 
 def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                   seed: int, coalesce_s: float = 0.0, sink=None,
-                  limits: dict | None = None, on_oom: dict | None = None) -> Callable[[dict], None]:
+                  limits: dict | None = None, on_oom: dict | None = None,
+                  gpu_memory_gb: float = 0.0) -> Callable[[dict], None]:
     """The function Tune runs: searched params + fixed values + reserved keys.
 
     ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
@@ -34,6 +35,8 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
     by ``limits`` (``log_chars``, ``media_items``, ``media_bytes``). ``on_oom``:
     ``{halve, retries, default}`` (hpsearch/oom.py): torch's out-of-memory error runs the
     trainable again with that hyperparameter halved; None: the error fails the trial.
+    ``gpu_memory_gb``: the trial's declared GPU memory; with a GPU, each visible device's
+    allocator is capped to it (:func:`cap_gpu_memory`).
     """
 
     def hpsearch_trial(config: dict) -> None:
@@ -56,6 +59,8 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                                      lim.get("media_items", 0), lim.get("media_bytes", 0),
                                      lim.get("media_every", 5))
         reporting.start_trial(coalesce_s)
+        if gpu_memory_gb:
+            cap_gpu_memory(gpu_memory_gb)
         try:
             attempt = 0
             while True:
@@ -113,3 +118,19 @@ def _release_memory() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def cap_gpu_memory(gb: float) -> list[float]:
+    """Cap this process's CUDA allocator on each visible device to ``gb`` GiB (its declared
+    share), so one trial cannot starve its neighbours on a shared GPU. Returns the
+    fractions set (empty without a GPU; torch is imported only when a cap is declared)."""
+    import torch
+
+    fractions = []
+    if torch.cuda.is_available():
+        for device in range(torch.cuda.device_count()):
+            total = torch.cuda.get_device_properties(device).total_memory
+            fraction = min(1.0, gb * 2**30 / total)
+            torch.cuda.set_per_process_memory_fraction(fraction, device)
+            fractions.append(fraction)
+    return fractions

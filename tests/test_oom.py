@@ -63,3 +63,15 @@ def test_out_of_memory_trial_reruns_with_halved_batch(home, ray_session):
     # The searcher was told the configuration that finally ran (128's failure is not told).
     told = [c for c, _ in store.get_study(study.id).searcher_state["observations"]]
     assert [c["batch_size"] for c in told] == [16]
+
+
+def test_gpu_memory_is_a_resource_request():
+    base = {"name": "m", "trainable": "tests.helpers:quadratic", "metric": "loss", "mode": "min",
+            "space": {"x": {"uniform": [0.0, 1.0]}}, "budget": {"trials": 2}}
+    spec = validate({**base, "resources": {"gpu": 0.25, "gpu_memory_gb": 8}})
+    assert spec.resources.ray_request() == {"cpu": 1.0, "gpu": 0.25, "gpu_memory_gb": 8.0}
+    assert "gpu_memory_gb" not in validate(base).to_dict()["resources"]  # undeclared: as before
+    with pytest.raises(SpecError) as err:
+        validate({**base, "resources": {"gpu_memory_gb": -1, "custom": {"gpu_memory_gb": 8}}})
+    fields = dict(err.value.problems)
+    assert "resources.gpu_memory_gb" in fields and "resources.custom" in fields

@@ -85,7 +85,8 @@ class Cluster:
 
 @pytest.fixture(scope="package")
 def ray_cluster():
-    """A Ray head (2 CPUs, no GPU) and a second node with 4 CPUs, 2 GPUs and gpu_node: 2."""
+    """A Ray head (2 CPUs, no GPU) and a second node with 4 CPUs, 2 GPUs, gpu_node: 2
+    and gpu_memory_gb: 16 (two 8 GiB GPUs' worth of declared memory)."""
     temp_dir = tempfile.mkdtemp(prefix="hps-ray-", dir="/tmp")  # short: Ray's socket paths
     token = secrets.token_hex(32)
     port = free_port()
@@ -109,7 +110,7 @@ def ray_cluster():
         with open(node_log, "wb") as out:
             procs.append(subprocess.Popen(
                 [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=4", "--num-gpus=2",
-                 '--resources={"gpu_node": 2}', f"--dashboard-agent-listen-port={free_port()}",
+                 '--resources={"gpu_node": 2, "gpu_memory_gb": 16}', f"--dashboard-agent-listen-port={free_port()}",
                  *common], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         _wait_line(node_log, "Ray runtime started", procs[1], 90)
         yield Cluster(f"127.0.0.1:{port}", token, temp_dir)
