@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.log:
                     with args.log.open("a") as f:
                         f.write(json.dumps(r) + "\n")
-    elapsed = time.perf_counter() - started
+    elapsed = sum(r["seconds"] for r in runs) if args.from_log else time.perf_counter() - started
     if missing:
         print(f"{len(missing)} of {len(tasks)} runs missing from the log: reported without them")
 
@@ -492,16 +492,20 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
     cut = ""
     if missing:
         groups = sorted({f"{t[2]} batch {t[5]} seed {t[3]}" for t in missing})
-        cut = (f"**Cut short: {len(missing)} runs did not finish in the time given; a (problem, batch, seed) "
-               f"is compared only where every method finished.** Missing: {'; '.join(groups)}.")
+        cut = (f"**Cut short: {len(missing)} runs did not finish in the time given; each (problem, batch, "
+               f"seed) compares the methods that finished it, and a row says how many seeds it has.** "
+               f"Runs missing for: {'; '.join(groups)}.")
     flag = {"quick": " --quick", "smoke": " --smoke", "full": ""}[mode]
     lines = [
         "# Search quality: Bayesmark-style suite and test functions",
         "",
         f"Command: `nice -n 10 .venv/bin/python -m benchmarks.bayesmark{flag}` ({mode} size: {seeds} seeds, "
         f"{folds}-fold CV on at most {rows} rows of each data set, {rounds} rounds x batch 8 and x batch 1; "
-        f"{syn_seeds} seeds on the test functions). {args.jobs} worker processes, total wall time "
-        f"{elapsed:.0f} s. {C.machine_line()}",
+        f"{syn_seeds} seeds on the test functions). "
+        + (f"Reported from the run log (`--from-log`) of runs made in pieces; their summed time is "
+           f"{elapsed:.0f} s. " if args.from_log else
+           f"{args.jobs} worker processes, total wall time {elapsed:.0f} s. ")
+        + C.machine_line(),
         "",
         cut,
         "",
