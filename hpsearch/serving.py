@@ -45,6 +45,7 @@ log = logging.getLogger("hpsearch.serving")
 PREFIX = "hpsearch-"
 RECONCILE_S = 2.0
 RETRY_FAILED_S = 30.0
+RECONCILE_TIMEOUT_S = 90.0   # serving one deployment (export + serve.run) fits well within it
 
 
 def app_name(name: str) -> str:
@@ -185,6 +186,13 @@ class Host:
                 dep.update(self.store, row.name, serve_state=state)
 
 
+def _reconcile_once(host: Host) -> None:
+    try:
+        host.reconcile()
+    except Exception:  # noqa: BLE001 - a database blip must not end serving
+        log.exception("reconcile failed; retrying")
+
+
 def _port_lock(port: int):
     """Held while this host serves ``port``; None when another host holds it."""
     folder = Path(tempfile.gettempdir()) / "hpsearch-locks"
@@ -220,10 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     host = Host(Store())  # the database URL: --db's HPSEARCH_DB, through hpsearch.settings
     parent = os.getppid()
     while not stop.is_set():
-        try:
-            host.reconcile()
-        except Exception:  # noqa: BLE001 - a database blip must not end serving
-            log.exception("reconcile failed; retrying")
+        # A Serve controller call can hang (seen under heavy load): reconcile in a thread, and
+        # when it does not come back, exit; the dispatcher starts a fresh host, which serves
+        # every declared deployment again (and drops undeployed ones at once).
+        worker = threading.Thread(target=_reconcile_once, args=(host,), daemon=True)
+        worker.start()
+        worker.join(RECONCILE_TIMEOUT_S)
+        if worker.is_alive():
+            log.error("reconcile did not finish in %s s; exiting so that a fresh host takes over",
+                      RECONCILE_TIMEOUT_S)
+            os._exit(4)
         if args.exit_with_parent and os.getppid() != parent:
             break
         stop.wait(RECONCILE_S)

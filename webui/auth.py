@@ -51,6 +51,7 @@ ACCESS: dict[str, str] = {
     "deployments.list_deployments": VIEWER, "deployments.get_deployment": VIEWER,
     "deployments.predict": VIEWER, "deployment_pages.deployments_page": VIEWER,
     "deployments.create_deployment": MEMBER, "deployments.delete_deployment": MEMBER,
+    "deployment_pages.deploy_trial": MEMBER,
     "metrics.metrics": VIEWER,  # Prometheus scrapes with a viewer's API token (docs/deployment.md)
 }
 

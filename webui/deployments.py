@@ -243,6 +243,20 @@ def _read_inputs(shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+@pages.post("/studies/<int:study_id>/trials/<int:number>/deploy")
+def deploy_trial(study_id: int, number: int):
+    """The trial page's Deploy form: declare, then show the deployments page."""
+    from flask import redirect, url_for
+
+    form = request.form
+    autoscale = (form.get("autoscale") or "").strip() or None
+    replicas = None if autoscale else (form.get("replicas") or "1").strip()
+    who = _who()
+    dep.declare(queries.store(), study_id, number, name=(form.get("name") or "").strip() or None,
+                replicas=replicas, autoscale=autoscale, created_by=who.username if who else None)
+    return redirect(url_for("deployment_pages.deployments_page"), code=303)
+
+
 @pages.get("/deployments")
 def deployments_page():
     rows = [_with_stats(r) for r in dep.all_(queries.store())]

@@ -111,6 +111,12 @@ def test_deploy_predict_scale_restart_undeploy(source_db, serve_env):
     r = client.post("/api/v1/deployments", json=body, headers=tokens["max"])
     assert r.status_code == 201 and r.json["status"] == "PENDING", r.json
     assert client.post("/api/v1/deployments", json=body, headers=tokens["max"]).status_code == 409
+    # The trial page's Deploy form (members): the same checks, answered on a page.
+    sid = store.get_study(SOURCE).id
+    assert 'id="deploy"' in client.get(f"/studies/{sid}/trials/0", headers=tokens["max"]).get_data(as_text=True)
+    assert 'id="deploy"' not in client.get(f"/studies/{sid}/trials/0", headers=tokens["vic"]).get_data(as_text=True)
+    r = client.post(f"/studies/{sid}/trials/0/deploy", data={"autoscale": "3-1"}, headers=tokens["max"])
+    assert r.status_code == 422 and "autoscale" in r.get_data(as_text=True)
     predict = "/api/v1/deployments/digits/predict"
     assert client.post(predict, json={"inputs": [0]}, headers=tokens["vic"]).status_code == 503
 
@@ -163,8 +169,9 @@ def test_deploy_predict_scale_restart_undeploy(source_db, serve_env):
     assert "digits" in client.get("/deployments", headers=tokens["vic"]).get_data(as_text=True)
 
     # A dispatcher restart: its serving host (and that Ray) go; the new one serves it again.
-    serve_env.stop()
-    assert client.post(predict, json={"inputs": x.tolist()}, headers=tokens["vic"]).status_code == 502
+    serve_env.stop()  # Serve's proxy and replica processes go a few seconds after their host
+    _wait(lambda: client.post(predict, json={"inputs": x.tolist()},
+                              headers=tokens["vic"]).status_code == 502, 60, "Serve to be gone")
     serve_env.start()
     _wait(lambda: client.post(predict, json={"inputs": x[:2].tolist()},
                               headers=tokens["vic"]).status_code == 200, 300, "serving after the restart")
@@ -173,5 +180,5 @@ def test_deploy_predict_scale_restart_undeploy(source_db, serve_env):
     assert client.delete("/api/v1/deployments/digits", headers=tokens["bob"]).status_code == 403
     assert client.delete("/api/v1/deployments/digits", headers=tokens["max"]).status_code == 202
     _wait(lambda: client.get("/api/v1/deployments/digits", headers=tokens["vic"]).status_code == 404,
-          120, "the deployment to be removed")
+          300, "the deployment to be removed")
     assert client.post(predict, json={"inputs": x.tolist()}, headers=tokens["vic"]).status_code == 404
