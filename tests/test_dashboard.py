@@ -60,6 +60,11 @@ def test_every_metric_the_dashboard_queries_is_exported(tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": url, "AUTH": True, "SECRET_KEY": "k" * 48})
     client = app.test_client()
     assert client.get("/metrics").status_code in (302, 401)  # Prometheus needs its token
+    # A prediction request is counted per deployment and status, whatever its answer (here a
+    # 404: no deployment of that name), so the prediction panels' series exist.
+    missing = client.post("/api/v1/deployments/nope/predict", json={"inputs": [[0.0]]},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404, missing.get_data(as_text=True)
     web = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert web.status_code == 200
     names = exported(web.get_data(as_text=True))
@@ -86,7 +91,8 @@ def test_every_metric_the_dashboard_queries_is_exported(tmp_path):
 
     queried = queried_metrics()
     assert {"hpsearch_trials_running", "hpsearch_result_write_seconds_bucket",
-            "hpsearch_dispatcher_max_studies"} <= queried
+            "hpsearch_dispatcher_max_studies", "hpsearch_predictions_total",
+            "hpsearch_prediction_seconds_bucket"} <= queried
     assert queried <= names, sorted(queried - names)
 
 
