@@ -40,7 +40,7 @@ ERROR_TEXT = {400: "a bad parameter (named in the message)", 401: "no credential
               409: "a conflict (named in the message)", 413: "the body is too large",
               415: "the body is not JSON", 422: "an invalid spec: every problem, each naming its field",
               429: "too many requests; try again later", 500: "the operation failed (said in the message)",
-              504: "the operation took too long",
+              502: "the model server did not answer", 504: "the operation took too long",
               503: "the database is unavailable; try again shortly"}
 # Every operation can answer these (the access check, the database, an unknown method).
 COMMON_ERRORS = (405, 503)
@@ -62,6 +62,7 @@ class Operation:
     path_enums: dict = field(default_factory=dict)  # path parameter -> allowed values
     public: bool = False                     # no credentials needed (a load balancer's probe)
     content: dict | None = None              # a non-JSON or free-form response body
+    body_content: dict = field(default_factory=dict)  # other request media types: {"application/x-npz": {}}
 
 
 _RULE_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -206,8 +207,8 @@ def document(auth_description: str = "") -> dict:
             bodies = op.body if isinstance(op.body, tuple) else (op.body,)
             schema = ({"oneOf": [_ref(b.__name__) for b in bodies]} if len(bodies) > 1
                       else _ref(bodies[0].__name__))
-            entry["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": schema}}}
+            entry["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": schema}, **op.body_content}}
         if op.public:
             entry["security"] = []
         else:

@@ -20,13 +20,15 @@ import urllib.request
 from collections import deque
 
 import numpy as np
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from hpsearch import deployments as dep
 from hpsearch.exceptions import SpecError
 from hpsearch.status import DeploymentStatus
 from hpsearch.store.models import Role
 from webui import queries
+from webui import schemas as S
+from webui.apidoc import operation, reply
 from webui.errors import error_response
 
 bp = Blueprint("deployments", __name__)
@@ -106,12 +108,14 @@ def _with_stats(row) -> dict:
     return {**dep.to_dict(row), "traffic": stats().summary(row.name)}
 
 
-@bp.get("/deployments")
+@operation(bp, "GET", "/deployments", summary="Deployments with their request rate and latency",
+           response=S.DeploymentList)
 def list_deployments():
-    return jsonify({"items": [_with_stats(r) for r in dep.all_(queries.store())]})
+    return reply(S.DeploymentList, {"items": [_with_stats(r) for r in dep.all_(queries.store())]})
 
 
-@bp.post("/deployments")
+@operation(bp, "POST", "/deployments", summary="Serve a trial's model on Ray Serve (member)",
+           response=S.Deployment, status=201, body=S.NewDeployment, errors=(400, 404, 409, 415, 422))
 def create_deployment():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -126,15 +130,17 @@ def create_deployment():
     row = dep.declare(queries.store(), body["study"], body.get("trial", "best"), name=body.get("name"),
                       replicas=body.get("replicas"), autoscale=body.get("autoscale"),
                       created_by=who.username if who else None)
-    return jsonify(dep.to_dict(row)), 201
+    return reply(S.Deployment, dep.to_dict(row), 201)
 
 
-@bp.get("/deployments/<name>")
+@operation(bp, "GET", "/deployments/<name>", summary="One deployment", response=S.DeploymentWithTraffic,
+           errors=(404,))
 def get_deployment(name: str):
-    return jsonify(_with_stats(dep.get(queries.store(), name)))
+    return reply(S.DeploymentWithTraffic, _with_stats(dep.get(queries.store(), name)))
 
 
-@bp.delete("/deployments/<name>")
+@operation(bp, "DELETE", "/deployments/<name>", summary="Undeploy (its creator or an admin)",
+           response=S.Deployment, status=202, errors=(404,))
 def delete_deployment(name: str):
     st = queries.store()
     row = dep.get(st, name)
@@ -142,10 +148,12 @@ def delete_deployment(name: str):
     if who is not None and not who.has(Role.ADMIN) and row.created_by != who.username:
         return error_response(403, f"deployment {name!r} belongs to {row.created_by or 'nobody'!r}; "
                                    "only its creator or an admin may undeploy it")
-    return jsonify(dep.to_dict(dep.request_stop(st, name))), 202
+    return reply(S.Deployment, dep.to_dict(dep.request_stop(st, name)), 202)
 
 
-@bp.post("/deployments/<name>/predict")
+@operation(bp, "POST", "/deployments/<name>/predict", response=S.Prediction, body=S.PredictInputs,
+           summary="Predict: JSON {inputs: [...]} or an .npz body (array X)",
+           body_content={"application/x-npz": {}}, errors=(400, 404, 413, 415, 502, 503))
 def predict(name: str):
     started = time.perf_counter()
     resp = _predict(name)
@@ -180,7 +188,7 @@ def _predict(name: str):
             "outputs": out.tolist()}
     if row.card["data"].get("task") == "classify":
         body["predictions"] = out.argmax(axis=1).tolist()
-    return jsonify(body)
+    return reply(S.Prediction, body)
 
 
 class _BadInput(Exception):
@@ -261,37 +269,3 @@ def deploy_trial(study_id: int, number: int):
 def deployments_page():
     rows = [_with_stats(r) for r in dep.all_(queries.store())]
     return render_template("deployments.html", deployments=rows)
-
-
-def openapi_paths() -> dict:
-    err = {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}}
-    name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
-    obj = {"description": "a deployment", "content": {"application/json": {"schema": {"type": "object"}}}}
-    return {
-        "/deployments": {
-            "get": {"summary": "Deployments with their request rate and latency",
-                    "responses": {"200": obj}},
-            "post": {"summary": "Serve a trial's model on Ray Serve (member)",
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["study"], "properties": {
-                             "study": {"type": ["string", "integer"]},
-                             "trial": {"description": "a number or 'best' (default)"},
-                             "name": {"type": "string"}, "replicas": {"type": "integer"},
-                             "autoscale": {"type": "string", "description": "MIN-MAX"}}}}}},
-                     "responses": {"201": obj, "400": err, "409": err, "422": err}}},
-        "/deployments/{name}": {
-            "get": {"summary": "One deployment", "parameters": name,
-                    "responses": {"200": obj, "404": err}},
-            "delete": {"summary": "Undeploy (its creator or an admin)", "parameters": name,
-                       "responses": {"202": obj, "403": err, "404": err}}},
-        "/deployments/{name}/predict": {"post": {
-            "summary": "Predict: JSON {inputs: [...]} or an .npz body (array X)", "parameters": name,
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": {"type": "object", "properties": {
-                    "inputs": {"type": "array"}}}},
-                "application/x-npz": {}}},
-            "responses": {"200": {"description": "outputs (and predictions for classifiers)",
-                                  "content": {"application/json": {"schema": {"type": "object"}}}},
-                          "400": err, "404": err, "413": err, "415": err, "502": err, "503": err}}},
-    }

@@ -14,19 +14,6 @@ AUTH_DESCRIPTION = (
 def document() -> dict:
     from webui import apidoc
     import webui.outputs  # noqa: F401 - its operations are declared on import
-    from webui.deployments import openapi_paths as deployment_paths
+    import webui.deployments  # noqa: F401 - likewise
 
-    doc = apidoc.document(AUTH_DESCRIPTION)
-    # Deployments (webui/deployments.py) still describe themselves by hand; declared with
-    # apidoc.operation they would be checked like the rest (schemathesis runs over them too).
-    for path, ops in deployment_paths().items():
-        for op in ops.values():
-            if "422" in op.get("responses", {}):
-                op["responses"]["422"] = {"description": apidoc.ERROR_TEXT[422], "content": {
-                    "application/json": {"schema": apidoc.error_schema(422)}}}
-            for code in ("401", "403"):
-                op.setdefault("responses", {}).setdefault(code, {
-                    "description": apidoc.ERROR_TEXT[int(code)], "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}})
-        doc["paths"].setdefault(path, {}).update(ops)
-    return doc
+    return apidoc.document(AUTH_DESCRIPTION)

@@ -375,3 +375,72 @@ class ComparedMedia(Out):
 class LogQuery(In):
     after: int = Field(0, ge=0, le=10**18, description="the `end` of the last answer (0: all)")
 
+
+
+# -- deployments (webui/deployments.py) ------------------------------------------------------
+class Replicas(Out):
+    min: int
+    max: int
+    autoscale: bool = Field(description="true when Serve scales between min and max")
+
+
+class Traffic(Out):
+    """This web process's view of a deployment's predictions over the last minute."""
+
+    requests: int
+    rate_per_s: float
+    p50_ms: Optional[float]
+    p99_ms: Optional[float]
+
+
+class Deployment(Out):
+    name: str
+    status: str = Field(description="QUEUED, STARTING, RUNNING, STOPPING, FAILED (hpsearch/status.py)")
+    study: Optional[str]
+    study_id: Optional[int]
+    trial: Optional[int]
+    family: Optional[str]
+    replicas: Replicas
+    input: Any = Field(description="the model's input as its model card states it")
+    output: Any
+    task: Optional[str]
+    model_sha256: Optional[str]
+    created_by: Optional[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+    error: Optional[str]
+    serve: Optional[dict[str, Any]] = Field(description="what Ray Serve reports of it")
+    predict_url: str
+
+
+class DeploymentWithTraffic(Deployment):
+    traffic: Traffic
+
+
+class DeploymentList(Out):
+    items: list[DeploymentWithTraffic]
+
+
+class NewDeployment(BaseModel):
+    """A deployment to declare: the view checks each field (every problem at once, 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+    study: str | int = Field(description="a study's name or id")
+    trial: int | Literal["best"] = "best"
+    name: Optional[str] = Field(default=None, description="default: the study's name and trial")
+    replicas: Optional[int] = Field(default=None, description="a fixed number of replicas")
+    autoscale: Optional[str] = Field(default=None, description="MIN-MAX replicas, scaled by load")
+
+
+class PredictInputs(BaseModel):
+    """JSON inputs; an .npz body (Content-Type: application/x-npz, array X) is accepted too."""
+
+    inputs: list[Any] = Field(description="one sample or a batch, in the model's input shape")
+
+
+class Prediction(Out):
+    deployment: str
+    study: Optional[str]
+    trial: Optional[int]
+    outputs: list[Any]
+    predictions: Optional[list[int]] = Field(default=None, description="classifiers: argmax")

@@ -323,7 +323,9 @@ class Store:
         with self.session() as s:
             study = None
             if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
-                study = s.get(Study, int(ref))
+                # An id beyond a 64-bit key names no study (SQLite raises OverflowError on it).
+                if 0 < int(ref) < 2**63:
+                    study = s.get(Study, int(ref))
             if study is None and isinstance(ref, str):
                 study = s.scalar(select(Study).where(Study.name == ref))
             if study is None:
