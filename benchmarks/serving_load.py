@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks._common import RESULTS, machine, machine_line, percentile, table
 
 CONCURRENCY = (1, 8, 32)
-DURATION_S = float(os.environ.get("HPSEARCH_BENCH_DURATION_S", "8"))
+DURATION_S = float(os.environ.get("SERVING_LOAD_DURATION_S", "8"))
 WARMUP_S = 2.0
 
 

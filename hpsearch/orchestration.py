@@ -56,7 +56,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     else:
         from hpsearch import ray_local
 
-        ray.init(num_cpus=num_cpus, **ray_local.init_kwargs(), **kwargs)
+        with ray_local.loopback_env():
+            ray.init(num_cpus=num_cpus, **ray_local.init_kwargs(), **kwargs)
 
 
 def coalesce_window(spec: Spec) -> float:

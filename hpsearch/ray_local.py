@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 LOOPBACK = "127.0.0.1"
 # Ray replaces a loopback node address with the machine's address unless this is off
@@ -49,9 +51,25 @@ def private_token() -> Path | None:
     return path
 
 
+@contextmanager
+def loopback_env() -> Iterator[None]:
+    """Around ``ray.init``: the processes Ray starts keep a loopback node address. Restored
+    afterwards, so that a later ``ray start --address`` this process spawns (a worker node
+    joining a real cluster) does not inherit it and refuse to join."""
+    previous = os.environ.get(_CLUSTER_ENV)
+    os.environ[_CLUSTER_ENV] = "0"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_CLUSTER_ENV, None)
+        else:
+            os.environ[_CLUSTER_ENV] = previous
+
+
 def init_kwargs() -> dict:
-    """Arguments (and process settings) for ``ray.init`` of a loopback-only local Ray."""
-    os.environ[_CLUSTER_ENV] = "0"  # for the processes Ray starts
+    """Arguments (and process settings) for ``ray.init`` of a loopback-only local Ray;
+    call ``ray.init`` inside :func:`loopback_env`."""
     try:
         from ray._private import ray_constants
 
