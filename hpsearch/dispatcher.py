@@ -102,6 +102,56 @@ class ServingHost:
             self.proc.wait(10)
 
 
+class Retention:
+    """The retention policy's periodic pass (hpsearch/store/retention.py), in a thread.
+
+    A first pass over a large store takes a while; the dispatcher's loop renews leases
+    meanwhile. Each pass after the first looks only at trials that finished since the
+    previous pass's cut-off. Several dispatchers may each run passes: a pass is
+    idempotent, and thinning the same trial twice deletes nothing more.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._since = None       # the previous pass's cut-off (None: the first pass)
+        self._started = float("-inf")
+        self._thread: threading.Thread | None = None
+        self.last = None         # the last pass's RetentionReport
+
+    def maybe_start(self) -> None:
+        from hpsearch.store.retention import RetentionPolicy
+
+        policy = RetentionPolicy.from_settings()
+        now = time.monotonic()
+        if (policy is None or (self._thread is not None and self._thread.is_alive())
+                or now - self._started < settings().retain_every_s):
+            return
+        self._started = now
+        self._thread = threading.Thread(target=self._pass, args=(policy,), daemon=True,
+                                        name="hpsearch-retention")
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _pass(self, policy) -> None:
+        from hpsearch.store.retention import retain
+
+        now = utcnow()
+        try:
+            self.last = retain(self.store, policy, now=now, since=self._since)
+        except Exception:  # noqa: BLE001 - the next pass retries; the service goes on
+            log.exception("retention pass failed", extra={"event": "retention.error"})
+            return
+        self._since = now - timedelta(seconds=policy.after_s)
+        if self.last.trials:
+            log.info("retention: %d trials thinned to <= %d results, %d results deleted",
+                     self.last.trials, policy.points, self.last.deleted,
+                     extra={"event": "retention.pass", "trials": self.last.trials,
+                            "deleted": self.last.deleted})
+
+
 class Dispatcher:
     def __init__(self, store: Store, *, ray_address: str | None = None, max_studies: int = 2,
                  lease_s: float = 30.0, name: str | None = None, cancel_grace_s: float = 30.0,
@@ -125,6 +175,7 @@ class Dispatcher:
         self.trial_grace_s = settings().trial_grace_s
         self._beat_at = float("-inf")
         self.serving = ServingHost(store.url, ray_address)
+        self.retention = Retention(store)
 
     @property
     def running(self) -> dict[int, subprocess.Popen]:
@@ -285,6 +336,7 @@ class Dispatcher:
         self.store.reap_stale_trials(self.trial_grace_s)
         self.enforce_cancel()
         self.serving.ensure(self.store)
+        self.retention.maybe_start()
         while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
             claim = self.claim()
             if claim is None:

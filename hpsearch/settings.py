@@ -100,6 +100,16 @@ VARIABLES: tuple[Variable, ...] = (
              "INTERRUPTED.", "service"),
     Variable("HPSEARCH_WRITE_LINGER_S", "0.05",
              "Seconds the result writer waits to batch writes into one transaction.", "service"),
+    Variable("HPSEARCH_RETAIN_POINTS", "0",
+             "Retention: keep at most this many results per finished trial (first, last, best "
+             "and evenly spaced ones; at least 3); the dispatcher thins old curves "
+             "periodically. 0: keep every result.", "service"),
+    Variable("HPSEARCH_RETAIN_AFTER_S", "86400",
+             "Retention: a trial's curve is thinned once it finished this many seconds ago.",
+             "service"),
+    Variable("HPSEARCH_RETAIN_EVERY_S", "3600",
+             "Retention: seconds between a dispatcher's passes (with HPSEARCH_RETAIN_POINTS).",
+             "service"),
     Variable("HPSEARCH_DISPATCHER_PID", "(set by the dispatcher)",
              "The dispatcher's pid, so a driver exits with its dispatcher.", "internal"),
     Variable("HPSEARCH_DB_FD", "(set by the service)",
@@ -154,6 +164,14 @@ def _count(name: str, default: int, low: int) -> int:
     return int(raw)
 
 
+def _retain_points() -> int:
+    points = _count("HPSEARCH_RETAIN_POINTS", 0, 0)
+    if 0 < points < 3:  # first, last and best are always kept
+        raise ConfigError(f"must be 0 (off) or a whole number >= 3, got {points}",
+                          "HPSEARCH_RETAIN_POINTS")
+    return points
+
+
 def _flag(name: str) -> bool:
     raw = (_get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -195,6 +213,9 @@ class Settings:
     heartbeat_s: float
     trial_grace_s: float
     write_linger_s: float
+    retain_points: int  # 0: retention off (hpsearch/store/retention.py)
+    retain_after_s: float
+    retain_every_s: float
     dispatcher_pid: int | None
     exit_with_parent: bool
     failpoint: str | None
@@ -238,6 +259,9 @@ def _build() -> Settings:
         heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),
+        retain_points=_retain_points(),
+        retain_after_s=_seconds("HPSEARCH_RETAIN_AFTER_S", 86400.0),
+        retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),
         dispatcher_pid=int(pid) if pid is not None else None,
         exit_with_parent=_flag("HPSEARCH_EXIT_WITH_PARENT"),
         failpoint=_get("HPSEARCH_FAILPOINT"),

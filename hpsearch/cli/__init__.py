@@ -77,7 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "config file, unless --db is given)")
 
     p = add("db", c.cmd_db)
-    p.add_argument("action", choices=["upgrade", "current"], help="upgrade the schema to head")
+    p.add_argument("action", choices=["upgrade", "current", "retain"],
+                   help="upgrade the schema to head, show the current revision, or thin old "
+                        "curves (retain)")
+    p.add_argument("--points", type=int, default=None,
+                   help="retain: results kept per finished trial (default: "
+                        "$HPSEARCH_RETAIN_POINTS)")
+    p.add_argument("--after", type=float, default=None,
+                   help="retain: only trials finished at least this many seconds ago (default: "
+                        "$HPSEARCH_RETAIN_AFTER_S)")
+    p.add_argument("--study", default=None, help="retain: only this study (name or id)")
 
     from hpsearch.cli.service import add_dispatcher_options, cmd_serve
 

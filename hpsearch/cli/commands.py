@@ -124,13 +124,43 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_db(args) -> int:
-    """Database schema: `upgrade` to the newest revision, or show the `current` one."""
+    """Database schema: `upgrade` to the newest revision, or show the `current` one.
+
+    `retain` thins the learning curves of trials that finished a while ago to at most
+    --points results each (first, last, best and evenly spaced ones; finals, bests and
+    leaderboards do not change), as the dispatcher does with HPSEARCH_RETAIN_POINTS.
+    """
     from hpsearch.store import migrate
     from hpsearch.store.store import Store
 
+    if args.action == "retain":
+        return _retain(args)
     store = Store(args.db, upgrade=args.action == "upgrade")
     print(f"{store.safe_url}: schema at {migrate.current_revision(store.engine)} "
           f"(head {migrate.head_revision()})")
+    return 0
+
+
+def _retain(args) -> int:
+    from hpsearch.settings import settings
+    from hpsearch.store.retention import RetentionPolicy, retain
+    from hpsearch.store.store import Store
+
+    s = settings()
+    points = args.points if args.points is not None else s.retain_points
+    if not points and args.points is None:
+        raise SpecError("retention is off: give --points K (>= 3) or set "
+                        "HPSEARCH_RETAIN_POINTS", "--points")
+    policy = RetentionPolicy(points, s.retain_after_s if args.after is None else args.after)
+    problems = [("--" + ("points" if f == "points" else "after"), m)
+                for f, m in policy.problems()]
+    if problems:
+        raise SpecError(problems)
+    store = Store(args.db)
+    study_id = store.get_study(args.study).id if args.study else None
+    done = retain(store, policy, study_id=study_id)
+    print(f"{done.trials} trials thinned to at most {policy.points} results each: "
+          f"{done.deleted} results deleted, {done.kept} kept")
     return 0
 
 
