@@ -110,6 +110,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HPSEARCH_RETAIN_EVERY_S", "3600",
              "Retention: seconds between a dispatcher's passes (with HPSEARCH_RETAIN_POINTS).",
              "service"),
+    Variable("HPSEARCH_STUDY_MAX_CONCURRENT", "0",
+             "Most trials one study may run at once (`budget.max_concurrent`); a spec asking "
+             "for more is refused at submission. 0: no cap. With the spec's `priority` and the "
+             "dispatchers' `--max-studies`, the share policy of docs/deployment.md.", "service"),
     Variable("HPSEARCH_DISPATCHER_PID", "(set by the dispatcher)",
              "The dispatcher's pid, so a driver exits with its dispatcher.", "internal"),
     Variable("HPSEARCH_DB_FD", "(set by the service)",
@@ -216,6 +220,7 @@ class Settings:
     retain_points: int  # 0: retention off (hpsearch/store/retention.py)
     retain_after_s: float
     retain_every_s: float
+    study_max_concurrent: int
     dispatcher_pid: int | None
     exit_with_parent: bool
     failpoint: str | None
@@ -262,6 +267,7 @@ def _build() -> Settings:
         retain_points=_retain_points(),
         retain_after_s=_seconds("HPSEARCH_RETAIN_AFTER_S", 86400.0),
         retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),
+        study_max_concurrent=_count("HPSEARCH_STUDY_MAX_CONCURRENT", 0, 0),
         dispatcher_pid=int(pid) if pid is not None else None,
         exit_with_parent=_flag("HPSEARCH_EXIT_WITH_PARENT"),
         failpoint=_get("HPSEARCH_FAILPOINT"),

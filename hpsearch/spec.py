@@ -40,6 +40,7 @@ from hpsearch.data_roots import looks_like_path, resolve_dataset
 from hpsearch.exceptions import SpecError
 from hpsearch.limits import MAX_SPEC_BYTES, name_problem
 from hpsearch.options import MAX_TRIALS, field_path, problems_of
+from hpsearch.settings import settings
 from hpsearch.space import Categorical, Float, Space
 
 # Caps that keep one spec from exhausting the service (security and sanity).
@@ -50,6 +51,7 @@ MAX_CONSTRAINTS = 32
 MAX_DEPTH = 16  # a spec is 4 levels deep; anything much deeper is an attack or a mistake
 MAX_NODES = 20_000
 MAX_INT = 2**63 - 1  # what the databases store; larger numbers are refused at parsing
+MIN_PRIORITY, MAX_PRIORITY = -100, 100  # a study's claim priority in service mode
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
@@ -162,6 +164,9 @@ class Spec(_Strict):
     scheduler: Plugin = Field(default_factory=lambda: Plugin(type="fifo"))
     budget: Budget
     resources: Resources = Field(default_factory=Resources)
+    # Service mode: dispatchers claim higher priorities first (hpsearch/dispatcher.py, the
+    # claim order); equal priorities share by owner, then first come first served.
+    priority: int = Field(default=0, ge=MIN_PRIORITY, le=MAX_PRIORITY)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     # Earlier studies whose trials the searcher is told first, or "auto" (hpsearch/warm_start.py).
     warm_start: list[Annotated[str, Field(min_length=1, max_length=200)]] | Literal["auto"] = Field(
@@ -214,6 +219,8 @@ class Spec(_Strict):
             del d["resources"]["gpu_memory_gb"]
         if d["on_oom"] is None:  # "fail", the default: a spec without it reads (and hashes) as before
             del d["on_oom"]
+        if not d["priority"]:  # the default: a spec without it reads (and hashes) as before
+            del d["priority"]
         return d
 
     @property
@@ -235,6 +242,7 @@ class Spec(_Strict):
         """A hash of everything that defines the search (used to refuse a changed resume)."""
         d = self.to_dict()
         d.pop("description", None)
+        d.pop("priority", None)  # the claim order, not the search: a resume may change it
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -434,6 +442,14 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         from hpsearch.cold_start import check_spec
 
         problems.extend(check_spec(spec, space.names))
+
+    # The service's share policy: no study runs more trials at once than the cap.
+    cap = settings().study_max_concurrent
+    asked = raw.get("budget", {}).get("max_concurrent") if isinstance(raw.get("budget"), dict) else None
+    if cap and isinstance(asked, int) and not isinstance(asked, bool) and asked > cap:
+        problems.append(("budget.max_concurrent",
+                         f"{asked} is above this service's cap of {cap} trials at once per "
+                         "study (HPSEARCH_STUDY_MAX_CONCURRENT)"))
 
     if problems:
         raise SpecError(_unique(problems))

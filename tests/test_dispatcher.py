@@ -10,6 +10,7 @@ import pytest
 
 from hpsearch import spec as specmod
 from hpsearch.dispatcher import Dispatcher
+from hpsearch.exceptions import SpecError
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from tests.helpers import quad_spec
 
@@ -101,6 +102,41 @@ def test_shutdown_leaves_the_study_for_takeover(sqlite_url, home):
     assert [t.status for t in store.trials(sid)] == [TrialStatus.INTERRUPTED]
     claim = _dispatcher(store, "next").claim()  # no need to wait for the lease
     assert claim.study_id == sid and claim.takeover
+
+
+def test_claims_follow_priority_then_fair_share_then_arrival(db_url, home):
+    """Two slots, three queued studies: the high priority first, then the owner with no
+    study running (bob) before alice's earlier one; a freed slot takes alice's."""
+    store = Store(db_url)
+    a1 = store.create_study(specmod.load(quad_spec("a1")), owner="alice").id
+    a2 = store.create_study(specmod.load(quad_spec("a2", priority=5)), owner="alice").id
+    b1 = store.create_study(specmod.load(quad_spec("b1")), owner="bob").id
+    d = _dispatcher(store, "fair", max_studies=2)
+    try:
+        d.step()
+        assert list(d.drivers) == [a2, b1]
+        assert store.get_study(a1).status == StudyStatus.QUEUED
+        d.drivers[b1].proc.kill()  # bob's study ends (its driver exits): one slot frees
+        d.drivers[b1].proc.wait(10)
+        d.step()
+        assert list(d.drivers) == [a2, a1]
+    finally:
+        d.shutdown(grace_s=5)
+
+
+def test_priority_and_the_concurrency_cap_are_checked_at_the_door(monkeypatch):
+    monkeypatch.setenv("HPSEARCH_STUDY_MAX_CONCURRENT", "4")
+    with pytest.raises(SpecError) as err:
+        specmod.validate(quad_spec("x", priority=101, budget={"trials": 6, "max_concurrent": 8}))
+    fields = dict(err.value.problems)
+    assert set(fields) == {"priority", "budget.max_concurrent"}, fields
+    assert "8" in fields["budget.max_concurrent"] and "4" in fields["budget.max_concurrent"]
+    ok = specmod.validate(quad_spec("y", priority=-3, budget={"trials": 6, "max_concurrent": 4}))
+    assert ok.priority == -3 and ok.to_dict()["priority"] == -3
+    # the default leaves a spec's stored form (and its fingerprint) as it was
+    plain = specmod.validate(quad_spec("z"))
+    assert "priority" not in plain.to_dict()
+    assert plain.fingerprint() == specmod.validate(quad_spec("z", priority=7)).fingerprint()
 
 
 def test_a_driver_that_ignores_cancel_is_killed(sqlite_url, home):

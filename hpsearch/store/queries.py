@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from sqlalchemy import Select, String, cast, func, literal, or_, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store.models import Result, Study, Trial
@@ -296,20 +296,37 @@ def studies_query(*, status: str | None = None, owner: str | None = None,
 
 
 # -- claims (the dispatcher) --------------------------------------------------------------
+def claim_priority():
+    """A study's claim priority: the spec's ``priority`` (0 when the spec has none)."""
+    return func.coalesce(Study.spec["priority"].as_integer(), 0)
+
+
 def claimable(now: datetime, exclude: Iterable[int] = ()) -> Select:
     """The next study a dispatcher may take: QUEUED, or RUNNING under an expired lease.
 
-    Locked FOR UPDATE SKIP LOCKED on PostgreSQL, so two dispatchers never take the same.
+    The share policy (docs/deployment.md): a study whose lease expired first (it was
+    running: resume it before anything new), then the highest ``priority``, then the
+    owner with the fewest studies running (one user's twenty queued studies do not hold
+    back another user's one), then first come first served, so among equals no study
+    waits behind a later one. Locked FOR UPDATE SKIP LOCKED on PostgreSQL, so two
+    dispatchers never take the same.
     """
+    other = aliased(Study)
+    owner_running = (select(func.count(other.id))
+                     .where(other.status == StudyStatus.RUNNING,
+                            func.coalesce(other.owner, "") == func.coalesce(Study.owner, ""))
+                     .correlate(Study).scalar_subquery())
     q = (select(Study).where(or_(
             Study.status == StudyStatus.QUEUED,
             (Study.status == StudyStatus.RUNNING) & Study.lease_owner.is_not(None)
             & (Study.lease_expires_at < now)))
-         .order_by(Study.id).limit(1).with_for_update(skip_locked=True))
+         .order_by((Study.status == StudyStatus.RUNNING).desc(), claim_priority().desc(),
+                   owner_running, Study.id)
+         .limit(1).with_for_update(skip_locked=True, of=Study))
     exclude = list(exclude)
     return q.where(Study.id.not_in(exclude)) if exclude else q
 
 
-__all__ = ["Counts", "Page", "PageOutOfRange", "Row", "StudySummary", "best_trial", "claimable",
+__all__ = ["Counts", "Page", "PageOutOfRange", "Row", "StudySummary", "best_trial", "claim_priority", "claimable",
            "counts", "page", "scored_trials", "studies_query", "summaries", "summary",
            "trials_query", "value_order"]
