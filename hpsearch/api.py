@@ -30,6 +30,10 @@ class TrialInfo:
     imported_from: str | None = None
     id: int | None = field(default=None, repr=False)
     values: dict = field(default_factory=dict)  # objectives and constrained metrics (several)
+    node_id: str | None = None    # where it ran: the Ray node, its host and IP, and the slot
+    node_host: str | None = None
+    node_ip: str | None = None
+    slot: int | None = None
     store: Store | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -38,7 +42,8 @@ class TrialInfo:
         return cls(number=t.number, status=t.status, params=t.params, value=t.value,
                    best_value=t.best_value, iterations=t.iterations, started_at=t.started_at,
                    finished_at=t.finished_at, error=t.error, imported_from=t.imported_from, id=t.id,
-                   values=dict(t.values or {}), store=store)
+                   values=dict(t.values or {}), node_id=t.node_id, node_host=t.node_host,
+                   node_ip=t.node_ip, slot=t.slot, store=store)
 
     @property
     def duration_s(self) -> float | None:

@@ -1,4 +1,5 @@
-"""The study's sink: what trials send besides results (log chunks, media), held for the driver.
+"""The study's sink: what trials send besides results (log chunks, media, where they run),
+held for the driver.
 
 One actor per running study (no CPU). Trials call ``log``/``media`` without
 waiting; the driver's store callback calls ``drain`` every ``DRAIN_EVERY_S`` and
@@ -17,12 +18,16 @@ class TrialSink:
         self._logs: list[tuple[str, int, str]] = []
         self._media: list[tuple[str, dict]] = []
         self._oom: dict[str, list[dict]] = {}  # ray id -> out-of-memory retries (hpsearch/oom.py)
+        self._placements: list[tuple[str, dict]] = []  # (ray id, {node_id, node_host, node_ip, t})
 
     def log(self, ray_id: str, offset: int, text: str) -> None:
         self._logs.append((ray_id, offset, text))
 
     def media(self, ray_id: str, item: dict) -> None:
         self._media.append((ray_id, item))
+
+    def placement(self, ray_id: str, where: dict) -> None:
+        self._placements.append((ray_id, where))
 
     def oom_retry(self, ray_id: str, record: dict) -> None:
         self._oom.setdefault(ray_id, []).append(record)
@@ -31,9 +36,9 @@ class TrialSink:
         """A trial's retries, handed over once (the driver asks when the trial ends)."""
         return self._oom.pop(ray_id, [])
 
-    def drain(self) -> tuple[list, list]:
-        out = (self._logs, self._media)
-        self._logs, self._media = [], []
+    def drain(self) -> tuple[list, list, list]:
+        out = (self._logs, self._media, self._placements)
+        self._logs, self._media, self._placements = [], [], []
         return out
 
 

@@ -59,6 +59,7 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                                      lim.get("media_items", 0), lim.get("media_bytes", 0),
                                      lim.get("media_every", 5))
         reporting.start_trial(coalesce_s)
+        announce_placement(sink)
         if gpu_memory_gb:
             cap_gpu_memory(gpu_memory_gb)
         try:
@@ -88,6 +89,28 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                 capture.stop()
 
     return hpsearch_trial
+
+
+def placement() -> dict:
+    """Where this process runs: its Ray node's id, the host's name and the node's IP."""
+    import socket
+
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "node_host": socket.gethostname(),
+            "node_ip": ray.util.get_node_ip_address(), "t": time.time()}
+
+
+def announce_placement(sink) -> None:
+    """Tell the study's sink where this trial runs (not waited for; the driver drains it)."""
+    if sink is None:
+        return
+    from ray import tune
+
+    try:
+        sink.placement.remote(tune.get_context().get_trial_id(), placement())
+    except Exception as exc:  # noqa: BLE001 - bookkeeping must never fail a trial
+        print(f"hpsearch: could not record where this trial runs: {exc}", file=sys.stderr)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ import tempfile
 from typing import Callable
 
 from hpsearch.isolation import TrialUser, trial_environ
-from hpsearch.trial import trial_seed
+from hpsearch.trial import announce_placement, trial_seed
 
 
 class TrialProcessError(RuntimeError):
@@ -50,6 +50,7 @@ def make_isolated_trial_fn(trainable: str, fixed: dict, dataset: str | None, see
             media = media_client._Budget(lambda item: sink.media.remote(ray_id, item),
                                          lim.get("media_items", 0), lim.get("media_bytes", 0),
                                          lim.get("media_every", 5))
+        announce_placement(sink)
         try:
             run_isolated(trainable, full, coalesce_s, user, media=media,
                          media_every=(limits or {}).get("media_every", 5))

@@ -22,7 +22,7 @@ from ray.tune import Callback, Stopper
 from hpsearch.reporting import BATCH_KEY
 from hpsearch.settings import lazily, settings
 from hpsearch.status import TrialStatus
-from hpsearch.store.writer import (HeartbeatOp, LogOp, MediaOp, ResultOp, RerunOp,
+from hpsearch.store.writer import (HeartbeatOp, LogOp, MediaOp, PlacementOp, ResultOp, RerunOp,
                                    SearcherStateOp, StatusOp, TrialOp)
 
 log = logging.getLogger("hpsearch")
@@ -141,6 +141,7 @@ class StoreCallback(Callback):
         self._last_drain = 0.0
         self._media_used: dict[str, list[int]] = {}
         self.oom = None  # hpsearch.oom.OomLedger: out-of-memory retries, recorded at the end
+        self.slots = SlotBook()  # where trials run: each trial's node and slot on it
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -169,6 +170,7 @@ class StoreCallback(Callback):
     # -- events --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         tid = trial.trial_id
+        self.slots.start(tid, time.time())
         if tid not in self.numbers and tid in self.reruns:
             # A trial interrupted by a crash runs again on its own row, same number.
             self.numbers[tid] = self.reruns[tid]
@@ -211,6 +213,7 @@ class StoreCallback(Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         # A failure that Tune will retry (budget.max_failures): recorded, not final.
+        self.slots.end(trial.trial_id, time.time())
         self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.RUNNING,
                                  {"error": read_error(trial)}, time.time()))
 
@@ -240,6 +243,7 @@ class StoreCallback(Callback):
         if settings().failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
         failpoint("before_final_status")
+        self.slots.end(tid, time.time())
         self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
 
@@ -248,6 +252,7 @@ class StoreCallback(Callback):
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
+        self.slots.end(trial.trial_id, time.time())
         self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.ERROR,
                                  {"error": error}, time.time()))
@@ -299,7 +304,9 @@ class StoreCallback(Callback):
             self._drain_ref = None
             log.warning("could not collect trial output: %s", exc)
 
-    def _take(self, logs: list, media: list) -> None:
+    def _take(self, logs: list, media: list, placements: list = ()) -> None:
+        for ray_id, where in self.slots.place(placements):
+            self.writer.put(PlacementOp(self.study_id, ray_id, where))
         for ray_id, offset, text in logs:
             self.writer.put(LogOp(self.study_id, ray_id, offset, text))
         if media:
@@ -352,6 +359,53 @@ class StoreCallback(Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class SlotBook:
+    """Which slot of which node each trial runs in: a trial takes the lowest slot of its node
+    whose last holder had ended when this trial started (interval partitioning, per node), so
+    a node's slots are the trials it ran at once and a gap in a slot is idle time.
+
+    Trials say where they run through the sink (hpsearch/trial.py ``announce_placement``),
+    a moment after they start; the book places them by their start time, as seen here.
+    Plain data: pickled with the callback.
+    """
+
+    def __init__(self):
+        self.started: dict[str, float] = {}   # trials started, not yet placed
+        self.ended: dict[str, float] = {}     # holders that ended, and when
+        self.holders: dict[str, list[str | None]] = {}  # node id -> each slot's last holder
+
+    def start(self, ray_id: str, t: float) -> None:
+        for holders in self.holders.values():  # a restored trial leaves the slot it had
+            for k, h in enumerate(holders):
+                if h == ray_id:
+                    holders[k] = None
+        self.started[ray_id] = t
+        self.ended.pop(ray_id, None)
+
+    def end(self, ray_id: str, t: float) -> None:
+        self.ended[ray_id] = t
+
+    def place(self, placements) -> list[tuple[str, dict]]:
+        """``(ray id, {node_id, node_host, node_ip, t})`` -> ``(ray id, trial columns)``."""
+        out = []
+        items = [(self.started.get(rid, float(w.get("t") or 0)), rid, w) for rid, w in placements]
+        for start, ray_id, where in sorted(items, key=lambda x: x[0]):
+            self.started.pop(ray_id, None)
+            node = str(where.get("node_id") or "")
+            holders = self.holders.setdefault(node, [])
+            slot = next((k for k, h in enumerate(holders)
+                         if h is None or (h in self.ended and self.ended[h] <= start)), len(holders))
+            if slot == len(holders):
+                holders.append(ray_id)
+            else:
+                if holders[slot] is not None:
+                    self.ended.pop(holders[slot], None)
+                holders[slot] = ray_id
+            out.append((ray_id, {"node_id": node or None, "node_host": where.get("node_host"),
+                                 "node_ip": where.get("node_ip"), "slot": slot}))
+        return out
 
 
 class ProgressCallback(Callback):

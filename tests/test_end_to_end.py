@@ -34,6 +34,14 @@ def test_run_persists_every_trial_and_result(home):
     assert list(df["number"]) == list(range(6)) and "param_x" in df
     again = hpsearch.load_study("e2e")
     assert again.best_trial.number == best.number
+    # Where each trial ran: this node (one Ray node here), in one of its two slots.
+    import socket
+
+    import ray
+
+    assert {t.node_id for t in trials} == {ray.get_runtime_context().get_node_id()}
+    assert {t.node_host for t in trials} == {socket.gethostname()}
+    assert {t.slot for t in trials} <= {0, 1} and all(t.node_ip for t in trials)
 
 
 def test_same_seed_same_configurations(home):

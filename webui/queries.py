@@ -155,7 +155,15 @@ def trial_dict(t: Trial) -> dict:
     return {"number": t.number, "status": t.status, "params": t.params, "value": t.value,
             "best_value": t.best_value, "iterations": t.iterations, "error": redact(t.error),
             "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at),
-            "imported_from": t.imported_from, "notes": t.notes}
+            "imported_from": t.imported_from, "notes": t.notes, "worker": worker_dict(t)}
+
+
+def worker_dict(t: Trial) -> dict | None:
+    """Where the trial ran (None: it never said, e.g. a trial from before this was kept)."""
+    if not t.node_id and not t.node_host:
+        return None
+    return {"node_id": t.node_id, "host": t.node_host, "ip": t.node_ip, "slot": t.slot,
+            "label": reads.worker_label(t.node_host, t.node_id, t.slot)}
 
 
 def best_trial(study: Study) -> dict | None:
@@ -191,7 +199,7 @@ def trial_sort(study: Study, args) -> tuple[str, Any]:
     return raw, TRIAL_SORTS[key]
 
 
-EXTRA_COLUMNS = ("duration",)  # besides metric.NAME (any reported metric)
+EXTRA_COLUMNS = ("duration", "worker")  # besides metric.NAME (any reported metric)
 MAX_EXPORT = 100_000
 
 
@@ -201,7 +209,7 @@ def columns_arg(study: Study, args) -> list[str]:
     known = reads.reported_metrics(store(), study.id) if any(c.startswith("metric.") for c in raw) else []
     for c in raw:
         if c not in EXTRA_COLUMNS and not (c.startswith("metric.") and c[7:] in known):
-            raise BadParam(f"cols: unknown column {c!r}; columns: duration, "
+            raise BadParam(f"cols: unknown column {c!r}; columns: duration, worker, "
                            + ", ".join(f"metric.{m}" for m in known or reads.reported_metrics(store(), study.id)))
     return list(dict.fromkeys(raw))
 
@@ -245,6 +253,8 @@ def list_trials(study: Study, args, clamp: bool = False) -> dict:
             for c in cols:
                 if c == "duration":
                     extra[c] = reads.table_row(t, study.metric)["duration_s"]
+                elif c == "worker":
+                    extra[c] = (d["worker"] or {}).get("label")
                 else:
                     extra[c] = last.get(t.id, {}).get(c[7:])
             d["columns"] = extra

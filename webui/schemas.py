@@ -52,6 +52,15 @@ class SpecProblems(Out):
 
 
 # -- studies --------------------------------------------------------------------------------
+class Worker(Out):
+    node_id: Optional[str] = Field(description="the Ray node's id")
+    host: Optional[str] = Field(description="the node's host name")
+    ip: Optional[str] = Field(description="the node's IP address")
+    slot: Optional[int] = Field(description="the node's concurrency slot the trial took (the "
+                                            "timeline's lane)")
+    label: str = Field(description="host (node id) · slot k, as the pages show it")
+
+
 class Trial(Out):
     number: int
     status: TrialStatus
@@ -64,6 +73,7 @@ class Trial(Out):
     finished_at: Timestamp
     imported_from: Optional[str] = Field(description="the study a warm-start trial came from")
     notes: Optional[str] = Field(description="Markdown")
+    worker: Optional[Worker] = Field(description="where the trial (last) ran; null: never recorded")
     columns: Optional[dict[str, Any]] = Field(
         None, description="in a trials page with `cols`: the extra columns asked for")
 

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, get_study,
-                                    int_axis, is_numeric, log_params, metric_title, param_names,
+                                    is_numeric, log_params, metric_title, param_names,
                                     sample, scored, shown_note, title as mktitle)
 from hpsearch.status import TrialStatus
 from hpsearch.store.models import utcnow
@@ -111,10 +111,32 @@ STATUS_COLOURS = {TrialStatus.COMPLETED: "#2e7d32", TrialStatus.EARLY_STOPPED: "
                   TrialStatus.INTERRUPTED: "#757575"}
 
 
+def _worker_lanes(spans, now) -> list[str]:
+    """Each span's lane label: its node and slot where the trial recorded them (one lane per
+    slot of each node), else a slot of the trials with no recorded place (greedy lanes)."""
+    hosts: dict[str, set] = {}
+    for sp in spans:
+        if sp.node_id:
+            hosts.setdefault(sp.node_host or "?", set()).add(sp.node_id)
+
+    def node_label(sp) -> str:
+        host = sp.node_host or "?"
+        # Several Ray nodes on one host (or hosts of one name): the node id tells them apart.
+        return f"{host} {sp.node_id[:6]}" if len(hosts.get(host, ())) > 1 else host
+
+    unplaced = [i for i, sp in enumerate(spans) if not (sp.node_id and sp.slot is not None)]
+    loose = dict(zip(unplaced, _lanes([spans[i] for i in unplaced], now)))
+    prefix = "node unknown · slot" if len(unplaced) < len(spans) else "slot"
+    return [f"{prefix} {loose[i]}" if i in loose else f"{node_label(sp)} · slot {sp.slot}"
+            for i, sp in enumerate(spans)]
+
+
 def timeline(store, study_id: int) -> go.Figure:
-    """Trials over time: one bar per trial from start to finish (to now while it runs),
-    in lanes of concurrent slots (the slots the trials' workers offered: a gap in a lane
-    is a slot standing idle), coloured by status. At most MAX_SPANS trials (the latest)."""
+    """Trials over time: one bar per trial from start to end, one lane per worker slot (a
+    node's concurrent slots, as the trials recorded where they ran; a gap in a lane is that
+    slot standing idle), coloured by status. Only a running trial extends to now; one that
+    ended without a recorded end stops at its last known time (trial_spans). At most
+    MAX_SPANS trials (the latest)."""
     study = get_study(store, study_id)
     title = f"Timeline: {study.name}"
     spans = trial_spans(store, study.id)
@@ -123,11 +145,14 @@ def timeline(store, study_id: int) -> go.Figure:
     note = f"the latest {MAX_SPANS:,} of {len(spans):,} trials" if len(spans) > MAX_SPANS else ""
     spans = spans[-MAX_SPANS:]
     now = utcnow()
-    lanes = _lanes(spans, now)
+    lanes = _worker_lanes(spans, now)
+    order = sorted(set(lanes), key=_lane_key)
     fig = go.Figure(layout={"title": mktitle(title, note), "barmode": "overlay",
                             "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
-                            "yaxis": {"title": {"text": "slot"}, **int_axis(max(lanes) + 1),
-                                      "autorange": "reversed"}})
+                            "yaxis": {"title": {"text": "worker (node · slot)"}, "type": "category",
+                                      "categoryorder": "array", "categoryarray": order,
+                                      "autorange": "reversed"},
+                            "height": max(320, min(1200, 120 + 22 * len(order)))})
     by_status: dict[str, list[int]] = {}
     for i, sp in enumerate(spans):
         by_status.setdefault(sp.status, []).append(i)
@@ -138,5 +163,11 @@ def timeline(store, study_id: int) -> go.Figure:
             base=[spans[i].started_at.isoformat() for i in idx], x=ms, y=[lanes[i] for i in idx],
             orientation="h", name=status, customdata=[spans[i].number for i in idx],
             marker={"color": STATUS_COLOURS.get(status, "#9e9e9e")},
-            hovertemplate="trial %{customdata}: %{x:,.0f} ms<extra>" + status + "</extra>"))
+            hovertemplate="trial %{customdata} on %{y}: %{x:,.0f} ms<extra>" + status + "</extra>"))
     return fig
+
+
+def _lane_key(label: str):
+    """Lanes by node, then by slot number (slot 10 after slot 9)."""
+    head, _, k = label.rpartition(" ")
+    return (head, int(k) if k.isdigit() else 0)

@@ -89,6 +89,12 @@ class Trial(Base):
     checkpoint: Mapped[str | None] = mapped_column(Text)
     imported_from: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)  # Markdown, written on the trial page
+    # Where the trial (last) ran: the Ray node (id, host name, IP) and the slot, the
+    # lowest concurrency slot free on that node when it started (the timeline's lane).
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    node_host: Mapped[str | None] = mapped_column(String(255))
+    node_ip: Mapped[str | None] = mapped_column(String(64))
+    slot: Mapped[int | None] = mapped_column(Integer)
 
     study: Mapped[Study] = relationship(back_populates="trials")
 

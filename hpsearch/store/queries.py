@@ -113,6 +113,15 @@ def last_results(store, trial_ids: Sequence[int]) -> dict[int, dict]:
         return {tid: dict(m or {}) for tid, m in rows}
 
 
+def worker_label(node_host: str | None, node_id: str | None, slot: int | None) -> str:
+    """Where a trial ran, as the trials table, the trial page and exports show it:
+    ``host (node id) · slot k``; empty when it never said."""
+    if not node_id and not node_host:
+        return ""
+    where = " ".join(x for x in (node_host, f"({node_id[:8]})" if node_id else None) if x)
+    return where if slot is None else f"{where} · slot {slot}"
+
+
 def table_row(t, metric: str) -> dict:
     """One trial as a row of the trials table: what ``Study.to_dataframe()`` and the web
     export (CSV/JSON) both write. ``t`` is a store Trial or the API's TrialInfo."""
@@ -120,7 +129,9 @@ def table_row(t, metric: str) -> dict:
                 if t.started_at and t.finished_at else None)
     row = {"number": t.number, "status": t.status, metric: t.value,
            "best_" + metric: t.best_value, "iterations": t.iterations,
-           "duration_s": duration, "imported_from": t.imported_from}
+           "duration_s": duration, "imported_from": t.imported_from,
+           "worker": worker_label(getattr(t, "node_host", None), getattr(t, "node_id", None),
+                                  getattr(t, "slot", None)) or None}
     row.update({k: v for k, v in (getattr(t, "values", None) or {}).items() if k not in row})
     row.update({f"param_{k}": v for k, v in (t.params or {}).items()})
     return row
@@ -130,16 +141,47 @@ class Span(NamedTuple):
     number: int
     status: str
     started_at: datetime
-    finished_at: datetime | None
+    finished_at: datetime | None  # None: still running (drawn to now)
+    node_id: str | None = None
+    node_host: str | None = None
+    slot: int | None = None
 
 
 def trial_spans(store, study_id: int) -> list[Span]:
-    """Every started trial's start and finish (None while it runs), by start."""
+    """Every started trial's start and end, by start, with where it ran (node and slot).
+
+    Only a LIVE trial of a LIVE study is still running (``finished_at`` None). A trial that
+    ended without a finish time (an ERROR whose end was never recorded, a RUNNING row left
+    by a dead driver) ends at the last time it was known alive: its last result or
+    heartbeat, within the study's end, never later than the study itself.
+    """
     with store.session() as s:
-        rows = s.execute(select(Trial.number, Trial.status, Trial.started_at, Trial.finished_at)
+        study = s.get(Study, study_id)
+        live_study = study is not None and study.status in StudyStatus.LIVE
+        study_end = study.finished_at if study is not None else None
+        rows = s.execute(select(Trial.id, Trial.number, Trial.status, Trial.started_at,
+                                Trial.finished_at, Trial.heartbeat_at, Trial.node_id,
+                                Trial.node_host, Trial.slot)
                          .where(Trial.study_id == study_id, Trial.started_at.is_not(None))
-                         .order_by(Trial.started_at, Trial.number))
-        return [Span(*r) for r in rows]
+                         .order_by(Trial.started_at, Trial.number)).all()
+        open_ = [r.id for r in rows if r.finished_at is None
+                 and not (live_study and r.status in TrialStatus.LIVE)]
+        last: dict[int, datetime] = {}
+        for i in range(0, len(open_), 500):
+            last.update(s.execute(select(Result.trial_id, func.max(Result.created_at))
+                                  .where(Result.trial_id.in_(open_[i:i + 500]))
+                                  .group_by(Result.trial_id)).all())
+    out = []
+    for r in rows:
+        end = r.finished_at
+        if end is None and not (live_study and r.status in TrialStatus.LIVE):
+            known = [t for t in (r.heartbeat_at, last.get(r.id)) if t is not None]
+            end = max(known) if known else (study_end or r.started_at)
+            if study_end is not None:
+                end = min(end, study_end)
+            end = max(end, r.started_at)
+        out.append(Span(r.number, r.status, r.started_at, end, r.node_id, r.node_host, r.slot))
+    return out
 
 
 # -- counts and summaries -------------------------------------------------------------

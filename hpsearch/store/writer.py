@@ -20,6 +20,7 @@ journals have always had, so a journal written before the records still replays)
     SearcherStateOp(study_id, state)        # the searcher's versioned JSON state
     LogOp(study_id, ray_id, offset, text)   # what the trial printed from `offset` on
     MediaOp(study_id, ray_id, meta, t)      # a media file written (hpsearch/media.py)
+    PlacementOp(study_id, ray_id, where)    # where the trial runs: node_id, node_host, node_ip, slot
 
 A status op never changes a finished trial (COMPLETED, EARLY_STOPPED, ERROR):
 a late report from a paused process cannot flip it.
@@ -125,11 +126,22 @@ class MediaOp(NamedTuple):
     t: float
 
 
-Op = Union[TrialOp, ResultOp, StatusOp, RerunOp, HeartbeatOp, SearcherStateOp, LogOp, MediaOp]
+class PlacementOp(NamedTuple):
+    """Where a trial runs (its Ray node and slot); ``where``: those trials columns."""
+    study_id: int
+    ray_id: str
+    where: dict
+
+
+PLACEMENT_COLUMNS = ("node_id", "node_host", "node_ip", "slot")
+
+Op = Union[TrialOp, ResultOp, StatusOp, RerunOp, HeartbeatOp, SearcherStateOp, LogOp, MediaOp,
+           PlacementOp]
 #: journal kind <-> record type
 OPS: dict[str, type] = {"trial": TrialOp, "result": ResultOp, "status": StatusOp,
                         "rerun": RerunOp, "heartbeat": HeartbeatOp,
-                        "searcher_state": SearcherStateOp, "log": LogOp, "media": MediaOp}
+                        "searcher_state": SearcherStateOp, "log": LogOp, "media": MediaOp,
+                        "placement": PlacementOp}
 KINDS: dict[type, str] = {cls: kind for kind, cls in OPS.items()}
 
 
@@ -378,6 +390,11 @@ def apply_ops(s: Session, ops: list, dialect: str,
             tid = trial_id(op.study_id, op.ray_id)
             if tid is not None:
                 media.append({**op.meta, "trial_id": tid, "created_at": _ts(op.t)})
+        elif isinstance(op, PlacementOp):
+            tid = trial_id(op.study_id, op.ray_id)
+            values = {k: op.where.get(k) for k in PLACEMENT_COLUMNS}
+            if tid is not None:
+                conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid).values(**values))
     if logs:
         _append_logs(conn, insert, logs)
     if media:

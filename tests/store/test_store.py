@@ -217,5 +217,5 @@ def test_ops_are_typed_records_and_journal_as_before(tmp_path):
     with pytest.raises(ValueError, match="unknown op 'nope'"):
         decode(["nope", 1])
     assert set(OPS) == {"trial", "result", "status", "rerun", "heartbeat", "searcher_state", "log",
-                        "media"}
+                        "media", "placement"}
     assert StatusOp._fields == ("study_id", "ray_id", "status", "fields", "t")

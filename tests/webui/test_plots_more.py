@@ -4,11 +4,15 @@ the reason a finished study's chart is empty."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+import hpsearch.api
 from hpsearch import plots
 from hpsearch.store import StudyStatus, TrialStatus
+from hpsearch.store.models import Study, Trial
 from tests.webui.conftest import make_spec
 
 
@@ -45,9 +49,63 @@ def test_timeline_puts_overlapping_trials_in_separate_slots(store):
                  ("trial", row.id, "c", 2, params, TrialStatus.RUNNING, t + 20)])
     fig = plots.timeline(store, row.id)
     slots = {n: y for tr in fig.data for n, y in zip(tr.customdata, tr.y)}
-    assert slots == {0: 0, 1: 1, 2: 0}
+    assert slots == {0: "slot 0", 1: "slot 1", 2: "slot 0"}
     assert {tr.name for tr in fig.data} == {"COMPLETED", "RUNNING"}
-    assert fig.layout.yaxis.dtick == 1 and fig.layout.xaxis.type == "date"
+    assert fig.layout.xaxis.type == "date" and fig.layout.yaxis.type == "category"
+
+
+def _bar_ends(fig) -> list[datetime]:
+    return [datetime.fromisoformat(b) + timedelta(milliseconds=ms)
+            for tr in fig.data for b, ms in zip(tr.base, tr.x)]
+
+
+def test_timeline_ends_a_finished_trial_without_finish_time_at_its_last_known_time(store):
+    """An ERROR trial whose end was never recorded used to be drawn to now: a study that
+    ran for a minute an hour ago became an hour wide. It ends at its last result, within
+    the study's own times; only a running trial of a running study extends to now."""
+    row = store.create_study(make_spec("ended"), status=StudyStatus.RUNNING)
+    t = time.time() - 3600
+    params = {"lr": 0.01, "dropout": 0.1, "optimizer": "sgd"}
+    store.apply([("trial", row.id, "a", 0, params, TrialStatus.RUNNING, t),
+                 ("result", row.id, "a", 1, 0.5, {"val_accuracy": 0.5}, t + 5),
+                 ("status", row.id, "a", TrialStatus.COMPLETED, {"value": 0.5}, t + 10),
+                 ("trial", row.id, "b", 1, params, TrialStatus.RUNNING, t + 2),
+                 ("result", row.id, "b", 1, 0.4, {"val_accuracy": 0.4}, t + 30)])
+    store.set_study_status(row.id, StudyStatus.COMPLETED)
+    with store.session() as s:  # b failed, its end never written (as a reaped or lost op leaves it)
+        trial = s.scalars(select(Trial).where(Trial.study_id == row.id, Trial.number == 1)).one()
+        trial.status, trial.finished_at, trial.heartbeat_at = TrialStatus.ERROR, None, None
+        study = s.get(Study, row.id)
+        study.started_at = datetime.utcfromtimestamp(t - 1)
+        study.finished_at = datetime.utcfromtimestamp(t + 60)
+        start, end = study.started_at, study.finished_at
+    fig = plots.timeline(store, row.id)
+    ends = _bar_ends(fig)
+    assert max(ends) <= end and min(datetime.fromisoformat(b) for tr in fig.data for b in tr.base) >= start
+    b_end = {n: e for n, e in zip([n for tr in fig.data for n in tr.customdata], ends)}[1]
+    assert abs((b_end - datetime.utcfromtimestamp(t + 30)).total_seconds()) < 1  # its last result
+    api_fig = hpsearch.api.Study(store, row.id).plot_timeline()  # the notebook draws the same
+    assert max(_bar_ends(api_fig)) <= end
+
+
+def test_timeline_has_one_lane_per_node_and_slot(store):
+    row = store.create_study(make_spec("lanes"), status=StudyStatus.RUNNING)
+    t = time.time() - 100
+    params = {"lr": 0.01, "dropout": 0.1, "optimizer": "sgd"}
+    ops = []
+    for rid, n, node, slot in [("a", 0, "n1" * 28, 0), ("b", 1, "n1" * 28, 1),
+                               ("c", 2, "n2" * 28, 0), ("d", 3, "n1" * 28, 0)]:
+        ops += [("trial", row.id, rid, n, params, TrialStatus.RUNNING, t + n),
+                ("placement", row.id, rid, {"node_id": node, "node_host": "box",
+                                            "node_ip": "10.0.0.1", "slot": slot})]
+    store.apply(ops)
+    fig = plots.timeline(store, row.id)
+    lanes = {n: y for tr in fig.data for n, y in zip(tr.customdata, tr.y)}
+    # two Ray nodes on one host: told apart by their ids
+    assert lanes == {0: "box n1n1n1 · slot 0", 1: "box n1n1n1 · slot 1", 2: "box n2n2n2 · slot 0",
+                     3: "box n1n1n1 · slot 0"}
+    assert list(fig.layout.yaxis.categoryarray) == ["box n1n1n1 · slot 0", "box n1n1n1 · slot 1",
+                                                    "box n2n2n2 · slot 0"]
 
 
 def test_importance_shows_the_sign_of_each_effect(store, filled):

@@ -51,3 +51,26 @@ def test_columns_best_row_page_size_and_jump(client, filled):
     html = client.get(f"/studies/{sid}?per_page=2&page=2").get_data(as_text=True)
     assert "page 2 of 3" in html and 'name="per_page"' in html and 'max="3"' in html
     assert "export-csv" in html and "format=csv" in html
+
+
+def test_worker_column_trial_page_and_api_say_where_a_trial_ran(client, store, filled):
+    from hpsearch.api import Study
+
+    sid = filled["done"]
+    ray_id = next(t.ray_trial_id for t in store.trials(sid) if t.number == 2)
+    store.apply([("placement", sid, ray_id, {"node_id": "ab12cd34" * 7, "node_host": "gpu-box-1",
+                                             "node_ip": "10.0.0.7", "slot": 1})])
+    html = client.get(f"/studies/{sid}?cols=worker").get_data(as_text=True)
+    assert "<th>worker</th>" in html and 'value="worker" checked' in html
+    assert '<td data-col="worker">gpu-box-1 (ab12cd34) · slot 1</td>' in html
+    assert html.count('<td data-col="worker"></td>') == 5  # the others never said
+    page = client.get(f"/studies/{sid}/trials/2").get_data(as_text=True)
+    assert 'id="worker"' in page and "gpu-box-1 (ab12cd34) · slot 1" in page and "10.0.0.7" in page
+    got = client.get(f"/api/v1/studies/{sid}/trials/2").json["worker"]
+    assert got == {"node_id": "ab12cd34" * 7, "host": "gpu-box-1", "ip": "10.0.0.7", "slot": 1,
+                   "label": "gpu-box-1 (ab12cd34) · slot 1"}
+    assert client.get(f"/api/v1/studies/{sid}/trials/1").json["worker"] is None
+    items = client.get(f"/api/v1/studies/{sid}/trials?cols=worker").json["items"]
+    assert [d["columns"]["worker"] for d in items if d["number"] == 2] == ["gpu-box-1 (ab12cd34) · slot 1"]
+    df = Study(store, sid).to_dataframe()
+    assert df.set_index("number").loc[2, "worker"] == "gpu-box-1 (ab12cd34) · slot 1"
