@@ -40,6 +40,18 @@ KINDS = ("uniform", "loguniform", "int", "logint", "choice", "grid")
 Scalar = Any  # a JSON scalar: int, float, str, bool or None
 
 
+def condition_text(p: "Param") -> str:
+    """When ``p`` exists, in words (``"only when kernel is rbf or poly"``); "" if always."""
+    return "only when " + " and ".join(c.describe() for c in p.when) if p.when else ""
+
+
+def _word(value: Any) -> str:
+    """A value as a spec would write it (YAML's true/false/null)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Clause:
     """One condition of ``when``: ``parent`` equals one of ``values``, or lies in [low, high]."""
@@ -54,6 +66,14 @@ class Clause:
             return any(_same(value, v) for v in self.values)
         return ((self.low is None or value >= self.low)
                 and (self.high is None or value <= self.high))
+
+    def describe(self) -> str:
+        """The condition in words: ``kernel is rbf or poly``, ``layers >= 2``."""
+        if self.values is not None:
+            return f"{self.parent} is " + " or ".join(_word(v) for v in self.values)
+        if self.low is not None and self.high is not None:
+            return f"{_word(self.low)} <= {self.parent} <= {_word(self.high)}"
+        return f"{self.parent} >= {_word(self.low)}" if self.low is not None else f"{self.parent} <= {_word(self.high)}"
 
     def to_spec(self) -> Any:
         if self.values is not None:
@@ -333,6 +353,14 @@ class Space:
             if not c.holds(config[c.parent]):
                 return False
         return True
+
+    def inactive_hint(self, name: str, config: dict) -> str | None:
+        """Why parameter ``name`` has no value in ``config``: ``"only when kernel is rbf"``,
+        or None when it is active there (or not a conditional parameter of this space)."""
+        p = next((q for q in self.params if q.name == name), None)
+        if p is None or not p.when or name in config:
+            return None
+        return condition_text(p)
 
     def active_names(self, config: dict) -> list[str]:
         """The parameters that exist in ``config`` (parents are declared first)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpsearch.exceptions import SpecError
-from hpsearch.space import Categorical, Space
+from hpsearch.space import Categorical, Space, condition_text
 from hpsearch.store.models import Study, Trial
 from webui.errors import BadParam
 
@@ -31,6 +31,7 @@ class ParamInfo:
     low: float | None = None
     high: float | None = None
     choices: list[Any] = field(default_factory=list)
+    when: str = ""            # a conditional parameter: "only when kernel is rbf" (else "")
 
     @property
     def numeric(self) -> bool:
@@ -50,9 +51,10 @@ def params_of(study: Study) -> dict[str, ParamInfo]:
     out = {}
     for p in space.params:
         if isinstance(p, Categorical):
-            out[p.name] = ParamInfo(p.name, "choice", choices=list(p.values))
+            out[p.name] = ParamInfo(p.name, "choice", choices=list(p.values), when=condition_text(p))
         else:
-            out[p.name] = ParamInfo(p.name, "range", log=p.log, low=p.low, high=p.high)
+            out[p.name] = ParamInfo(p.name, "range", log=p.log, low=p.low, high=p.high,
+                                    when=condition_text(p))
     return out
 
 

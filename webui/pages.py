@@ -186,7 +186,7 @@ def trial(study_id: int, number: int):
     chart = _fig(plots.trial_metrics(st, study_id, number))
     prev, nxt = reads.neighbours(st, study_id, number)
     return render_template("trial.html", study=queries.study_summary(study_id), trial=detail,
-                           chart=chart, prev=prev, next=nxt)
+                           chart=chart, prev=prev, next=nxt, params=filters.params_of(row))
 
 
 @bp.get("/studies/<int:study_id>/compare")

@@ -111,6 +111,38 @@ def encode(values: Sequence[Any], log: bool = False) -> tuple[list[float], list[
     return [float(index[str(v)]) for v in values], labels
 
 
+INACTIVE = "—"  # a conditional parameter a trial does not use (never a value of its own)
+
+
+def encode_param(rows: Sequence[Row], name: str, log: bool = False
+                 ) -> tuple[list[float], list[str] | None, float | None]:
+    """:func:`encode` for one parameter over ``rows``, with the trials that do not use it
+    (a conditional parameter whose condition failed: absent from their params) kept
+    apart from every value: on a category axis as the last label, ``INACTIVE``; on a
+    numeric axis below the lowest value, at the returned position (else None).
+    """
+    present = [name in r.params for r in rows]
+    raw = [r.params.get(name) for r in rows]
+    if all(present):
+        return (*encode(raw, log=log), None)
+    if not is_numeric(raw):
+        labels = sorted({str(v) for v, p in zip(raw, present) if p})
+        index = {lab: i for i, lab in enumerate(labels)}
+        return ([float(index[str(v)]) if p else float(len(labels)) for v, p in zip(raw, present)],
+                labels + [INACTIVE], None)
+    vals, _ = encode([v if p else None for v, p in zip(raw, present)], log=log)
+    finite = [v for v, p in zip(vals, present) if p and math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    at = lo - 0.15 * ((hi - lo) or 1.0)
+    return [v if p else at for v, p in zip(vals, present)], None, at
+
+
+def linear_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], list[str]]:
+    """``n`` evenly spaced ticks from lo to hi, labelled with 3 significant digits."""
+    vals = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if hi > lo else [lo]
+    return vals, [f"{v:.3g}" for v in vals]
+
+
 def best_index(rows: Sequence[Row], mode: str) -> int:
     pick = max if mode == "max" else min
     return pick(range(len(rows)), key=lambda i: rows[i].value)

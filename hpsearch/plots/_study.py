@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, MAX_SLICE, arr, best_index,
                                     best_so_far, categorical, check_param, empty, encode,
+                                    encode_param, linear_ticks, INACTIVE,
                                     get_study, is_numeric, log_params, log_ticks, metric_title,
                                     param_names, sample, scored, shown_note, title as mktitle,
                                     check_metric, int_axis)
@@ -66,14 +67,17 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
     for name in names:
         raw = [r.params.get(name) for r in shown]
         log = name in logs and is_numeric(raw)
-        vals, labels = encode(raw, log=log)
+        # A trial that does not use a conditional parameter sits on its own "—" tick.
+        vals, labels, inactive_at = encode_param(shown, name, log=log)
         dim: dict[str, Any] = {"label": name + (" (log)" if log else ""), "values": arr(vals)}
         if labels is not None:
             dim.update(tickvals=list(range(len(labels))), ticktext=labels)
-        elif log:
-            finite = [v for v in vals if math.isfinite(v)]
-            if finite:
-                dim.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
+        elif log or inactive_at is not None:
+            finite = [v for v in vals if math.isfinite(v) and v != inactive_at]
+            ticks = (log_ticks if log else linear_ticks)(min(finite), max(finite)) if finite else ([], [])
+            if inactive_at is not None:
+                ticks = ([inactive_at, *ticks[0]], [INACTIVE, *ticks[1]])
+            dim.update(zip(("tickvals", "ticktext"), ticks))
         dims.append(dim)
     ys = arr([r.value for r in shown])
     dims.append({"label": study.metric, "values": ys})
@@ -159,7 +163,11 @@ def slice_plot(store, study_id: int) -> go.Figure:
     # At most four panels a row: six or more side by side leave their labels colliding.
     per_row = min(len(names), 4)
     n_rows = -(-len(names) // per_row)
-    fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=names,
+    # A conditional parameter's panel shows the trials that use it; the title says how
+    # many do not (on a category axis they are the "—" category).
+    unused = {n: sum(n not in r.params for r in shown) for n in names}
+    titles = [n + (f" ({unused[n]} trials do not use it)" if unused[n] else "") for n in names]
+    fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=titles,
                         horizontal_spacing=0.04, vertical_spacing=min(0.15, 0.5 / n_rows))
     ys = arr([r.value for r in shown])
     nums = arr([r.number for r in shown])
@@ -167,7 +175,8 @@ def slice_plot(store, study_id: int) -> go.Figure:
     for i, name in enumerate(names, start=1):
         raw = [r.params.get(name) for r in shown]
         numeric = is_numeric(raw)
-        xs = arr([float("nan") if x is None else x for x in raw]) if numeric else arr([str(x) for x in raw])
+        xs = (arr([float("nan") if x is None else x for x in raw]) if numeric
+              else arr([str(x) if name in r.params else INACTIVE for x, r in zip(raw, shown)]))
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, showlegend=False,
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
                                  text=text, customdata=nums), row=(i - 1) // per_row + 1,
