@@ -62,24 +62,48 @@ class Driver:
 
 class ServingHost:
     """The dispatcher's child that serves declared deployments on Ray Serve (hpsearch/serving.py):
-    started once a deployment is declared, started again if it dies, stopped with the dispatcher."""
+    started once a deployment is declared, started again if it dies, stopped with the dispatcher.
+
+    A watchdog too: the host touches a heartbeat file every second from its main loop; when
+    that file is older than ``HPSEARCH_SERVING_STALE_S`` (or, for a new host, has not been
+    touched within :attr:`STARTUP_S`), the host is hung (frozen, stuck in a call) and is
+    killed with every process of its session (its local Ray and that Ray's workers, the Serve
+    proxy among them) and replaced at once; the fresh host serves every declared deployment
+    again.
+    """
 
     RETRY_S = 10.0
+    STARTUP_S = 180.0  # starting Ray and Serve on a loaded 2-core machine
 
-    def __init__(self, store_url: str, ray_address: str | None):
+    def __init__(self, store_url: str, ray_address: str | None, stale_s: float | None = None):
         self.store_url, self.ray_address = store_url, ray_address
+        self.stale_s = settings().serving_stale_s if stale_s is None else stale_s
         self.proc: subprocess.Popen | None = None
+        self.beat_path: Path | None = None
+        self._started_at = float("-inf")
         self._tried_at = float("-inf")
+        self.replaced = 0
 
     def ensure(self, store: Store) -> None:
         from hpsearch.deployments import declared_count
 
         if self.proc is not None and self.proc.poll() is None:
-            return
+            silent = self.silent_s()
+            if silent is None:
+                return
+            self.replace(silent)
+        elif self.proc is not None:  # it exited: what it started must not hold the port
+            _kill_session(self.proc.pid)
+            self.proc = None
         if time.monotonic() - self._tried_at < self.RETRY_S or declared_count(store) == 0:
             return
         self._tried_at = time.monotonic()
-        cmd = [sys.executable, "-m", "hpsearch.serving", "--exit-with-parent"]
+        run_dir = home() / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.beat_path = run_dir / f"serving-{os.getpid()}.beat"
+        self.beat_path.unlink(missing_ok=True)  # a fresh host has not beaten yet
+        cmd = [sys.executable, "-m", "hpsearch.serving", "--exit-with-parent",
+               "--heartbeat", str(self.beat_path)]
         if self.ray_address:
             cmd += ["--ray-address", self.ray_address]
         log_dir = home() / "logs"
@@ -88,18 +112,53 @@ class ServingHost:
             self.proc = subprocess.Popen(cmd, env={**os.environ, "HPSEARCH_DB": self.store_url},
                                          start_new_session=True, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT)
+        self._started_at = time.time()
         log.info("serving host started (pid %s)", self.proc.pid,
                  extra={"event": "serving.started", "pid": self.proc.pid})
 
+    def silent_s(self) -> float | None:
+        """Seconds the running host has been silent past its allowance; None while it beats."""
+        try:
+            last = self.beat_path.stat().st_mtime if self.beat_path else None
+        except FileNotFoundError:
+            last = None
+        now = time.time()
+        if last is None or last < self._started_at:  # not beaten yet: still starting
+            silent, allowed = now - self._started_at, max(self.stale_s, self.STARTUP_S)
+        else:
+            silent, allowed = now - last, self.stale_s
+        return silent if silent > allowed else None
+
+    def replace(self, silent: float) -> None:
+        """Kill a hung host (SIGKILL: a frozen process ignores anything else) and let
+        :meth:`ensure` start a fresh one now."""
+        pid = self.proc.pid
+        _kill_session(pid)  # the host, its local Ray and that Ray's workers (the Serve proxy)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        self._tried_at = float("-inf")
+        self.replaced += 1
+        log.warning("serving host pid %s silent for %.0f s: killed, starting a fresh one", pid,
+                    silent, extra={"event": "serving.replaced", "pid": pid, "silent_s": round(silent)})
+
     def stop(self, grace_s: float = 20.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
         _kill_group(self.proc, signal.SIGTERM)
         try:
             self.proc.wait(grace_s)
         except subprocess.TimeoutExpired:
-            _kill_group(self.proc, signal.SIGKILL)
+            pass
+        _kill_session(self.proc.pid)  # what is left: a local Ray's workers (the Serve proxy)
+        try:
             self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.beat_path is not None:
+            self.beat_path.unlink(missing_ok=True)
 
 
 class Retention:
@@ -426,6 +485,19 @@ def _kill_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_session(leader: int) -> None:
+    """SIGKILL every process of the session ``leader`` started (a child started with
+    ``start_new_session``): its process group, and the processes that left it for groups of
+    their own (Ray's workers do) but stay in its session."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == leader:
+                    os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _last_line(path: Path, limit: int = 500) -> str:

@@ -139,8 +139,8 @@ class Host:
             app = app_name(row.name)
             try:
                 if row.status == DeploymentStatus.STOPPING:
-                    if app in apps:
-                        serve.delete(app)
+                    if app in apps:  # not waiting for the replicas to go: a stuck replica
+                        serve.delete(app, _blocking=False)  # must not hold the undeploy up
                     dep.remove(self.store, row.name)
                     log.info("undeployed %s", row.name)
                 elif row.status == DeploymentStatus.PENDING \
@@ -153,7 +153,7 @@ class Host:
                            error=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         names = {app_name(r.name) for r in rows}
         for app in apps - names:
-            serve.delete(app)
+            serve.delete(app, _blocking=False)
         self.record_state()
 
     def record_state(self) -> None:
@@ -206,10 +206,25 @@ def _port_lock(port: int):
     return f
 
 
+def beat(path: str | None) -> None:
+    """Touch the heartbeat file the dispatcher watches (``--heartbeat``): this host's main
+    loop is alive. A host that stops beating (frozen, stuck in a call that holds the
+    interpreter) is killed and replaced by its dispatcher (``HPSEARCH_SERVING_STALE_S``)."""
+    if path is None:
+        return
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        Path(path).touch()
+    except OSError:  # noqa: BLE001 - the dispatcher then replaces us, which is the safe side
+        log.warning("could not touch the heartbeat file %s", path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hpsearch.serving", description=__doc__.splitlines()[0])
     p.add_argument("--ray-address", default=None)
     p.add_argument("--exit-with-parent", action="store_true")
+    p.add_argument("--heartbeat", default=None, help="a file touched every second while alive")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock = _port_lock(dep.serve_port())
@@ -230,14 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     while not stop.is_set():
         # A Serve controller call can hang (seen under heavy load): reconcile in a thread, and
         # when it does not come back, exit; the dispatcher starts a fresh host, which serves
-        # every declared deployment again (and drops undeployed ones at once).
+        # every declared deployment again (and drops undeployed ones at once). The main loop
+        # beats while it waits: a frozen process is the dispatcher's to catch.
         worker = threading.Thread(target=_reconcile_once, args=(host,), daemon=True)
         worker.start()
-        worker.join(RECONCILE_TIMEOUT_S)
+        deadline = time.monotonic() + RECONCILE_TIMEOUT_S
+        while worker.is_alive() and time.monotonic() < deadline:
+            beat(args.heartbeat)
+            worker.join(1.0)
         if worker.is_alive():
             log.error("reconcile did not finish in %s s; exiting so that a fresh host takes over",
                       RECONCILE_TIMEOUT_S)
             os._exit(4)
+        beat(args.heartbeat)
         if args.exit_with_parent and os.getppid() != parent:
             break
         stop.wait(RECONCILE_S)

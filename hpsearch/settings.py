@@ -93,6 +93,10 @@ VARIABLES: tuple[Variable, ...] = (
              "service"),
     Variable("HPSEARCH_SERVE_URL", "http://$HPSEARCH_SERVE_HOST:$HPSEARCH_SERVE_PORT",
              "Where the web service forwards checked prediction requests.", "service"),
+    Variable("HPSEARCH_SERVING_STALE_S", "60",
+             "Seconds without a heartbeat from the serving host (deployments) after which its "
+             "dispatcher kills it and starts a fresh one; a new host has at least 180 s for its "
+             "first (starting Ray and Serve).", "service"),
     Variable("HPSEARCH_HEARTBEAT_S", "5",
              "Seconds between a driver's trial heartbeats.", "service"),
     Variable("HPSEARCH_TRIAL_GRACE_S", "120",
@@ -214,6 +218,7 @@ class Settings:
     serve_host: str
     serve_port: int
     serve_url: str
+    serving_stale_s: float
     heartbeat_s: float
     trial_grace_s: float
     write_linger_s: float
@@ -261,6 +266,7 @@ def _build() -> Settings:
         serve_host=serve_host,
         serve_port=serve_port,
         serve_url=_get("HPSEARCH_SERVE_URL") or f"http://{serve_host}:{serve_port}",
+        serving_stale_s=_seconds("HPSEARCH_SERVING_STALE_S", 60.0),
         heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),

@@ -62,7 +62,8 @@ def serve_env(source_db, monkeypatch_module):
     port = _free_port()
     monkeypatch_module.setenv("HPSEARCH_SERVE_PORT", str(port))
     monkeypatch_module.delenv("HPSEARCH_SERVE_URL", raising=False)
-    env = {**os.environ, "HPSEARCH_SERVE_PORT": str(port)}
+    # A serving host silent for 15 s is replaced (the SIGSTOP step below); the default is 60.
+    env = {**os.environ, "HPSEARCH_SERVE_PORT": str(port), "HPSEARCH_SERVING_STALE_S": "15"}
     d = Dispatchers(source_db, env)
     yield d
     d.stop()
@@ -73,6 +74,21 @@ def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+def _serving_host(dispatcher: subprocess.Popen) -> int | None:
+    """The pid of the dispatcher's serving host (``python -m hpsearch.serving``), if running."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == dispatcher.pid and b"hpsearch.serving" in cmd:
+            return int(entry)
+    return None
 
 
 def _wait(fn, timeout: float, what: str):
@@ -175,6 +191,19 @@ def test_deploy_predict_scale_restart_undeploy(source_db, serve_env):
     serve_env.start()
     _wait(lambda: client.post(predict, json={"inputs": x[:2].tolist()},
                               headers=tokens["vic"]).status_code == 200, 300, "serving after the restart")
+
+    # A hung serving host (frozen: SIGSTOP) stops beating; its dispatcher kills it and starts
+    # a fresh one, which serves the deployment again.
+    hung = _serving_host(serve_env.proc)
+    assert hung is not None
+    os.kill(hung, signal.SIGSTOP)
+    fresh = _wait(lambda: (pid := _serving_host(serve_env.proc)) not in (None, hung) and pid, 120,
+                  "the dispatcher to replace the frozen serving host")
+    assert not os.path.exists(f"/proc/{hung}")  # killed and reaped
+    _wait(lambda: client.post(predict, json={"inputs": x[:2].tolist()},
+                              headers=tokens["vic"]).status_code == 200, 300,
+          "serving by the replacement host")
+    assert _serving_host(serve_env.proc) == fresh
 
     # Undeploy: the creator or an admin, not another member.
     assert client.delete("/api/v1/deployments/digits", headers=tokens["bob"]).status_code == 403
