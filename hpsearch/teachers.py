@@ -1,21 +1,20 @@
 """Resolve a spec's ``distill_from: {study: NAME, trial: best|N}`` into a teacher checkpoint.
 
-The teacher is a finished trial of an earlier study with a checkpoint; its family and
-dataset must be this study's (a student learns the teacher's outputs on the same inputs).
+The teacher is a finished trial of an earlier study with a checkpoint, found by
+:func:`hpsearch.transfer.pick` like every ``{study, trial}`` reference (``init_from``,
+export, deployments); its family and dataset must be this study's (a student learns the
+teacher's outputs on the same inputs).
 :func:`check` runs at the door (before a study is written); :func:`resolve` runs when the
 trials are built and hands the trainable ``{"checkpoint": DIR, "config": {...}}``
 (see :mod:`trainables._distill`).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
+from hpsearch import transfer
 from hpsearch.exceptions import NotFoundError, SpecError
-from hpsearch.store import Store, TrialStatus
+from hpsearch.store import Store
 
 FIELD = "fixed.distill_from"
-CHECKPOINT_FILE = "state.pt"  # trainables._harness.CHECKPOINT_FILE (no torch import here)
-_DONE = (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED)
 
 
 def check(spec, store: Store) -> None:
@@ -49,32 +48,11 @@ def resolve(spec, store: Store) -> dict | None:
                                            f"{study.spec.get('dataset')!r}, this study on {spec.dataset!r}"))
     if problems:
         raise SpecError(problems)
-    trial = _pick(store, study, which)
-    checkpoint = trial.checkpoint
-    if not checkpoint or not (Path(checkpoint) / CHECKPOINT_FILE).is_file():
-        raise SpecError(f"trial {trial.number} of {study.name!r} has no checkpoint on this machine",
-                        f"{FIELD}.trial")
-    from hpsearch.trial import trial_seed
-
-    config = {**study.spec.get("fixed", {}), **trial.params, "dataset": study.spec.get("dataset"),
-              "seed": trial_seed(int(study.spec.get("seed", 0)), trial.params)}
-    config.pop("distill_from", None)  # the teacher's own teacher is not needed to run it
-    return {"checkpoint": str(checkpoint), "config": config}
-
-
-def _pick(store: Store, study, which):
-    if which == "best":
-        done = [t for t in store.trials(study.id) if t.status in _DONE and t.value is not None]
-        if not done:
-            raise SpecError(f"study {study.name!r} has no finished trial to teach",
-                            f"{FIELD}.trial")
-        sign = 1 if study.mode == "min" else -1
-        return min(done, key=lambda t: sign * t.value)
+    # The one resolution of {study, trial: best|N} (export, init_from and deploy use it too):
+    # the same "best", the same checks, the same config (a cold-started teacher's architecture).
     try:
-        trial = store.get_trial(study.id, which)
-    except NotFoundError:
-        raise SpecError(f"study {study.name!r} has no trial {which}", f"{FIELD}.trial") from None
-    if trial.status not in _DONE:
-        raise SpecError(f"trial {which} of {study.name!r} is {trial.status}, not finished",
-                        f"{FIELD}.trial")
-    return trial
+        tm = transfer.pick(store, study.id, which, field=f"{FIELD}.trial")
+    except NotFoundError as exc:
+        raise SpecError(str(exc), f"{FIELD}.trial") from None
+    config = {k: v for k, v in tm.config.items() if k != "distill_from"}  # not needed to run it
+    return {"checkpoint": tm.checkpoint, "config": config}

@@ -1,7 +1,8 @@
 """A finished trial as a model: which trial, its full config, its checkpoint (no torch here).
 
-Export, cold start (``init_from``) and deployments all start from a
-:class:`TrialModel`, found by :func:`pick`::
+Export, cold start (``init_from``), distillation's teacher (``distill_from``) and
+deployments all start from a :class:`TrialModel`, found by :func:`pick` (one meaning of
+``{study, trial: best|N}``)::
 
     >>> tm = pick(store, "cnn-digits", "best")          # doctest: +SKIP
     >>> tm.family, tm.trial, tm.checkpoint               # doctest: +SKIP

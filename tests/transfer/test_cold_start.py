@@ -41,6 +41,11 @@ def test_trials_start_from_the_source_weights(source_db, tmp_path):
     assert first["start_val_loss"] == pytest.approx(src_last["val_loss"], rel=1e-6)
     # The trials ran with the source's architecture (not the family's defaults).
     assert pick(store, row.id, 0).config["channels"] == 8
+    # ...and so does a teacher taken from it (distill_from resolves {study, trial} as pick does).
+    from hpsearch import teachers
+    from hpsearch.spec import validate
+    student = validate(cnn_spec("student", fixed={"epochs": 1, "distill_from": {"study": "cnn-finetune"}}))
+    assert teachers.resolve(student, store)["config"]["channels"] == 8
 
     # Deleting the source study breaks neither the record nor the new study's models.
     copy_db = tmp_path / "copy.db"
