@@ -27,12 +27,29 @@ __all__ = ["optimization_history", "parallel_coordinates", "param_importance", "
 
 def warm_up() -> None:
     """Import the heavy libraries a chart needs in a background thread (a server calls this
-    at start so that its first importance chart does not pay for the import)."""
-    import importlib
+    at start so that its first importance chart does not pay for the import, nor its first
+    figure for plotly's validators: loaded lazily, they cost about a second the first time)."""
     import threading
 
-    threading.Thread(target=importlib.import_module, args=("sklearn.ensemble",),
-                     name="hpsearch-plots-warm-up", daemon=True).start()
+    threading.Thread(target=_warm, name="hpsearch-plots-warm-up", daemon=True).start()
+
+
+def _warm() -> None:
+    import pandas  # noqa: F401 - before any figure (see webui/cache.py figures_ready)
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["a", "b"])
+    fig.add_trace(go.Scatter(x=[1], y=[1], mode="markers", marker={"color": [1]}), row=1, col=1)
+    fig.add_trace(go.Bar(x=[1], y=["a"], orientation="h"), row=1, col=2)
+    fig.update_xaxes(type="log", nticks=5)
+    fig.update_yaxes(title_text="y")
+    fig.update_layout(title={"text": "t", "subtitle": {"text": "s"}})
+    go.Figure(go.Parcoords(dimensions=[{"label": "a", "values": [1]}], line={"color": [1]}))
+    go.Figure(go.Contour(x=[1], y=[1], z=[[1]], colorbar={"title": {"text": "c"}})).to_json()
+    fig.add_annotation(text="x", showarrow=False)
+    fig.to_json()
+    import sklearn.ensemble  # noqa: F401
 
 
 # The per-study charts by name: the web API's /plots/<name> and the study page, which shows

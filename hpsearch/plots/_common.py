@@ -164,6 +164,43 @@ def sample(rows: Sequence[Row], cap: int, mode: str, keep_best: int = 1) -> list
     return [rows[i] for i in sorted(keep)]
 
 
+def frame(store, study_id: int):
+    """The study's scored trials as columns (hpsearch/store/frames.py): kept up to date in SQL
+    as trials end, so a chart of 100,000 trials reads one row instead of decoding them all."""
+    from hpsearch.store import frames
+
+    return frames.load(store, study_id)
+
+
+def frame_names(study: Study, fr) -> list[str]:
+    """The space's parameter names in spec order, then any others the frame's trials carry."""
+    space = space_of(study)
+    names: dict[str, None] = dict.fromkeys(space.names if space else [])
+    for k in fr.params:
+        names.setdefault(k, None)
+    return list(names)
+
+
+def sample_idx(values: np.ndarray, cap: int, mode: str, keep_best: int = 1) -> np.ndarray:
+    """:func:`sample` over a frame's values: the indices of at most ``cap`` rows (the
+    ``keep_best`` best, then an even stride over the rest), in trial order."""
+    n = len(values)
+    if n <= cap:
+        return np.arange(n)
+    ranked = np.argsort(-values if mode == "max" else values, kind="stable")
+    keep = ranked[:keep_best]
+    rest = np.setdiff1d(np.arange(n), keep, assume_unique=True)
+    room = cap - len(keep)
+    step = len(rest) / room
+    picks = rest[np.floor(np.arange(room) * step).astype(np.int64)]
+    return np.unique(np.concatenate([keep, picks]))
+
+
+def best_idx(values: np.ndarray, mode: str) -> int:
+    """The best row of a frame (ties: the lowest trial number, as the read model's best)."""
+    return int(np.argmax(values) if mode == "max" else np.argmin(values))
+
+
 def shown_note(shown: int, total: int, verb: str = "shown") -> str:
     return f"{shown:,} of {total:,} trials {verb} (an even sample, the best kept)" if shown < total else ""
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sqlalchemy import func, select
 
-from hpsearch.plots._common import (best_so_far, check_metric, empty, get_study, int_axis,
-                                    metric_title, scored)
+from hpsearch.plots._common import (best_idx, check_metric, empty, frame, get_study, int_axis,
+                                    metric_title)
 from hpsearch.plots._common import title as title_dict
-from hpsearch.store.models import Result, Trial, TrialStatus
-from hpsearch.store.queries import NOT_METRICS, best_trial, last_reported
+from hpsearch.store.models import Result, Study, Trial, TrialStatus
+from hpsearch.store.queries import NOT_METRICS, last_reported
 
 MAX_POINTS_PER_TRIAL = 200
 MAX_CURVES = 50
@@ -46,22 +47,39 @@ def _curves(store, trial_ids: list[int], metric: str | None = None
         return out
 
 
-def _pick_curves(rows: list, mode: str, best: int | None) -> list:
+def _pick_curves(ids: np.ndarray, values: np.ndarray, mode: str, best: int | None) -> np.ndarray:
     """The best trial (id ``best``), the ten best, then an even sample of the rest, up to
-    MAX_CURVES.
-
-    ``rows`` are (id, number, status, value) of trials that reported.
-    """
-    with_value = [r for r in rows if r[3] is not None and math.isfinite(r[3])]
-    ranked = sorted(with_value, key=lambda r: r[3], reverse=mode == "max")
-    keep = {r[0] for r in ranked[:10]} | ({best} if best is not None else set())
-    rest = [r for r in rows if r[0] not in keep]
+    MAX_CURVES: their positions in ``ids`` (trials that reported, by number; ``values``:
+    their values, NaN where none), in that order."""
+    finite = np.flatnonzero(np.isfinite(values))
+    ranked = finite[np.argsort(-values[finite] if mode == "max" else values[finite], kind="stable")]
+    keep = set(ranked[:10].tolist())
+    if best is not None:
+        keep.update(np.flatnonzero(ids == best).tolist())
+    rest = np.setdiff1d(np.arange(len(ids)), np.fromiter(keep, dtype=np.int64, count=len(keep)))
     room = MAX_CURVES - len(keep)
     if len(rest) > room:
         step = len(rest) / room
-        rest = [rest[int(k * step)] for k in range(room)]
-    keep.update(r[0] for r in rest)
-    return [r for r in rows if r[0] in keep]
+        rest = rest[np.floor(np.arange(room) * step).astype(np.int64)]
+    keep.update(rest.tolist())
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+def _reported(store, study: Study, fr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, numbers, values) of the trials that reported, by number: the scored ones from the
+    study's frame (their value comes from a report; one whose value is not finite has no
+    curve worth picking), the others (running, failed) read here."""
+    with store.engine.connect() as conn:
+        others = conn.execute(select(Trial.id, Trial.number, Trial.value)
+                              .where(Trial.study_id == study.id,
+                                     Trial.status.not_in(TrialStatus.SCORED),
+                                     Trial.iterations > 0)).all()
+    ids = np.concatenate([fr.ids, np.array([r[0] for r in others], dtype=np.int64)])
+    numbers = np.concatenate([fr.numbers, np.array([r[1] for r in others], dtype=np.int64)])
+    values = np.concatenate([fr.values, np.array([np.nan if r[2] is None else r[2] for r in others],
+                                                 dtype=np.float64)])
+    order = np.argsort(numbers, kind="stable")
+    return ids[order], numbers[order], values[order]
 
 
 def learning_curves(store, study_id: int, metric: str | None = None) -> go.Figure:
@@ -74,24 +92,26 @@ def learning_curves(store, study_id: int, metric: str | None = None) -> go.Figur
     study = get_study(store, study_id)
     metric = check_metric(store, study, metric)
     title = f"Learning curves: {study.name}" + (f" ({metric})" if metric else "")
-    with store.session() as s:
-        rows = list(s.execute(select(Trial.id, Trial.number, Trial.status, Trial.value)
-                              .where(Trial.study_id == study.id, Trial.iterations > 0)
-                              .order_by(Trial.number)))
-    best = best_trial(store, study)
-    best_id = best.id if best is not None else None
-    picked = _pick_curves(rows, study.mode, best_id)
-    curves = _curves(store, [r[0] for r in picked], metric)
+    fr = frame(store, study.id)  # the scored trials' columns: no 100,000-row read here
+    best_id = int(fr.ids[best_idx(fr.values, study.mode)]) if len(fr) else None
+    ids, numbers, values = _reported(store, study, fr)
+    pos = _pick_curves(ids, values, study.mode, best_id)
+    picked_ids = [int(i) for i in ids[pos]]
+    with store.engine.connect() as conn:
+        statuses = dict(conn.execute(select(Trial.id, Trial.status)
+                                     .where(Trial.id.in_(picked_ids))).all()) if picked_ids else {}
+    picked = [(tid, int(numbers[k]), statuses.get(tid)) for tid, k in zip(picked_ids, pos)]
+    curves = _curves(store, picked_ids, metric)
     if not curves:
         return empty(title, study)
-    note = (f"{len(picked):,} of {len(rows):,} trials shown (the 10 best and an even sample)"
-            if len(picked) < len(rows) else "")
+    note = (f"{len(picked):,} of {len(ids):,} trials shown (the 10 best and an even sample)"
+            if len(picked) < len(ids) else "")
     last = max((xs[-1] for xs, _ in curves.values() if xs), default=None)
     fig = go.Figure(layout={"title": title_dict(title, note),
                             "xaxis": {"title": {"text": "iteration"}, **int_axis(last)},
                             "yaxis": {"title": {"text": metric or metric_title(study)}},
                             "meta": {"metric": metric or study.metric}})
-    for tid, number, status, _ in picked:
+    for tid, number, status in picked:
         if tid not in curves or tid == best_id:
             continue
         xs, ys = curves[tid]
@@ -206,12 +226,12 @@ def compare_history(store, study_ids: list[int], metric: str | None = None) -> g
     drawn = 0
     for row, key in enumerate(keys, start=1):
         for study in groups[key]:
-            rows = scored(store, study.id, params=False)
-            if not rows:
+            fr = frame(store, study.id)
+            if not len(fr):
                 continue
-            bests = best_so_far([r.value for r in rows], study.mode)
-            keep = sorted({0, len(rows) - 1} | {i for i in range(1, len(rows)) if bests[i] != bests[i - 1]})
-            fig.add_trace(go.Scatter(x=[rows[i].number for i in keep], y=[bests[i] for i in keep],
+            bests = (np.maximum if study.mode == "max" else np.minimum).accumulate(fr.values)
+            keep = np.unique(np.r_[0, len(fr) - 1, np.flatnonzero(bests[1:] != bests[:-1]) + 1])
+            fig.add_trace(go.Scatter(x=fr.numbers[keep], y=bests[keep],
                                      mode="lines", line={"shape": "hv"}, meta=study.id,
                                      name=f"{study.name} ({metric_title(study)})"), row=row, col=1)
             drawn += 1

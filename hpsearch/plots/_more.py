@@ -5,9 +5,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, get_study,
-                                    is_numeric, log_params, metric_title, param_names,
-                                    sample, scored, shown_note, title as mktitle)
+from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, frame, frame_names,
+                                    get_study, is_numeric, log_params, metric_title,
+                                    sample_idx, shown_note, title as mktitle)
 from hpsearch.status import TrialStatus
 from hpsearch.store.models import utcnow
 from hpsearch.store.queries import last_reported, trial_spans
@@ -31,16 +31,20 @@ def edf(store, study_ids: int | list[int], metric: str | None = None) -> go.Figu
     label = None
     for study in studies:
         m = check_metric(store, study, metric)
-        rows = last_reported(store, study.id, m) if m else scored(store, study.id, params=False)
-        if not rows:
+        if m:
+            values = np.asarray([r.value for r in last_reported(store, study.id, m)], dtype=float)
+        else:
+            values = frame(store, study.id).values
+        if not len(values):
             continue
-        values = np.sort(np.asarray([r.value for r in rows], dtype=float))
+        n_trials = len(values)
+        values = np.sort(values)
         share = np.arange(1, len(values) + 1) / len(values)
         if len(values) > MAX_EDF_POINTS:  # even quantiles, the extremes kept
             keep = np.unique(np.linspace(0, len(values) - 1, MAX_EDF_POINTS).round().astype(int))
             values, share = values[keep], share[keep]
         fig.add_trace(go.Scatter(x=values, y=share, mode="lines", line={"shape": "hv"},
-                                 name=f"{study.name} ({len(rows):,} trials)", meta=study.id))
+                                 name=f"{study.name} ({n_trials:,} trials)", meta=study.id))
         label = m or metric_title(study)
     if not fig.data:
         return empty(title, studies[0] if len(studies) == 1 else None)
@@ -54,19 +58,21 @@ def rank_plot(store, study_id: int) -> go.Figure:
     parameter a panel). At most MAX_SLICE trials (an even sample, the best kept)."""
     study = get_study(store, study_id)
     title = f"Rank: {study.name}"
-    rows = scored(store, study.id)
-    names = param_names(study, rows)
-    if not rows or not names:
+    fr = frame(store, study.id)
+    names = frame_names(study, fr)
+    if not len(fr) or not names:
         return empty(title, study)
-    order = sorted(range(len(rows)), key=lambda i: rows[i].value, reverse=study.mode == "max")
-    rank = {rows[i].number: k + 1 for k, i in enumerate(order)}
-    shown = sample(rows, MAX_SLICE, study.mode)
+    order = np.argsort(-fr.values if study.mode == "max" else fr.values, kind="stable")
+    ranks_all = np.empty(len(fr), dtype=np.int64)
+    ranks_all[order] = np.arange(1, len(fr) + 1)
+    picked = sample_idx(fr.values, MAX_SLICE, study.mode)
+    shown = fr.rows(picked)
     per_row = min(len(names), 4)
     n_rows = -(-len(names) // per_row)
     fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=names,
                         horizontal_spacing=0.04, vertical_spacing=min(0.15, 0.5 / n_rows))
     nums = arr([r.number for r in shown])
-    ranks = arr([rank[r.number] for r in shown])
+    ranks = ranks_all[picked]
     logs = log_params(study)
     for i, name in enumerate(names):
         raw = [r.params.get(name) for r in shown]
@@ -83,7 +89,7 @@ def rank_plot(store, study_id: int) -> go.Figure:
     for r in range(1, n_rows + 1):
         fig.update_yaxes(title_text="rank (1 = best)", autorange="reversed", row=r, col=1)
     fig.update_xaxes(nticks=5)
-    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))),
+    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(fr))),
                       height=max(380, 300 * n_rows + 80))
     return fig
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hpsearch.plots._common import (GRID, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS, MAX_SLICE, arr, best_index,
-                                    best_so_far, categorical, check_param, empty, encode,
-                                    encode_param, linear_ticks, INACTIVE,
-                                    get_study, is_numeric, log_params, log_ticks, metric_title,
-                                    param_names, sample, scored, shown_note, title as mktitle,
-                                    check_metric, int_axis)
+from hpsearch.plots._common import (GRID, INACTIVE, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS,
+                                    MAX_SLICE, arr, best_idx, categorical, check_metric, empty,
+                                    encode, encode_param, frame, frame_names, get_study, int_axis,
+                                    is_numeric, linear_ticks, log_params, log_ticks, metric_title,
+                                    sample_idx, shown_note, title as mktitle)
 from hpsearch.store.queries import last_reported
 
 
@@ -26,25 +26,30 @@ def optimization_history(store, study_id: int, metric: str | None = None) -> go.
     """
     study = get_study(store, study_id)
     metric = check_metric(store, study, metric)
-    rows = (last_reported(store, study.id, metric) if metric
-            else scored(store, study.id, params=False))
     title = f"Optimization history: {study.name}" + (f" ({metric})" if metric else "")
-    if not rows:
+    if metric:
+        rows = last_reported(store, study.id, metric)
+        numbers = np.asarray([r.number for r in rows], dtype=np.int64)
+        values = np.asarray([r.value for r in rows], dtype=np.float64)
+    else:
+        fr = frame(store, study.id)
+        numbers, values = fr.numbers, fr.values
+    if not len(values):
         return empty(title, study)
-    shown = sample(rows, MAX_MARKERS, study.mode)
-    bests = best_so_far([r.value for r in rows], study.mode)
-    steps = [i for i in range(len(rows)) if i == 0 or bests[i] != bests[i - 1]] + [len(rows) - 1]
-    steps = sorted(set(steps))
-    fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(rows))),
-                            "xaxis": {"title": {"text": "trial"}, **int_axis(rows[-1].number)},
+    shown = sample_idx(values, MAX_MARKERS, study.mode)
+    fig = go.Figure(layout={"title": mktitle(title, shown_note(len(shown), len(values))),
+                            "xaxis": {"title": {"text": "trial"}, **int_axis(int(numbers[-1]))},
                             "yaxis": {"title": {"text": metric or metric_title(study)}},
                             "meta": {"metric": metric or study.metric}})
-    nums = arr([r.number for r in shown])
-    fig.add_trace(go.Scatter(x=nums, y=arr([r.value for r in shown]), customdata=nums,
+    nums = numbers[shown]
+    fig.add_trace(go.Scatter(x=nums, y=values[shown], customdata=nums,
                              mode="markers", name="value", marker={"size": 5},
                              hovertemplate="trial %{x}: %{y}<extra>click to open</extra>"))
     if metric is None:
-        fig.add_trace(go.Scatter(x=[rows[i].number for i in steps], y=[bests[i] for i in steps],
+        bests = (np.maximum if study.mode == "max" else np.minimum).accumulate(values)
+        steps = np.flatnonzero(np.r_[True, bests[1:] != bests[:-1]])
+        steps = np.unique(np.r_[steps, len(values) - 1])
+        fig.add_trace(go.Scatter(x=numbers[steps], y=bests[steps],
                                  mode="lines", name="best so far", line={"shape": "hv"}))
     return fig
 
@@ -57,11 +62,12 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
     """
     study = get_study(store, study_id)
     title = f"Parallel coordinates: {study.name}"
-    rows = scored(store, study.id)
-    names = param_names(study, rows)
-    if not rows or not names:
+    fr = frame(store, study.id)
+    names = frame_names(study, fr)
+    if not len(fr) or not names:
         return empty(title, study)
-    shown = sample(rows, MAX_LINES, study.mode, keep_best=MAX_LINES // 10)
+    picked = sample_idx(fr.values, MAX_LINES, study.mode, keep_best=MAX_LINES // 10)
+    shown = fr.rows(picked)
     logs = log_params(study)
     dims = []
     for name in names:
@@ -79,12 +85,12 @@ def parallel_coordinates(store, study_id: int) -> go.Figure:
                 ticks = ([inactive_at, *ticks[0]], [INACTIVE, *ticks[1]])
             dim.update(zip(("tickvals", "ticktext"), ticks))
         dims.append(dim)
-    ys = arr([r.value for r in shown])
+    ys = fr.values[picked]
     dims.append({"label": study.metric, "values": ys})
     line = {"color": ys, "colorscale": "Viridis", "showscale": True,
             "reversescale": study.mode == "min"}
     return go.Figure(go.Parcoords(dimensions=dims, line=line),
-                     layout={"title": mktitle(title, shown_note(len(shown), len(rows)))})
+                     layout={"title": mktitle(title, shown_note(len(shown), len(fr)))})
 
 
 def param_importance(store, study_id: int) -> go.Figure:
@@ -96,13 +102,14 @@ def param_importance(store, study_id: int) -> go.Figure:
     """
     study = get_study(store, study_id)
     title = f"Parameter importance (random-forest impurity estimate): {study.name}"
-    rows = scored(store, study.id)
-    names = param_names(study, rows)
-    if len(rows) < 2 or not names:
+    fr = frame(store, study.id)
+    names = frame_names(study, fr)
+    if len(fr) < 2 or not names:
         return empty(title, study)
     from sklearn.ensemble import RandomForestRegressor  # heavy: only when drawn
 
-    fit = sample(rows, MAX_FIT_ROWS, study.mode)
+    fit = fr.rows(sample_idx(fr.values, MAX_FIT_ROWS, study.mode))
+    total = len(fr)
     cols = [encode([r.params.get(n) for r in fit])[0] for n in names]
     X = [[(0.0 if math.isnan(c[i]) else c[i]) for c in cols] for i in range(len(fit))]
     y = [r.value for r in fit]
@@ -113,7 +120,7 @@ def param_importance(store, study_id: int) -> go.Figure:
     forest.fit(X, y)
     signs = effect_signs(names, fit, study.mode)
     pairs = sorted(zip(names, forest.feature_importances_), key=lambda t: t[1])
-    note = shown_note(len(fit), len(rows), "fitted")
+    note = shown_note(len(fit), total, "fitted")
     note = "; ".join(filter(None, [note, "colour: the effect's sign (rank correlation)"]))
     colours = {1: "#2e7d32", -1: "#c62828", 0: "#9e9e9e"}
     words = {1: "raising it improves", -1: "raising it worsens", 0: "no monotone effect"}
@@ -154,11 +161,11 @@ def slice_plot(store, study_id: int) -> go.Figure:
     """The value against each parameter, one panel per parameter (log axes for log params)."""
     study = get_study(store, study_id)
     title = f"Slice plot: {study.name}"
-    rows = scored(store, study.id)
-    names = param_names(study, rows)
-    if not rows or not names:
+    fr = frame(store, study.id)
+    names = frame_names(study, fr)
+    if not len(fr) or not names:
         return empty(title, study)
-    shown = sample(rows, MAX_SLICE, study.mode)
+    shown = fr.rows(sample_idx(fr.values, MAX_SLICE, study.mode))
     logs = log_params(study)
     # At most four panels a row: six or more side by side leave their labels colliding.
     per_row = min(len(names), 4)
@@ -186,23 +193,40 @@ def slice_plot(store, study_id: int) -> go.Figure:
     for r in range(1, n_rows + 1):
         fig.update_yaxes(title_text=metric_title(study), row=r, col=1)
     fig.update_xaxes(nticks=5, tickangle=0)
-    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(rows))),
+    fig.update_layout(title=mktitle(title, shown_note(len(shown), len(fr))),
                       height=max(380, 300 * n_rows + 80))
     return fig
 
 
-def _bins(values: list[float], labels: list[str] | None) -> tuple[list[float], list[int]]:
-    """Cell centres and each value's cell: one cell per category, else GRID equal cells."""
+def _bins(values: np.ndarray, labels: list[str] | None) -> tuple[list[float], np.ndarray]:
+    """Cell centres and each value's cell (-1: none): one cell per category, else GRID equal
+    cells."""
     if labels is not None:
-        return [float(i) for i in range(len(labels))], [int(v) for v in values]
-    finite = [v for v in values if math.isfinite(v)]
-    lo, hi = min(finite), max(finite)
+        cells = np.where(np.isfinite(values), values, -1).astype(np.int64)
+        return [float(i) for i in range(len(labels))], cells
+    finite = values[np.isfinite(values)]
+    lo, hi = float(finite.min()), float(finite.max())
     if hi == lo:
-        return [lo], [0 if math.isfinite(v) else -1 for v in values]
+        return [lo], np.where(np.isfinite(values), 0, -1)
     width = (hi - lo) / GRID
     centres = [lo + (k + 0.5) * width for k in range(GRID)]
-    cells = [min(GRID - 1, int((v - lo) / width)) if math.isfinite(v) else -1 for v in values]
+    with np.errstate(invalid="ignore"):
+        cells = np.where(np.isfinite(values),
+                         np.minimum(GRID - 1, np.floor((values - lo) / width)), -1).astype(np.int64)
     return centres, cells
+
+
+def _coords(col, log: bool) -> tuple[np.ndarray, list[str] | None]:
+    """A frame column as drawn: numbers (log10 when ``log``; NaN when missing), or codes and
+    labels."""
+    if col is None:
+        return np.zeros(0), None
+    if not col.numeric:
+        return np.where(col.codes < 0, np.nan, col.codes).astype(float), col.labels
+    if not log:
+        return col.numbers, None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(col.numbers > 0, np.log10(col.numbers), np.nan), None
 
 
 def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.Figure:
@@ -213,65 +237,67 @@ def contour(store, study_id: int, params: tuple[str, str] | None = None) -> go.F
     Raises ValueError for a parameter the study does not have.
     """
     study = get_study(store, study_id)
-    rows = scored(store, study.id)
-    names = param_names(study, rows)
+    fr = frame(store, study.id)
+    names = frame_names(study, fr)
     if params is None:
         cats = categorical(study)
-        numeric = [n for n in names if n not in cats and is_numeric([r.params.get(n) for r in rows])]
+        numeric = [n for n in names if n not in cats and (n not in fr.params or fr.params[n].numeric)]
         params = tuple(numeric[:2]) if len(numeric) >= 2 else tuple(names[:2])  # type: ignore[assignment]
     else:
         for name in params:
-            check_param(study, rows, name)
+            if name not in names:
+                raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(names) or 'none'}")
         if len(params) != 2 or params[0] == params[1]:
             raise ValueError(f"contour needs two different parameters, got {list(params)}")
     title = f"Contour: {study.name}" + (f" ({params[0]} × {params[1]})" if len(params) == 2 else "")
-    if len(rows) < 2 or len(params) != 2:
+    if len(fr) < 2 or len(params) != 2:
         return empty(title, study)
     a, b = params
     logs = log_params(study)
-    xa = [r.params.get(a) for r in rows]
-    ya = [r.params.get(b) for r in rows]
-    xlog, ylog = a in logs and is_numeric(xa), b in logs and is_numeric(ya)
-    xs, xl = encode(xa, log=xlog)
-    ys, yl = encode(ya, log=ylog)
-    if not any(math.isfinite(v) for v in xs) or not any(math.isfinite(v) for v in ys):
+    ca, cb = fr.params.get(a), fr.params.get(b)
+    xlog = a in logs and ca is not None and ca.numeric
+    ylog = b in logs and cb is not None and cb.numeric
+    xs, xl = _coords(ca, xlog)
+    ys, yl = _coords(cb, ylog)
+    if not np.isfinite(xs).any() or not np.isfinite(ys).any():
         return empty(title, study)
     xc, xcell = _bins(xs, xl)
     yc, ycell = _bins(ys, yl)
-    pick = max if study.mode == "max" else min
-    z: list[list[float | None]] = [[None] * len(xc) for _ in yc]
-    for i, r in enumerate(rows):
-        cx, cy = xcell[i], ycell[i]
-        if cx >= 0 and cy >= 0:
-            old = z[cy][cx]
-            z[cy][cx] = r.value if old is None else pick(old, r.value)
+    # Each cell's best value
+    ok = (xcell >= 0) & (ycell >= 0)
+    better = np.maximum if study.mode == "max" else np.minimum
+    z = np.full((len(yc), len(xc)), -np.inf if study.mode == "max" else np.inf)
+    better.at(z, (ycell[ok], xcell[ok]), fr.values[ok])
+    z[np.isinf(z)] = np.nan
+
     # Axes stay linear in the drawn coordinates (log10 for log params) so that the
     # contour's cells are even; log params get power-of-ten ticks instead.
-    def axis(label: str, log: bool, labels: list[str] | None, vals: list[float]) -> dict:
+    def axis(label: str, log: bool, labels: list[str] | None, vals: np.ndarray) -> dict:
         ax: dict[str, Any] = {"title": {"text": label + (" (log)" if log else "")}}
         if labels is not None:
             ax.update(tickvals=list(range(len(labels))), ticktext=labels)
         elif log:
-            finite = [v for v in vals if math.isfinite(v)]
-            ax.update(zip(("tickvals", "ticktext"), log_ticks(min(finite), max(finite))))
+            finite = vals[np.isfinite(vals)]
+            ax.update(zip(("tickvals", "ticktext"), log_ticks(float(finite.min()), float(finite.max()))))
         return ax
 
-    idx = list(range(len(rows)))
-    if len(idx) > MAX_MARKERS // 2:
-        best = best_index(rows, study.mode)
-        step = len(idx) / (MAX_MARKERS // 2)
-        idx = sorted({best} | {int(k * step) for k in range(MAX_MARKERS // 2)})
+    n = len(fr)
+    idx = np.arange(n)
+    if n > MAX_MARKERS // 2:
+        step = n / (MAX_MARKERS // 2)
+        idx = np.unique(np.r_[best_idx(fr.values, study.mode),
+                              np.floor(np.arange(MAX_MARKERS // 2) * step).astype(np.int64)])
     note = "colour: the best value in each cell" + (
-        "; dots: " + shown_note(len(idx), len(rows)) if len(idx) < len(rows) else "")
+        "; dots: " + shown_note(len(idx), n) if len(idx) < n else "")
     fig = go.Figure(layout={"title": mktitle(title, note), "xaxis": axis(a, xlog, xl, xs),
                             "yaxis": axis(b, ylog, yl, ys)})
-    fig.add_trace(go.Contour(x=xc, y=yc, z=arr([[float("nan") if v is None else v for v in row]
-                                                  for row in z]), connectgaps=True, colorscale="Viridis",
+    fig.add_trace(go.Contour(x=xc, y=yc, z=z, connectgaps=True, colorscale="Viridis",
                              reversescale=study.mode == "min", name=study.metric,
                              colorbar={"title": {"text": study.metric}}))
-    fig.add_trace(go.Scatter(x=arr([xs[i] for i in idx]), y=arr([ys[i] for i in idx]),
+    nums = fr.numbers[idx]
+    fig.add_trace(go.Scatter(x=xs[idx], y=ys[idx],
                              mode="markers", showlegend=False, name="trials",
-                             text=arr([f"trial {rows[i].number}" for i in idx]),
-                             customdata=arr([rows[i].number for i in idx]),
+                             text=arr([f"trial {k}" for k in nums]),
+                             customdata=nums,
                              marker={"color": "black", "size": 4, "opacity": 0.6}))
     return fig

@@ -8,8 +8,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hpsearch.status import DeploymentStatus, StudyStatus, TrialStatus  # noqa: F401 - re-exported
@@ -97,6 +97,21 @@ class Trial(Base):
     slot: Mapped[int | None] = mapped_column(Integer)
 
     study: Mapped[Study] = relationship(back_populates="trials")
+
+
+class StudyFrameRow(Base):
+    """A study's scored trials as columns, what its charts read (hpsearch/store/frames.py):
+    kept up to date as trials end and when the study ends; ``marker`` says which state of
+    the trials it holds, so a reader refreshes a stale one instead of drawing from it."""
+
+    __tablename__ = "study_frames"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    marker: Mapped[str] = mapped_column(String(100))
+    trials: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class DispatcherBeat(Base):

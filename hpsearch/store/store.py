@@ -1,6 +1,7 @@
 """A thin, careful layer over SQLAlchemy (one session scope; errors become StorageError)."""
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import time
@@ -18,6 +19,8 @@ from hpsearch.exceptions import ConfigError, ConflictError, NotFoundError, SpecE
 from hpsearch.settings import settings
 from hpsearch.store.models import (DispatcherBeat, Result, Study, StudyStatus, Trial, TrialEvent,
                                    TrialStatus, utcnow)
+
+log = logging.getLogger("hpsearch.store")
 
 # A dispatcher whose heartbeat is older than this is taken for gone.
 DISPATCHER_ALIVE_S = 30.0
@@ -353,6 +356,18 @@ class Store:
             values["error"] = error
         with self.session(write=True) as s:
             s.execute(update(Study).where(Study.id == study_id).values(**values))
+        if status in StudyStatus.FINISHED:
+            self.refresh_frame(study_id)
+
+    def refresh_frame(self, study_id: int) -> None:
+        """Bring the study's chart frame up to date (hpsearch/store/frames.py): when it ends,
+        so that its charts never rebuild it at first view. A failure only costs that view."""
+        from hpsearch.store import frames
+
+        try:
+            frames.refresh(self, study_id)
+        except Exception as exc:  # noqa: BLE001 - the study's end must not fail over a chart
+            log.warning("chart frame of study %s not refreshed: %s", study_id, exc)
 
     def request_cancel(self, study_id: int) -> str:
         """Cancel a queued study now, or ask the driver of a running one to stop."""
@@ -404,6 +419,9 @@ class Store:
                 raise NotFoundError(f"no study {study_id!r}")
             s.delete(study)
         from hpsearch.media import remove_study_media
+        from hpsearch.store import frames
+
+        frames.forget(study_id)  # its study_frames row went with it (ON DELETE CASCADE)
 
         remove_study_media(study_id)  # the files; their rows went with the trials
 

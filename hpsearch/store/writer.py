@@ -424,6 +424,7 @@ class Writer:
         self.write_latencies: collections.deque[float] = collections.deque(maxlen=10000)
         self._ids: dict[tuple[int, str], int] = {}  # (study, Ray trial id) -> trial id
         self._hurry = threading.Event()  # set by flush()/close(): write without lingering
+        self._frames = None  # hpsearch.store.frames.FrameKeeper, started by the first trial end
         self.linger_s = settings().write_linger_s  # batch writes for this long under load
         if self.journal is not None and self.journal.exists():
             self._replay_journal()
@@ -455,6 +456,29 @@ class Writer:
         self._hurry.set()
         self.q.put(None)
         self._thread.join(5)
+        if self._frames is not None:
+            self._frames.close()
+
+    def _ended(self, batch: list) -> None:
+        """Tell the frame keeper which studies' trials ended in a committed batch (their
+        charts' input changed); a scan of the batch, the refresh runs on its own thread."""
+        ended = set()
+        for op in batch:
+            if type(op) is StatusOp:
+                study_id, status = op.study_id, op.status
+            elif type(op) in (tuple, list) and op and op[0] == "status":  # [kind, *fields]
+                study_id, status = op[1], op[3]
+            else:
+                continue
+            if status in TrialStatus.FINISHED:
+                ended.add(study_id)
+        if not ended:
+            return
+        if self._frames is None:
+            from hpsearch.store.frames import FrameKeeper
+
+            self._frames = FrameKeeper(self.store)
+        self._frames.touch(ended)
 
     # -- the thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -495,6 +519,7 @@ class Writer:
                 self.write_latencies.append(latency)
                 for observe in LATENCY_OBSERVERS:
                     observe(latency)
+                self._ended(batch)
                 if journaled:
                     self._clear_journal()
                 return
