@@ -43,28 +43,35 @@ from hpsearch.status import TrialStatus
 from hpsearch.store.models import StudyFrameRow, Trial, utcnow
 
 log = logging.getLogger("hpsearch.frames")
-FORMAT = 1  # the data blob's layout version: a different one is rebuilt, never misread
+FORMAT = 2  # the data blob's layout version: a different one is rebuilt, never misread
 FETCH_CHUNK = 5000  # trial ids per IN (...) when fetching the rows a frame lacks
 
 
 @dataclass
 class Column:
-    """One parameter over the frame's trials: ``numbers`` (NaN where a trial lacks it), or
-    category ``codes`` (-1 where it lacks it) into ``labels`` (the values as text)."""
+    """One parameter over the frame's trials: ``numbers`` (NaN where a trial has no value), or
+    category ``codes`` (-1 where it has none) into ``labels`` (the values as text).
+    ``absent``: where a trial does not have the parameter at all (a conditional parameter it
+    does not use; None: every trial has it), told apart from one whose value is null."""
 
     numbers: np.ndarray | None = None
     codes: np.ndarray | None = None
     labels: list[str] = field(default_factory=list)
     ints: bool = False  # every value an int: shown as one
+    absent: np.ndarray | None = None
 
     @property
     def numeric(self) -> bool:
         return self.numbers is not None
 
     def take(self, idx: np.ndarray) -> "Column":
+        absent = None if self.absent is None else self.absent[idx]
         if self.numeric:
-            return Column(numbers=self.numbers[idx], ints=self.ints)
-        return Column(codes=self.codes[idx], labels=self.labels)
+            return Column(numbers=self.numbers[idx], ints=self.ints, absent=absent)
+        return Column(codes=self.codes[idx], labels=self.labels, absent=absent)
+
+    def present(self, n: int) -> np.ndarray:
+        return np.ones(n, dtype=bool) if self.absent is None else ~self.absent.astype(bool)
 
     def raw(self, idx: Iterable[int]) -> list:
         """The values of rows ``idx`` as the trials hold them (None where missing)."""
@@ -103,9 +110,10 @@ class StudyFrame:
 
         idx = list(range(len(self))) if idx is None else [int(i) for i in idx]
         cols = {name: col.raw(idx) for name, col in self.params.items()}
+        has = {name: col.present(len(self))[idx] for name, col in self.params.items()}
         out = []
         for k, i in enumerate(idx):
-            params = {name: vals[k] for name, vals in cols.items() if vals[k] is not None}
+            params = {name: vals[k] for name, vals in cols.items() if has[name][k]}
             out.append(Row(int(self.numbers[i]), params, float(self.values[i])))
         return out
 
@@ -123,15 +131,18 @@ def _columns(params: list[dict]) -> dict[str, Column]:
     out = {}
     for name in names:
         vals = [p.get(name) for p in params]
+        absent = np.array([name not in p for p in params], dtype=np.uint8)
+        absent = absent if absent.any() else None
         if all(v is None or _is_number(v) for v in vals):
             out[name] = Column(numbers=np.array([np.nan if v is None else float(v) for v in vals],
                                                 dtype=np.float64),
-                               ints=all(v is None or isinstance(v, int) for v in vals))
+                               ints=all(v is None or isinstance(v, int) for v in vals),
+                               absent=absent)
         else:
             labels = sorted({str(v) for v in vals if v is not None})
             index = {lab: i for i, lab in enumerate(labels)}
             out[name] = Column(codes=np.array([-1 if v is None else index[str(v)] for v in vals],
-                                              dtype=np.int32), labels=labels)
+                                              dtype=np.int32), labels=labels, absent=absent)
     return out
 
 
@@ -141,10 +152,13 @@ def _concat(a: StudyFrame, b: StudyFrame) -> StudyFrame:
     params: dict[str, Column] = {}
     for name in dict.fromkeys([*a.params, *b.params]):
         ca, cb = a.params.get(name), b.params.get(name)
+        absent = np.concatenate([(~c.present(n)).astype(np.uint8) if c else np.ones(n, np.uint8)
+                                 for c, n in ((ca, n_a), (cb, n_b))])
+        absent = absent if absent.any() else None
         if all(c is None or c.numeric for c in (ca, cb)):
             params[name] = Column(numbers=np.concatenate([
                 ca.numbers if ca else np.full(n_a, np.nan), cb.numbers if cb else np.full(n_b, np.nan)]),
-                ints=all(c is None or c.ints for c in (ca, cb)))
+                ints=all(c is None or c.ints for c in (ca, cb)), absent=absent)
             continue
         # category codes (a numeric side joins as text)
         parts = []
@@ -157,7 +171,7 @@ def _concat(a: StudyFrame, b: StudyFrame) -> StudyFrame:
         labels = sorted({v for v in vals if v is not None})
         index = {lab: i for i, lab in enumerate(labels)}
         params[name] = Column(codes=np.array([-1 if v is None else index[v] for v in vals],
-                                             dtype=np.int32), labels=labels)
+                                             dtype=np.int32), labels=labels, absent=absent)
     merged = StudyFrame(np.concatenate([a.ids, b.ids]), np.concatenate([a.numbers, b.numbers]),
                         np.concatenate([a.values, b.values]), params)
     order = np.argsort(merged.numbers, kind="stable")
@@ -179,6 +193,9 @@ def encode(frame: StudyFrame) -> bytes:
         else:
             cols.append({"name": name, "kind": "c", "labels": col.labels})
             arrays.append(col.codes.astype("<i4"))
+        if col.absent is not None:
+            cols[-1]["absent"] = True
+            arrays.append(col.absent.astype("u1"))
     header = json.dumps({"format": FORMAT, "n": len(frame), "columns": cols}).encode()
     return b"".join([struct.pack("<I", len(header)), header] + [a.tobytes() for a in arrays])
 
@@ -201,9 +218,12 @@ def decode(data: bytes, marker: str = "") -> StudyFrame | None:
     params = {}
     for col in header["columns"]:
         if col["kind"] == "f":
-            params[col["name"]] = Column(numbers=take("<f8"), ints=bool(col.get("ints")))
+            c = Column(numbers=take("<f8"), ints=bool(col.get("ints")))
         else:
-            params[col["name"]] = Column(codes=take("<i4"), labels=list(col["labels"]))
+            c = Column(codes=take("<i4"), labels=list(col["labels"]))
+        if col.get("absent"):
+            c.absent = take("u1")
+        params[col["name"]] = c
     return StudyFrame(ids, numbers, values, params, marker)
 
 

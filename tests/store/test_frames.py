@@ -76,7 +76,7 @@ def test_the_writer_keeps_the_frame_as_trials_end_and_the_study_end_seals_it(db_
     frame = _stored(store, sid)
     assert [r.number for r in frame.rows()] == [0, 1, 3, 4]
     assert frame.params["opt"].labels == ["adam", "sgd"] and frame.params["n"].ints
-    assert np.isnan(frame.params["n"].numbers[-1])
+    assert np.isnan(frame.params["n"].numbers[-1]) and "n" not in frame.rows()[-1].params
     w.close()
     # A trial row written without the writer (another process); the study's end refreshes.
     store.apply(_trial(sid, 5, {"x": -4.0, "opt": "adam", "n": 1}, TrialStatus.COMPLETED, 0.01,
@@ -131,3 +131,5 @@ def test_non_finite_values_and_odd_params_match_the_raw_query(db_url):
     assert [r.params.get("opt") for r in frame.rows()] == ["3", "sgd"]
     assert [r.params.get("flag") for r in frame.rows()] == [None, "False"]
     assert [r.params.get("x") for r in frame.rows()] == [None, 2.0]
+    # a null value is told apart from a parameter the trial does not use
+    assert "x" in frame.rows()[0].params and "flag" not in frame.rows()[0].params
