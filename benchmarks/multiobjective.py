@@ -1,7 +1,7 @@
-"""Multi-objective search and compression (#17): hypervolume at a fixed budget, and a
-distilled student against the same student alone.
+"""Multi-objective search and compression (#17): hypervolume at a fixed budget.
 
-Three parts, each written to ``benchmarks/results/multiobjective.md``:
+Two parts, each written to ``benchmarks/results/multiobjective.md`` (distillation, a student
+against the same student alone, is ``benchmarks/distillation.py``):
 
 1. **Test problems.** ZDT1 and ZDT2 (2 objectives, 6 variables) and DTLZ2 (3 objectives,
    7 variables). Each method is driven directly (suggest, then the result; one trial at a
@@ -14,8 +14,6 @@ Three parts, each written to ``benchmarks/results/multiobjective.md``:
    with ``prune``, ``quantize`` and the width searched besides the learning rate; NSGA-II
    and ParEGO against random search at the same budget (training through the harness in
    this process; the front and hypervolume as the read model computes them).
-3. **Distillation.** A wide CNN teacher trained on all of digits; a narrow student on 200
-   samples trained alone and distilled from the teacher, over several seeds.
 
     nice -n 10 .venv/bin/python -m benchmarks.multiobjective            # ~10 min on 2 cores
     nice -n 10 .venv/bin/python -m benchmarks.multiobjective --quick    # smoke run, ~1 min
@@ -25,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -169,30 +166,6 @@ def cnn_case(budget: int, seeds: int, log) -> list[dict]:
     return rows
 
 
-# -- distillation ---------------------------------------------------------------------------
-
-TEACHER = {"train_samples": 0, "epochs": 8, "channels": 32, "conv_layers": 2, "lr": 3e-3}
-STUDENT = {"train_samples": 200, "epochs": 20, "channels": 8, "conv_layers": 2, "lr": 1e-2}
-DISTILL = {"distill_alpha": 0.5, "distill_temperature": 4.0}
-
-
-def distillation(seeds: int, log, epochs: int | None = None) -> dict:
-    from trainables import _harness, cnn
-
-    student = {**STUDENT, **({"epochs": epochs} if epochs else {})}
-    with tempfile.TemporaryDirectory() as d:
-        teacher = _harness.run(cnn.RECIPE, TEACHER, device="cpu", checkpoint_dir=d)[-1]
-        alone, distilled = [], []
-        for seed in range(seeds):
-            alone.append(_harness.run(cnn.RECIPE, {**student, "seed": seed}, device="cpu")[-1]["val_accuracy"])
-            distilled.append(_harness.run(cnn.RECIPE, {**student, **DISTILL, "seed": seed,
-                                                       "distill_from": {"checkpoint": d, "config": TEACHER}},
-                                          device="cpu")[-1]["val_accuracy"])
-            log(f"distill seed {seed}: alone {alone[-1]:.3f}, distilled {distilled[-1]:.3f}")
-    return {"teacher": teacher["val_accuracy"], "teacher_params": teacher["params"],
-            "alone": alone, "distilled": distilled, "student": student}
-
-
 # -- report ----------------------------------------------------------------------------------
 
 def _q(values: list[float]) -> str:
@@ -200,7 +173,7 @@ def _q(values: list[float]) -> str:
     return f"{med:.4g} ({q1:.4g}-{q3:.4g})"
 
 
-def report(problems: list[dict], cnn_rows: list[dict], dist: dict, args, machine: dict) -> str:
+def report(problems: list[dict], cnn_rows: list[dict], args, machine: dict) -> str:
     out = ["# Multi-objective search and compression (#17)", "",
            f"`python -m benchmarks.multiobjective{' --quick' if args.quick else ''}` "
            f"({C.machine_line(machine)}).", "",
@@ -230,13 +203,8 @@ def report(problems: list[dict], cnn_rows: list[dict], dist: dict, args, machine
         hvs = [r["hv"] for r in rows]
         front = ", ".join(f"({-a:.3f}, {k:.1f})" for a, k in rows[0]["front"])
         out.append(f"| {method} | {statistics.median(hvs):.2f} | {', '.join(f'{h:.2f}' for h in hvs)} | {front} |")
-    out += ["", f"## Distillation: student alone against the same student distilled ({len(dist['alone'])} seeds)",
-            "", f"Teacher: {TEACHER} (val_accuracy {dist['teacher']:.3f}, {dist['teacher_params']:.0f} params). "
-            f"Student: {dist['student']}; distilled with {DISTILL}.", "",
-            "| | median val_accuracy | per seed |", "|---|---|---|",
-            f"| alone | {statistics.median(dist['alone']):.3f} | {', '.join(f'{v:.3f}' for v in dist['alone'])} |",
-            f"| distilled | {statistics.median(dist['distilled']):.3f} | "
-            f"{', '.join(f'{v:.3f}' for v in dist['distilled'])} |", ""]
+    out += ["", "Distillation (a student against the same student alone): "
+            "[distillation.md](distillation.md).", ""]
     return "\n".join(out)
 
 
@@ -247,17 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cnn-budget", type=int, default=16)
     parser.add_argument("--cnn-seeds", type=int, default=2)
-    parser.add_argument("--distill-seeds", type=int, default=3)
     parser.add_argument("--out", default=str(C.RESULTS / "multiobjective.md"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.budget, args.seeds, args.cnn_budget, args.cnn_seeds, args.distill_seeds = 16, 2, 4, 1, 1
+        args.budget, args.seeds, args.cnn_budget, args.cnn_seeds = 16, 2, 4, 1
     log = lambda s: print(s, flush=True)  # noqa: E731
     machine = C.machine()
     problems = test_problems(args.budget, args.seeds, log)
     cnn_rows = cnn_case(args.cnn_budget, args.cnn_seeds, log)
-    dist = distillation(args.distill_seeds, log, epochs=2 if args.quick else None)
-    text = report(problems, cnn_rows, dist, args, machine)
+    text = report(problems, cnn_rows, args, machine)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)

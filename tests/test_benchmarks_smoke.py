@@ -108,7 +108,7 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
 
 def test_multiobjective_benchmark_runs_and_reports(tmp_path):
     """benchmarks/multiobjective.py at a tiny size: every method on every test problem,
-    the CNN case and distillation, and its report's tables."""
+    and its report's tables; benchmarks/distillation.py's summary and verdict."""
     from types import SimpleNamespace
 
     from benchmarks import multiobjective as M
@@ -119,8 +119,19 @@ def test_multiobjective_benchmark_runs_and_reports(tmp_path):
     assert all(r["hv"][0] >= 0 for r in problems)
     cnn_rows = [{"method": m, "seed": 0, "hv": 1.0, "front": [(-0.5, 3.0)], "s": 0.0}
                 for m in ("genetic", "bayesian", "random")]  # the CNN case trains: not here
-    dist = {"teacher": 0.9, "teacher_params": 100, "alone": [0.5], "distilled": [0.6],
-            "student": M.STUDENT}
     args = SimpleNamespace(quick=True, budget=5, seeds=1, cnn_budget=1)
-    text = M.report(problems, cnn_rows, dist, args, C.machine())
-    assert "| ZDT1 |" in text and "| DTLZ2 |" in text and "| distilled | 0.600 |" in text
+    text = M.report(problems, cnn_rows, args, C.machine())
+    assert "| ZDT1 |" in text and "| DTLZ2 |" in text and "distillation.md" in text
+
+    from benchmarks import distillation as D
+
+    res = {"teacher": 0.9, "teacher_params": 100, "student_params": 10, "epochs": 3,
+           "runs": {"alone": [[0.5, 0.6, 0.6], [0.5, 0.7, 0.6]],
+                    "distilled": [[0.4, 0.7, 0.7], [0.4, 0.7, 0.8]]}}
+    rows = D.summarise(res, [1, 3])
+    assert [r["won"] for r in rows] == [0, 2, 2, 2] and rows[0]["lost"] == 2
+    assert rows[1]["gain"] == pytest.approx(0.15) and rows[3]["gain"] == pytest.approx(0.1)
+    assert rows[2]["alone"] == pytest.approx([17 / 30, 0.6])  # the mean of all 3 epochs
+    assert rows[2]["gain"] == pytest.approx(1 / 30)
+    assert D.targets(rows)[0][2].startswith("met")
+    assert "| 3 | 0.600 |" in D.report(res, rows, C.machine(), quick=True)

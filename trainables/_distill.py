@@ -16,9 +16,12 @@ is a field error.
 """
 from __future__ import annotations
 
+import random
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,8 +62,9 @@ def load_teacher(s: "Setup") -> Teacher | None:
         raise SpecError(f"distillation needs a classifier on classification data; {s.recipe.name} "
                         f"on {s.train.data.name!r} is a {s.train.data.task} task", "distill_from")
     config = {k: v for k, v in ref["config"].items() if k != "distill_from"}
-    teacher = prepare(s.recipe, {**config, "epochs": max(1, int(config.get("epochs", 1)))},
-                      device=s.device)
+    with _random_state_kept(s.device):  # building it seeds with the teacher's seed
+        teacher = prepare(s.recipe, {**config, "epochs": max(1, int(config.get("epochs", 1)))},
+                          device=s.device)
     if teacher.train.data.input_shape != s.train.data.input_shape \
             or teacher.train.data.n_outputs != s.train.data.n_outputs:
         raise SpecError(f"the teacher's data ({teacher.train.data.name!r}) does not fit the "
@@ -71,6 +75,21 @@ def load_teacher(s: "Setup") -> Teacher | None:
     for p in teacher.model.parameters():
         p.requires_grad_(False)
     return Teacher(teacher.model, s.cfg.distill_alpha, s.cfg.distill_temperature)
+
+
+@contextmanager
+def _random_state_kept(device: torch.device) -> Iterator[None]:
+    """Python's, NumPy's and torch's random state as they were before the block: the
+    student's dropout (and anything else it draws) follows the student's seed, not the
+    teacher's (whose set-up reseeds every generator)."""
+    py, npy = random.getstate(), np.random.get_state()
+    cuda = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
 
 
 def loss(teacher: Teacher) -> Callable:
