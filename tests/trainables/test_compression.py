@@ -46,13 +46,14 @@ def test_pruning_and_int8_shrink_every_family(family):
         assert refused.value.problems[0][0] == "quantize"
 
 
-def test_int8_is_faster_where_the_backend_has_int8_kernels():
-    # Batch-1 latency gains need matrices big enough for the int8 GEMM to beat the cost of
-    # quantizing activations: a 2048-wide autoencoder (tiny models get slower, honestly).
+def test_int8_quarters_a_wide_model_and_keeps_it():
+    # A 2048-wide autoencoder: int8 weights are a quarter of float32 ones, so the compressed
+    # file is well under half. Its batch-1 latency (faster with int8 at this width) is
+    # measured in benchmarks/compression.py: tests do not time.
     wide = {"hidden_size": 2048, "hidden_layers": 2, "train_samples": 64}
     base = final("autoencoder", **wide)
     dynamic = final("autoencoder", quantize="dynamic_int8", **wide)
-    assert dynamic["latency_ms"] < 0.8 * base["latency_ms"], (base, dynamic)
+    assert dynamic["model_kb"] < 0.35 * base["model_kb"], (base, dynamic)
     assert dynamic["val_recon_loss"] < 1.1 * base["val_recon_loss"]  # and still the same model
 
 
