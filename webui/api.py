@@ -95,7 +95,9 @@ def results(study_id: int):
 
 @operation(bp, "GET", "/studies/<int:study_id>/trials",
            summary="A page of a study's trials; filter a parameter with param.NAME.min, "
-                   "param.NAME.max (numbers) or param.NAME (choices, repeated)",
+                   "param.NAME.max (numbers) or param.NAME (choices, repeated), and any "
+                   "objective or metric with metric.NAME.min, metric.NAME.max or "
+                   "where=NAME<=NUMBER",
            response=S.TrialPage, query=S.TrialsQuery, errors=(400, 404))
 def trials(study_id: int):
     query(S.TrialsQuery, request.args)

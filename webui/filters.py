@@ -1,7 +1,14 @@
-"""Trial filters on parameter values, parsed from the query string and applied in SQL.
+"""Trial filters on parameter and metric values, parsed from the query string and applied in SQL.
 
     ?param.lr.min=0.001&param.lr.max=0.1      a range (numeric parameters)
     ?param.optimizer=adam&param.optimizer=sgd  one of these values (choice/grid parameters)
+    ?metric.model_kb.max=200                   a range on any objective or reported metric
+    ?where=model_kb<=200,val_accuracy>0.9      the same as conditions (<=, <, >=, >; repeat
+                                               or comma-separate), as constraints are written
+
+A metric's value is the trial's final value of it: ``trials.values`` (objectives and
+constrained metrics) when it holds one, else the metric of the trial's last result. A
+trial without the metric matches no condition on it.
 
 Params are a JSON column: SQLAlchemy's JSON index operators render
 ``JSON_EXTRACT(params, '$."lr"')`` on SQLite and ``params ->> 'lr'`` on
@@ -13,12 +20,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
+
 from hpsearch.exceptions import SpecError
+from hpsearch.pareto import Constraint, Objectives
 from hpsearch.space import Categorical, Space, condition_text
-from hpsearch.store.models import Study, Trial
+from hpsearch.store.models import Result, Study, Trial
 from webui.errors import BadParam
 
 PREFIX = "param."
+METRIC = "metric."
+WHERE = "where"
 
 
 @dataclass
@@ -148,4 +160,98 @@ def clauses(filters: dict[str, dict]) -> list:
                 out.append(col.as_float().in_([float(v) for v in values]))
             else:
                 out.append(col.as_string().in_([str(v) for v in values]))
+    return out
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def wants_metrics(args) -> bool:
+    """Whether the query filters on a metric (so the known metrics must be read)."""
+    return any(k.startswith(METRIC) or k == WHERE for k in args)
+
+
+def spec_metrics(study: Study) -> list[str]:
+    """The objectives and constrained metrics the study's spec names."""
+    spec = study.spec or {}
+    try:
+        names = Objectives.of_spec(spec).metrics
+    except SpecError:
+        names = [study.metric]
+    for text in spec.get("constraints") or []:
+        try:
+            names.append(Constraint.parse(text).metric)
+        except SpecError:
+            pass
+    return list(dict.fromkeys(names))
+
+
+def parse_metrics(study: Study, args, known: list[str]) -> dict[str, dict]:
+    """``{metric: {"min": x, "max": y, "gt": x, "lt": y}}`` from ``metric.NAME.min|max`` and
+    ``where=NAME OP NUMBER`` (each bound inclusive unless written with < or >). ``known``:
+    the metrics a filter may name (objectives and every reported metric). BadParam names the
+    argument and its value."""
+    known_set = set(known)
+    out: dict[str, dict] = {}
+
+    def unknown(arg: str, name: str) -> BadParam:
+        return BadParam(f"{arg}: unknown metric {name!r}; metrics: {', '.join(known) or 'none'}")
+
+    def put(arg: str, name: str, bound: str, value: float) -> None:
+        entry = out.setdefault(name, {})
+        if bound in entry:
+            raise BadParam(f"{arg}: {name!r} already has a {_WORDS[bound]} bound; give it once")
+        entry[bound] = value
+
+    for key in args:
+        if not key.startswith(METRIC):
+            continue
+        values = [v for v in args.getlist(key) if v != ""]
+        if not values:
+            continue
+        name, _, bound = key[len(METRIC):].rpartition(".")
+        if bound not in ("min", "max") or not name:
+            raise BadParam(f"{key}: filter a metric with {METRIC}NAME.min or {METRIC}NAME.max")
+        if name not in known_set:
+            raise unknown(key, name)
+        if len(values) > 1:
+            raise BadParam(f"{key} is given {len(values)} times; give it once")
+        put(key, name, bound, _number(key, values[0]))
+    for raw in args.getlist(WHERE):
+        for text in (t.strip() for t in raw.split(",")):
+            if not text:
+                continue
+            try:
+                c = Constraint.parse(text, WHERE)
+            except SpecError as exc:
+                raise BadParam(f"{WHERE}: {exc.problems[0][1]}") from None
+            if c.metric not in known_set:
+                raise unknown(f"{WHERE}={text}", c.metric)
+            put(f"{WHERE}={text}", c.metric, _BOUND[c.op], c.bound)
+    for name, e in out.items():
+        lows = [(e[k], k) for k in ("min", "gt") if k in e]
+        highs = [(e[k], k) for k in ("max", "lt") if k in e]
+        if lows and highs:
+            (lo, lk), (hi, hk) = max(lows), min(highs)
+            if lo > hi or (lo == hi and (lk, hk) != ("min", "max")):
+                raise BadParam(f"{name}: no value is {_WORDS[lk]} {lo:g} and {_WORDS[hk]} {hi:g}")
+    return out
+
+
+_BOUND = {"<=": "max", "<": "lt", ">=": "min", ">": "gt"}
+_WORDS = {"min": ">=", "max": "<=", "gt": ">", "lt": "<"}
+
+
+def metric_value(name: str):
+    """SQL for a trial's final value of metric ``name`` (None when it has none)."""
+    last = (select(Result.metrics[name].as_float()).where(Result.trial_id == Trial.id)
+            .order_by(Result.iteration.desc()).limit(1).correlate(Trial).scalar_subquery())
+    return func.coalesce(Trial.values[name].as_float(), last)
+
+
+def metric_clauses(filters: dict[str, dict]) -> list:
+    out = []
+    for name, entry in filters.items():
+        col = metric_value(name)
+        for bound, value in entry.items():
+            out.append({"min": col >= value, "max": col <= value, "gt": col > value,
+                        "lt": col < value}[bound])
     return out

@@ -182,9 +182,15 @@ def to_best(study: Study, best: dict | None) -> dict:
 
 
 def trial_sort(study: Study, args) -> tuple[str, Any]:
-    """``sort`` for trials: a column, or ``param.NAME`` (a parameter's value, in SQL)."""
+    """``sort`` for trials: a column, ``param.NAME`` (a parameter's value) or ``metric.NAME``
+    (a metric's final value), in SQL."""
     raw = args.get("sort") or "number"
     key = raw.lstrip("-")
+    if key.startswith(filters.METRIC):
+        known = filter_metrics(study)
+        if key[len(filters.METRIC):] not in known:
+            raise BadParam(f"sort: unknown metric in {raw!r}; metrics: {', '.join(known) or 'none'}")
+        return raw, filters.metric_value(key[len(filters.METRIC):])
     if key.startswith(filters.PREFIX):
         infos = filters.params_of(study)
         info = infos.get(key[len(filters.PREFIX):])
@@ -220,9 +226,18 @@ def trials_filtered(study: Study, args):
     sort, col = trial_sort(study, args)
     order = col.desc() if sort.startswith("-") else col.asc()
     params = filters.parse(study, args)
-    q = reads.trials_query(study.id, status=status, where=filters.clauses(params))
+    metrics = filters.parse_metrics(study, args, filter_metrics(study)) if filters.wants_metrics(args) else {}
+    q = reads.trials_query(study.id, status=status,
+                           where=filters.clauses(params) + filters.metric_clauses(metrics))
     # NULL values last whichever the direction.
-    return q, (col.is_(None), order, Trial.number), {"sort": sort, "status": status, "params": params}
+    return q, (col.is_(None), order, Trial.number), {"sort": sort, "status": status, "params": params,
+                                                     "metrics": metrics}
+
+
+def filter_metrics(study: Study) -> list[str]:
+    """The metrics a trials filter or sort may name: the spec's objectives and constrained
+    metrics, then every metric the study reports."""
+    return list(dict.fromkeys(filters.spec_metrics(study) + reads.reported_metrics(store(), study.id)))
 
 
 def export_rows(study: Study, args) -> list[dict]:

@@ -182,6 +182,8 @@ class TrialPage(Out):
     sort: str
     status: Optional[TrialStatus]
     params: dict[str, Any] = Field(description="the param filters applied")
+    metrics: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="the metric filters applied: {NAME: {min, max, gt, lt}}")
     columns: list[str] = Field(default_factory=list, description="the extra columns asked for")
 
 
@@ -295,7 +297,11 @@ class StudiesQuery(PageQuery):
 class TrialsQuery(PageQuery):
     status: Optional[TrialStatus] = None
     sort: Optional[str] = Field(None, description="number, value, status, iterations, started, "
-                                                  "finished, or param.NAME; prefix - for descending")
+                                                  "finished, param.NAME or metric.NAME; prefix - "
+                                                  "for descending")
+    where: Optional[str] = Field(None, description="conditions on metrics' final values, e.g. "
+                                                   "model_kb<=200 (<=, <, >=, >; repeat or "
+                                                   "comma-separate); also metric.NAME.min/max")
     cols: Optional[str] = Field(None, description="extra columns in each item's `columns`: "
                                                   "duration, or metric.NAME (repeat or comma-separate)")
 
@@ -304,6 +310,7 @@ class TrialsExportQuery(In):
     format: Optional[Literal["csv", "json"]] = Field(None, description="csv (default) or json")
     status: Optional[TrialStatus] = None
     sort: Optional[str] = Field(None, description="as for the trials page")
+    where: Optional[str] = Field(None, description="as for the trials page")
 
 
 class ResultsQuery(In):

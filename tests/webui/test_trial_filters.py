@@ -84,3 +84,40 @@ def test_compare_chosen_trials(client, filled):
     assert client.get(f"/api/v1/studies/{sid}/compare?trials=0,99").status_code == 404
     assert client.get("/api/v1/studies/999/compare?trials=0,1").status_code == 404
     assert client.get(f"/studies/{sid}/compare?trials=0,99").status_code == 404
+
+
+def test_metric_filters_in_sql(client, filled):
+    # Trial i's last result: val_accuracy 0.55 + 0.05 i, loss 0.45 - 0.05 i (trial 5 errored
+    # after reporting). Any reported metric (or objective) filters, as a range or a condition.
+    sid = filled["done"]
+    assert _numbers(client, sid, "metric.loss.max=0.32") == [3, 4, 5]
+    assert _numbers(client, sid, "metric.val_accuracy.min=0.62&metric.val_accuracy.max=0.78") == [2, 3, 4]
+    assert _numbers(client, sid, "where=val_accuracy>0.62,loss>0.32") == [2]
+    assert _numbers(client, sid, "where=loss<0.32&where=val_accuracy<=0.75&status=COMPLETED") == [3, 4]
+    assert _numbers(client, sid, "where=loss<0.32&param.optimizer=adam") == [4]
+    assert _numbers(client, sid, "sort=-metric.loss&where=loss<0.32") == [3, 4, 5]
+    page = client.get(f"/api/v1/studies/{sid}/trials?where=loss<=0.32").json
+    assert page["metrics"] == {"loss": {"max": 0.32}} and page["total"] == 3
+    rows = client.get(f"/api/v1/studies/{sid}/trials/export?format=json&where=loss<=0.32").json
+    assert [r["number"] for r in rows] == [3, 4, 5]
+    html = client.get(f"/studies/{sid}?where=loss<=0.32").get_data(as_text=True)
+    assert "3 trials match" in html and 'value="loss&lt;=0.32"' in html
+
+
+BAD_METRIC_FILTERS = [
+    ("metric.nope.max=1", ["metric.nope.max", "nope", "val_accuracy, loss"]),
+    ("where=nope<1", ["where=nope<1", "nope", "val_accuracy"]),
+    ("where=loss=1", ["where", "loss=1", "<="]),
+    ("metric.loss.max=abc", ["metric.loss.max", "abc"]),
+    ("metric.loss=1", ["metric.loss", ".min"]),
+    ("where=loss>0.5,loss<0.2", ["loss", "> 0.5", "< 0.2"]),
+    ("where=loss<=0.5&metric.loss.max=0.4", ["loss", "once"]),
+    ("sort=metric.nope", ["sort", "nope"]),
+]
+
+
+def test_bad_metric_filters_400_naming_the_argument(client, filled):
+    for q, names in BAD_METRIC_FILTERS:
+        r = client.get(f"/api/v1/studies/{filled['done']}/trials?{q}")
+        assert r.status_code == 400 and r.is_json, q
+        assert all(n in r.json["message"] for n in names), (q, r.json["message"])
