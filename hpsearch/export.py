@@ -150,10 +150,23 @@ def write_model(tm: transfer.TrialModel, *, form_name: str, out: Path, store: St
     form = FORMATS[form_name]
     restored = _finetune.restore(tm.family, tm.config, tm.checkpoint)
     model = restored.model
+    applied = restored.state.get("compression") or {}
+    # TorchScript carries int8 modules: the file is the model the trial measured (its
+    # model_kb, latency_ms), e.g. a point picked from the Pareto front. ONNX and the state
+    # dict carry the float weights, and the card says to quantize again.
+    quantized = form_name == "torchscript" and applied.get("quantize", "none") != "none"
+    if quantized:
+        model = _finetune.deployed(restored)
     sample = torch.from_numpy(np.ascontiguousarray(restored.data.x_val[:SAMPLES]))
     path = out / form.filename
+    if quantized:
+        try:
+            form.write(model, sample, path)
+        except Exception:  # noqa: BLE001 - a quantized module TorchScript cannot trace
+            model, quantized = restored.model, False  # the float weights, as the card says
     try:
-        form.write(model, sample, path)
+        if not quantized:
+            form.write(model, sample, path)
     except Exception as exc:  # noqa: BLE001 - an exporter's failure, named
         raise ExportError(f"cannot export {tm.family!r} as {form_name}: {exc.__class__.__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
@@ -167,7 +180,7 @@ def write_model(tm: transfer.TrialModel, *, form_name: str, out: Path, store: St
         raise ExportError(f"the {form_name} export does not reproduce the model: max |diff| {diff:.3g} "
                           f"over {len(check)} samples (tolerance atol {ATOL}, rtol {RTOL})")
     card = _card(tm, form_name, path, restored, _data.describe(tm.family, tm.dataset),
-                 _transfer.get(tm.family).predicts, store)
+                 _transfer.get(tm.family).predicts, store, quantized)
     card["verification"] = {"samples": len(check), "max_abs_diff": diff, "atol": ATOL, "rtol": RTOL,
                             "runtime": form.runtime(), "reference": _torch_version()}
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
@@ -176,7 +189,7 @@ def write_model(tm: transfer.TrialModel, *, form_name: str, out: Path, store: St
 
 
 def _card(tm: transfer.TrialModel, fmt: str, path: Path, restored, data: dict, predicts: str,
-          store: Store | None) -> dict:
+          store: Store | None, quantized: bool = False) -> dict:
     from trainables import RESERVED_KEYS
 
     metrics: dict = {}
@@ -204,17 +217,20 @@ def _card(tm: transfer.TrialModel, fmt: str, path: Path, restored, data: dict, p
         "data": data,
         "input": {"name": "input", "shape": ["N", *data["input_shape"]], "dtype": "float32"},
         "output": {"name": "output", "meaning": predicts},
-        "compression": _compression(restored.state.get("compression")),
+        "compression": _compression(restored.state.get("compression"), quantized),
         "init_from": init_source,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exported_with": {"python": platform.python_version(), "torch": _torch_version()},
     }
 
 
-def _compression(applied: dict | None) -> dict:
+def _compression(applied: dict | None, quantized: bool = False) -> dict:
     """What the trial's compression did, and what of it this file carries."""
     applied = dict(applied or {})
-    if applied.get("quantize", "none") != "none":
+    if quantized:
+        applied["in_this_file"] = (f"the {applied['quantize']} model the trial measured (its "
+                                   "pruned weights, if pruning was applied, quantized again)")
+    elif applied.get("quantize", "none") != "none":
         applied["in_this_file"] = ("the float weights (pruned, if pruning was applied); the int8 "
                                    "quantization is not part of the export: apply "
                                    f"{applied['quantize']} again at inference")

@@ -81,3 +81,27 @@ def restore(family: str, config: Mapping[str, Any], checkpoint: str | os.PathLik
     state = read_checkpoint(checkpoint, family)
     load_weights(model, state["model"], os.path.join(str(checkpoint), CHECKPOINT_FILE))
     return Restored(recipe, cfg, data, model.eval(), state)
+
+
+def deployed(r: Restored) -> nn.Module:
+    """``r``'s model as its trial deployed and measured it: with the trial's int8
+    quantization applied again on the CPU when it had one (exact: the same weights and, for
+    ``static_int8``, the same calibration samples as :func:`trainables._harness.compress`),
+    else the restored model itself."""
+    import copy
+
+    import numpy as np
+
+    from trainables import _compress
+    from trainables._harness import Split
+
+    mode = (r.state.get("compression") or {}).get("quantize", "none")
+    if mode == "none":
+        return r.model
+    deploy = r.recipe.deploy
+    data = _data.load(r.recipe.name, r.cfg.dataset, r.cfg.train_samples)  # the trial's split
+    train = Split(torch.from_numpy(np.ascontiguousarray(data.x_train)), None, data)
+    quantized = _compress.quantize(deploy.module(r.model), mode,
+                                   _compress.calibration_inputs(deploy, r.model, train))
+    model = deploy.replace(copy.deepcopy(r.model).cpu(), quantized) if deploy.path else quantized
+    return model.eval()

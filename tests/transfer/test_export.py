@@ -99,3 +99,50 @@ def test_export_from_the_api_and_the_trial_page(source_db, tmp_path):
     assert r.status_code == 400 and "pickle" in r.json["message"]
     r = client.post(f"/api/v1/studies/{study_id}/trials/77/export", json={"format": "onnx"})
     assert r.status_code == 404
+
+
+def test_a_front_trial_exports_as_the_model_it_measured(ray_session, tmp_path):
+    """Pick a point of a multi-objective study's Pareto front (accuracy against model_kb, with
+    int8 quantization searched) and export it like any trial: the TorchScript file is the
+    int8 model the trial measured, and it loads and predicts."""
+    import torch
+
+    from hpsearch.api import Study
+    from hpsearch.export import export_trial
+    from hpsearch.orchestration import run_study
+    from hpsearch.transfer import pick
+    from trainables import _data, _finetune
+
+    store = Store(f"sqlite:///{tmp_path / 'mo.db'}", upgrade=True)
+    spec = {"name": "cnn-front", "trainable": "cnn", "dataset": "digits",
+            "objectives": [{"metric": "val_accuracy", "mode": "max"},
+                           {"metric": "model_kb", "mode": "min"}],
+            "space": {"quantize": {"grid": ["none", "dynamic_int8"]}},
+            "fixed": {"epochs": 1, "train_samples": 128},
+            "searcher": {"type": "grid"}, "budget": {"trials": 2, "max_concurrent": 2}, "seed": 0}
+    row = run_study(spec, store=store, progress=False)
+    assert row.status == "COMPLETED", row.error
+    study = Study(store, row.id)
+    front = study.pareto_front
+    small = min(front, key=lambda t: t.values["model_kb"])  # the int8 trial: the smallest
+    assert small.params["quantize"] == "dynamic_int8"
+    float_trial = next(t for t in study.trials if t.params["quantize"] == "none")
+
+    card = export_trial(store, "cnn-front", small.number, fmt="torchscript", out=tmp_path / "int8")
+    assert card["source"]["trial"] == small.number
+    assert card["compression"]["quantize"] == "dynamic_int8"
+    assert "measured" in card["compression"]["in_this_file"]
+    plain = export_trial(store, "cnn-front", float_trial.number, fmt="torchscript", out=tmp_path / "f32")
+    assert card["bytes"] < plain["bytes"]  # int8 modules in the file, not the float weights
+
+    loaded = torch.jit.load(str(tmp_path / "int8" / card["file"]))
+    x = torch.from_numpy(_data.load("cnn", "digits").x_val)
+    tm = pick(store, "cnn-front", small.number)
+    restored = _finetune.restore("cnn", tm.config, tm.checkpoint)
+    with torch.no_grad():
+        got = loaded(x).argmax(1)
+        expected = _finetune.deployed(restored)(x).argmax(1)
+    assert torch.equal(got, expected)
+    # ...and its accuracy is the one the trial reported for the point on the front.
+    y = torch.from_numpy(_data.load("cnn", "digits").y_val)
+    assert float((got == y).float().mean()) == pytest.approx(small.values["val_accuracy"], abs=1e-6)
