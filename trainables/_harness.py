@@ -195,7 +195,8 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
         logs = train_epoch(s, epoch)
         if epoch == s.cfg.epochs:
             logs = compress(s, epoch) or logs
-        metrics = {**evaluate(s), **logs, **footprint(s), "epoch": epoch, **before}
+        metrics = {**evaluate(s), **logs, **footprint(s), **gpu_usage(s.device), "epoch": epoch,
+                   **before}
         before = {}
         history.append(metrics)
         _media.record(s, epoch)
@@ -252,6 +253,22 @@ def compress(s: Setup, epoch: int) -> dict[str, float]:
         s.quantized = deploy.replace(host, quantized) if host is not None else quantized
         s.quantized.eval()
     return logs
+
+
+def gpu_usage(device: torch.device) -> dict[str, float]:
+    """On a GPU: ``gpu_mem_mb``, the most memory this process's allocator held during the
+    epoch (its peak is reset for the next), and ``gpu_util``, the device's utilisation in
+    percent now (when NVML is installed: pynvml / nvidia-ml-py, an optional dependency).
+    On the CPU: nothing, so CPU trials report exactly what they always did."""
+    if device.type != "cuda":
+        return {}
+    out = {"gpu_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    torch.cuda.reset_peak_memory_stats(device)
+    try:
+        out["gpu_util"] = float(torch.cuda.utilization(device))
+    except Exception:  # noqa: BLE001 - no NVML (pynvml not installed, or no driver access)
+        pass
+    return out
 
 
 def footprint(s: Setup) -> dict[str, float]:

@@ -112,8 +112,22 @@ def test_reporter_gets_metrics_and_a_loadable_checkpoint_each_epoch():
 
     _harness.run(recipe_of("rnn"), {"train_samples": 100, "epochs": 2}, device="cpu", reporter=reporter)
     assert [(a, b) for a, b, _ in seen] == [(1, 1), (2, 2)]
+    # On the CPU no GPU metric (gpu_mem_mb, gpu_util) is reported, nor any placeholder for one.
     assert seen[0][2] == ["epoch", "latency_ms", "model_kb", "params", "train_loss", "val_accuracy",
                           "val_loss"]
+    assert _harness.gpu_usage(torch.device("cpu")) == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu.sh runs it)")
+def test_a_gpu_trial_reports_its_memory_and_utilisation():
+    history = _harness.run(recipe_of("cnn"), {"train_samples": 400, "epochs": 2}, device="cuda")
+    assert all(m["gpu_mem_mb"] > 0 for m in history)
+    try:
+        torch.cuda.utilization()
+    except Exception:  # noqa: BLE001 - NVML absent: utilisation is not reported, memory is
+        assert all("gpu_util" not in m for m in history)
+    else:
+        assert all(0 <= m["gpu_util"] <= 100 for m in history)
 
 
 @pytest.mark.parametrize("optimizer", _harness.OPTIMIZERS)
