@@ -105,6 +105,7 @@ class DispatcherCollector:
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
+        self._pool = None  # hpsearch.pool.RayPool, with a Ray address
 
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -123,6 +124,30 @@ class DispatcherCollector:
         for kind, n in d.claims.items():
             c.add_metric([d.name, kind], n)
         yield c
+        yield self.pool()
+
+    def pool(self):
+        """``hpsearch_pool_resources{resource, kind}`` (hpsearch/pool.py), read now."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        from hpsearch import pool
+
+        d = self.dispatcher
+        if self._pool is None and d.ray_address:
+            self._pool = pool.RayPool(d.ray_address)
+        g = GaugeMetricFamily("hpsearch_pool_resources",
+                              "The Ray pool's resources (kind total, available, used) against "
+                              "what running studies ask for at once (kind requested)",
+                              labels=["resource", "kind"])
+        try:
+            figures = pool.occupancy(d.store, self._pool)
+        except Exception:  # noqa: BLE001 - a database blip: this scrape goes without them
+            log = logging.getLogger("hpsearch.pool")
+            log.exception("pool occupancy not read")
+            figures = {}
+        for (resource, kind), amount in sorted(figures.items()):
+            g.add_metric([resource, kind], amount)
+        return g
 
 
 def serve_dispatcher_metrics(dispatcher, host: str, port: int):

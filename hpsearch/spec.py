@@ -72,6 +72,10 @@ class Budget(_Strict):
 
 
 GPU_MEMORY_RESOURCE = "gpu_memory_gb"  # the Ray custom resource nodes declare (docs/deployment.md)
+RAY_BUILTIN_RESOURCES = frozenset({"CPU", "GPU", "TPU", "memory", "object_store_memory",
+                                   "cpu", "gpu"})
+CUSTOM_RESOURCE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,63}$")
+MAX_CUSTOM_RESOURCES = 16
 
 
 class Resources(_Strict):
@@ -91,9 +95,27 @@ class Resources(_Strict):
 
     @field_validator("custom")
     @classmethod
-    def _not_memory(cls, v: dict) -> dict:
-        if GPU_MEMORY_RESOURCE in v:
-            raise ValueError(f"declare GPU memory as resources.{GPU_MEMORY_RESOURCE}, not in custom")
+    def _custom(cls, v: dict) -> dict:
+        """Custom resources a trial needs on its node (a GPU model, ``A100: 1``): names a node
+        can declare with ``ray start --resources``, amounts as Ray takes them (whole numbers,
+        or a fraction of one). Every problem named at once."""
+        problems = []
+        if len(v) > MAX_CUSTOM_RESOURCES:
+            problems.append(f"at most {MAX_CUSTOM_RESOURCES} custom resources, got {len(v)}")
+        for name, amount in v.items():
+            if name == GPU_MEMORY_RESOURCE:
+                problems.append(f"declare GPU memory as resources.{GPU_MEMORY_RESOURCE}, not in custom")
+            elif name in RAY_BUILTIN_RESOURCES or name.startswith(("node:", "accelerator_type:")):
+                problems.append(f"{name!r} is one of Ray's own resources (use resources.cpu / "
+                                "gpu, or a name of your own)")
+            elif not CUSTOM_RESOURCE_RE.match(name):
+                problems.append(f"{name!r} is not a resource name (letters, digits, _ . - / "
+                                "up to 64, starting with a letter or _)")
+            if not (amount > 0) or amount > 10_000 or (amount > 1 and amount != int(amount)):
+                problems.append(f"{name}: {amount!r} is not an amount Ray can give (more than 0: "
+                                "a whole number up to 10000, or a fraction of 1)")
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     def ray_request(self) -> dict[str, float]:

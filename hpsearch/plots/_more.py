@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, frame, frame_names,
-                                    get_study, is_numeric, log_params, metric_title,
+                                    get_study, int_axis, is_numeric, log_params, metric_title,
                                     sample_idx, shown_note, title as mktitle)
 from hpsearch.status import TrialStatus
 from hpsearch.store.models import utcnow
@@ -137,12 +137,34 @@ def _worker_lanes(spans, now) -> list[str]:
             for i, sp in enumerate(spans)]
 
 
+def slot_use(spans, now) -> tuple[list, list, float | None]:
+    """Trials running at each moment (a step line's x and y) and the share of slot-time busy
+    between the first start and the last end (slots: the most trials that ran at once)."""
+    events = sorted([(sp.started_at, 1) for sp in spans] +
+                    [(sp.finished_at, -1) for sp in spans if sp.finished_at is not None],
+                    key=lambda e: (e[0], e[1]))
+    xs, ys, running = [], [], 0
+    for t, step in events:
+        running += step
+        xs.append(t)
+        ys.append(running)
+    if running:  # trials still running: the line goes on to now
+        xs.append(now)
+        ys.append(running)
+    first, last = xs[0], xs[-1]
+    slots = max(ys)
+    wall = (last - first).total_seconds()
+    busy = sum(((sp.finished_at or now) - sp.started_at).total_seconds() for sp in spans)
+    return xs, ys, (busy / (slots * wall) if wall > 0 and slots else None)
+
+
 def timeline(store, study_id: int) -> go.Figure:
     """Trials over time: one bar per trial from start to end, one lane per worker slot (a
     node's concurrent slots, as the trials recorded where they ran; a gap in a lane is that
-    slot standing idle), coloured by status. Only a running trial extends to now; one that
-    ended without a recorded end stops at its last known time (trial_spans). At most
-    MAX_SPANS trials (the latest)."""
+    slot standing idle), coloured by status; above, the trials running at each moment and
+    the share of slot-time busy. Only a running trial extends to now; one that ended without
+    a recorded end stops at its last known time (trial_spans). At most MAX_SPANS trials (the
+    latest)."""
     study = get_study(store, study_id)
     title = f"Timeline: {study.name}"
     spans = trial_spans(store, study.id)
@@ -153,12 +175,15 @@ def timeline(store, study_id: int) -> go.Figure:
     now = utcnow()
     lanes = _worker_lanes(spans, now)
     order = sorted(set(lanes), key=_lane_key)
-    fig = go.Figure(layout={"title": mktitle(title, note), "barmode": "overlay",
-                            "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
-                            "yaxis": {"title": {"text": "worker (node · slot)"}, "type": "category",
-                                      "categoryorder": "array", "categoryarray": order,
-                                      "autorange": "reversed"},
-                            "height": max(320, min(1200, 120 + 22 * len(order)))})
+    xs, ys, busy = slot_use(spans, now)
+    if busy is not None:
+        note = "; ".join(x for x in (note, f"slots busy {busy:.0%} of the time from the first "
+                                            "start to the last end") if x)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78],
+                        vertical_spacing=0.04)
+    fig.add_trace(go.Scatter(x=[x.isoformat() for x in xs], y=ys, mode="lines", name="running",
+                             line={"shape": "hv", "color": "#1565c0"}, showlegend=False,
+                             hovertemplate="%{y} running<extra></extra>"), row=1, col=1)
     by_status: dict[str, list[int]] = {}
     for i, sp in enumerate(spans):
         by_status.setdefault(sp.status, []).append(i)
@@ -169,7 +194,15 @@ def timeline(store, study_id: int) -> go.Figure:
             base=[spans[i].started_at.isoformat() for i in idx], x=ms, y=[lanes[i] for i in idx],
             orientation="h", name=status, customdata=[spans[i].number for i in idx],
             marker={"color": STATUS_COLOURS.get(status, "#9e9e9e")},
-            hovertemplate="trial %{customdata} on %{y}: %{x:,.0f} ms<extra>" + status + "</extra>"))
+            hovertemplate="trial %{customdata} on %{y}: %{x:,.0f} ms<extra>" + status + "</extra>"),
+            row=2, col=1)
+    fig.update_layout(title=mktitle(title, note), barmode="overlay",
+                      height=max(360, min(1300, 200 + 22 * len(order))))
+    fig.update_xaxes(type="date")
+    fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
+    fig.update_yaxes(title_text="running", rangemode="tozero", **int_axis(max(ys)), row=1, col=1)
+    fig.update_yaxes(title_text="worker (node · slot)", type="category", categoryorder="array",
+                     categoryarray=order, autorange="reversed", row=2, col=1)
     return fig
 
 

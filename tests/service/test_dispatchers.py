@@ -51,6 +51,16 @@ def test_two_dispatchers_never_run_a_study_twice(ray_cluster, pg_url, services, 
         == len(ran_a)
     if ran_a:
         assert float(lines["hpsearch_result_write_seconds_count"]) > 0
+    # The pool (hpsearch/pool.py): the cluster's resources from Ray's GCS (a head of 2 CPUs
+    # and a node of 4 CPUs, 2 GPUs, gpu_node 2, gpu_memory_gb 16), nothing requested now.
+    pool = {k: float(v) for k, v in lines.items() if k.startswith("hpsearch_pool_resources")}
+    want = {"CPU": 6, "GPU": 2, "gpu_node": 2, "gpu_memory_gb": 16}
+    for resource, amount in want.items():
+        assert pool[f'hpsearch_pool_resources{{kind="total",resource="{resource}"}}'] == amount
+        assert pool[f'hpsearch_pool_resources{{kind="requested",resource="{resource}"}}'] == 0
+        available = pool[f'hpsearch_pool_resources{{kind="available",resource="{resource}"}}']
+        used = pool[f'hpsearch_pool_resources{{kind="used",resource="{resource}"}}']
+        assert 0 <= available <= amount and used == amount - available
 
 
 def test_killed_dispatcher_is_taken_over_after_its_lease(ray_cluster, pg_url, services, home):

@@ -48,15 +48,22 @@ def test_timeline_puts_overlapping_trials_in_separate_slots(store):
                  ("status", row.id, "a", TrialStatus.COMPLETED, {"value": 0.5}, t + 10),
                  ("trial", row.id, "c", 2, params, TrialStatus.RUNNING, t + 20)])
     fig = plots.timeline(store, row.id)
-    slots = {n: y for tr in fig.data for n, y in zip(tr.customdata, tr.y)}
+    slots = {n: y for tr in bars(fig) for n, y in zip(tr.customdata, tr.y)}
     assert slots == {0: "slot 0", 1: "slot 1", 2: "slot 0"}
-    assert {tr.name for tr in fig.data} == {"COMPLETED", "RUNNING"}
-    assert fig.layout.xaxis.type == "date" and fig.layout.yaxis.type == "category"
+    assert {tr.name for tr in bars(fig)} == {"COMPLETED", "RUNNING"}
+    assert fig.layout.xaxis2.type == "date" and fig.layout.yaxis2.type == "category"
+    # above the lanes: trials running at each moment (b and c run on to now)
+    use = next(tr for tr in fig.data if tr.name == "running")
+    assert list(use.y) == [1, 2, 1, 2, 2] and "slots busy" in fig.layout.title.subtitle.text
+
+
+def bars(fig) -> list:
+    return [tr for tr in fig.data if tr.type == "bar"]
 
 
 def _bar_ends(fig) -> list[datetime]:
     return [datetime.fromisoformat(b) + timedelta(milliseconds=ms)
-            for tr in fig.data for b, ms in zip(tr.base, tr.x)]
+            for tr in bars(fig) for b, ms in zip(tr.base, tr.x)]
 
 
 def test_timeline_ends_a_finished_trial_without_finish_time_at_its_last_known_time(store):
@@ -81,8 +88,8 @@ def test_timeline_ends_a_finished_trial_without_finish_time_at_its_last_known_ti
         start, end = study.started_at, study.finished_at
     fig = plots.timeline(store, row.id)
     ends = _bar_ends(fig)
-    assert max(ends) <= end and min(datetime.fromisoformat(b) for tr in fig.data for b in tr.base) >= start
-    b_end = {n: e for n, e in zip([n for tr in fig.data for n in tr.customdata], ends)}[1]
+    assert max(ends) <= end and min(datetime.fromisoformat(b) for tr in bars(fig) for b in tr.base) >= start
+    b_end = {n: e for n, e in zip([n for tr in bars(fig) for n in tr.customdata], ends)}[1]
     assert abs((b_end - datetime.utcfromtimestamp(t + 30)).total_seconds()) < 1  # its last result
     api_fig = hpsearch.api.Study(store, row.id).plot_timeline()  # the notebook draws the same
     assert max(_bar_ends(api_fig)) <= end
@@ -100,11 +107,11 @@ def test_timeline_has_one_lane_per_node_and_slot(store):
                                             "node_ip": "10.0.0.1", "slot": slot})]
     store.apply(ops)
     fig = plots.timeline(store, row.id)
-    lanes = {n: y for tr in fig.data for n, y in zip(tr.customdata, tr.y)}
+    lanes = {n: y for tr in bars(fig) for n, y in zip(tr.customdata, tr.y)}
     # two Ray nodes on one host: told apart by their ids
     assert lanes == {0: "box n1n1n1 · slot 0", 1: "box n1n1n1 · slot 1", 2: "box n2n2n2 · slot 0",
                      3: "box n1n1n1 · slot 0"}
-    assert list(fig.layout.yaxis.categoryarray) == ["box n1n1n1 · slot 0", "box n1n1n1 · slot 1",
+    assert list(fig.layout.yaxis2.categoryarray) == ["box n1n1n1 · slot 0", "box n1n1n1 · slot 1",
                                                     "box n2n2n2 · slot 0"]
 
 

@@ -1,0 +1,118 @@
+"""Pool occupancy: the Ray cluster's resources against what running studies ask for.
+
+The dispatcher's ``/metrics`` serves ``hpsearch_pool_resources{resource, kind}``, read at
+scrape time (Prometheus keeps the history; a scrape every 15 s is the sampling):
+
+* ``total`` and ``available``: the cluster's resources as Ray's GCS holds them (CPU, GPU
+  and every custom resource a node declares, ``gpu_memory_gb`` and GPU models included;
+  Ray's own ``memory``, ``object_store_memory`` and ``node:`` markers left out);
+* ``used``: total - available;
+* ``requested``: what the RUNNING studies in SQL want at once: each study's per-trial
+  request (``resources``, its Ray names) times the trials it would run together now,
+  ``min(max_concurrent, budget - trials done)``. Requested above total is a queue that
+  an autoscaler would grow the pool for (docs/deployment.md).
+
+The timeline of slot use (which slot of which node ran what, and when) comes from the
+trial rows themselves (``trials.node_id`` / ``slot``, hpsearch/plots/_more.py timeline).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hpsearch.status import StudyStatus, TrialStatus
+from hpsearch.store.models import Study, Trial
+
+log = logging.getLogger("hpsearch.pool")
+
+# hpsearch's request names -> Ray's resource names
+RAY_NAMES = {"cpu": "CPU", "gpu": "GPU"}
+_SKIP = {"memory", "object_store_memory"}
+
+
+def _shown(name: str) -> bool:
+    return name not in _SKIP and not name.startswith("node:")
+
+
+def per_trial(spec: dict) -> dict[str, float]:
+    """One trial's Ray request for a stored (validated) spec, by Ray's resource names."""
+    from hpsearch.spec import Resources
+
+    res = Resources.model_validate(spec.get("resources") or {})
+    workers = max(1, int(getattr(res, "workers", 1) or 1))  # data-parallel trials: N workers
+    return {RAY_NAMES.get(k, k): float(v) * workers for k, v in res.ray_request().items() if v}
+
+
+def requested(store) -> dict[str, float]:
+    """What the RUNNING studies want at once (see the module docstring)."""
+    out: dict[str, float] = {}
+    with store.session() as s:
+        studies = s.execute(select(Study.id, Study.spec, Study.n_trials)
+                            .where(Study.status == StudyStatus.RUNNING)).all()
+        if not studies:
+            return out
+        done = dict(s.execute(select(Trial.study_id, func.count())
+                              .where(Trial.study_id.in_([r.id for r in studies]),
+                                     Trial.status.in_(TrialStatus.DONE))
+                              .group_by(Trial.study_id)).all())
+    for sid, spec, n_trials in studies:
+        try:
+            request = per_trial(spec or {})
+        except Exception as exc:  # noqa: BLE001 - one odd stored spec must not cost the metric
+            log.warning("study %s: resources not readable: %s", sid, exc)
+            continue
+        budget = (spec or {}).get("budget") or {}
+        at_once = min(int(budget.get("max_concurrent", 1)), max(0, n_trials - done.get(sid, 0)))
+        for name, amount in request.items():
+            out[name] = out.get(name, 0.0) + amount * at_once
+    return out
+
+
+class RayPool:
+    """The cluster's total and available resources, read from Ray's GCS at ``address``
+    without joining the cluster as a driver (the dispatcher stays out of Ray)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self._state: Any = None
+
+    def read(self) -> tuple[dict[str, float], dict[str, float]]:
+        if self._state is None:
+            from ray._private.state import GlobalState
+            from ray._raylet import GcsClientOptions
+
+            state = GlobalState()
+            state._initialize_global_state(GcsClientOptions.create(
+                self.address, None, allow_cluster_id_nil=True, fetch_cluster_id_if_nil=False))
+            self._state = state
+        try:
+            total = self._state.cluster_resources()
+            available = self._state.available_resources()
+        except Exception:
+            self._state = None  # reconnect on the next scrape (a restarted head)
+            raise
+        return ({k: float(v) for k, v in total.items() if _shown(k)},
+                {k: float(available.get(k, 0.0)) for k in total if _shown(k)})
+
+
+def occupancy(store, pool: RayPool | None) -> dict[tuple[str, str], float]:
+    """``{(resource, kind): amount}`` for kind in total, available, used, requested."""
+    out: dict[tuple[str, str], float] = {}
+    total: dict[str, float] = {}
+    if pool is not None:
+        try:
+            total, available = pool.read()
+        except Exception as exc:  # noqa: BLE001 - the cluster away: requested still shown
+            log.warning("could not read the Ray pool at %s: %s", pool.address, exc)
+            total, available = {}, {}
+        for name, amount in total.items():
+            out[(name, "total")] = amount
+            out[(name, "available")] = available.get(name, 0.0)
+            out[(name, "used")] = max(0.0, amount - available.get(name, 0.0))
+    for name, amount in requested(store).items():
+        out[(name, "requested")] = amount
+    for name in total:
+        out.setdefault((name, "requested"), 0.0)
+    return out
