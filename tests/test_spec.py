@@ -87,3 +87,16 @@ def test_module_function_only_when_allowed():
 def test_grid_cap():
     raw = {**quad_spec("g"), "space": {f"p{i}": {"grid": list(range(10))} for i in range(5)}}
     assert "cap" in problems(raw)["space"]
+
+
+def test_custom_resources_are_names_a_node_can_declare_in_amounts_ray_gives():
+    ok = specmod.load(quad_spec("gpu-model", resources={"cpu": 1, "custom": {"A100": 1, "fast_disk": 0.5}}))
+    assert ok.resources.ray_request() == {"cpu": 1.0, "gpu": 0.0, "A100": 1.0, "fast_disk": 0.5}
+    got = problems(quad_spec("bad", resources={"custom": {"GPU": 1, "A100": 1.5, "a b": 1,
+                                                          "node:10.0.0.1": 1, "gpu_memory_gb": 8,
+                                                          "V100": -2}}))
+    msg = got["resources.custom"]
+    for part in ("'GPU' is one of Ray's own", "A100: 1.5 is not an amount", "'a b' is not a resource name",
+                 "'node:10.0.0.1' is one of Ray's own", "declare GPU memory as resources.gpu_memory_gb",
+                 "V100: -2"):
+        assert part in msg, part
