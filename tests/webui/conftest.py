@@ -15,6 +15,28 @@ from hpsearch.spec import Spec
 from hpsearch.store import Store, StudyStatus, TrialStatus
 
 
+def parallel_axes(fig) -> dict[str, dict]:
+    """A parallel-coordinates figure read back: per axis label, its meta (range, ticks) and
+    ``values``: each drawn trial's value on that axis, by trial number (the lines' y, scaled
+    back from 0..1 to the axis's own range)."""
+    layout = fig["layout"] if isinstance(fig, dict) else fig.layout.to_plotly_json()
+    data = fig["data"] if isinstance(fig, dict) else [t.to_plotly_json() for t in fig.data]
+    dims = layout["meta"]["dimensions"]
+    out = {d["label"]: {**d, "values": {}} for d in dims}
+    for trace in data:
+        if not str(trace.get("name", "")).startswith("band "):
+            continue
+        xs, ys, cd = trace["x"], trace["y"], trace["customdata"]
+        for x, y, n in zip(xs, ys, cd):
+            if x is None or x != x:  # the gap between two lines
+                continue
+            d = dims[int(x)]
+            lo, hi = d["range"]
+            out[d["label"]]["values"][int(n)] = (None if y is None or y != y
+                                                 else lo + float(y) * ((hi - lo) or 1.0))
+    return out
+
+
 def make_spec(name: str, **over) -> Spec:
     raw = {"name": name, "trainable": "cnn", "metric": "val_accuracy", "mode": "max",
            "space": {"lr": {"loguniform": [1e-4, 1e-1]}, "dropout": {"uniform": [0.0, 0.5]},

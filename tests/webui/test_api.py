@@ -142,7 +142,7 @@ def test_contour_pair_and_log_axes(client, filled):
     assert slice_fig["layout"]["xaxis"]["type"] == "log"          # lr, the first panel
     assert slice_fig["layout"]["xaxis2"].get("type") != "log"     # dropout
     par = client.get(f"/api/v1/studies/{sid}/plots/parallel").json
-    assert [d["label"] for d in par["data"][0]["dimensions"]][:2] == ["lr (log)", "dropout"]
+    assert [d["label"] for d in par["layout"]["meta"]["dimensions"]][:2] == ["lr (log)", "dropout"]
 
 
 def typed(a):

@@ -10,7 +10,7 @@ import pytest
 
 from hpsearch import plots
 from hpsearch.store import StudyStatus, TrialStatus
-from tests.webui.conftest import make_spec
+from tests.webui.conftest import make_spec, parallel_axes
 
 SPACE = {"kernel": {"choice": ["linear", "rbf"]},
          "C": {"loguniform": [1e-2, 1e3]},
@@ -54,13 +54,13 @@ def test_trial_page_lists_an_unused_parameter_with_why(client, conditional):
 
 
 def test_parallel_coordinates_put_unused_on_their_own_tick(store, conditional):
-    dims = {d.label: d for d in plots.parallel_coordinates(store, conditional).data[0].dimensions}
-    gamma = dims["gamma (log)"]
-    at = gamma.tickvals[list(gamma.ticktext).index("—")]
-    values = list(gamma.values)
-    assert values[1] == at and at < min(values[0], values[2])  # below every real value
-    shrink = dims["shrink"]
-    labels = [shrink.ticktext[int(v)] for v in shrink.values]
+    axes = parallel_axes(plots.parallel_coordinates(store, conditional))
+    gamma = axes["gamma (log)"]
+    at = gamma["tickvals"][gamma["ticktext"].index("—")]
+    values = [gamma["values"][n] for n in sorted(gamma["values"])]
+    assert values[1] == pytest.approx(at) and at < min(values[0], values[2])  # below every value
+    shrink = axes["shrink"]
+    labels = [shrink["ticktext"][round(shrink["values"][n])] for n in sorted(shrink["values"])]
     assert labels == ["auto", "—", "None"]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from hpsearch import plots
 from hpsearch.exceptions import NotFoundError
+from tests.webui.conftest import parallel_axes
 
 
 def _note(fig: go.Figure) -> bool:
@@ -89,9 +90,9 @@ def test_big_studies_are_sampled_with_a_note(store, wide):
     assert len(hist.data[0].x) <= plots.MAX_MARKERS and best in hist.data[0].x
     assert "2,500 trials" in hist.layout.title.subtitle.text
     assert hist.data[1].y[-1] == pytest.approx(2499 / 2500)  # best so far over all trials
-    par = plots.parallel_coordinates(store, sid)
-    assert len(par.data[0].dimensions[0].values) <= plots.MAX_LINES
-    assert max(par.data[0].dimensions[-1].values) == pytest.approx(2499 / 2500)
+    axes = parallel_axes(plots.parallel_coordinates(store, sid))
+    assert len(axes["lr (log)"]["values"]) <= plots.MAX_LINES
+    assert max(axes[list(axes)[-1]]["values"].values()) == pytest.approx(2499 / 2500)
     assert len(plots.slice_plot(store, sid).data[0].x) <= plots.MAX_MARKERS
     con = plots.contour(store, sid, ("lr", "dropout"))
     assert len(con.data[0].z) <= 24 and len(con.data[1].x) <= plots.MAX_MARKERS
