@@ -16,7 +16,7 @@ from hpsearch.store.queries import Row, scored_trials as scored  # noqa: F401 - 
 
 # Caps that keep a 10,000-trial study's charts small enough to draw (and send) quickly.
 MAX_MARKERS = 2000        # points per scatter (history)
-MAX_SLICE = 1000          # points per slice panel (one panel per parameter)
+MAX_SLICE = 500           # points per slice and rank panel: 6 panels of SVG markers each
 MAX_LINES = 1000          # parallel-coordinates lines
 MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis
