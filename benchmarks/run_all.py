@@ -8,6 +8,8 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 4. orchestration overhead, 50/200 no-op trials, vs Ray and Optuna  overhead.md
 5. result write throughput, end to end and Writer alone         writes.md
 6. scaling to 1,000 trials, and a higher-concurrency pair       overhead.md, overhead_scaling.png
+8. 8 drivers writing results at once into PostgreSQL            many_writers.md
+9. the 800 trials x 10 results/s simulation (no Ray)            scale_sim.md
 7. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
@@ -141,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     _stop_ray()
     tmp.cleanup()
 
+    # 8-9. many drivers writing at once; the 800-trial scale simulation (PostgreSQL, no Ray)
+    from benchmarks import many_writers, scale_sim
+
+    mw = _section("many writers", lambda: many_writers.main(
+        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+    if mw:
+        targets += [("many writers", t, v, verdict) for t, v, verdict in many_writers.targets(mw)]
+    sim = _section("scale simulation", lambda: scale_sim.main(
+        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+    if sim:
+        targets += [("scale simulation", t, v, verdict) for t, v, verdict in scale_sim.targets(sim)]
+
     # 7. search quality: long, and about results rather than speed, so only when asked.
     if args.quality:
         from benchmarks import bayesmark
@@ -237,7 +251,8 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [trainables](trainables.md); GPU: `benchmarks/gpu.sh`. "
+             "[serving](serving.md), [trainables](trainables.md), [many writers](many_writers.md), "
+             "[scale simulation](scale_sim.md) (and docs/scaling.md); GPU: `benchmarks/gpu.sh`. "
              "Not run by `make bench` (longer, and not performance targets): "
              "`benchmarks/searchers_regret.py`, `benchmarks/bayesmark.py` (unless `--quality`) and "
              "`benchmarks/asha_vs_fifo.py`, whose results "

@@ -135,3 +135,21 @@ def test_multiobjective_benchmark_runs_and_reports(tmp_path):
     assert rows[2]["gain"] == pytest.approx(1 / 30)
     assert D.targets(rows)[0][2].startswith("met")
     assert "| 3 | 0.600 |" in D.report(res, rows, C.machine(), quick=True)
+
+
+def test_scale_sim_drives_the_real_callback_and_every_row_lands(pg_url):
+    """benchmarks/scale_sim.py: synthetic trials through StoreCallback, Writer and SQL."""
+    from benchmarks import scale_sim as S
+    from hpsearch.store import Store, TrialStatus
+
+    Store(pg_url).dispose()
+    sid = S._study(pg_url, "sim")
+    got = S.drive(pg_url, sid, trials=6, per_s=None, seconds=0, length=5, max_results=60)
+    assert got["results"] == 60 and got["ended"] == 12 and got["started"] == 18
+    store = Store(pg_url)
+    trials = store.trials(sid)
+    assert store.count_results(sid) == 60 and len(trials) == 18
+    assert sum(t.status == TrialStatus.COMPLETED for t in trials) == 12
+    assert all(t.iterations == 5 for t in trials if t.status == TrialStatus.COMPLETED)
+    rows = S.targets({"paced": dict(got, per_s=10.0, lag_max_s=0.0), "flat": got})
+    assert rows[0][2].startswith("met") and len(rows) == 2
