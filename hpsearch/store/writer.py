@@ -183,6 +183,35 @@ _PROGRESS = (update(_TRIALS).where(_TRIALS.c.id == bindparam("tid"))
                      heartbeat_at=bindparam("hb")))
 
 
+# One UPDATE for many trial rows on PostgreSQL: psycopg2's executemany sends an UPDATE
+# per row (a round trip each); UPDATE ... FROM (VALUES ...) is one statement.
+_PG_PROGRESS = ("UPDATE trials AS t SET iterations = GREATEST(t.iterations, v.it), "
+                "heartbeat_at = v.hb FROM (VALUES {}) AS v(id, it, hb) WHERE t.id = v.id")
+_PG_PLACE = ("UPDATE trials AS t SET node_id = v.node_id, node_host = v.node_host, "
+             "node_ip = v.node_ip, slot = v.slot FROM (VALUES {}) "
+             "AS v(id, node_id, node_host, node_ip, slot) WHERE t.id = v.id")
+
+
+def _bulk_update(conn, pg_sql: str, types: tuple[str, ...], rows: list[tuple], stmt,
+                 keys: list[str]) -> None:
+    """Apply ``rows`` (trial id first; PostgreSQL ``types``) with one statement on
+    PostgreSQL (psycopg2), else ``stmt`` as an executemany (SQLite's runs in-process:
+    no round trips to save)."""
+    if conn.dialect.driver != "psycopg2":
+        conn.execute(stmt, [dict(zip(keys, r)) for r in rows])
+        return
+    plain = "(" + ",".join(["%s"] * len(types)) + ")"
+    # The first row carries the column types (a VALUES list infers them from it: a
+    # column of NULLs would otherwise be text).
+    typed = "(" + ",".join(f"%s::{t}" for t in types) + ")"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        values = b",".join(cur.mogrify(typed if i == 0 else plain, r) for i, r in enumerate(rows))
+    finally:
+        cur.close()
+    conn.exec_driver_sql(pg_sql.format(values.decode()), execution_options={"no_parameters": True})
+
+
 _PG_UPSERT = ("INSERT INTO results (trial_id, iteration, value, metrics, created_at) VALUES {} "
               "ON CONFLICT (trial_id, iteration) DO UPDATE SET metrics = EXCLUDED.metrics, "
               "value = EXCLUDED.value, created_at = EXCLUDED.created_at")
@@ -374,6 +403,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
     events: list[dict] = []
     logs: dict[int, list[tuple[int, str]]] = {}
     media: list[dict] = []
+    placements: dict[int, dict] = {}
 
     def cached(key: tuple[int, str]) -> int | None:
         return learned.get(key) or known.get(key)
@@ -477,18 +507,24 @@ def apply_ops(s: Session, ops: list, dialect: str,
                 media.append({**op.meta, "trial_id": tid, "created_at": _ts(op.t)})
         elif isinstance(op, PlacementOp):
             tid = trial_id(op.study_id, op.ray_id)
-            values = {k: op.where.get(k) for k in PLACEMENT_COLUMNS}
-            if tid is not None:
-                conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid).values(**values))
+            if tid is not None:  # the last placement of a trial in the batch wins
+                placements[tid] = {k: op.where.get(k) for k in PLACEMENT_COLUMNS}
     if logs:
         _append_logs(conn, insert, logs)
     if media:
         _upsert_media(conn, insert, media)
     if results:
         _upsert_results(conn, insert, list(results.values()))
+    if placements:
+        _bulk_update(conn, _PG_PLACE, ("integer", "text", "text", "text", "integer"),
+                     [(tid, *(w[k] for k in PLACEMENT_COLUMNS)) for tid, w in placements.items()],
+                     update(_TRIALS).where(_TRIALS.c.id == bindparam("tid")).values(
+                         **{k: bindparam(k) for k in PLACEMENT_COLUMNS}),
+                     ["tid", *PLACEMENT_COLUMNS])
     if progress:
-        conn.execute(_PROGRESS, [{"tid": tid, "it": it, "hb": _ts(t)}
-                                 for tid, (it, t) in progress.items()])
+        _bulk_update(conn, _PG_PROGRESS, ("integer", "integer", "timestamp"),
+                     [(tid, it, _ts(t)) for tid, (it, t) in progress.items()],
+                     _PROGRESS, ["tid", "it", "hb"])
     if events:
         conn.execute(sa_insert(_EVENTS), events)
     return learned
