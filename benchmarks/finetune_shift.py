@@ -70,17 +70,24 @@ def _reach(accs: list[float], times: list[float], target: float) -> tuple[int | 
     return None, None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> list[dict]:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, 6 epochs: a smoke run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    epochs, seeds = (6, (0,)) if args.quick else (EPOCHS, SEEDS)
     m = machine()
-    rows, summary = [], []
+    rows, summary, records = [], [], []
     with tempfile.TemporaryDirectory(prefix="hpsearch-finetune-") as tmp:
         folder = Path(tmp)
         for variant, (source_data, target_data, reset) in _variants(folder).items():
             ckpt = folder / f"source-{len(summary)}"
-            src_acc, _ = _train({**CONFIG, "dataset": source_data, "epochs": EPOCHS, "seed": 0}, str(ckpt))
+            src_acc, _ = _train({**CONFIG, "dataset": source_data, "epochs": epochs, "seed": 0}, str(ckpt))
             per_seed = []
-            for seed in SEEDS:
-                base = {**CONFIG, "dataset": target_data, "epochs": EPOCHS, "seed": seed}
+            for seed in seeds:
+                base = {**CONFIG, "dataset": target_data, "epochs": epochs, "seed": seed}
                 scratch, t_scratch = _train(base)
                 tuned, t_tuned = _train({**base, "init_checkpoint": str(ckpt), "reset_head": reset})
                 target = max(scratch)
@@ -92,7 +99,10 @@ def main() -> int:
                              f"{max(tuned):.3f}"])
                 print(rows[-1], file=sys.stderr, flush=True)
             reached = [p for p in per_seed if p[2] is not None]
-            summary.append([variant, f"{max(src_acc):.3f}", f"{len(reached)}/{len(SEEDS)}",
+            records.append({"variant": variant, "seeds": len(seeds), "reached": len(reached),
+                            "epochs_scratch": statistics.mean(p[0] for p in per_seed),
+                            "epochs_finetuned": statistics.mean(p[2] for p in reached) if reached else None})
+            summary.append([variant, f"{max(src_acc):.3f}", f"{len(reached)}/{len(seeds)}",
                             statistics.mean(p[0] for p in per_seed),
                             statistics.mean(p[2] for p in reached) if reached else "-",
                             statistics.mean(p[1] for p in per_seed),
@@ -100,12 +110,12 @@ def main() -> int:
     text = "\n".join([
         "# Fine-tuning from a digits model vs from scratch (#18)", "",
         machine_line(m), "",
-        f"CNN {CONFIG}, {EPOCHS} epochs, seeds {list(SEEDS)}; the source model is trained "
-        f"{EPOCHS} epochs (seed 0) on the source data. Target reached = the from-scratch run's best "
+        f"CNN {CONFIG}, {epochs} epochs, seeds {list(seeds)}; the source model is trained "
+        f"{epochs} epochs (seed 0) on the source data. Target reached = the from-scratch run's best "
         "validation accuracy (same seed). Data generated in-package from the bundled digits and "
         "read as user .npz files. The fine-tuned means are over the seeds that reached the target; "
         "wall times include whatever else the shared machine ran. Produced by "
-        "`benchmarks/finetune_shift.py`.", "",
+        f"`benchmarks/finetune_shift.py{' --quick' if args.quick else ''}`.", "",
         "## Summary (means over seeds)", "",
         table(["variant", "source best acc", "fine-tuned reached target", "epochs (scratch)",
                "epochs (fine-tuned)", "wall s (scratch)", "wall s (fine-tuned)"], summary), "",
@@ -114,11 +124,27 @@ def main() -> int:
                "fine-tuned epochs", "fine-tuned s", "fine-tuned acc after 1 epoch",
                "scratch acc after 1 epoch", "fine-tuned best"], rows), "",
     ])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "finetune_shift.md").write_text(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "finetune_shift.md").write_text(text)
     print(text)
-    return 0
+    return records
+
+
+def targets(records: list[dict]) -> list[tuple[str, float | None, str]]:
+    """Per variant: epochs the fine-tuned run needs to reach the from-scratch best, over the
+    epochs the from-scratch run needs (below 1: fine-tuning gets there sooner)."""
+    out = []
+    for r in records:
+        if r["epochs_finetuned"] is None:
+            out.append((f"{r['variant']}: epochs to the scratch best, fine-tuned / scratch", None,
+                        f"MISSED (fine-tuning never reached it, {r['seeds']} seeds)"))
+            continue
+        ratio = r["epochs_finetuned"] / r["epochs_scratch"]
+        out.append((f"{r['variant']}: epochs to the scratch best, fine-tuned / scratch", ratio,
+                    f"{'met' if ratio < 1 else 'MISSED'} ({r['epochs_finetuned']:.3g} vs "
+                    f"{r['epochs_scratch']:.3g} epochs; reached in {r['reached']}/{r['seeds']} seeds)"))
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

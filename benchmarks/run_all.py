@@ -8,9 +8,13 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 4. orchestration overhead, 50/200 no-op trials, vs Ray and Optuna  overhead.md
 5. result write throughput, end to end and Writer alone         writes.md
 6. scaling to 1,000 trials, and a higher-concurrency pair       overhead.md, overhead_scaling.png
-8. 8 drivers writing results at once into PostgreSQL            many_writers.md
-9. the 800 trials x 10 results/s simulation (no Ray)            scale_sim.md
-7. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
+7. compression: size and batch-1 latency of pruned and int8 models (#17)   compression.md
+8. fine-tuning from a digits model on shifted digits vs from scratch (#18)  finetune_shift.md
+9. prediction API load on Ray Serve, 1 vs 2 replicas, and an autoscaled
+   deployment under a burst (#18)                serving_load.md, serving_autoscale.png
+10. many drivers writing results at once into PostgreSQL     many_writers.md
+11. the 800 trials x 10 results/s simulation (no Ray)          scale_sim.md
+12. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
 One local Ray serves every Ray row. The run aims at 20 minutes on this 2-core
@@ -141,9 +145,31 @@ def main(argv: list[str] | None = None) -> int:
         C.write("writes.md", writes.report(write_rows, m, skipped=skipped_w), out)
         targets += [("writes", t, v, verdict) for t, v, verdict in writes.targets(write_rows)]
     _stop_ray()
+
+    # 7-9. compression, fine-tuning, serving load (#17, #18): each starts what it needs.
+    from benchmarks import compression, finetune_shift, serving_load
+
+    rows = _section("compression", lambda: compression.main(
+        ["--out", str(out / "compression.md")] + (["--quick"] if q else [])), failures, times)
+    if rows:
+        targets += [("compression", t, v, verdict) for t, v, verdict in compression.targets(rows)]
+    if q or time.monotonic() < deadline - 300:
+        recs = _section("fine-tuning", lambda: finetune_shift.main(
+            ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+        if recs:
+            targets += [("fine-tuning", t, v, verdict) for t, v, verdict in finetune_shift.targets(recs)]
+    else:
+        failures.append("fine-tuning: skipped, the run's time budget was spent")
+    if q or time.monotonic() < deadline - 240:
+        res = _section("serving load", lambda: serving_load.main(
+            ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+        if res:
+            targets += [("serving load", t, v, verdict) for t, v, verdict in serving_load.targets(res)]
+    else:
+        failures.append("serving load: skipped, the run's time budget was spent")
     tmp.cleanup()
 
-    # 8-9. many drivers writing at once; the 800-trial scale simulation (PostgreSQL, no Ray)
+    # 10-11. many drivers writing at once; the 800-trial scale simulation (PostgreSQL, no Ray)
     from benchmarks import many_writers, scale_sim
 
     mw = _section("many writers", lambda: many_writers.main(
@@ -155,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if sim:
         targets += [("scale simulation", t, v, verdict) for t, v, verdict in scale_sim.targets(sim)]
 
-    # 7. search quality: long, and about results rather than speed, so only when asked.
+    # 12. search quality: long, and about results rather than speed, so only when asked.
     if args.quality:
         from benchmarks import bayesmark
 
@@ -244,7 +270,7 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "drift and ratios within this run are what we compare)",
              f"- Date: {m['date']}", f"- Git revision: {m['rev']}",
              f"- Wall time of the whole run: {total / 60:.1f} min", "",
-             "## Targets (issue 9)", "",
+             "## Targets (issues 9, 17, 18)", "",
              C.table(["section", "target", "measured", "verdict"],
                      [[s, t, fmt(v), verdict] for s, t, v, verdict in targets]), "",
              "Latency values are seconds; overhead ratios are hpsearch time / bare Ray Tune time; "
@@ -252,11 +278,13 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
              "[serving](serving.md), [trainables](trainables.md), [many writers](many_writers.md), "
-             "[scale simulation](scale_sim.md) (and docs/scaling.md); GPU: `benchmarks/gpu.sh`. "
+             "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
+             "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
+             "([autoscaling](serving_autoscale.png)); GPU: `benchmarks/gpu.sh`. "
              "Not run by `make bench` (longer, and not performance targets): "
-             "`benchmarks/searchers_regret.py`, `benchmarks/bayesmark.py` (unless `--quality`) and "
-             "`benchmarks/asha_vs_fifo.py`, whose results "
-             "files are from their own runs.", "",
+             "`benchmarks/searchers_regret.py`, `benchmarks/bayesmark.py` (unless `--quality`), "
+             "`benchmarks/asha_vs_fifo.py`, `benchmarks/multiobjective.py` and "
+             "`benchmarks/distillation.py`, whose results files are from their own runs.", "",
              "## Section times", "",
              C.table(["section", "seconds"], [[k, f"{v:.0f}"] for k, v in times.items()])]
     if failures:

@@ -153,3 +153,30 @@ def test_scale_sim_drives_the_real_callback_and_every_row_lands(pg_url):
     assert all(t.iterations == 5 for t in trials if t.status == TrialStatus.COMPLETED)
     rows = S.targets({"paced": dict(got, per_s=10.0, lag_max_s=0.0), "flat": got})
     assert rows[0][2].startswith("met") and len(rows) == 2
+
+
+def test_issue_17_18_sections_report_their_targets():
+    """The rows make bench adds for compression, fine-tuning and serving load (#17, #18)."""
+    from benchmarks import compression, finetune_shift, serving_load
+
+    rows = [{"case": "cnn", "variant": v, "kb_ratio": r, "latency_ratio": 1.0}
+            for v, r in (("float", 1.0), ("prune 0.5", 0.6), ("dynamic_int8", 0.4))]
+    rows.append({"case": "autoencoder 2048 wide", "variant": "dynamic_int8", "kb_ratio": 0.3,
+                 "latency_ratio": 0.9})
+    verdicts = {t: v for t, _, v in compression.targets(rows)}
+    assert verdicts["model_kb, prune 0.5 / float, CNN"].startswith("met")
+    assert verdicts["batch-1 latency, dynamic int8 / float, 2048-wide autoencoder"].startswith("MISSED")
+    recs = [{"variant": "noisy", "seeds": 3, "reached": 2, "epochs_scratch": 10.0, "epochs_finetuned": 4.0},
+            {"variant": "new", "seeds": 3, "reached": 0, "epochs_scratch": 9.0, "epochs_finetuned": None}]
+    (_, ratio, ok), (_, none, missed) = finetune_shift.targets(recs)
+    assert ratio == 0.4 and ok.startswith("met") and none is None and missed.startswith("MISSED")
+    cell = {"rps": 100.0}
+    res = {"cores": 2, "results": {"direct (one process)": {8: {"rps": 1e4}},
+                                   "hpsearch API -> Serve, 1 replica": {8: cell},
+                                   "hpsearch API -> Serve, 2 replicas": {8: {"rps": 110.0}}},
+           "autoscale": {"bounds": (1, 3), "min_seen": 1, "max_seen": 2}}
+    got = {t: (v, verdict) for t, v, verdict in serving_load.targets(res)}
+    assert got["throughput, 2 replicas / 1, concurrency 8"][0] == 1.1
+    assert got["autoscale 1-3: most replicas running under the burst"] == (2, "met (grew from 1 to 2 and stayed within 1-3)")
+    res["autoscale"]["max_seen"] = 4
+    assert serving_load.targets(res)[-1][2].startswith("MISSED")
