@@ -114,20 +114,24 @@ def report(res: dict, rows: list[dict], machine: dict, quick: bool) -> str:
 WHY = """## Why the earlier comparison lost, and what changed
 
 The first measurement (benchmarks/results/multiobjective.md, 3 seeds) stopped both students
-after 20 epochs, and there the distilled one lost (0.872 against 0.891). At 20 epochs on
-200 samples (4 steps an epoch) the student is still learning; the soft term asks it to match
-the teacher's whole output distribution, a harder target than the labels, and halves the
-weight of the labels' gradient (alpha 0.5), so it is slower to start and a short run stops
-it before it is ahead. Run longer, the student alone stops improving (it has learnt its
-200 labels), while the distilled student keeps learning from the teacher's soft outputs:
-that is where distillation wins. A sweep before this benchmark (4 seeds, same pairs) ruled
-out the other suspects: a larger alpha (0.9) or a lower temperature (2) was no better than
-the defaults (0.5, 4); feeding the teacher mixup-blended inputs (new points for it to
-label) did not help here either; the teacher's outputs are those of the same batch, in
-eval mode, and the soft term is scaled by T^2 (Hinton et al.). One real fault was found and
-fixed: building the teacher reseeded every random generator with the teacher's seed, so
-the student's dropout followed the teacher's seed rather than its own
-(tests/trainables/test_distill.py)."""
+after 20 epochs, and there the distilled one lost (0.872 against 0.891); it still does here
+at 20 epochs. At 20 epochs on 200 samples (4 steps an epoch) the student is still learning;
+the soft term asks it to match the teacher's whole output distribution, a harder target than
+the labels, and halves the weight of the labels' gradient (alpha 0.5), so it starts more
+slowly and a short run stops it while it is behind. Run longer, the student alone stops
+improving (it has learnt its 200 labels) while the distilled one keeps learning from the
+teacher's soft outputs, and wins: read where the runs settle (the mean of their last 10
+epochs: at a constant learning rate the last epoch alone moves by several validation samples
+between epochs, which is why the single 100th epoch is a tie) or at each run's best epoch
+(as an early stop or a best-checkpoint pick would read it).
+
+A sweep before this benchmark (4 seeds, same pairs) ruled out the other suspects: a larger
+alpha (0.9) or a lower temperature (2) was no better than the defaults (0.5, 4); feeding the
+teacher mixup-blended inputs (new points for it to label) did not help here either; the
+teacher's outputs are those of the same batch, in eval mode, and the soft term is scaled by
+T^2 (Hinton et al.). One real fault was found and fixed: building the teacher reseeded every
+random generator with the teacher's seed, so the student's dropout followed the teacher's
+seed rather than its own (tests/trainables/test_distill.py)."""
 
 
 def main(argv: list[str] | None = None) -> int:
