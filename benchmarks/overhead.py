@@ -190,12 +190,23 @@ def targets(rows: list[dict], n: int = 200) -> list[tuple[str, float | None, str
     return out
 
 
+def _run_ratios(rows: list[dict], r: dict) -> str:
+    """Each run's time over bare Ray Tune's run of the same round (round-robin order)."""
+    bare = next((b for b in rows if b["n"] == r["n"] and b["concurrency"] == r["concurrency"]
+                 and b["system"] == "bare Ray Tune"), None)
+    if bare is None or r is bare or len(bare.get("runs", [])) != len(r.get("runs", [])):
+        return "-"
+    return ", ".join(f"{x / b:.2f}x" for x, b in zip(r["runs"], bare["runs"]))
+
+
 def _rows_table(rows: list[dict]) -> str:
     return C.table(["trials", "concurrency", "system", "seconds (best)", "trials/s",
-                    "time / bare Ray Tune", "driver CPU ms/trial", "all runs (s)"],
+                    "time / bare Ray Tune", "driver CPU ms/trial", "all runs (s)",
+                    "each run / bare Ray Tune's run of the same round"],
                    [[r["n"], r["concurrency"], r["system"], r["seconds"], r["rate"],
                      f"{r['ratio']:.2f}x", f"{r['cpu_ms']:.1f}",
-                     ", ".join(f"{x:.2f}" for x in r.get("runs", [r["seconds"]]))] for r in rows])
+                     ", ".join(f"{x:.2f}" for x in r.get("runs", [r["seconds"]])),
+                     _run_ratios(rows, r)] for r in rows])
 
 
 def report(rows: list[dict], m: dict, notes: str | None = None,
@@ -354,6 +365,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--high", default="100:4",
                         help="N:concurrency of an extra bare-vs-PostgreSQL pair ('' for none)")
+    parser.add_argument("--repeats", type=int, default=1, help="round-robin runs per size")
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help="comma-separated systems to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="no plot; for smoke tests")
     parser.add_argument("--out", type=Path, default=C.RESULTS)
     args = parser.parse_args(argv)
@@ -364,8 +378,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="hps-bench-") as tmp:
         os.environ.setdefault("HPSEARCH_HOME", str(Path(tmp) / "home"))
         postgres = pg_available()
+        systems = tuple(x.strip() for x in args.systems.split(",") if x.strip())
         rows = measure(sizes, args.concurrency, Path(tmp), postgres=postgres, pg_sizes=pg_sizes,
-                       log=say)
+                       systems=systems, repeats=args.repeats, log=say)
         if args.high:
             n, conc = (int(v) for v in args.high.split(":"))
             rows += measure([n], conc, Path(tmp), postgres=postgres,

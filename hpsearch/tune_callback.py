@@ -30,6 +30,9 @@ log = logging.getLogger("hpsearch")
 # Store.reap_stale_trials, must be several of these).
 
 STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
+# ... and at most this share of the driver loop's time: a state grows with the trials (every
+# observation), so a fixed period would make each trial cost more as a study grows.
+STATE_SHARE = 0.05
 
 
 def failpoint(name: str) -> None:
@@ -126,6 +129,7 @@ class StoreCallback(Callback):
         self.heartbeat_s = ctx.heartbeat_s
         self._last_beat = 0.0
         self._last_state = 0.0
+        self._state_every = STATE_EVERY_S
         self._state_sig: tuple | None = None
         self._writer = None
         self.stopper: CancelStopper | None = None  # the study's, closed with this callback
@@ -327,12 +331,13 @@ class StoreCallback(Callback):
             self.writer.put(MediaOp(self.study_id, ray_id, meta, time.time()))
 
     def save_searcher_state(self, force: bool = False) -> None:
-        """Queue the searcher's JSON state when it changed (at most every STATE_EVERY_S)."""
+        """Queue the searcher's JSON state when it changed: at most every STATE_EVERY_S, and
+        less often when taking it costs more than STATE_SHARE of the time between two."""
         s = self.searcher
         if s is None:
             return
         now = time.monotonic()
-        if not force and now - self._last_state < STATE_EVERY_S:
+        if not force and now - self._last_state < self._state_every:
             return
         sig = s.progress()  # changes whenever its state does (the searcher contract)
         if sig == self._state_sig:
@@ -340,7 +345,11 @@ class StoreCallback(Callback):
         self._last_state, self._state_sig = now, sig
         # A copy taken now: get_state() shares the searcher's live dicts (pending...), and
         # the writer thread serialises later, when they may have moved on.
-        self.writer.put(SearcherStateOp(self.study_id, json.loads(json.dumps(s.get_state()))))
+        state = json.loads(json.dumps(s.get_state()))
+        # The writer serialises it once more (and the database stores it): about twice this.
+        took = 2 * (time.monotonic() - now)
+        self._state_every = max(STATE_EVERY_S, took / STATE_SHARE)
+        self.writer.put(SearcherStateOp(self.study_id, state))
 
     def on_experiment_end(self, trials, **info):
         self.poll_sink(final=True)

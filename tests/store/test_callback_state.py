@@ -1,0 +1,61 @@
+"""The store callback saves the searcher's state at a bounded share of the driver's time."""
+from __future__ import annotations
+
+from hpsearch import tune_callback as tc
+from hpsearch.tune_callback import RunContext, StoreCallback
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class _Searcher:
+    """A searcher whose state takes ``cost`` seconds of the (fake) clock to take."""
+
+    def __init__(self, clock: _Clock, cost: float):
+        self.clock, self.cost, self.n = clock, cost, 0
+
+    def progress(self):
+        return (self.n,)
+
+    def get_state(self) -> dict:
+        self.clock.t += self.cost
+        return {"n": self.n}
+
+
+class _Writer:
+    def __init__(self):
+        self.ops = []
+
+    def put(self, op) -> None:
+        self.ops.append(op)
+
+
+def _saves(monkeypatch, cost: float, seconds: float) -> int:
+    clock = _Clock()
+    monkeypatch.setattr(tc.time, "monotonic", clock)
+    cb = StoreCallback(RunContext(url="sqlite://", study_id=1, metric="loss", mode="min",
+                                  param_names=("x",), first_number=0, heartbeat_s=5.0),
+                       searcher=_Searcher(clock, cost))
+    cb._writer = _Writer()
+    end = clock.t + seconds
+    while clock.t < end:  # the driver loop: a step every 10 ms, the state changes every step
+        cb.searcher.n += 1
+        cb.save_searcher_state()
+        clock.t += 0.01
+    return len(cb._writer.ops)
+
+
+def test_a_cheap_state_is_saved_every_second(monkeypatch):
+    assert _saves(monkeypatch, cost=0.001, seconds=10) == 10
+
+
+def test_a_costly_state_is_saved_less_often(monkeypatch):
+    # 50 ms to take (a state of many thousands of observations): taking and writing it
+    # every second would be 10% of the driver loop; it is saved at most 5% of the time.
+    saves = _saves(monkeypatch, cost=0.05, seconds=30)
+    assert 12 <= saves <= 16
