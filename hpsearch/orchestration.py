@@ -62,10 +62,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
 def coalesce_window(spec: Spec) -> float:
     """Results may travel to Tune together only when nothing decides on them one by one:
-    no early-stopping scheduler, and no retries (a restored trial continues Tune's count)."""
-    from hpsearch.reporting import COALESCE_S
+    no early-stopping scheduler, and no retries (a restored trial continues Tune's count).
+    The window is ``HPSEARCH_REPORT_WINDOW_S`` (hpsearch/reporting.py)."""
+    from hpsearch.settings import settings
 
-    return COALESCE_S if spec.scheduler.type == "fifo" and spec.budget.max_failures == 0 else 0.0
+    fifo = spec.scheduler.type == "fifo" and spec.budget.max_failures == 0
+    return settings().report_window_s if fifo else 0.0
 
 
 def _warm_start(store: Store, study_id: int, spec: Spec, searcher) -> int:

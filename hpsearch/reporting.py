@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-COALESCE_S = 0.05
+COALESCE_S = 0.05  # the default window (HPSEARCH_REPORT_WINDOW_S; orchestration.coalesce_window)
 BATCH_KEY = "_hps_batch"  # the buffered [iteration, metrics] pairs; leading "_": not a metric
 
 

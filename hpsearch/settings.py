@@ -104,6 +104,11 @@ VARIABLES: tuple[Variable, ...] = (
              "INTERRUPTED.", "service"),
     Variable("HPSEARCH_WRITE_LINGER_S", "0.05",
              "Seconds the result writer waits to batch writes into one transaction.", "service"),
+    Variable("HPSEARCH_REPORT_WINDOW_S", "0.05",
+             "`hpsearch.report` under the FIFO scheduler: results reported within this many "
+             "seconds of a trial's last Tune report travel to the driver together. Raise it "
+             "(e.g. 1) when many trials report often: the driver's loop handles one Tune "
+             "result per trial per window (docs/scaling.md).", "service"),
     Variable("HPSEARCH_RETAIN_POINTS", "0",
              "Retention: keep at most this many results per finished trial (first, last, best "
              "and evenly spaced ones; at least 3); the dispatcher thins old curves "
@@ -222,6 +227,7 @@ class Settings:
     heartbeat_s: float
     trial_grace_s: float
     write_linger_s: float
+    report_window_s: float
     retain_points: int  # 0: retention off (hpsearch/store/retention.py)
     retain_after_s: float
     retain_every_s: float
@@ -270,6 +276,7 @@ def _build() -> Settings:
         heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),
+        report_window_s=_seconds("HPSEARCH_REPORT_WINDOW_S", 0.05),
         retain_points=_retain_points(),
         retain_after_s=_seconds("HPSEARCH_RETAIN_AFTER_S", 86400.0),
         retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),

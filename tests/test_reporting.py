@@ -84,3 +84,11 @@ def test_the_driver_coalesces_only_when_nothing_decides_on_single_results():
     assert coalesce_window(validate(base)) == reporting.COALESCE_S
     assert coalesce_window(validate({**base, "scheduler": {"type": "median"}})) == 0
     assert coalesce_window(validate({**base, "budget": {"trials": 2, "max_failures": 1}})) == 0
+
+
+def test_the_window_is_a_setting(monkeypatch):
+    from hpsearch.orchestration import coalesce_window
+    from hpsearch.spec import validate
+
+    monkeypatch.setenv("HPSEARCH_REPORT_WINDOW_S", "1")
+    assert coalesce_window(validate(_chatty_spec("w", 10))) == 1.0
