@@ -10,7 +10,7 @@ from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, frame, 
                                     sample_idx, shown_note, title as mktitle)
 from hpsearch.status import TrialStatus
 from hpsearch.store.models import utcnow
-from hpsearch.store.queries import last_reported, trial_spans
+from hpsearch.store.queries import last_reported, started_count, trial_spans
 
 MAX_EDF_POINTS = 2000
 MAX_SPANS = 5000
@@ -167,11 +167,11 @@ def timeline(store, study_id: int) -> go.Figure:
     latest)."""
     study = get_study(store, study_id)
     title = f"Timeline: {study.name}"
-    spans = trial_spans(store, study.id)
+    spans = trial_spans(store, study.id, latest=MAX_SPANS)
     if not spans:
         return empty(title, study)
-    note = f"the latest {MAX_SPANS:,} of {len(spans):,} trials" if len(spans) > MAX_SPANS else ""
-    spans = spans[-MAX_SPANS:]
+    total = started_count(store, study.id) if len(spans) == MAX_SPANS else len(spans)
+    note = f"the latest {MAX_SPANS:,} of {total:,} trials" if total > MAX_SPANS else ""
     now = utcnow()
     lanes = _worker_lanes(spans, now)
     order = sorted(set(lanes), key=_lane_key)

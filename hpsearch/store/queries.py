@@ -147,8 +147,17 @@ class Span(NamedTuple):
     slot: int | None = None
 
 
-def trial_spans(store, study_id: int) -> list[Span]:
-    """Every started trial's start and end, by start, with where it ran (node and slot).
+def started_count(store, study_id: int) -> int:
+    """How many of the study's trials have started."""
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(Trial)
+                        .where(Trial.study_id == study_id, Trial.started_at.is_not(None))) or 0
+
+
+def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
+    """Every started trial's start and end, by start, with where it ran (node and slot);
+    ``latest``: only the last that many to start (a 100,000-trial study's timeline reads
+    5,000 rows, not all).
 
     Only a LIVE trial of a LIVE study is still running (``finished_at`` None). A trial that
     ended without a finish time (an ERROR whose end was never recorded, a RUNNING row left
@@ -159,11 +168,14 @@ def trial_spans(store, study_id: int) -> list[Span]:
         study = s.get(Study, study_id)
         live_study = study is not None and study.status in StudyStatus.LIVE
         study_end = study.finished_at if study is not None else None
-        rows = s.execute(select(Trial.id, Trial.number, Trial.status, Trial.started_at,
-                                Trial.finished_at, Trial.heartbeat_at, Trial.node_id,
-                                Trial.node_host, Trial.slot)
-                         .where(Trial.study_id == study_id, Trial.started_at.is_not(None))
-                         .order_by(Trial.started_at, Trial.number)).all()
+        q = (select(Trial.id, Trial.number, Trial.status, Trial.started_at, Trial.finished_at,
+                    Trial.heartbeat_at, Trial.node_id, Trial.node_host, Trial.slot)
+             .where(Trial.study_id == study_id, Trial.started_at.is_not(None)))
+        if latest is None:
+            rows = s.execute(q.order_by(Trial.started_at, Trial.number)).all()
+        else:
+            rows = s.execute(q.order_by(Trial.started_at.desc(), Trial.number.desc())
+                             .limit(latest)).all()[::-1]
         open_ = [r.id for r in rows if r.finished_at is None
                  and not (live_study and r.status in TrialStatus.LIVE)]
         last: dict[int, datetime] = {}

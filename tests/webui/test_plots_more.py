@@ -57,6 +57,25 @@ def test_timeline_puts_overlapping_trials_in_separate_slots(store):
     assert list(use.y) == [1, 2, 1, 2, 2] and "slots busy" in fig.layout.title.subtitle.text
 
 
+def test_timeline_reads_only_the_latest_trials(store, monkeypatch):
+    """A big study's timeline reads its latest MAX_SPANS trials from SQL, not every trial."""
+    from hpsearch.plots import _more
+
+    monkeypatch.setattr(_more, "MAX_SPANS", 3)
+    row = store.create_study(make_spec("many"), status=StudyStatus.RUNNING)
+    t = time.time() - 100
+    params = {"lr": 0.01, "dropout": 0.1, "optimizer": "sgd"}
+    ops = []
+    for k in (0, 1, 2, 4, 3, 5):  # trial 4 starts before trial 3
+        start = t + 10 * (k if k < 3 else {4: 3, 3: 4, 5: 5}[k])
+        ops += [("trial", row.id, f"r{k}", k, params, TrialStatus.RUNNING, start),
+                ("status", row.id, f"r{k}", TrialStatus.COMPLETED, {"value": 0.5}, start + 5)]
+    store.apply(ops)
+    fig = plots.timeline(store, row.id)
+    assert sorted(n for tr in bars(fig) for n in tr.customdata) == [3, 4, 5]
+    assert "the latest 3 of 6 trials" in fig.layout.title.subtitle.text
+
+
 def bars(fig) -> list:
     return [tr for tr in fig.data if tr.type == "bar"]
 
