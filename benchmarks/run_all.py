@@ -5,6 +5,8 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 1. suggestion latency per searcher vs observations (+ plot)   searchers_latency.md/.png
 2. training throughput per family on this CPU                   trainables.md
 3. serving a 10,000-trial study, SQLite and PostgreSQL          serving.md
+3b. the web UI at 100,000 and 1,000,000 trials: each chart cold and warm, the study page
+   drawn in Chromium, pages (databases seeded once, then kept)   webui_scale.md
 4. orchestration overhead, 50/200 no-op trials, vs Ray and Optuna  overhead.md
 5. result write throughput, end to end and Writer alone         writes.md
 6. scaling to 1,000 trials, and a higher-concurrency pair       overhead.md, overhead_scaling.png
@@ -97,6 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     res = _section("serving", lambda: serving.main(sv_args + ["--out", str(out)]), failures, times)
     if res:
         targets += [("serving", t, v, verdict) for t, v, verdict in serving.targets(res)]
+
+    # 3b. the web UI at 100,000 and 1,000,000 trials: charts, the page in Chromium, pages
+    from benchmarks import webui_scale
+
+    ws_args = (["--runs", "sqlite:2000", "--quick", "--cache", str(Path(tmp.name) / "scale")]
+               if q else [])
+    res = _section("web UI at scale", lambda: webui_scale.main(ws_args + ["--out", str(out)]),
+                   failures, times)
+    if res:
+        targets += [("web UI at scale", t, v, verdict) for t, v, verdict in webui_scale.targets(res)]
 
     # 4-6. everything on Ray, one local Ray
     over_rows, write_rows, skipped_o, skipped_w, profile_text = [], [], [], [], ""
@@ -277,7 +289,7 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [trainables](trainables.md), [many writers](many_writers.md), "
+             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), "
              "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
              "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
              "([autoscaling](serving_autoscale.png)); GPU: `benchmarks/gpu.sh`. "
