@@ -135,7 +135,8 @@ class Result(Base):
     __table_args__ = (UniqueConstraint("trial_id", "iteration", name="uq_results_trial_iteration"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    # No index of its own: the unique (trial_id, iteration) serves every lookup by trial.
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
     iteration: Mapped[int] = mapped_column(Integer)
     value: Mapped[float | None] = mapped_column(Float)  # the study's metric, for fast curves
     metrics: Mapped[dict] = mapped_column(JSON)

@@ -35,3 +35,22 @@ def test_results_round_trip_exactly_and_a_later_re_report_replaces(db_url):
     assert [r.value for r in rows[4:]] == [-float(i) for i in range(5, 16)]
     assert rows[4].metrics == {"loss": -5.0}
     assert trial.iterations == 15
+
+
+def test_results_carry_two_indexes_not_three(db_url):
+    """The unique (trial_id, iteration) serves lookups by trial: no index on trial_id alone."""
+    from sqlalchemy import inspect
+
+    store = Store(db_url)
+    insp = inspect(store.engine)
+    names = {i["name"] for i in insp.get_indexes("results")}
+    uniques = [tuple(u["column_names"]) for u in insp.get_unique_constraints("results")]
+    assert "ix_results_trial_id" not in names
+    assert ("trial_id", "iteration") in uniques
+    # a trial's curve is read through it (PostgreSQL shows the plan)
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as c:
+            c.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in c.exec_driver_sql(
+                "EXPLAIN SELECT * FROM results WHERE trial_id = 1 ORDER BY iteration"))
+        assert "uq_results_trial_iteration" in plan
