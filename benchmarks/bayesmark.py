@@ -41,6 +41,8 @@ import numpy as np
 from benchmarks import _common as C
 
 METHODS = ("bayesian", "auto", "tpe", "skopt", "genetic", "random")
+# bayesian with a tree surrogate instead of the GP (run only when --methods names them)
+SURROGATES = ("bayesian-RF", "bayesian-ET", "bayesian-GBRT")
 
 
 # -- the problems ------------------------------------------------------------------------
@@ -205,8 +207,9 @@ def drive(method: str, space, f: Callable[[dict], float], seed: int, rounds: int
         return _drive_skopt(space, f, seed, rounds, batch)
     from searchers import create_searcher
 
-    s = create_searcher(method, space, metric="loss", mode="min", seed=seed, max_trials=budget,
-                        max_concurrent=batch)
+    name, _, surrogate = method.partition("-")
+    s = create_searcher(name, space, metric="loss", mode="min", seed=seed, max_trials=budget,
+                        max_concurrent=batch, **({"surrogate": surrogate} if surrogate else {}))
     losses: list[float] = []
     for r in range(rounds):
         ids = [f"{r}-{i}" for i in range(batch)]
@@ -410,11 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("all", "sk", "syn"), default="all")
     parser.add_argument("--methods", help="comma-separated subset of the methods to run")
     parser.add_argument("--batches", help="comma-separated subset of the batch sizes to run (1,2,8)")
+    parser.add_argument("--seeds", type=int, help="seeds of the scikit-learn problems (overrides the size)")
+    parser.add_argument("--syn-seeds", type=int, help="seeds of the test functions (overrides the size)")
     parser.add_argument("--log", type=Path, help="append each run to this JSON-lines file as it ends")
     parser.add_argument("--from-log", type=Path, help="report the runs of a --log file (no new runs)")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     seeds, folds, rows, syn_seeds, only = SIZES[mode]
+    seeds, syn_seeds = args.seeds or seeds, args.syn_seeds or syn_seeds
     rounds = 2 if args.smoke else args.rounds
     problems = only or tuple(SK_PROBLEMS)
     syn_rounds = (2, 2) if args.smoke else (25, 16)  # 50 evaluations x2; 128 evaluations x8
@@ -422,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     # auto is deterministic: it builds the searcher it chooses with the same seed, so its
     # runs are that searcher's runs; they are run once and reported under both names.
     runnable = tuple(m for m in METHODS if m != "auto")
+    if args.methods:
+        runnable += tuple(m for m in SURROGATES if m in args.methods.split(","))
     tasks = [("sk", m, p, s, rounds, b, folds, rows)
              for b in (8, 1) for p in problems for s in range(seeds) for m in runnable]
     tasks += [("syn", m, p, s, syn_rounds[0], 2, 0, 0)
@@ -472,10 +480,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.part != "all":
         print(synthetic_rows(syn, METHODS, (25, 50)) if syn else sk_summary(sk, METHODS))
         return 0
-    per_rows, kind_rows, agg = sk_summary(sk, METHODS)
+    trees = tuple(m for m in SURROGATES if any(r["method"] == m for r in sk))
+    main_sk = [r for r in sk if r["method"] in METHODS]
+    per_rows, kind_rows, agg = sk_summary(main_sk, METHODS)
+    # The surrogates are ranked among themselves (GP = bayesian's default), random as the zero.
+    surrogate_rows = sk_summary([r for r in sk if r["method"] in ("bayesian", "random", *trees)],
+                                ("bayesian", *trees, "random"))[0] if trees else []
     text = report(per_rows, kind_rows, agg, synthetic_rows(syn, METHODS, (25, 50) if not args.smoke else (2, 4)),
-                  genetic_rows(syn), mode, args, seeds, folds, rows, syn_seeds, rounds, elapsed, sk,
-                  missing=[t for t in missing if args.part in ("all", t[0])])
+                  genetic_rows(syn), mode, args, seeds, folds, rows, syn_seeds, rounds, elapsed, main_sk,
+                  missing=[t for t in missing if args.part in ("all", t[0])],
+                  surrogate_rows=surrogate_rows, trees=trees)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "bayesmark_smoke.md" if args.smoke else "bayesmark.md"
     (args.out / name).write_text(text)
@@ -484,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, folds, rows, syn_seeds,
-           rounds, elapsed, sk, missing=()) -> str:
+           rounds, elapsed, sk, missing=(), surrogate_rows=(), trees=()) -> str:
     secs: dict[tuple, list] = {}
     for r in sk:
         secs.setdefault((r["batch"], r["method"]), []).append(r["seconds"])
@@ -542,6 +556,17 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
         C.table(["function", "genetic", "random"], gen_rows),
         "",
     ]
+    if surrogate_rows:
+        lines += [
+            "## Surrogates: the GP (bayesian's default) against tree models (normalised score / mean rank)",
+            "",
+            "bayesian with `surrogate: RF | ET | GBRT` and otherwise the same defaults; ranked among "
+            "themselves, random as the zero of the score.",
+            "",
+            C.table(["problem", "class", "batch", "seeds", "GP", *[t.split("-")[1] for t in trees], "random"],
+                    surrogate_rows),
+            "",
+        ]
     return "\n".join(lines)
 
 

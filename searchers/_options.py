@@ -31,7 +31,8 @@ class Bayesian(Options):
     """scikit-optimize surrogate model and acquisition function (see searchers/_bayesian.py)."""
 
     surrogate: Literal["GP", "RF", "ET", "GBRT"] = "GP"
-    acquisition: Literal["EI", "PI", "LCB", "gp_hedge"] = "EI"
+    acquisition: Literal["EI", "PI", "LCB", "gp_hedge"] = Field("gp_hedge", description=(
+        "gp_hedge: scikit-optimize's portfolio of EI, PI and LCB (see searchers/_bayesian.py)"))
     n_initial_points: Int | None = Field(None, ge=1, le=MAX_TRIALS, description=(
         "initial-design suggestions first (None: dimension + 2, within [4, 10])"))
     xi: Float = Field(0.01, ge=0, description="EI/PI exploration")
