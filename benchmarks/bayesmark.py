@@ -392,6 +392,44 @@ def genetic_rows(runs: list[dict]) -> list[list]:
     return rows
 
 
+# -- the issue's goals (#20) -----------------------------------------------------------------------------
+def targets(runs: list[dict]) -> list[tuple[str, float | None, str]]:
+    """(target, value, verdict) for SUMMARY.md: Branin <= 0.001 and Hartmann-6 <= 0.12 median
+    regret after 50 evaluations 2 in parallel; bayesian first in mean rank per batch size;
+    genetic clearly (at most half of random's regret) above random at 128 evaluations."""
+    out: list[tuple[str, float | None, str]] = []
+    for problem, goal in (("branin", 0.001), ("hartmann6", 0.12)):
+        _, _, optimum = synthetic(problem)
+        finals = [max(float(np.minimum.accumulate(r["losses"])[49]) - optimum, 0.0) for r in runs
+                  if r["part"] == "syn" and r["problem"] == problem and r["method"] == "bayesian"
+                  and r["batch"] == 2 and len(r["losses"]) >= 50]
+        value = float(np.median(finals)) if finals else None
+        out.append((f"bayesian median regret on {problem}, 50 evaluations 2 in parallel "
+                    f"({len(finals)} seeds)", value, C.verdict(value, goal, higher_is_better=False)))
+    agg = sk_summary([r for r in runs if r["part"] == "sk" and r["method"] in METHODS], METHODS)[2]
+    for batch in sorted({b for b, _ in agg}):
+        ranks = {m: rk for (b, m), (_, rk, _) in agg.items() if b == batch and m != "auto"}
+        if "bayesian" not in ranks:
+            continue
+        leader = min(ranks, key=ranks.get)
+        verdict = ("met (first)" if leader == "bayesian" else
+                   f"MISSED ({leader} {ranks[leader]:.2f} vs bayesian {ranks['bayesian']:.2f})")
+        out.append((f"bayesian first in mean rank, scikit-learn problems, batch {batch}",
+                    ranks["bayesian"], verdict))
+    for problem in ("branin", "hartmann6", "rosenbrock4"):
+        _, _, optimum = synthetic(problem)
+        med = {m: [min(r["losses"]) - optimum for r in runs if r["part"] == "syn" and r["problem"] == problem
+                   and r["method"] == m and r["batch"] == 8] for m in ("genetic", "random")}
+        if med["genetic"] and med["random"]:
+            g, rnd = float(np.median(med["genetic"])), float(np.median(med["random"]))
+            out.append((f"genetic / random median regret at 128 evaluations, {problem}", g / rnd,
+                        C.verdict(g / rnd, 0.5, higher_is_better=False)))
+    return out
+
+
+LAST_RUNS: list[dict] = []  # the runs of the last main() (run_all reads its targets)
+
+
 # -- main ---------------------------------------------------------------------------------------------
 SIZES = {
     # name: (seeds, sk folds, sk rows, synthetic seeds, problems or None for all)
@@ -475,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs += [{**r, "method": "auto", "chose": _auto_choice(r)} for r in runs
              if r["method"] == _auto_choice(r) and r["batch"] in (1, 2, 8) and _auto_choice(r) != "auto"]
+    LAST_RUNS[:] = runs
     sk = [r for r in runs if r["part"] == "sk"]
     syn = [r for r in runs if r["part"] == "syn"]
     if args.part != "all":
@@ -489,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(per_rows, kind_rows, agg, synthetic_rows(syn, METHODS, (25, 50) if not args.smoke else (2, 4)),
                   genetic_rows(syn), mode, args, seeds, folds, rows, syn_seeds, rounds, elapsed, main_sk,
                   missing=[t for t in missing if args.part in ("all", t[0])],
-                  surrogate_rows=surrogate_rows, trees=trees)
+                  surrogate_rows=surrogate_rows, trees=trees, goals=targets(runs))
     args.out.mkdir(parents=True, exist_ok=True)
     name = "bayesmark_smoke.md" if args.smoke else "bayesmark.md"
     (args.out / name).write_text(text)
@@ -498,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, folds, rows, syn_seeds,
-           rounds, elapsed, sk, missing=(), surrogate_rows=(), trees=()) -> str:
+           rounds, elapsed, sk, missing=(), surrogate_rows=(), trees=(), goals=()) -> str:
     secs: dict[tuple, list] = {}
     for r in sk:
         secs.setdefault((r["batch"], r["method"]), []).append(r["seconds"])
@@ -556,6 +595,10 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
         C.table(["function", "genetic", "random"], gen_rows),
         "",
     ]
+    if goals:
+        lines += ["## The issue's goals (#20)", "",
+                  C.table(["target", "measured", "verdict"],
+                          [[t, "-" if v is None else f"{v:.3g}", verdict] for t, v, verdict in goals]), ""]
     if surrogate_rows:
         lines += [
             "## Surrogates: the GP (bayesian's default) against tree models (normalised score / mean rank)",

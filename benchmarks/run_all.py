@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
         _section("search quality", lambda: bayesmark.main(
             ["--smoke" if q else "--quick", "--out", str(out)]), failures, times)
+        targets += [("search quality", t, v, verdict) for t, v, verdict in bayesmark.targets(bayesmark.LAST_RUNS)]
 
     total = time.monotonic() - started
     C.write("SUMMARY.md", summary(m, targets, times, total, failures, q), out)

@@ -104,6 +104,15 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
     assert set(agg) == {(3, m) for m in bm.METHODS}
     assert all(1 <= rank <= len(bm.METHODS) for _, rank, _ in agg.values())
     assert kind_rows[0][:2] == ["conditional", 3]
+    # The goals, read from the runs (#20): a rank table and the synthetic regrets.
+    branin_opt = bm.synthetic("branin")[2]
+    runs = [{**r, "part": "sk"} for r in runs]
+    runs += [{"part": "syn", "method": "bayesian", "problem": "branin", "seed": 0, "batch": 2,
+              "losses": [branin_opt + 0.5] * 49 + [branin_opt + 0.0005]}]
+    goals = {t: verdict for t, _, verdict in bm.targets(runs)}
+    assert goals["bayesian median regret on branin, 50 evaluations 2 in parallel (1 seeds)"].startswith("met")
+    assert goals["bayesian median regret on hartmann6, 50 evaluations 2 in parallel (0 seeds)"] == "not measured"
+    assert "bayesian first in mean rank, scikit-learn problems, batch 3" in goals
 
 
 def test_multiobjective_benchmark_runs_and_reports(tmp_path):
