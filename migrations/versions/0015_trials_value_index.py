@@ -1,14 +1,14 @@
 """trials (study_id, value) index: the best trial and the best value without a sort
 
-Revision ID: 0014_trials_value_index
-Revises: 0013_study_frames
+Revision ID: 0015_trials_value_index
+Revises: 0014_results_index
 Create Date: 2026-12-01
 """
 from alembic import op
 
 
-revision = '0014_trials_value_index'
-down_revision = '0013_study_frames'
+revision = '0015_trials_value_index'
+down_revision = '0014_results_index'
 branch_labels = None
 depends_on = None
 
