@@ -360,7 +360,12 @@ class FrameKeeper:
     bounded share of the driver's time."""
 
     def __init__(self, store, min_interval: float = 2.0):
-        self.store = store
+        # Its own connection, opened for each round of refreshes and closed after: the
+        # writer's store has one connection (the driver's budget), which a refresh must
+        # never hold while the writer waits for it.
+        from hpsearch.store.store import Store
+
+        self.store = Store(store.url, pool_size=1, max_overflow=0, check_schema=False)
         self.min_interval = min_interval
         self._dirty: dict[int, None] = {}
         self._next: dict[int, float] = {}
@@ -405,6 +410,7 @@ class FrameKeeper:
                     log.warning("chart frame of study %s not refreshed: %s", sid, exc)
                 took = time.monotonic() - started
                 self._next[sid] = time.monotonic() + max(self.min_interval, 5 * took)
+            self.store.engine.dispose()
 
 
 __all__ = ["Column", "FrameKeeper", "StudyFrame", "decode", "encode", "forget", "load", "marker",
