@@ -16,7 +16,10 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
    deployment under a burst (#18)                serving_load.md, serving_autoscale.png
 10. many drivers writing results at once into PostgreSQL     many_writers.md
 11. the 800 trials x 10 results/s simulation (no Ray)          scale_sim.md
-12. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
+12. time to a good model vs Optuna and Ray Tune, 1 seed (#21)   time_to_target_quick.md
+13. a busy pool: 8 slots on two Ray nodes (#21)               busy_pool.md/.png
+14. many studies at once on one service, 20 studies (#21)    many_studies_quick.md
+15. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
 One local Ray serves every Ray row. The run aims at 20 minutes on this 2-core
@@ -156,6 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     if write_rows:
         C.write("writes.md", writes.report(write_rows, m, skipped=skipped_w), out)
         targets += [("writes", t, v, verdict) for t, v, verdict in writes.targets(write_rows)]
+
+    # 12. time to a good model (#21 §1): hpsearch vs Optuna vs Ray Tune on the CNN and the VAE,
+    # on the same local Ray. make bench runs the short form (1 seed); the 3-seed run is
+    # benchmarks/time_to_target.py on its own (time_to_target.md).
+    from benchmarks import time_to_target as ttt
+
+    ttt_args = ["--quick", "--out", str(out / "time_to_target_quick.md")]
+    ttt_rows = _section("time to target", lambda: ttt.main(
+        ttt_args + (["--tasks", "cnn", "--wall", "12"] if q else [])), failures, times)
+    if ttt_rows:
+        targets += [("time to target", t, v, verdict) for t, v, verdict in ttt.targets(ttt_rows)]
     _stop_ray()
 
     # 7-9. compression, fine-tuning, serving load (#17, #18): each starts what it needs.
@@ -193,7 +207,22 @@ def main(argv: list[str] | None = None) -> int:
     if sim:
         targets += [("scale simulation", t, v, verdict) for t, v, verdict in scale_sim.targets(sim)]
 
-    # 12. search quality: long, and about results rather than speed, so only when asked.
+    # 13-14. the service on a Ray cluster of its own (ray start: a head and a second node).
+    from benchmarks import busy_pool, many_studies
+
+    pool = _section("busy pool", lambda: busy_pool.main(["--out", str(out)] + (["--quick"] if q else [])),
+                    failures, times)
+    _stop_ray()
+    if pool:
+        targets += [("busy pool", t, v, verdict) for t, v, verdict in busy_pool.targets(pool)]
+    many = _section("many studies", lambda: many_studies.main(
+        ["--quick", "--out", str(out / "many_studies_quick.md")]
+        + (["--studies", "4", "--trials", "20"] if q else ["--studies", "20", "--trials", "40"])),
+        failures, times)
+    if many:
+        targets += [("many studies", t, v, verdict) for t, v, verdict in many_studies.targets(many)]
+
+    # 15. search quality: long, and about results rather than speed, so only when asked.
     if args.quality:
         from benchmarks import bayesmark
 
@@ -293,7 +322,11 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), "
              "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
              "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
-             "([autoscaling](serving_autoscale.png)); GPU: `benchmarks/gpu.sh`. "
+             "([autoscaling](serving_autoscale.png)), "
+             "[time to target](time_to_target_quick.md) (3 seeds: [time_to_target.md](time_to_target.md)), "
+             "[busy pool](busy_pool.md) ([timeline](busy_pool.png)), "
+             "[many studies](many_studies_quick.md) (20 x 200: [many_studies.md](many_studies.md)); "
+             "GPU: `benchmarks/gpu.sh`. "
              "Not run by `make bench` (longer, and not performance targets): "
              "`benchmarks/searchers_regret.py`, `benchmarks/bayesmark.py` (unless `--quality`), "
              "`benchmarks/asha_vs_fifo.py`, `benchmarks/multiobjective.py` and "

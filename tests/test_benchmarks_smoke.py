@@ -189,3 +189,28 @@ def test_issue_17_18_sections_report_their_targets():
     assert got["autoscale 1-3: most replicas running under the burst"] == (2, "met (grew from 1 to 2 and stayed within 1-3)")
     res["autoscale"]["max_seen"] = 4
     assert serving_load.targets(res)[-1][2].startswith("MISSED")
+
+
+def test_pool_and_target_arithmetic():
+    """busy_pool's share, stop gaps and lanes, and time_to_target's first crossing and best-by,
+    on hand-made spans and points (the benchmarks' verdicts rest on these)."""
+    from datetime import datetime, timedelta
+
+    from benchmarks import busy_pool, time_to_target
+    from hpsearch.store.queries import Span
+
+    t0 = datetime(2026, 1, 1)
+    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    spans = [Span(0, "COMPLETED", at(0), at(4), slot=0), Span(1, "EARLY_STOPPED", at(0), at(1)),
+             Span(2, "COMPLETED", at(1.5), at(4)), Span(3, "EARLY_STOPPED", at(4), at(4))]
+    got = busy_pool.share(spans, slots=2)
+    assert got["trials"] == 4 and got["span_s"] == 4 and abs(got["share"] - 7.5 / 8) < 1e-9
+    assert busy_pool.stop_gaps(spans) == [0.5, 0.0]  # stop at 1 -> next start 1.5; at 4 -> 4
+    labels = [label for label, _ in busy_pool.lanes(spans)]
+    assert labels[0] == "?/0" and labels.count("#0") == 3  # the recorded slot, else a free lane
+    task = time_to_target.TASKS["cnn"]
+    points = [(1.0, 0.5), (2.0, 0.981), (3.0, 0.99)]
+    assert time_to_target.time_to(task, points) == 2.0
+    assert time_to_target.time_to(task, points[:1]) is None
+    assert time_to_target.best_by(task, points, 2.5) == 0.981
+    assert time_to_target.best_by(time_to_target.TASKS["vae"], [(1.0, 30.0), (2.0, 25.0)], 5) == 25.0
