@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     # 13-14. the service on a Ray cluster of its own (ray start: a head and a second node).
     from benchmarks import busy_pool, many_studies
 
+    _stop_ray()  # busy_pool's driver joins its own cluster, not a Ray an earlier section left
     pool = _section("busy pool", lambda: busy_pool.main(["--out", str(out)] + (["--quick"] if q else [])),
                     failures, times)
     _stop_ray()
