@@ -36,6 +36,32 @@ def test_seed_fills_the_schema_the_service_reads(tmp_path):
     assert main(["--db", url, "--trials", "3", "--studies", "1"]) == 2  # the name is taken
 
 
+def test_webui_scale_keeps_its_database_and_reports(tmp_path):
+    """The 100k/1M benchmark seeds once and reuses the database, builds the study's frame,
+    and reports each measurement with its target."""
+    from benchmarks import webui_scale as W
+    from hpsearch.store import Store, frames, queries
+
+    db = W.scale_db("sqlite", 40, tmp_path, reseed=False, log=lambda s: None)
+    assert db["seed_s"] is not None
+    again = W.scale_db("sqlite", 40, tmp_path, reseed=False, log=lambda s: None)
+    assert again["seed_s"] is None and again["study_id"] == db["study_id"]  # kept, not seeded
+    store = Store(db["url"])
+    assert frames.load(store, db["study_id"]).rows() == queries.scored_trials(store, db["study_id"])
+    store.dispose()
+    res = [{"backend": "sqlite", "trials": 40, "seed_s": 1.0, "frame_s": 0.1,
+            "charts": [{"chart": "history", "status": 200, "bytes": 2048, "cold": 0.5, "warm": 0.01},
+                       {"chart": "slice", "status": 200, "bytes": 4096, "cold": 1.5, "warm": 0.02}],
+            "browser": {"cold": 2.0, "warm": 1.0, "charts": 9, "cold_errors": [], "warm_errors": []},
+            "pages": [{"endpoint": "study page", "path": "/studies/1", "status": 200, "bytes": 10,
+                       "cold": 0.2, "warm": 0.1}]}]
+    text = W.report(res, C.machine())
+    assert "| slice | 4 | 1.50 | 0.020 | MISSED" in text and "study page" in text
+    verdicts = {t: v for t, _, v in W.targets(res)}
+    assert verdicts["slowest chart cold (slice), sqlite, 40 trials"].startswith("MISSED")
+    assert verdicts["study page drawn in Chromium, cold, sqlite, 40 trials"].startswith("met")
+
+
 def test_serving_answers_every_endpoint_from_a_real_server(tmp_path):
     from benchmarks import serving
     from benchmarks.seed import seed
