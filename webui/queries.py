@@ -229,9 +229,13 @@ def trials_filtered(study: Study, args):
     metrics = filters.parse_metrics(study, args, filter_metrics(study)) if filters.wants_metrics(args) else {}
     q = reads.trials_query(study.id, status=status,
                            where=filters.clauses(params) + filters.metric_clauses(metrics))
-    # NULL values last whichever the direction.
-    return q, (col.is_(None), order, Trial.number), {"sort": sort, "status": status, "params": params,
-                                                     "metrics": metrics}
+    # NULL values last whichever the direction; a column that holds no NULL (the trial
+    # number, the default) is ordered by itself alone, so that its index serves the page
+    # (a million-trial study's first page: no sort of every trial).
+    nullable = getattr(getattr(col, "expression", col), "nullable", True)
+    keys = ((col.is_(None),) if nullable else ()) + (order,) + (() if col is Trial.number
+                                                               else (Trial.number,))
+    return q, keys, {"sort": sort, "status": status, "params": params, "metrics": metrics}
 
 
 def filter_metrics(study: Study) -> list[str]:
