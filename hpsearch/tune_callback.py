@@ -43,6 +43,7 @@ def failpoint(name: str) -> None:
     if settings().failpoint == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
+_INF = math.inf
 # Keys Tune adds to every result that are not the trainable's own metrics.
 _TUNE_KEYS = {"config", "trial_id", "experiment_tag", "date", "timestamp", "hostname", "node_ip",
               "pid", "done", "checkpoint_dir_name", "should_checkpoint", "time_since_restore",
@@ -59,12 +60,17 @@ def _number(v: Any) -> float | None:
 
 
 def clean_metrics(result: dict) -> dict:
-    """The trainable's own metrics (JSON-safe: non-finite floats become None)."""
+    """The trainable's own metrics (JSON-safe: numbers as floats, non-finite ones None)."""
     out = {}
-    for k, v in result.items():
-        if k in _TUNE_KEYS or k.startswith("_"):
+    for k, v in result.items():  # once per result on the driver's loop: the common types first
+        if k in _TUNE_KEYS or k[:1] == "_":
             continue
-        if isinstance(v, bool) or isinstance(v, str):
+        t = type(v)
+        if t is float:
+            out[k] = v if -_INF < v < _INF else None  # NaN compares false too
+        elif t is int:
+            out[k] = _number(v)
+        elif t is bool or t is str or isinstance(v, (bool, str)):
             out[k] = v
         elif isinstance(v, (int, float)) or hasattr(v, "item"):
             out[k] = _number(v)

@@ -59,3 +59,25 @@ def test_a_costly_state_is_saved_less_often(monkeypatch):
     # every second would be 10% of the driver loop; it is saved at most 5% of the time.
     saves = _saves(monkeypatch, cost=0.05, seconds=30)
     assert 12 <= saves <= 16
+
+
+def test_clean_metrics_json_safe_and_tune_keys_dropped():
+    import math
+
+    import numpy as np
+
+    from hpsearch.tune_callback import clean_metrics
+
+    class Num(float):
+        pass
+
+    got = clean_metrics({"loss": 0.5, "nan": math.nan, "inf": -math.inf, "epoch": 3,
+                         "flag": True, "name": "adam", "np32": np.float32(0.25),
+                         "np64": np.float64(math.inf), "i64": np.int64(7), "sub": Num(2.0),
+                         "none": None, "lst": [1, 2], "d": {"a": 1}, "_hps_batch": [[1, {}]],
+                         "training_iteration": 4, "trial_id": "x", "time_this_iter_s": 0.1,
+                         "timestamp": 123, "done": False})
+    assert got == {"loss": 0.5, "nan": None, "inf": None, "epoch": 3.0, "flag": True,
+                   "name": "adam", "np32": 0.25, "np64": None, "i64": 7.0, "sub": 2.0,
+                   "training_iteration": 4.0}
+    assert type(got["epoch"]) is float and type(got["i64"]) is float and got["flag"] is True
