@@ -72,7 +72,9 @@ def _reported(store, study: Study, fr) -> tuple[np.ndarray, np.ndarray, np.ndarr
     with store.engine.connect() as conn:
         others = conn.execute(select(Trial.id, Trial.number, Trial.value)
                               .where(Trial.study_id == study.id,
-                                     Trial.status.not_in(TrialStatus.SCORED),
+                                     # IN, not NOT IN: the (study, status) index finds them
+                                     Trial.status.in_([st for st in TrialStatus.ALL
+                                                       if st not in TrialStatus.SCORED]),
                                      Trial.iterations > 0)).all()
     ids = np.concatenate([fr.ids, np.array([r[0] for r in others], dtype=np.int64)])
     numbers = np.concatenate([fr.numbers, np.array([r[1] for r in others], dtype=np.int64)])
