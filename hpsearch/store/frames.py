@@ -365,7 +365,10 @@ class FrameKeeper:
         # never hold while the writer waits for it.
         from hpsearch.store.store import Store
 
-        self.store = Store(store.url, pool_size=1, max_overflow=0, check_schema=False)
+        in_memory = store.is_sqlite and (store.engine.url.database or ":memory:") == ":memory:"
+        self._own = not in_memory  # another connection to memory would be another database
+        self.store = (Store(store.url, pool_size=1, max_overflow=0, check_schema=False)
+                      if self._own else store)
         self.min_interval = min_interval
         self._dirty: dict[int, None] = {}
         self._next: dict[int, float] = {}
@@ -410,7 +413,8 @@ class FrameKeeper:
                     log.warning("chart frame of study %s not refreshed: %s", sid, exc)
                 took = time.monotonic() - started
                 self._next[sid] = time.monotonic() + max(self.min_interval, 5 * took)
-            self.store.engine.dispose()
+            if self._own:
+                self.store.engine.dispose()
 
 
 __all__ = ["Column", "FrameKeeper", "StudyFrame", "decode", "encode", "forget", "load", "marker",
