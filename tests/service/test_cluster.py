@@ -63,6 +63,7 @@ def test_gpu_pool_on_a_ray_cluster(ray_cluster, pg_url, services, tmp_path):
             assert [r.iteration for r in results] == [1, 2]  # every result is in SQL
             last = results[-1].metrics
             runs[(name, t.number)] = {**last, "t_start": last["t_start"], "t_end": last["t_end"]}
+            assert t.node_id == last["node"] and t.slot is not None  # the row says where it ran
 
     gpu_runs = {k: v for k, v in runs.items() if k[0] != "pinned"}
     gpu_nodes = {v["node"] for v in gpu_runs.values()}
