@@ -145,7 +145,9 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
         from hpsearch.trial_isolated import make_isolated_trial_fn
 
         fn = make_isolated_trial_fn(spec.trainable, fixed, spec.dataset, spec.seed,
-                                    coalesce_window(spec), run_as, sink=sink, limits=limits)
+                                    coalesce_window(spec), run_as, sink=sink, limits=limits,
+                                    on_oom=oom.policy(spec, info),
+                                    gpu_memory_gb=spec.resources.gpu_memory_gb)
     else:
         fn = make_trial_fn(info.fn, fixed, spec.dataset, spec.seed, coalesce_window(spec),
                            sink=sink, limits=limits, on_oom=oom.policy(spec, info),

@@ -74,13 +74,7 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                         raise
                 attempt += 1
                 _release_memory()
-                print(retry["message"], file=sys.stderr, flush=True)  # into the trial's log
-                if sink is not None:
-                    import ray
-                    from ray import tune
-
-                    # Waited for: the driver reads it when the trial ends, after this.
-                    ray.get(sink.oom_retry.remote(tune.get_context().get_trial_id(), retry))
+                record_retry(sink, retry)
                 full[retry["key"]] = retry["to"]
         finally:
             reporting.end_trial()  # what the reporter still holds goes to Tune
@@ -115,9 +109,23 @@ def announce_placement(sink) -> None:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch's out-of-memory error (``torch.OutOfMemoryError``, which is also
-    ``torch.cuda.OutOfMemoryError``), known by its class: torch is not imported here."""
-    return any(c.__name__ == "OutOfMemoryError" and c.__module__.split(".")[0] == "torch"
-               for c in type(exc).__mro__)
+    ``torch.cuda.OutOfMemoryError``), known by its class: torch is not imported here; or an
+    error that says it stands for one (``out_of_memory``: an isolated trial's process
+    raised it, hpsearch/trial_isolated.py)."""
+    return getattr(exc, "out_of_memory", False) is True or any(
+        c.__name__ == "OutOfMemoryError" and c.__module__.split(".")[0] == "torch"
+        for c in type(exc).__mro__)
+
+
+def record_retry(sink, retry: dict) -> None:
+    """Say so in the trial's log, and record the retry in the study's sink (waited for: the
+    driver reads a trial's retries when it ends, after this)."""
+    print(retry["message"], file=sys.stderr, flush=True)  # into the trial's log
+    if sink is not None:
+        import ray
+        from ray import tune
+
+        ray.get(sink.oom_retry.remote(tune.get_context().get_trial_id(), retry))
 
 
 def oom_retry(on_oom: dict | None, config: dict, attempt: int, exc: BaseException) -> dict | None:

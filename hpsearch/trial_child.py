@@ -136,6 +136,10 @@ def main(argv: list[str]) -> int:
 
         fn = trainables.get_trainable(header["trainable"], allow_import=True).fn
         reporting.start_trial(float(header.get("coalesce_s") or 0.0))
+        if header.get("gpu_memory_gb"):  # this process trains: its allocator is the one capped
+            from hpsearch.trial import cap_gpu_memory
+
+            cap_gpu_memory(float(header["gpu_memory_gb"]))
         if header.get("media"):
             from hpsearch import media_client
 
@@ -151,9 +155,12 @@ def main(argv: list[str]) -> int:
                 media_client.end_trial()
         send(out, {"type": "done"})
         return 0
-    except BaseException:  # noqa: BLE001 - the trial's error goes back to Tune as the trial's
+    except BaseException as exc:  # noqa: BLE001 - the trial's error goes back to Tune as the trial's
+        from hpsearch.trial import is_out_of_memory
+
         try:
-            send(out, {"type": "error", "error": traceback.format_exc()[-20000:]})
+            send(out, {"type": "error", "error": traceback.format_exc()[-20000:],
+                       "out_of_memory": is_out_of_memory(exc)})
         except OSError:
             pass
         return 1

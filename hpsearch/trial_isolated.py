@@ -17,17 +17,25 @@ import tempfile
 from typing import Callable
 
 from hpsearch.isolation import TrialUser, trial_environ
-from hpsearch.trial import announce_placement, trial_seed
+from hpsearch.trial import announce_placement, oom_retry, record_retry, trial_seed
 
 
 class TrialProcessError(RuntimeError):
-    """The trial's process failed; the message is its traceback."""
+    """The trial's process failed; the message is its traceback. ``out_of_memory``: what it
+    raised was torch's out-of-memory error (``on_oom`` retries it, hpsearch/trial.py)."""
+
+    def __init__(self, message: str, out_of_memory: bool = False):
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
 
 
 def make_isolated_trial_fn(trainable: str, fixed: dict, dataset: str | None, seed: int,
                            coalesce_s: float, user: TrialUser, sink=None,
-                           limits: dict | None = None) -> Callable[[dict], None]:
+                           limits: dict | None = None, on_oom: dict | None = None,
+                           gpu_memory_gb: float = 0.0) -> Callable[[dict], None]:
     """Like :func:`hpsearch.trial.make_trial_fn`, with the training in a process of ``user``.
+    ``on_oom`` and ``gpu_memory_gb`` as there: the trial's process caps its own allocator, and
+    when it dies of torch's out-of-memory error a new process runs with the value halved.
 
     The trial's output is relayed into this worker's stdout and so into the study's log
     capture (``sink``); its media items are counted against ``limits`` here, in the worker
@@ -52,8 +60,20 @@ def make_isolated_trial_fn(trainable: str, fixed: dict, dataset: str | None, see
                                          lim.get("media_every", 5))
         announce_placement(sink)
         try:
-            run_isolated(trainable, full, coalesce_s, user, media=media,
-                         media_every=(limits or {}).get("media_every", 5))
+            attempt = 0
+            while True:
+                try:
+                    run_isolated(trainable, full, coalesce_s, user, media=media,
+                                 media_every=(limits or {}).get("media_every", 5),
+                                 gpu_memory_gb=gpu_memory_gb)
+                    break
+                except TrialProcessError as exc:
+                    retry = oom_retry(on_oom, full, attempt, exc)
+                    if retry is None:
+                        raise
+                attempt += 1
+                record_retry(sink, retry)
+                full[retry["key"]] = retry["to"]
         finally:
             if capture is not None:
                 capture.stop()
@@ -76,7 +96,7 @@ def _relay(stream) -> None:
 
 
 def run_isolated(trainable: str, config: dict, coalesce_s: float, user: TrialUser, *,
-                 media=None, media_every: int = 5) -> None:
+                 media=None, media_every: int = 5, gpu_memory_gb: float = 0.0) -> None:
     import threading
 
     from ray import tune
@@ -87,7 +107,7 @@ def run_isolated(trainable: str, config: dict, coalesce_s: float, user: TrialUse
               "resources": dict(context.get_trial_resources().required_resources),
               "trial_id": context.get_trial_id(), "trial_name": context.get_trial_name(),
               "checkpoint": checkpoint is not None, "media": media is not None,
-              "media_every": media_every}
+              "media_every": media_every, "gpu_memory_gb": gpu_memory_gb}
     import pwd
 
     entry = pwd.getpwnam(user.name)  # this node's account of that name (a cluster's nodes)
@@ -106,7 +126,7 @@ def run_isolated(trainable: str, config: dict, coalesce_s: float, user: TrialUse
                              daemon=True)
     relay.start()
     reader = os.fdopen(r, "rb")
-    workdir, error, done = None, None, False
+    workdir, error, done, oom = None, None, False, False
     try:
         try:
             proc.stdin.write(json.dumps(header).encode() + b"\n")
@@ -138,7 +158,7 @@ def run_isolated(trainable: str, config: dict, coalesce_s: float, user: TrialUse
                 item = from_wire(message["item"])
                 media.take(item, media_client._payload_size(item))
             elif kind == "error":
-                error = message["error"]
+                error, oom = message["error"], message.get("out_of_memory") is True
             elif kind == "done":
                 done = True
         rc = proc.wait()
@@ -149,7 +169,7 @@ def run_isolated(trainable: str, config: dict, coalesce_s: float, user: TrialUse
             proc.kill()
             proc.wait()
     if error is not None:
-        raise TrialProcessError(error)
+        raise TrialProcessError(error, out_of_memory=oom)
     if rc != 0 or not done:
         raise TrialProcessError(f"the trial's process (user {user.name!r}) exited with code {rc}"
                                 + ("" if workdir else " before it started"))
