@@ -106,19 +106,20 @@ def _autoscale_burst(store_url: str, name: str, call, concurrency: int, burst_s:
     from hpsearch import deployments as dep
     from hpsearch.store import Store
 
-    samples: list[tuple[float, int | None]] = []
+    samples: list[tuple[float, int | None, str | None]] = []
     out: dict = {}
     t0 = time.perf_counter()
     runner = threading.Thread(target=lambda: out.update(_load(call, concurrency, burst_s)), daemon=True)
     runner.start()
     while time.perf_counter() - t0 < burst_s + idle_s:
         row = dep.get(Store(store_url, check_schema=False), name)
-        samples.append((time.perf_counter() - t0, (row.serve_state or {}).get("running_replicas")))
+        state = row.serve_state or {}
+        samples.append((time.perf_counter() - t0, state.get("running_replicas"), state.get("status")))
         time.sleep(1.0)
     runner.join()
     ends = [e - t0 for e in out.pop("ends", [])]
     per_s = [sum(1 for e in ends if i <= e < i + 1) for i in range(int(burst_s + idle_s))]
-    seen = [r for _, r in samples if r is not None]
+    seen = [r for _, r, _ in samples if r is not None]
     return {"samples": samples, "rps_per_s": per_s, "load": out, "bounds": bounds,
             "burst_s": burst_s, "min_seen": min(seen) if seen else None,
             "max_seen": max(seen) if seen else None}
@@ -131,7 +132,7 @@ def plot_autoscale(burst: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ts, reps = zip(*[(t, r if r is not None else float("nan")) for t, r in burst["samples"]])
+    ts, reps = zip(*[(t, r if r is not None else float("nan")) for t, r, _ in burst["samples"]])
     ax.step(ts, reps, where="post", color="tab:blue", label="running replicas")
     lo, hi = burst["bounds"]
     ax.axhline(lo, color="tab:blue", ls=":", lw=1)
@@ -324,9 +325,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"{burst['load']['rps']:.1f} requests/s over the burst, p50 "
             f"{burst['load']['p50']:.0f} ms, {burst['load']['errors']} errors.", "",
             "![replicas and requests/s over time](serving_autoscale.png)", "",
-            "| second | running replicas | requests completed in that second |", "|---|---|---|"]
-        lines += [f"| {int(t)} | {r} | {burst['rps_per_s'][int(t)] if int(t) < len(burst['rps_per_s']) else '-'} |"
-                  for t, r in burst["samples"]]
+            "| second | running replicas | Serve's status | requests completed in that second |",
+            "|---|---|---|---|"]
+        lines += [f"| {int(t)} | {r} | {st} | "
+                  f"{burst['rps_per_s'][int(t)] if int(t) < len(burst['rps_per_s']) else '-'} |"
+                  for t, r, st in burst["samples"]]
         lines += ["", f"Honestly: on {m['cores']} cores the extra replicas add no throughput "
                   "(the same cores serve every replica, the web process and the clients); the "
                   "figure shows the control loop (replicas follow the load within the bounds), "
