@@ -175,6 +175,7 @@ def _upsert(dialect: str):
 
 RESULT_CHUNK = 1000  # result rows per statement on PostgreSQL
 TRIAL_CHUNK = 500    # new trials per INSERT (SQLite allows 32,766 parameters)
+COPY_MIN_ROWS = 100  # result rows from which a batch goes to PostgreSQL by COPY
 _TRIALS, _RESULTS, _EVENTS = Trial.__table__, Result.__table__, TrialEvent.__table__
 # Built once: per-batch statements differ only in their parameters.
 _PROGRESS = (update(_TRIALS).where(_TRIALS.c.id == bindparam("tid"))
@@ -267,7 +268,9 @@ def _copy_results(conn, rows: list[dict]) -> bool:
 def _upsert_results(conn, insert, rows: list[dict]) -> None:
     """Insert or replace result rows (each (trial, iteration) at most once in ``rows``)."""
     if conn.dialect.driver == "psycopg2":
-        if _copy_results(conn, rows):
+        # COPY pays three statements (savepoint, copy, release): worth it for a burst, not
+        # for the few rows of a quiet batch, which go as one multi-row upsert below.
+        if len(rows) >= COPY_MIN_ROWS and _copy_results(conn, rows):
             return
         # An upsert is not eligible for SQLAlchemy's multi-row executemany, so psycopg2
         # would send it row by row (10,000 results: 1.2 s). Instead one statement per

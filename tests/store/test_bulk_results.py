@@ -5,7 +5,7 @@ import time
 
 from hpsearch import spec as specmod
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from hpsearch.store.writer import ResultOp, TrialOp, Writer
+from hpsearch.store.writer import COPY_MIN_ROWS, ResultOp, TrialOp, Writer
 from tests.helpers import quad_spec
 
 # What COPY's text format would misread unless escaped: backslashes, tabs, newlines, \N.
@@ -18,23 +18,28 @@ def test_results_round_trip_exactly_and_a_later_re_report_replaces(db_url):
     w = Writer(store)
     t = time.time()
     w.put(TrialOp(sid, "r1", 0, {"x": 1.0}, TrialStatus.RUNNING, t))
-    for i in range(1, 11):
+    n = 2 * COPY_MIN_ROWS  # a burst: the batch goes by COPY on PostgreSQL
+    for i in range(1, n + 1):
         w.put(ResultOp(sid, "r1", i, None if i == 3 else float(i), {**TRICKY, "i": i}, t + i))
     assert w.flush(30)
-    # A restored trial reports iterations 5..15 again: 5..10 replace, 11..15 are new.
-    for i in range(5, 16):
-        w.put(ResultOp(sid, "r1", i, -float(i), {"loss": -float(i)}, t + 100 + i))
+    # A restored trial reports iterations 5..n+50 again: 5..n replace, the rest are new
+    # (on PostgreSQL the COPY meets existing rows and the batch is upserted instead).
+    for i in range(5, n + 51):
+        w.put(ResultOp(sid, "r1", i, -float(i), {"loss": -float(i)}, t + 1000 + i))
+    assert w.flush(30)
+    w.put(ResultOp(sid, "r1", 7, 7.5, {"loss": 7.5}, t))  # a quiet batch: one upsert
     assert w.flush(30)
     w.close()
     (trial,) = store.trials(sid)
     rows = store.results(trial.id)
-    assert [r.iteration for r in rows] == list(range(1, 16))
+    assert [r.iteration for r in rows] == list(range(1, n + 51))
     for r in rows[:4]:
         assert r.metrics == {**TRICKY, "i": r.iteration}
     assert rows[2].value is None and rows[0].value == 1.0
-    assert [r.value for r in rows[4:]] == [-float(i) for i in range(5, 16)]
+    assert rows[6].value == 7.5 and rows[6].metrics == {"loss": 7.5}
+    assert [r.value for r in rows[7:]] == [-float(i) for i in range(8, n + 51)]
     assert rows[4].metrics == {"loss": -5.0}
-    assert trial.iterations == 15
+    assert trial.iterations == n + 50
 
 
 def test_results_carry_two_indexes_not_three(db_url):
