@@ -18,6 +18,11 @@ default: the web API is the only client) and then reconciles every
 One host per Serve port on a machine: a second one (another dispatcher) finds
 the port's lock held and exits; its dispatcher tries again later.
 
+The host touches its ``--heartbeat`` file every second from its main loop; its dispatcher
+kills a host that stops (``HPSEARCH_SERVING_STALE_S``) and starts a fresh one
+(:class:`hpsearch.dispatcher.ServingHost`). A reconcile step that does not return within
+``RECONCILE_TIMEOUT_S`` makes the host exit by itself, for the same restart.
+
 Each replica loads the TorchScript file and answers ``POST /NAME`` with a
 float32 batch (raw bytes, ``X-Shape`` header) with the model's outputs in the
 same form; concurrent requests are gathered by ``@serve.batch`` (up to
