@@ -198,12 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     # 10-11. many drivers writing at once; the 800-trial scale simulation (PostgreSQL, no Ray)
     from benchmarks import many_writers, scale_sim
 
+    # One round each and a 1,000-trial web stage: about 4 minutes together on 2 cores.
     mw = _section("many writers", lambda: many_writers.main(
-        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+        ["--out", str(out), "--repeats", "1"] + (["--quick"] if q else [])), failures, times)
     if mw:
         targets += [("many writers", t, v, verdict) for t, v, verdict in many_writers.targets(mw)]
     sim = _section("scale simulation", lambda: scale_sim.main(
-        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+        ["--out", str(out), "--seconds", "10", "--flat", "50000", "--web-trials", "1000"]
+        + (["--quick"] if q else [])), failures, times)
     if sim:
         targets += [("scale simulation", t, v, verdict) for t, v, verdict in scale_sim.targets(sim)]
 
