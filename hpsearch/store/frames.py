@@ -278,7 +278,9 @@ def _save(store, study_id: int, frame: StudyFrame) -> None:
     values = {"marker": frame.marker, "trials": len(frame), "data": encode(frame),
               "updated_at": utcnow()}
     insert = _upsert(store.engine.dialect.name)
-    with store.engine.begin() as conn:
+    # BEGIN IMMEDIATE on SQLite: a transaction that read before it writes cannot wait for
+    # another writer (the driver's) and fails at once with "database is locked".
+    with store.engine.execution_options(sqlite_immediate=True).begin() as conn:
         from hpsearch.store.models import Study
 
         if conn.scalar(select(Study.id).where(Study.id == study_id)) is None:

@@ -133,3 +133,33 @@ def test_non_finite_values_and_odd_params_match_the_raw_query(db_url):
     assert [r.params.get("x") for r in frame.rows()] == [None, 2.0]
     # a null value is told apart from a parameter the trial does not use
     assert "x" in frame.rows()[0].params and "flag" not in frame.rows()[0].params
+
+
+def test_saving_a_frame_waits_for_a_sqlite_writer(sqlite_url):
+    """The driver's writer holds SQLite's write lock and commits while a frame is saved: the
+    save waits for it (BEGIN IMMEDIATE) instead of failing with "database is locked"."""
+    import threading
+
+    from sqlalchemy import text
+
+    store = Store(sqlite_url)
+    sid = _study(store)
+    store.apply(_trial(sid, 0, {"x": 1.0, "opt": "adam", "n": 1}, TrialStatus.COMPLETED, 2.0,
+                       time.time()))
+    frame = frames.refresh(store, sid)
+    frame.marker = "old"
+    other = Store(sqlite_url)
+    locked = threading.Event()
+
+    def writer():
+        with other.engine.execution_options(sqlite_immediate=True).begin() as conn:
+            conn.execute(text("UPDATE studies SET notes = 'x' WHERE id = :i"), {"i": sid})
+            locked.set()
+            time.sleep(0.5)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert locked.wait(10)
+    frames._save(store, sid, frame)  # raised OperationalError before BEGIN IMMEDIATE
+    t.join()
+    assert _stored(store, sid).marker == "old"
