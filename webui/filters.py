@@ -230,7 +230,9 @@ def parse_metrics(study: Study, args, known: list[str]) -> dict[str, dict]:
         lows = [(e[k], k) for k in ("min", "gt") if k in e]
         highs = [(e[k], k) for k in ("max", "lt") if k in e]
         if lows and highs:
-            (lo, lk), (hi, hk) = max(lows), min(highs)
+            # On a tie the strict bound is the binding one.
+            lo, lk = max(lows, key=lambda b: (b[0], b[1] == "gt"))
+            hi, hk = min(highs, key=lambda b: (b[0], b[1] != "lt"))
             if lo > hi or (lo == hi and (lk, hk) != ("min", "max")):
                 raise BadParam(f"{name}: no value is {_WORDS[lk]} {lo:g} and {_WORDS[hk]} {hi:g}")
     return out

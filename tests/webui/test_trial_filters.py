@@ -111,6 +111,7 @@ BAD_METRIC_FILTERS = [
     ("metric.loss.max=abc", ["metric.loss.max", "abc"]),
     ("metric.loss=1", ["metric.loss", ".min"]),
     ("where=loss>0.5,loss<0.2", ["loss", "> 0.5", "< 0.2"]),
+    ("where=loss>=0.3,loss>0.3,loss<=0.3", ["loss", "> 0.3", "<= 0.3"]),  # the strict bound binds
     ("where=loss<=0.5&metric.loss.max=0.4", ["loss", "once"]),
     ("sort=metric.nope", ["sort", "nope"]),
 ]
