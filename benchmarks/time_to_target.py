@@ -345,7 +345,9 @@ def report(rows: list[dict], m: dict, wall_s: float, quick: bool, why: str = "")
             for p in points:
                 vals = [best_by(TASKS[family], r["points"], p) for r in rs]
                 vals = [v for v in vals if v is not None]
-                cells.append(_fmt_v(statistics.median(vals)) if vals else "-")
+                # a seed with no result yet is left out: say how many seeds the median is of
+                part = f" ({len(vals)}/{len(rs)} seeds)" if 0 < len(vals) < len(rs) else ""
+                cells.append(_fmt_v(statistics.median(vals)) + part if vals else "-")
             lines.append(f"| {family} | {s} | " + " | ".join(cells)
                          + f" | {statistics.median(r['trials'] for r in rs):.0f}"
                          f" | {statistics.median(len(r['points']) for r in rs):.0f} |")
