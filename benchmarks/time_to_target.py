@@ -190,7 +190,8 @@ def optuna_worker(family: str, seed: int, worker: int, t0: float, until: float, 
         study_name="ttt", storage=storage, load_if_exists=True,
         direction="maximize" if t["mode"] == "max" else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed * 10 + worker),
-        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=t["epochs"],
+        pruner=optuna.pruners.HyperbandPruner(min_resource=int(os.environ.get("TTT_GRACE", 1)),
+                                              max_resource=t["epochs"],
                                               reduction_factor=ASHA["reduction_factor"]))
     points: list[tuple[float, float]] = []
 
@@ -254,7 +255,7 @@ def best_by(task: dict, points: list, at: float) -> float | None:
     return max(vals) if task["mode"] == "max" else min(vals)
 
 
-def measure(families, seeds, wall_s: float, log=print) -> list[dict]:
+def measure(families, seeds, wall_s: float, log=print, systems=SYSTEMS) -> list[dict]:
     from hpsearch.orchestration import ensure_ray
 
     ensure_ray(num_cpus=2)
@@ -269,7 +270,7 @@ def measure(families, seeds, wall_s: float, log=print) -> list[dict]:
             for seed in seeds:
                 # rotate the order per seed: no system always runs first on a cold machine
                 order = SYSTEMS[seed % 3:] + SYSTEMS[:seed % 3]
-                for system in order:
+                for system in (s for s in order if s in systems):
                     got = RUNNERS[system](family, seed, wall_s, work)
                     row = {"family": family, "seed": seed, "system": system, **got,
                            "to_target": time_to(TASKS[family], got["points"])}
@@ -368,6 +369,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--wall", type=float, default=None, help="seconds per run (30; quick 20)")
     ap.add_argument("--tasks", default="cnn,vae")
     ap.add_argument("--out", type=Path, default=C.RESULTS)
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated, of: "
+                    + ", ".join(SYSTEMS))
+    ap.add_argument("--grace", type=int, default=None,
+                    help="ASHA grace period (Optuna: Hyperband min resource); default 1")
     ap.add_argument("--optuna-worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.optuna_worker:
@@ -376,7 +381,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     wall = a.wall or (20.0 if a.quick else 30.0)
     seeds = list(range(1 if a.quick else a.seeds))
     os.environ.setdefault("HPSEARCH_HOME", tempfile.mkdtemp(prefix="hps-ttt-home-"))
-    rows = measure(a.tasks.split(","), seeds, wall)
+    if a.grace:
+        ASHA["grace_period"] = a.grace
+        os.environ["TTT_GRACE"] = str(a.grace)  # the Optuna worker processes read it
+    rows = measure(a.tasks.split(","), seeds, wall, systems=tuple(a.systems.split(",")))
+    if set(a.systems.split(",")) != set(SYSTEMS):  # a partial run: its lines above, no report
+        return rows
     out = a.out if a.out.suffix == ".md" else a.out / "time_to_target.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report(rows, C.machine(), wall, a.quick, WHY))
