@@ -119,7 +119,7 @@ def scale_db(backend: str, trials: int, cache: Path, reseed: bool, log=print) ->
         sid, seed_s = out["study_id"], out["seconds"]
     from hpsearch.store import Store, frames
 
-    store = Store(url)  # upgrades a database seeded before the latest migration
+    store = Store(url, upgrade=True)  # a database kept from before the latest migration
     with store.engine.begin() as c:  # a full build, as the study's end makes when none is kept
         c.execute(frames.StudyFrameRow.__table__.delete()
                   .where(frames.StudyFrameRow.__table__.c.study_id == sid))
@@ -368,6 +368,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if not args.quick:
                 res["pages"] = page_times(db["url"], db["study_id"], trials, work, log=say)
             results.append(res)
+            C.write("webui_scale.md", report(results, m), args.out)  # what is done so far
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1, default=str))
     C.write("webui_scale.md", report(results, m), args.out)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
