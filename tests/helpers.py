@@ -95,6 +95,24 @@ def probe(config: dict) -> None:
 
 
 @hpsearch.trainable
+def gated(config: dict) -> None:
+    """``probe`` whose epochs wait until the file ``gate`` exists (at most 90 s): trials hold
+    their slots until a test lets them go (the elastic test, tests/service/test_elastic.py)."""
+    import ray
+
+    start = time.time()
+    node = ray.get_runtime_context().get_node_id()
+    gate = config.get("gate")
+    for epoch in range(1, int(config.get("epochs", 2)) + 1):
+        deadline = time.time() + 90
+        while gate and not os.path.exists(gate) and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(float(config.get("sleep", 0)))
+        tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "node": node,
+                     "t_start": start, "t_end": time.time()})
+
+
+@hpsearch.trainable
 def chatty(config: dict) -> None:
     """Reports ``steps`` results as fast as it can through ``hpsearch.report``.
 

@@ -1,0 +1,115 @@
+"""Elastic pool (#19): a node that joins a running study is used by its next trials; a node
+killed mid-study sends its trials back to the queue, and the study ends with exactly its
+budget of trials finished. Real ``ray start`` nodes on this machine, a real SIGKILL.
+
+The cluster is this test's own (the package's ``ray_cluster`` is shared and must live):
+a head with 1 CPU, so trials run one at a time until a second node (2 CPUs) joins. The
+trials say where they ran (``trials.node_id``), which is what proves the new node took
+trials. Ray notices the dead node by its health checks, shortened here (1 s x 3).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hpsearch.store import Store, StudyStatus, TrialStatus
+from tests.service.conftest import (RAY, _wait_line, cli, free_port, kill_session, service_env,
+                                    stop, wait_for)
+
+pytestmark = [pytest.mark.slow]
+
+
+def _ray_start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([RAY, "start", *args, "--node-ip-address=127.0.0.1",
+                                 "--object-store-memory=100000000", "--disable-usage-stats",
+                                 f"--dashboard-agent-listen-port={free_port()}", "--block"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    _wait_line(log, "Ray runtime started", proc, 90)
+    return proc
+
+
+def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path):
+    temp_dir = tempfile.mkdtemp(prefix="hps-el-", dir="/tmp")  # short: Ray's socket paths
+    token, port = secrets.token_hex(32), free_port()
+    env = {**service_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_health_check_period_ms": "1000",
+           "RAY_health_check_failure_threshold": "3", "RAY_health_check_timeout_ms": "1000"}
+    gate = tmp_path / "gate"  # trials hold their slots until it exists
+    spec = {"name": "elastic", "trainable": "tests.helpers:gated", "metric": "loss", "mode": "min",
+            "space": {"x": {"uniform": [-5.0, 5.0]}},
+            "fixed": {"epochs": 3, "sleep": 0.3, "gate": str(gate)}, "searcher": {"type": "random"},
+            # max_failures: a trial lost with its node runs again (Tune's retry), elsewhere
+            "budget": {"trials": 4, "max_concurrent": 3, "max_failures": 2},
+            "resources": {"cpu": 1}, "seed": 5}
+    path, db = tmp_path / "elastic.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
+    path.write_text(yaml.safe_dump(spec))
+    procs: list[subprocess.Popen] = []
+    store = Store(db)
+
+    def trials():
+        try:
+            return store.trials(store.get_study("elastic").id)
+        except Exception:  # noqa: BLE001 - the study's row is not written yet
+            return []
+
+    def table() -> str:
+        return "; ".join(f"{t.number} {t.status} {(t.node_id or '-')[:8]}" for t in trials())
+
+    try:
+        procs.append(_ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                                 "--include-dashboard=false", f"--dashboard-port={free_port()}"],
+                                env, Path(temp_dir) / "head.out"))
+        with open(tmp_path / "driver.out", "wb") as out:
+            driver = subprocess.Popen(
+                cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
+                    "--no-progress"), env={**env, "HPSEARCH_HOME": str(tmp_path)},
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(driver)
+        # The head's one CPU holds the first trial (it waits at the gate); the others queue.
+        first = wait_for(lambda: [t for t in trials() if t.node_id], 90, "a trial placed on the head")
+        head = first[0].node_id
+        node = _ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=2"], env,
+                          Path(temp_dir) / "node.out")
+        procs.append(node)
+        # The joined node takes the queued trials (their rows say where they run).
+        try:
+            there = wait_for(lambda: [t for t in trials() if t.node_id not in (None, head)
+                                      and t.status == TrialStatus.RUNNING], 60,
+                             "a trial running on the joined node")
+        except AssertionError:
+            raise AssertionError(f"trials: {table()}; driver: "
+                                 f"{(tmp_path / 'driver.out').read_text()[-2000:]}") from None
+        joined = there[0].node_id
+        kill_session(node.pid)  # raylet, its workers and the trials on it: SIGKILL
+        node.wait(10)
+        gate.touch()
+        assert driver.wait(120) == 0, (tmp_path / "driver.out").read_text()[-3000:]
+        study = store.get_study("elastic")
+        assert study.status == StudyStatus.COMPLETED, study.error
+        rows = store.trials(study.id)
+        # Exactly the budget: every trial finished once, none lost with the node.
+        assert len(rows) == 4 and all(t.status == TrialStatus.COMPLETED for t in rows), table()
+        retried = [t for t in rows if any(e.status == TrialStatus.RUNNING and e.message
+                                          for e in store.trial_events(t.id))]
+        assert {t.number for t in there} <= {t.number for t in retried}, table()
+        for t in retried:  # they went back to the queue and finished on the head
+            assert t.node_id == head
+        for t in rows:  # each trial's own report agrees with where its row says it ran
+            assert store.results(t.id)[-1].metrics["node"] == t.node_id
+        print(f"elastic: joined node {joined[:8]} took trial(s) {[t.number for t in there]}; "
+              f"{len(retried)} retried after the kill; {table()}")
+    finally:
+        store.dispose()
+        for proc in reversed(procs):
+            stop(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
