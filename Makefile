@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/hpsearch submit examples/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
