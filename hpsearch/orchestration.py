@@ -21,7 +21,7 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import oom, recovery, schedulers, teachers
+from hpsearch import ddp, oom, recovery, schedulers, teachers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.logtext import max_chars
@@ -151,7 +151,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     else:
         fn = make_trial_fn(info.fn, fixed, spec.dataset, spec.seed, coalesce_window(spec),
                            sink=sink, limits=limits, on_oom=oom.policy(spec, info),
-                           gpu_memory_gb=spec.resources.gpu_memory_gb)
+                           gpu_memory_gb=spec.resources.gpu_memory_gb,
+                           scaling=ddp.Scaling.of_spec(spec) if spec.resources.workers > 1 else None)
     trial_fn = tune.with_resources(fn, resources)
     tracked = (spec.objective_list().metrics + [c.metric for c in spec.constraint_list()]
                if spec.objectives or spec.constraints else [])

@@ -71,6 +71,8 @@ class Budget(_Strict):
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+TRIAL_DRIVER_MEMORY = 64 * 2**20  # bytes: what a data-parallel trial's own process asks Ray for
+MAX_WORKERS = 64  # data-parallel workers per trial (resources.workers)
 GPU_MEMORY_RESOURCE = "gpu_memory_gb"  # the Ray custom resource nodes declare (docs/deployment.md)
 RAY_BUILTIN_RESOURCES = frozenset({"CPU", "GPU", "TPU", "memory", "object_store_memory",
                                    "cpu", "gpu"})
@@ -81,8 +83,14 @@ MAX_CUSTOM_RESOURCES = 16
 class Resources(_Strict):
     """Ray resource requests per trial. ``gpu_memory_gb``: the GPU memory a trial needs,
     requested as the ``gpu_memory_gb`` custom resource (so trials pack by declared
-    memory) and the cap the trial sets on its own CUDA allocator."""
+    memory) and the cap the trial sets on its own CUDA allocator.
 
+    ``workers``: with N > 1 each trial trains data-parallel on N Ray Train workers
+    (hpsearch/ddp.py), and ``cpu``, ``gpu``, ``gpu_memory_gb`` and ``custom`` are what
+    *each worker* gets; the trial's own process then asks Ray for nothing.
+    """
+
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
     cpu: float = Field(default=1.0, gt=0, le=1024)
     gpu: float = Field(default=0.0, ge=0, le=64)
     gpu_memory_gb: float = Field(default=0.0, ge=0, le=8192)
@@ -119,7 +127,16 @@ class Resources(_Strict):
         return v
 
     def ray_request(self) -> dict[str, float]:
-        """What Ray is asked for per trial (``gpu_memory_gb`` only when declared)."""
+        """What Ray Tune is asked for per trial (``gpu_memory_gb`` only when declared).
+        A data-parallel trial's process only waits for its workers: it asks for no CPU
+        or GPU (a token of memory: Ray refuses an empty request), and its workers ask
+        for :meth:`per_worker` each (through Ray Train)."""
+        if self.workers > 1:
+            return {"cpu": 0, "gpu": 0, "memory": TRIAL_DRIVER_MEMORY}
+        return self.per_worker()
+
+    def per_worker(self) -> dict[str, float]:
+        """One worker's (or a one-process trial's) resources, in Ray Tune's spelling."""
         out = {"cpu": self.cpu, "gpu": self.gpu, **self.custom}
         if self.gpu_memory_gb:
             out[GPU_MEMORY_RESOURCE] = self.gpu_memory_gb
@@ -239,6 +256,8 @@ class Spec(_Strict):
             del d["init_from"]
         if not d["resources"]["gpu_memory_gb"]:  # undeclared: a spec reads (and hashes) as before
             del d["resources"]["gpu_memory_gb"]
+        if d["resources"]["workers"] == 1:  # likewise a one-process trial
+            del d["resources"]["workers"]
         if d["on_oom"] is None:  # "fail", the default: a spec without it reads (and hashes) as before
             del d["on_oom"]
         if not d["priority"]:  # the default: a spec without it reads (and hashes) as before

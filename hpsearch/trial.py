@@ -26,7 +26,7 @@ def trial_seed(seed: int, params: dict) -> int:
 def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                   seed: int, coalesce_s: float = 0.0, sink=None,
                   limits: dict | None = None, on_oom: dict | None = None,
-                  gpu_memory_gb: float = 0.0) -> Callable[[dict], None]:
+                  gpu_memory_gb: float = 0.0, scaling=None) -> Callable[[dict], None]:
     """The function Tune runs: searched params + fixed values + reserved keys.
 
     ``coalesce_s``: how ``hpsearch.report`` batches this trial's results (see
@@ -36,11 +36,13 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
     ``{halve, retries, default}`` (hpsearch/oom.py): torch's out-of-memory error runs the
     trainable again with that hyperparameter halved; None: the error fails the trial.
     ``gpu_memory_gb``: the trial's declared GPU memory; with a GPU, each visible device's
-    allocator is capped to it (:func:`cap_gpu_memory`).
+    allocator is capped to it (:func:`cap_gpu_memory`). ``scaling``: a
+    :class:`hpsearch.ddp.Scaling` with more than one worker trains the trial data-parallel
+    on Ray Train workers (hpsearch/ddp.py); None: in this process.
     """
 
     def hpsearch_trial(config: dict) -> None:
-        from hpsearch import media_client, reporting
+        from hpsearch import ddp, media_client, reporting
 
         for name in SECRET_ENV:
             os.environ.pop(name, None)
@@ -60,7 +62,8 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                                      lim.get("media_every", 5))
         reporting.start_trial(coalesce_s)
         announce_placement(sink)
-        if gpu_memory_gb:
+        ddp.start_trial(scaling)
+        if gpu_memory_gb and (scaling is None or scaling.workers <= 1):
             cap_gpu_memory(gpu_memory_gb)
         try:
             attempt = 0
@@ -78,6 +81,7 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                 full[retry["key"]] = retry["to"]
         finally:
             reporting.end_trial()  # what the reporter still holds goes to Tune
+            ddp.end_trial()
             media_client.end_trial()
             if capture is not None:
                 capture.stop()

@@ -23,6 +23,7 @@ lists of ints.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import pickle
@@ -140,10 +141,30 @@ class Setup:
     teacher: _distill.Teacher | None = None
     # The model with its deployed part quantized (on the CPU), once compress() ran.
     quantized: nn.Module | None = None
+    # Set on each worker of a data-parallel trial (resources.workers > 1).
+    dist: "Distributed | None" = None
 
     @property
     def amp(self) -> bool:
         return self.scaler.is_enabled()
+
+    @property
+    def lead(self) -> bool:
+        """Whether this process evaluates, reports and checkpoints (rank 0, or the only one)."""
+        return self.dist is None or self.dist.rank == 0
+
+
+@dataclass
+class Distributed:
+    """One worker's place in a data-parallel trial (``torch.distributed`` is initialised
+    by Ray Train). ``replica``: the model wrapped in DistributedDataParallel
+    (``ray.train.torch.prepare_model``) for families trained through ``model(...)``;
+    None for a family with its own ``train_step`` (the GAN), whose gradients the
+    stepper averages across workers instead (see :func:`distribute`)."""
+
+    rank: int
+    world: int
+    replica: nn.Module | None = None
 
 
 def prepare(recipe: Recipe, config: Mapping[str, Any], *, device: str | torch.device | None = None,
@@ -168,7 +189,8 @@ def prepare(recipe: Recipe, config: Mapping[str, Any], *, device: str | torch.de
 def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None = None,
         resume_from: str | os.PathLike | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
-        device: str | torch.device | None = None, num_threads: int | None = None) -> list[dict]:
+        device: str | torch.device | None = None, num_threads: int | None = None,
+        distributed: bool = False) -> list[dict]:
     """Train ``recipe`` with ``config`` and return every epoch's metrics.
 
     Each epoch writes a checkpoint and calls ``reporter(metrics, directory)``
@@ -178,6 +200,12 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
     a checkpoint directory to continue from (its epoch counts toward
     ``epochs``; a changed config, as PBT makes, takes effect). ``device``
     defaults to CUDA when available; ``num_threads`` (CPU only) to 1.
+
+    ``distributed``: this is one worker of a data-parallel trial (inside a Ray Train
+    run, :func:`distribute`): it trains on its shard of each epoch with gradients
+    averaged across workers every step; rank 0 alone evaluates, compresses and writes
+    checkpoints, and every worker calls ``reporter`` once per epoch (rank 0 with the
+    metrics and the checkpoint, the others with ``({"epoch": n}, None)``).
     """
     s = prepare(recipe, config, device=device, num_threads=num_threads)
     before: dict[str, float] = {}
@@ -190,11 +218,21 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
             _finetune.start_from(s)
             # Reported with the first epoch: the loaded model before any training.
             before = {f"start_{k}": v for k, v in evaluate(s).items()}
+    if distributed:
+        distribute(s, start)
     history = []
     for epoch in range(start + 1, s.cfg.epochs + 1):
         logs = train_epoch(s, epoch)
+        if not s.lead:
+            if reporter is not None:
+                reporter({"epoch": epoch}, None)  # Ray Train's barrier: rank 0's result counts
+            continue
         if epoch == s.cfg.epochs:
-            logs = compress(s, epoch) or logs
+            dist, s.dist = s.dist, None  # rank 0 alone compresses (its own fine-tuning passes)
+            try:
+                logs = compress(s, epoch) or logs
+            finally:
+                s.dist = dist
         metrics = {**evaluate(s), **logs, **footprint(s), **gpu_usage(s.device), "epoch": epoch,
                    **before}
         before = {}
@@ -205,20 +243,120 @@ def run(recipe: Recipe, config: Mapping[str, Any], *, reporter: Reporter | None 
 
 
 def train_epoch(s: Setup, epoch: int) -> dict[str, float]:
-    """One pass over the shuffled training split; the sample-weighted mean of each log."""
+    """One pass over the shuffled training split (this worker's shard of it in a
+    data-parallel trial); the sample-weighted mean of each log (over all workers)."""
     s.model.train()
-    step = _Stepper(s.optimizers, s.scaler)
+    dist = s.dist
+    step = _Stepper(s.optimizers, s.scaler, average=dist is not None and dist.replica is None)
     train_step = s.recipe.train_step or _single_step(s.recipe, s.teacher)
-    first = (epoch - 1) * math.ceil(len(s.train.x) / s.cfg.batch_size)
+    model = _Replica(dist.replica) if dist is not None and dist.replica is not None else s.model
+    batches = _shuffled(s.train, s.cfg, epoch) if dist is None else _sharded(s.train, s.cfg, epoch, dist)
+    first = (epoch - 1) * math.ceil(len(s.train.x) / (dist.world if dist else 1) / s.cfg.batch_size)
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
-    for i, batch in enumerate(_shuffled(s.train, s.cfg, epoch)):
+    for i, batch in enumerate(batches):
         with _autocast(s.amp):
-            logs = train_step(s.model, batch, s.cfg, step, first + i)
+            logs = train_step(model, batch, s.cfg, step, first + i)
         for key, value in logs.items():  # summed on the device: one sync per epoch
             sums[key] = sums.get(key, 0.0) + torch.as_tensor(value).detach().float() * len(batch[0])
             counts[key] = counts.get(key, 0) + len(batch[0])
+    if dist is not None:
+        sums, counts = _all_workers(sums, counts, s.device)
+        _share_buffers(s.model)
     return {key: float(sums[key]) / counts[key] for key in sums}
+
+
+# -- data-parallel workers (resources.workers > 1; hpsearch/ddp.py) ------------------
+
+def distribute(s: Setup, start: int) -> None:
+    """Make ``s`` one worker of the data-parallel trial Ray Train runs it in.
+
+    A family trained through ``model(...)`` (its ``loss``) trains through
+    ``ray.train.torch.prepare_model``'s DistributedDataParallel, which starts every
+    worker from rank 0's weights and averages gradients in each backward pass. A
+    family with its own ``train_step`` (the GAN) steps parts of its model with
+    several optimizers and calls the parts directly, which DistributedDataParallel
+    cannot follow (each forward through it must be followed by its own backward), so
+    rank 0's weights are broadcast once and each ``step(name, loss)`` averages the
+    gradients of that optimizer's parameters across workers (an all-reduce, what
+    DistributedDataParallel does) before stepping. Either way the weights stay equal
+    on every worker after every step.
+    """
+    import ray.train.torch
+    import torch.distributed as torch_dist
+
+    from hpsearch import ddp
+
+    rank, world = ddp.rank(), ddp.world_size()
+    replica = None
+    if s.recipe.train_step is None:
+        # prepare_model moves the model (already on get_device()) and wraps it; the
+        # wrapper shares the module's parameters, so s.model trains with it.
+        replica = ray.train.torch.prepare_model(s.model, move_to_device=False)
+    else:
+        for tensor in s.model.state_dict().values():
+            torch_dist.broadcast(tensor, src=0)
+    if rank > 0:  # dropout masks and sampled noise differ per worker; rank 0 keeps its RNG
+        torch.manual_seed(hash((s.cfg.seed, rank, start)) % 2**63)
+    s.dist = Distributed(rank, world, replica)
+
+
+class _Replica:
+    """The family's model as its ``loss`` sees it in a data-parallel trial: calls go
+    through DistributedDataParallel, attributes (``model.task``, parts) are the module's."""
+
+    def __init__(self, replica: nn.Module):
+        self._replica = replica
+
+    def __call__(self, *args, **kwargs):
+        return self._replica(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._replica.module, name)
+
+
+def _sharded(train: Split, cfg: TrainConfig, epoch: int, dist: Distributed) -> Iterator[Batch]:
+    # DistributedSampler's shard of the epoch's permutation (seeded by the trial's seed,
+    # the same on every worker, padded so that every worker has as many batches): each
+    # worker takes a disjoint batch_size samples per step, a global batch of
+    # batch_size * workers.
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(len(train.x)), num_replicas=dist.world, rank=dist.rank,
+                                 shuffle=True, seed=cfg.seed * 1_000_003, drop_last=False)
+    sampler.set_epoch(epoch)
+    order = torch.tensor(list(sampler), dtype=torch.long).to(train.x.device)
+    for i in range(0, len(order), cfg.batch_size):
+        idx = order[i:i + cfg.batch_size]
+        if len(idx) < 2 and len(order) > 1:
+            continue  # as in _shuffled; every worker skips the same step
+        yield (train.x[idx],) if train.y is None else (train.x[idx], train.y[idx])
+
+
+def _all_workers(sums: dict[str, torch.Tensor], counts: dict[str, int],
+                 device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """The epoch's log sums and counts added up over every worker (one all-reduce)."""
+    import torch.distributed as torch_dist
+
+    keys = sorted(sums)
+    if not keys:
+        return sums, counts
+    flat = torch.stack([torch.as_tensor(sums[k], device=device).float() for k in keys]
+                       + [torch.tensor(float(counts[k]), device=device) for k in keys])
+    torch_dist.all_reduce(flat)
+    n = len(keys)
+    return ({k: flat[i] for i, k in enumerate(keys)},
+            {k: int(flat[n + i].item()) for i, k in enumerate(keys)})
+
+
+def _share_buffers(model: nn.Module) -> None:
+    """Rank 0's buffers (batch-norm running statistics) on every worker, so that the
+    workers' state is the same at each epoch's end (DistributedDataParallel shares them
+    before each forward; a family with its own train_step has no such hook)."""
+    import torch.distributed as torch_dist
+
+    for buffer in model.buffers():
+        torch_dist.broadcast(buffer, src=0)
 
 
 def evaluate(s: Setup) -> dict[str, float]:
@@ -288,17 +426,39 @@ def _single_step(recipe: Recipe, teacher: _distill.Teacher | None = None) -> Cal
 
 
 class _Stepper:
-    """``step(name, loss)``: one update of optimizer ``name`` (with loss scaling on CUDA)."""
+    """``step(name, loss)``: one update of optimizer ``name`` (with loss scaling on CUDA).
+    ``average``: average the gradients across data-parallel workers before the update."""
 
-    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], scaler: torch.amp.GradScaler):
-        self.optimizers, self.scaler = optimizers, scaler
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], scaler: torch.amp.GradScaler,
+                 average: bool = False):
+        self.optimizers, self.scaler, self.average = optimizers, scaler, average
 
     def __call__(self, name: str, loss: torch.Tensor) -> None:
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.average:
+            _average_gradients(optimizer)
         self.scaler.step(optimizer)
         self.scaler.update()
+
+
+def _average_gradients(optimizer: torch.optim.Optimizer) -> None:
+    """The mean of each parameter's gradient over the workers (one all-reduce per step)."""
+    import torch.distributed as torch_dist
+
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch_dist.all_reduce(flat)
+    flat /= torch_dist.get_world_size()
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(g).clone()
+        offset += n
 
 
 def _autocast(enabled: bool):
@@ -485,6 +645,12 @@ def tune_function(recipe: Recipe) -> Callable[[dict], None]:
     def trainable(config: dict) -> None:
         from ray import tune
 
+        from hpsearch import ddp
+
+        if ddp.workers() > 1:  # resources.workers: N data-parallel Ray Train workers
+            threads = max(1, int(ddp.scaling().resources.get("CPU", 1)))
+            ddp.run(functools.partial(_train_worker, recipe, threads), config)
+            return
         resources = tune.get_context().get_trial_resources().required_resources
         use_gpu = (resources.get("GPU", 0) > 0 and torch.cuda.is_available()
                    and bool(os.environ.get("CUDA_VISIBLE_DEVICES")))
@@ -509,3 +675,23 @@ def tune_function(recipe: Recipe) -> Callable[[dict], None]:
 
     trainable.__name__ = recipe.name
     return trainable
+
+
+def _train_worker(recipe: Recipe, threads: int, config: dict) -> None:
+    """One worker of a data-parallel trial (hpsearch/ddp.py): every worker starts from
+    the same checkpoint (the run's latest after a worker failure, else the trial's)."""
+    import ray.train.torch
+
+    from hpsearch import ddp
+
+    with ddp.checkpoint_dir() as directory:
+        local = None
+        if directory is not None:  # copied out: the loop outlives the restored files
+            local = tempfile.mkdtemp(prefix=f"hpsearch-{recipe.name}-resume-")
+            shutil.copytree(directory, local, dirs_exist_ok=True)
+    try:
+        run(recipe, config, reporter=ddp.report, resume_from=local, distributed=True,
+            device=ray.train.torch.get_device(), num_threads=threads)
+    finally:
+        if local is not None:
+            shutil.rmtree(local, ignore_errors=True)

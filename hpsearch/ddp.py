@@ -1,0 +1,252 @@
+"""Data-parallel trials: ``resources: {workers: N}`` trains each trial on N Ray Train workers.
+
+A trial is still one Ray Tune trial (one row, one result stream, one searcher
+point). Its process (the Tune function trainable, wrapped by hpsearch/trial.py)
+asks Ray for nothing and runs a ``ray.train.torch.TorchTrainer`` with N workers,
+each with the spec's ``cpu``/``gpu``/``gpu_memory_gb``/``custom`` resources. Ray
+Train starts the workers, joins them in one ``torch.distributed`` process group
+(gloo on CPU, NCCL on GPU) and restarts them from the run's latest checkpoint when
+one dies (``FailureConfig(max_failures=budget.max_failures)``).
+
+Every worker calls :func:`report` once per round (it is Ray Train's barrier); rank 0's
+metrics and checkpoint are the round's result. A Ray Train callback in the run's
+controller hands each result to the trial's process, which reports it to Tune
+(``hpsearch.report``) and only then lets the run go on, so that Tune, its schedulers
+and the store callback see exactly the stream a one-process trial sends: one result per
+round, each with its checkpoint. When Tune stops the trial (ASHA, the budget, a cancel),
+the run's controller is killed and its workers with it. A resumed or restored trial
+passes its Tune checkpoint to the run: every worker starts from it
+(:func:`checkpoint_dir`).
+
+A custom trainable (``module:function``) follows the same pattern::
+
+    import hpsearch.ddp as ddp
+
+    def train_worker(config):            # runs on every worker
+        import ray.train.torch
+        model = ray.train.torch.prepare_model(build(config))      # DistributedDataParallel
+        loader = ray.train.torch.prepare_data_loader(make_loader(config))  # DistributedSampler
+        for epoch in range(config["epochs"]):
+            ...                           # one pass over this worker's shard
+            ddp.report({"loss": loss}, checkpoint_dir=save(model) if ddp.rank() == 0 else None)
+
+    def train(config):                    # the trainable named in the spec
+        ddp.run(train_worker, config)     # N workers (or in-process when workers is 1)
+
+Like the rest of hpsearch's trial path, this module imports only the standard library
+until a trial runs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from hpsearch.isolation import SECRET_ENV
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How one trial trains: ``workers`` processes, each with ``resources`` (Ray's names:
+    ``CPU``, ``GPU`` and custom resources), restarted up to ``max_failures`` times."""
+
+    workers: int = 1
+    resources: dict[str, float] = field(default_factory=lambda: {"CPU": 1.0})
+    max_failures: int = 0
+
+    @property
+    def use_gpu(self) -> bool:
+        return self.resources.get("GPU", 0) > 0
+
+    @property
+    def backend(self) -> str:
+        """The ``torch.distributed`` backend: NCCL between GPUs, gloo between CPUs."""
+        return "nccl" if self.use_gpu else "gloo"
+
+    @classmethod
+    def of_spec(cls, spec) -> "Scaling":
+        """The scaling a validated :class:`hpsearch.spec.Spec` asks for."""
+        per_worker = spec.resources.per_worker()
+        names = {"cpu": "CPU", "gpu": "GPU"}
+        resources = {names.get(k, k): float(v) for k, v in per_worker.items() if v}
+        return cls(spec.resources.workers, resources, spec.budget.max_failures)
+
+
+_current: Scaling | None = None  # set by the trial wrapper (hpsearch/trial.py) for its trial
+
+
+def start_trial(scaling: Scaling | None) -> None:
+    global _current
+    _current = scaling
+
+
+def end_trial() -> None:
+    global _current
+    _current = None
+
+
+def scaling() -> Scaling:
+    """This trial's scaling (one worker outside a data-parallel study)."""
+    return _current or Scaling()
+
+
+def workers() -> int:
+    """How many data-parallel workers this trial asked for (1: train in this process)."""
+    return scaling().workers
+
+
+# -- inside a worker ---------------------------------------------------------------
+
+def rank() -> int:
+    """This worker's rank (0 outside a Ray Train run)."""
+    context = _train_context()
+    return context.get_world_rank() if context is not None else 0
+
+
+def world_size() -> int:
+    """How many workers train together (1 outside a Ray Train run)."""
+    context = _train_context()
+    return context.get_world_size() if context is not None else 1
+
+
+def _train_context():
+    import sys
+
+    if "ray.train" not in sys.modules:
+        return None
+    import ray.train
+
+    try:
+        return ray.train.get_context() if _in_train_worker() else None
+    except Exception:  # noqa: BLE001 - no Ray Train session here
+        return None
+
+
+def _in_train_worker() -> bool:
+    from ray.train.v2._internal.util import _in_ray_train_worker
+
+    return _in_ray_train_worker()
+
+
+def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = None) -> None:
+    """In a worker: report a round. Every worker must call it the same number of times
+    (it is a barrier); only rank 0's metrics and ``checkpoint_dir`` are kept. The
+    directory is copied to the run's storage before this returns."""
+    import ray.train
+
+    checkpoint = None
+    if checkpoint_dir is not None and rank() == 0:
+        checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
+    ray.train.report(dict(metrics) if rank() == 0 else {}, checkpoint=checkpoint)
+
+
+@contextmanager
+def checkpoint_dir() -> Iterator[str | None]:
+    """In a worker: the directory of the checkpoint to start from, or None. That is the
+    run's latest checkpoint after Ray Train restarted the workers, else the trial's Tune
+    checkpoint (a resumed trial, a PBT exploit, a Tune retry)."""
+    import ray.train
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        yield None
+        return
+    with checkpoint.as_directory() as directory:
+        yield directory
+
+
+# -- in the trial's process ----------------------------------------------------------
+
+def run(train_worker: Callable[[dict], None], config: dict) -> None:
+    """Run ``train_worker(config)`` on this trial's workers and report rank 0's results
+    to Ray Tune as this trial's. With one worker it runs here, in the trial's process."""
+    sc = scaling()
+    if sc.workers <= 1:
+        train_worker(config)
+        return
+    import ray
+    from ray import tune
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.util.queue import Empty, Queue
+
+    from hpsearch import reporting
+    from hpsearch._ddp_callback import ToTrial
+
+    results = Queue(maxsize=1, actor_options={"num_cpus": 0})
+    taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
+    storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
+    trainer = TorchTrainer(
+        _worker_main, train_loop_config={"fn": train_worker, "config": dict(config),
+                                         "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0)},
+        scaling_config=ScalingConfig(num_workers=sc.workers, use_gpu=sc.use_gpu,
+                                     resources_per_worker=dict(sc.resources)),
+        torch_config=TorchConfig(backend=sc.backend),
+        run_config=RunConfig(
+            name="run", storage_path=storage, callbacks=[ToTrial(results, taken)],
+            failure_config=FailureConfig(max_failures=sc.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2)),
+        resume_from_checkpoint=tune.get_checkpoint())
+    outcome: dict[str, Any] = {}
+
+    def fit() -> None:
+        try:
+            outcome["result"] = trainer.fit()
+        except BaseException as exc:  # noqa: BLE001 - raised in the trial's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=fit, name="hpsearch-ddp-fit", daemon=True)
+    thread.start()
+    controller = None
+    try:
+        while True:
+            try:
+                item = results.get(timeout=0.2)
+            except Empty:
+                if not thread.is_alive():
+                    break
+                continue
+            controller = item["controller"]
+            checkpoint = (tune.Checkpoint.from_directory(item["checkpoint"])
+                          if item["checkpoint"] else None)
+            reporting.report(item["metrics"], checkpoint=checkpoint)  # may stop this trial
+            taken.put(True)
+    finally:
+        if thread.is_alive() and controller is not None:
+            ray.kill(controller)  # Tune stopped the trial: its workers go with their owner
+        thread.join(timeout=60)
+        for queue in (results, taken):
+            queue.shutdown(force=True)
+        shutil.rmtree(storage, ignore_errors=True)
+    if "error" in outcome:
+        raise worker_error(outcome["error"])
+
+
+def worker_error(exc: BaseException) -> BaseException:
+    """The error a worker raised when Ray Train reports one (so that torch's out-of-memory
+    error reaches the trial wrapper's ``on_oom`` policy as itself), else ``exc``."""
+    from hpsearch.trial import is_out_of_memory
+
+    for failure in (getattr(exc, "worker_failures", None) or {}).values():
+        seen = failure
+        for _ in range(8):  # the worker's error, under Ray's wrappers
+            if seen is None:
+                break
+            if is_out_of_memory(seen):
+                return seen
+            seen = getattr(seen, "cause", None) or seen.__cause__
+    return exc
+
+
+def _worker_main(loop_config: dict) -> None:
+    for name in SECRET_ENV:  # a worker is a fresh Ray process: it must see no secrets either
+        os.environ.pop(name, None)
+    if loop_config["gpu_memory_gb"]:
+        from hpsearch.trial import cap_gpu_memory
+
+        cap_gpu_memory(loop_config["gpu_memory_gb"])  # each worker keeps to its declared share
+    loop_config["fn"](loop_config["config"])
