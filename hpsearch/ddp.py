@@ -38,6 +38,7 @@ until a trial runs.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -177,6 +178,11 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
     from hpsearch import reporting
     from hpsearch._ddp_callback import ToTrial
 
+    # When Tune stops this trial (ASHA, the budget) and reuses its process for the next,
+    # it waits this long for the trial's function to end; ending the run gracefully
+    # (its controller removes the workers' placement group) takes longer than Tune's 2 s
+    # on a busy machine, and a process Tune kills instead leaves that group reserved.
+    os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"] = str(STOP_WAIT_S)
     results = Queue(maxsize=1, actor_options={"num_cpus": 0})
     taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
     storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
@@ -200,8 +206,11 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
             outcome["error"] = exc
 
     thread = threading.Thread(target=fit, name="hpsearch-ddp-fit", daemon=True)
+    run_state = _Run(thread, taken)
+    # Tune ends a stopped trial's process when it does not reuse it; the run must still
+    # end gracefully (see _Run.stop), so the process does it on its way out too.
+    atexit.register(run_state.stop)
     thread.start()
-    controller = None
     try:
         while True:
             try:
@@ -210,20 +219,54 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
                 if not thread.is_alive():
                     break
                 continue
-            controller = item["controller"]
+            run_state.controller = item["controller"]
             checkpoint = (tune.Checkpoint.from_directory(item["checkpoint"])
                           if item["checkpoint"] else None)
             reporting.report(item["metrics"], checkpoint=checkpoint)  # may stop this trial
-            taken.put(True)
+            taken.put(GO_ON)
     finally:
-        if thread.is_alive() and controller is not None:
-            ray.kill(controller)  # Tune stopped the trial: its workers go with their owner
-        thread.join(timeout=60)
+        run_state.stop()
+        atexit.unregister(run_state.stop)
         for queue in (results, taken):
             queue.shutdown(force=True)
         shutil.rmtree(storage, ignore_errors=True)
     if "error" in outcome:
         raise worker_error(outcome["error"])
+
+
+GO_ON, STOP = "go on", "stop"  # what the trial's process answers each round
+STOP_WAIT_S = 60
+
+
+class _Run:
+    """A trial's Ray Train run, as its process sees it: ``stop()`` waits for the run to end,
+    first aborting it gracefully when it still runs (Tune stopped the trial: ASHA, the
+    budget, a cancel). Its controller then removes the workers and their placement group;
+    a controller that dies with the trial's process would leave that group reserved
+    (Ray Train's cleaner for that case needs the state API to find its cluster, which
+    fails on a machine running several Ray instances)."""
+
+    def __init__(self, thread: threading.Thread, taken):
+        self.thread, self.taken = thread, taken
+        self.controller = None  # known from the first round's result
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def stop(self) -> None:
+        with self._lock:
+            first, self._stopping = not self._stopping, True
+        if first and self.thread.is_alive() and self.controller is not None:
+            import ray
+
+            try:
+                self.taken.put(STOP, timeout=5)  # the controller waits for this round's answer
+            except Exception:  # noqa: BLE001 - it was not waiting
+                pass
+            try:
+                ray.get(self.controller.abort.remote(), timeout=STOP_WAIT_S)
+            except Exception:  # noqa: BLE001 - abort() ends the controller: the call dies with it
+                pass
+        self.thread.join(timeout=STOP_WAIT_S)
 
 
 def worker_error(exc: BaseException) -> BaseException:

@@ -1,0 +1,199 @@
+"""Data-parallel trials (``resources: {workers: N}``, hpsearch/ddp.py): real Ray Train
+runs of two gloo workers on this machine's CPUs, inside the session's Ray."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import hpsearch
+from hpsearch.exceptions import SpecError
+from hpsearch.spec import validate
+from hpsearch.status import StudyStatus, TrialStatus
+from hpsearch.store import Store
+from trainables import BUILTIN
+
+FAMILIES = sorted(BUILTIN)
+TINY = {"train_samples": 64, "batch_size": 16, "epochs": 1}
+
+
+def _fit(worker, config: dict, storage: Path, checkpoint=None):
+    """A two-worker Ray Train run of ``worker(config)`` (one CPU each, gloo)."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    return TorchTrainer(worker, train_loop_config=config,
+                        scaling_config=ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
+                        run_config=RunConfig(name="test", storage_path=str(storage)),
+                        resume_from_checkpoint=checkpoint).fit()
+
+
+def _step_every_family(config: dict) -> None:
+    """On each worker: one epoch of every family (a few steps on its shard), then its
+    weights before and after go to a file per family and rank."""
+    import importlib
+
+    from hpsearch import ddp
+    from trainables import _harness
+
+    for family in config["families"]:
+        recipe = importlib.import_module(BUILTIN[family]).RECIPE
+        s = _harness.prepare(recipe, {**TINY, "seed": 3}, device="cpu")
+        before = {k: v.clone() for k, v in s.model.state_dict().items()}
+        _harness.distribute(s, 0)
+        logs = _harness.train_epoch(s, 1)
+        torch.save({"before": before, "after": s.model.state_dict(), "logs": logs},
+                   Path(config["out"]) / f"{family}-{ddp.rank()}.pt")
+
+
+@pytest.fixture(scope="module")
+def stepped(ray_session, tmp_path_factory):
+    """One Ray Train run (two workers) that steps every built-in family once."""
+    out = tmp_path_factory.mktemp("ddp-step")
+    _fit(_step_every_family, {"families": FAMILIES, "out": str(out)}, out / "storage")
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_workers_hold_equal_weights_after_a_step(stepped, family):
+    rank0 = torch.load(stepped / f"{family}-0.pt", weights_only=True)
+    rank1 = torch.load(stepped / f"{family}-1.pt", weights_only=True)
+    changed = [k for k, v in rank0["after"].items()
+               if v.is_floating_point() and not torch.equal(v, rank0["before"][k])]
+    assert changed, f"{family}: training changed no weight"
+    for key, value in rank0["after"].items():  # trained on different shards, yet equal
+        assert torch.equal(value, rank1["after"][key]), f"{family}: {key} differs between workers"
+    assert rank0["logs"] == rank1["logs"]  # the epoch's logs are means over both workers
+
+
+def test_workers_train_disjoint_shards():
+    """Each step of a two-worker trial sees two disjoint per-worker batches (a global
+    batch of batch_size * 2), and together they cover the epoch."""
+    from trainables import _harness
+
+    split = _harness.Split(torch.arange(12), None, None)
+    cfg = type("Cfg", (), {"seed": 1, "batch_size": 2})()
+    shards = [[b[0].tolist() for b in _harness._sharded(split, cfg, 1, _harness.Distributed(r, 2))]
+              for r in (0, 1)]
+    assert [len(s) for s in shards] == [3, 3]  # as many steps on each worker
+    seen = [i for shard in shards for batch in shard for i in batch]
+    assert sorted(seen) == list(range(12)) and not set(sum(shards[0], [])) & set(sum(shards[1], []))
+
+
+def _resumed_worker(config: dict) -> None:
+    """``_harness._train_worker`` with each worker's reports also written to a file."""
+    import functools
+
+    from hpsearch import ddp
+    from trainables import _harness, cnn
+
+    report = ddp.report
+
+    def spy(metrics, directory):
+        with open(Path(config["out"]) / f"reports-{ddp.rank()}.txt", "a") as f:
+            f.write(f"{metrics['epoch']}\n")
+        report(metrics, directory)
+
+    ddp.report = spy
+    functools.partial(_harness._train_worker, cnn.RECIPE, 1)(config["config"])
+
+
+def test_a_resumed_trial_restores_every_worker(ray_session, tmp_path):
+    """Every worker starts from the trial's checkpoint: each trains epoch 2 only."""
+    from ray.train import Checkpoint
+
+    from trainables import _harness, cnn
+
+    config = {**TINY, "train_samples": 128, "epochs": 2, "seed": 5}
+    first = tmp_path / "epoch1"
+    _harness.run(cnn.RECIPE, {**config, "epochs": 1}, checkpoint_dir=first, device="cpu")
+    result = _fit(_resumed_worker, {"config": config, "out": str(tmp_path)}, tmp_path / "storage",
+                  checkpoint=Checkpoint.from_directory(str(first)))
+    for rank in (0, 1):
+        assert (tmp_path / f"reports-{rank}.txt").read_text().split() == ["2"]
+    assert result.metrics["epoch"] == 2
+    with result.checkpoint.as_directory() as directory:
+        state = _harness.read_checkpoint(directory, "cnn")
+    assert state["epoch"] == 2
+    # Trained on from epoch 1's weights, not from scratch: the same as one process doing it.
+    alone = tmp_path / "alone"
+    _harness.run(cnn.RECIPE, config, resume_from=first, checkpoint_dir=alone, device="cpu")
+    assert set(state["model"]) == set(_harness.read_checkpoint(alone, "cnn")["model"])
+
+
+def test_workers_refused_at_the_door_each_problem_named():
+    base = {"name": "w", "trainable": "cnn", "space": {"lr": {"loguniform": [1e-4, 1e-1]}},
+            "budget": {"trials": 2}}
+    for bad in (0, 65, 2.0, "2", True):
+        with pytest.raises(SpecError) as err:
+            validate({**base, "resources": {"workers": bad, "cpu": 0}}, check_data=False)
+        fields = dict(err.value.problems)
+        assert repr(bad) in fields["resources.workers"] and "resources.cpu" in fields
+    spec = validate({**base, "resources": {"workers": 2, "cpu": 2}}, check_data=False)
+    assert spec.to_dict()["resources"]["workers"] == 2
+    assert spec.resources.ray_request()["cpu"] == 0  # the trial's process: its workers ask
+    assert "workers" not in validate(base, check_data=False).to_dict()["resources"]  # as before
+
+
+def _ddp_spec(name: str, **over) -> dict:
+    spec = {"name": name, "trainable": "cnn", "dataset": "digits", "metric": "val_accuracy",
+            "mode": "max", "space": {"lr": {"loguniform": [3e-3, 3e-2]}},
+            "fixed": {"epochs": 2, "train_samples": 128, "batch_size": 16},
+            "searcher": {"type": "random"}, "budget": {"trials": 2, "max_concurrent": 1},
+            "resources": {"workers": 2, "cpu": 1}, "seed": 0}
+    spec.update(over)
+    return spec
+
+
+def test_asha_and_random_run_two_worker_trials(home, ray_session):
+    """A study under ASHA: each two-worker trial is one result stream (rank 0's), one row
+    per epoch, with a checkpoint, as a one-process trial's."""
+    study = hpsearch.run(_ddp_spec("ddp-asha", scheduler={"type": "asha", "grace_period": 1}),
+                         progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    store = Store()
+    trials = store.trials(study.id)
+    assert len(trials) == 2
+    for t in trials:
+        assert t.status in TrialStatus.SCORED, t.error
+        epochs = [r.metrics["epoch"] for r in store.results(t.id)]
+        assert epochs == list(range(1, len(epochs) + 1)) and epochs
+        assert all("val_accuracy" in r.metrics for r in store.results(t.id))
+
+
+def test_a_killed_worker_restarts_the_trial_from_its_last_checkpoint(home, ray_session, tmp_path):
+    """SIGKILL rank 1 after the first epoch's result: Ray Train restarts both workers from
+    that checkpoint, and the trial goes on to its last epoch (each epoch once, none twice)."""
+    import threading
+
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    spec = _ddp_spec("ddp-kill", trainable="tests.ddp.workers:cnn_with_pid_files",
+                     fixed={"epochs": 5, "train_samples": 1000, "batch_size": 16,
+                            "pid_dir": str(pid_dir)},
+                     budget={"trials": 1, "max_failures": 1})
+    outcome = {}
+    driver = threading.Thread(target=lambda: outcome.update(study=hpsearch.run(spec, progress=False)))
+    driver.start()
+    store = Store()
+    deadline = time.monotonic() + 180
+    killed = None
+    while killed is None and time.monotonic() < deadline and driver.is_alive():
+        trials = [t for s in store.list_studies() if s.name == "ddp-kill" for t in store.trials(s.id)]
+        if trials and store.results(trials[0].id) and (pid_dir / "rank-1").exists():
+            killed = int((pid_dir / "rank-1").read_text())
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    driver.join(timeout=300)
+    assert killed is not None, "the trial ended before a worker could be killed"
+    study = outcome["study"]
+    assert study.status == StudyStatus.COMPLETED, study.error
+    (trial,) = store.trials(study.id)
+    assert trial.status == TrialStatus.COMPLETED, trial.error
+    epochs = [r.metrics["epoch"] for r in store.results(trial.id)]
+    assert epochs == [1, 2, 3, 4, 5]  # on from the checkpoint: no epoch 1 again
+    assert int((pid_dir / "rank-1").read_text()) != killed  # a new rank 1 did the rest
