@@ -3,7 +3,9 @@
 # at the templates' batch sizes and at a GPU-sized batch, written to
 # benchmarks/results/trainables_gpu.md; then a small GPU search (benchmarks/gpu_search.yaml,
 # 8 trials on quarter GPUs) through `hpsearch submit` on a throw-away SQLite store, timed,
-# appended to the same file. Extra arguments go to the throughput script.
+# appended to the same file; then data-parallel trials, 1 vs 2 workers with one GPU each (NCCL),
+# written to benchmarks/results/ddp_scaling_gpu.md (needs 2 GPUs; skipped with fewer).
+# Extra arguments go to the throughput script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -32,3 +34,13 @@ end=$(date +%s.%N)
     echo '```'
 } >> "$OUT"
 echo "wrote $OUT"
+
+# Data-parallel trials on GPUs: benchmarks/ddp_scaling.py with --device cuda (the two-worker
+# run asks Ray Train for {CPU: 1, GPU: 1} per worker, backend NCCL).
+if [ "$("$PY" -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
+    "$PY" -m benchmarks.ddp_scaling --device cuda --batch-size "${DDP_BATCH_SIZE:-256}" \
+        --epochs "${DDP_EPOCHS:-12}"
+    echo "wrote benchmarks/results/ddp_scaling_gpu.md"
+else
+    echo "data-parallel GPU benchmark skipped: it needs 2 GPUs" >&2
+fi

@@ -19,7 +19,8 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 12. time to a good model vs Optuna and Ray Tune, 1 seed (#21)   time_to_target_quick.md
 13. a busy pool: 8 slots on two Ray nodes (#21)               busy_pool.md/.png
 14. many studies at once on one service, 20 studies (#21)    many_studies_quick.md
-15. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
+15. data-parallel trials, 1 vs 2 CPU workers (CNN on digits) (#19)  ddp_scaling.md
+16. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
 One local Ray serves every Ray row. The run aims at 20 minutes on this 2-core
@@ -170,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         ttt_args + (["--tasks", "cnn", "--wall", "12"] if q else [])), failures, times)
     if ttt_rows:
         targets += [("time to target", t, v, verdict) for t, v, verdict in ttt.targets(ttt_rows)]
+
+    # 15. data-parallel trials: 1 vs 2 workers (#19), on the same local Ray.
+    from benchmarks import ddp_scaling
+
+    ddp_rows = _section("data-parallel", lambda: ddp_scaling.main(
+        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+    if ddp_rows:
+        targets += [("data-parallel", t, v, verdict) for t, v, verdict in ddp_scaling.targets(ddp_rows)]
     _stop_ray()
 
     # 7-9. compression, fine-tuning, serving load (#17, #18): each starts what it needs.
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if many:
         targets += [("many studies", t, v, verdict) for t, v, verdict in many_studies.targets(many)]
 
-    # 15. search quality: long, and about results rather than speed, so only when asked.
+    # 16. search quality: long, and about results rather than speed, so only when asked.
     if args.quality:
         from benchmarks import bayesmark
 
@@ -322,7 +331,7 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), "
+             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), [data-parallel](ddp_scaling.md), "
              "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
              "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
              "([autoscaling](serving_autoscale.png)), "

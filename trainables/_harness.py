@@ -288,6 +288,8 @@ def distribute(s: Setup, start: int) -> None:
     from hpsearch import ddp
 
     rank, world = ddp.rank(), ddp.world_size()
+    if world == 1:  # one worker: nothing to share
+        return
     replica = None
     if s.recipe.train_step is None:
         # prepare_model moves the model (already on get_device()) and wraps it; the
