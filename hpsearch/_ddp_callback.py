@@ -10,8 +10,8 @@ from hpsearch.ddp import STOP
 
 class ToTrial(UserCallback):
     """Runs in the Ray Train run's controller: each round's rank-0 result (metrics and the
-    persisted checkpoint's path) goes to the trial's process, and the run waits until
-    Tune has taken it (as ``tune.report`` waits in a one-process trial)."""
+    persisted checkpoint's path) goes to the trial's process, and the run waits until that
+    process has it (and stops when the trial is over)."""
 
     def __init__(self, results, taken):
         self.results, self.taken = results, taken

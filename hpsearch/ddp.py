@@ -11,10 +11,12 @@ one dies (``FailureConfig(max_failures=budget.max_failures)``).
 Every worker calls :func:`report` once per round (it is Ray Train's barrier); rank 0's
 metrics and checkpoint are the round's result. A Ray Train callback in the run's
 controller hands each result to the trial's process, which reports it to Tune
-(``hpsearch.report``) and only then lets the run go on, so that Tune, its schedulers
-and the store callback see exactly the stream a one-process trial sends: one result per
-round, each with its checkpoint. When Tune stops the trial (ASHA, the budget, a cancel),
-the run's controller is killed and its workers with it. A resumed or restored trial
+(``hpsearch.report``), so that Tune, its schedulers and the store callback see exactly
+the stream a one-process trial sends: one result per round, each with its checkpoint.
+The run waits for the trial's process to take each round (not for Tune to decide on it).
+When Tune stops the trial (ASHA, the budget, a cancel), the trial's process aborts the
+run through its controller, which removes the workers and their placement group. A
+resumed or restored trial
 passes its Tune checkpoint to the run: every worker starts from it
 (:func:`checkpoint_dir`).
 
@@ -145,6 +147,9 @@ def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = N
     ray.train.report(dict(metrics) if rank() == 0 else {}, checkpoint=checkpoint)
 
 
+_start_checkpoint = None  # in a worker: the trial's Tune checkpoint (set by _worker_main)
+
+
 @contextmanager
 def checkpoint_dir() -> Iterator[str | None]:
     """In a worker: the directory of the checkpoint to start from, or None. That is the
@@ -152,7 +157,7 @@ def checkpoint_dir() -> Iterator[str | None]:
     checkpoint (a resumed trial, a PBT exploit, a Tune retry)."""
     import ray.train
 
-    checkpoint = ray.train.get_checkpoint()
+    checkpoint = ray.train.get_checkpoint() or _start_checkpoint
     if checkpoint is None:
         yield None
         return
@@ -188,15 +193,16 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
     storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
     trainer = TorchTrainer(
         _worker_main, train_loop_config={"fn": train_worker, "config": dict(config),
-                                         "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0)},
+                                         "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0),
+                                         # Ray Train 2's way to start a run from a checkpoint
+                                         "checkpoint": tune.get_checkpoint()},
         scaling_config=ScalingConfig(num_workers=sc.workers, use_gpu=sc.use_gpu,
                                      resources_per_worker=dict(sc.resources)),
         torch_config=TorchConfig(backend=sc.backend),
         run_config=RunConfig(
             name="run", storage_path=storage, callbacks=[ToTrial(results, taken)],
             failure_config=FailureConfig(max_failures=sc.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2)),
-        resume_from_checkpoint=tune.get_checkpoint())
+            checkpoint_config=CheckpointConfig(num_to_keep=3)))
     outcome: dict[str, Any] = {}
 
     def fit() -> None:
@@ -222,8 +228,11 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
             run_state.controller = item["controller"]
             checkpoint = (tune.Checkpoint.from_directory(item["checkpoint"])
                           if item["checkpoint"] else None)
-            reporting.report(item["metrics"], checkpoint=checkpoint)  # may stop this trial
+            # The run goes on while Tune takes the result (the checkpoint is already in the
+            # run's storage and kept for two more rounds), so that after the last round it
+            # ends by itself even when Tune stops the trial on that result.
             taken.put(GO_ON)
+            reporting.report(item["metrics"], checkpoint=checkpoint)  # may stop this trial
     finally:
         run_state.stop()
         atexit.unregister(run_state.stop)
@@ -292,4 +301,12 @@ def _worker_main(loop_config: dict) -> None:
         from hpsearch.trial import cap_gpu_memory
 
         cap_gpu_memory(loop_config["gpu_memory_gb"])  # each worker keeps to its declared share
+    start_from(loop_config["checkpoint"])
     loop_config["fn"](loop_config["config"])
+
+
+def start_from(checkpoint) -> None:
+    """In a worker: the checkpoint :func:`checkpoint_dir` gives before the run has its own
+    (a ``ray.train.Checkpoint``, or None)."""
+    global _start_checkpoint
+    _start_checkpoint = checkpoint
