@@ -135,16 +135,22 @@ def _in_train_worker() -> bool:
     return _in_ray_train_worker()
 
 
-def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = None) -> None:
+FINAL_KEY = "_hps_final"  # rank 0's mark on the last round (a leading "_": not a metric)
+
+
+def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = None, *,
+           final: bool = False) -> None:
     """In a worker: report a round. Every worker must call it the same number of times
     (it is a barrier); only rank 0's metrics and ``checkpoint_dir`` are kept. The
-    directory is copied to the run's storage before this returns."""
+    directory is copied to the run's storage before this returns. ``final``: this is the
+    last round (the trial's process lets the run end before Tune sees it, so that a trial
+    Tune stops on its last result leaves nothing running)."""
     import ray.train
 
     checkpoint = None
     if checkpoint_dir is not None and rank() == 0:
         checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
-    ray.train.report(dict(metrics) if rank() == 0 else {}, checkpoint=checkpoint)
+    ray.train.report({**metrics, FINAL_KEY: final} if rank() == 0 else {}, checkpoint=checkpoint)
 
 
 _start_checkpoint = None  # in a worker: the trial's Tune checkpoint (set by _worker_main)
@@ -232,7 +238,10 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
             # run's storage and kept for two more rounds), so that after the last round it
             # ends by itself even when Tune stops the trial on that result.
             taken.put(GO_ON)
-            reporting.report(item["metrics"], checkpoint=checkpoint)  # may stop this trial
+            metrics = dict(item["metrics"])
+            if metrics.pop(FINAL_KEY, False):
+                thread.join(timeout=STOP_WAIT_S)  # the run ends: workers and their group go
+            reporting.report(metrics, checkpoint=checkpoint)  # may stop this trial
     finally:
         run_state.stop()
         atexit.unregister(run_state.stop)

@@ -51,41 +51,20 @@ def private_token() -> Path | None:
     return path
 
 
-_API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
-
-
 @contextmanager
 def loopback_env() -> Iterator[None]:
-    """Around ``ray.init``: the processes Ray starts keep a loopback node address, and they
-    find their own cluster's state API (the dashboard's API server on the port
-    :func:`init_kwargs` picks). Without the latter, a Ray process that looks its cluster up
-    (Ray Train's cleaner of a dead controller's placement group) fails on a machine running
-    several Ray instances. Restored afterwards, so that a later ``ray start --address``
-    this process spawns (a worker node joining a real cluster) does not inherit them."""
-    port = _free_port()
-    saved = {name: os.environ.get(name) for name in (_CLUSTER_ENV, _API_SERVER_ENV, _PORT_ENV)}
+    """Around ``ray.init``: the processes Ray starts keep a loopback node address. Restored
+    afterwards, so that a later ``ray start --address`` this process spawns (a worker node
+    joining a real cluster) does not inherit it and refuse to join."""
+    previous = os.environ.get(_CLUSTER_ENV)
     os.environ[_CLUSTER_ENV] = "0"
-    os.environ[_API_SERVER_ENV] = f"http://{LOOPBACK}:{port}"
-    os.environ[_PORT_ENV] = str(port)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-_PORT_ENV = "_HPSEARCH_RAY_DASHBOARD_PORT"  # loopback_env -> init_kwargs, inside one call
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+        if previous is None:
+            os.environ.pop(_CLUSTER_ENV, None)
+        else:
+            os.environ[_CLUSTER_ENV] = previous
 
 
 def init_kwargs() -> dict:
@@ -98,7 +77,4 @@ def init_kwargs() -> dict:
     except ImportError:  # pragma: no cover - a Ray without the constant binds as it will
         pass
     private_token()
-    kwargs = {"_node_ip_address": LOOPBACK}
-    if os.environ.get(_PORT_ENV):  # inside loopback_env: the state API where its processes look
-        kwargs["dashboard_port"] = int(os.environ[_PORT_ENV])
-    return kwargs
+    return {"_node_ip_address": LOOPBACK}

@@ -692,7 +692,11 @@ def _train_worker(recipe: Recipe, threads: int, config: dict) -> None:
             local = tempfile.mkdtemp(prefix=f"hpsearch-{recipe.name}-resume-")
             shutil.copytree(directory, local, dirs_exist_ok=True)
     try:
-        run(recipe, config, reporter=ddp.report, resume_from=local, distributed=True,
+        def reporter(metrics: dict, directory: str | None) -> None:
+            ddp.report(metrics, directory, final=metrics["epoch"] == epochs)
+
+        epochs = recipe.parse(config).epochs
+        run(recipe, config, reporter=reporter, resume_from=local, distributed=True,
             device=ray.train.torch.get_device(), num_threads=threads)
     finally:
         if local is not None:

@@ -92,10 +92,10 @@ def _resumed_worker(config: dict) -> None:
 
     report = ddp.report
 
-    def spy(metrics, directory):
+    def spy(metrics, directory, **kwargs):
         with open(Path(config["out"]) / f"reports-{ddp.rank()}.txt", "a") as f:
             f.write(f"{metrics['epoch']}\n")
-        report(metrics, directory)
+        report(metrics, directory, **kwargs)
 
     ddp.report = spy
     ddp.start_from(config["checkpoint"])  # as hpsearch.ddp.run's workers do with the trial's
