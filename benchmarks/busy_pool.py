@@ -5,7 +5,8 @@ each (8 slots; port not 6379), one driver (``hpsearch.run`` with ``ray_address``
 PostgreSQL. Workloads, each a study of its own:
 
 - ``short``: many short trials (one 0.5 s epoch each), 8 at once (FIFO);
-- ``long``: trials of one 3 s epoch, 8 at once (FIFO);
+- ``long``: trials of one 6 s epoch, 8 at once (FIFO): long enough for the second node's
+  workers to start before the first node's actors take every trial (busy_pool.md);
 - ``asha``: trials of 6 epochs of 0.3 s under ASHA (grace 1, factor 3), 8 at once: a
   stopped trial's slot should take the next trial within 1 s;
 - data-parallel (multi-worker) trials: only once ``resources.workers`` exists in the spec
@@ -16,7 +17,7 @@ From the trials' own times in the store (started_at, finished_at): the busy shar
 from each early stop to the next trial start. The timeline of slot use (one lane per
 node slot, as the trials recorded where they ran) is plotted to busy_pool.png::
 
-    .venv/bin/python -m benchmarks.busy_pool            # 160 short, 32 long, 60 ASHA trials
+    .venv/bin/python -m benchmarks.busy_pool            # 160 short, 24 long, 60 ASHA trials
     .venv/bin/python -m benchmarks.busy_pool --quick    # 48, 16 and 24
 """
 from __future__ import annotations
@@ -126,9 +127,9 @@ def measure(quick: bool, log=print) -> dict:
     from hpsearch.store import Store, queries
 
     slots = 2 * SLOTS_PER_NODE
-    n_short, n_long, n_asha = (48, 16, 24) if quick else (160, 32, 60)
+    n_short, n_long, n_asha = (48, 16, 24) if quick else (160, 24, 60)
     work = {"short": spec("short", n_short, 1, 0.5, {"type": "fifo"}, slots),
-            "long": spec("long", n_long, 1, 3.0, {"type": "fifo"}, slots),
+            "long": spec("long", n_long, 1, 6.0, {"type": "fifo"}, slots),
             "asha": spec("asha", n_asha, 6, 0.3, {"type": "asha", "grace_period": 1,
                                                   "reduction_factor": 3}, slots)}
     runs = {}
