@@ -144,6 +144,10 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     if run_as is not None:
         from hpsearch.trial_isolated import make_isolated_trial_fn
 
+        if spec.resources.workers > 1:  # the isolated child trains in one process (docs/models.md)
+            raise HpsearchError("resources.workers > 1 needs trials run as the service's own user; "
+                                f"this service runs them as {run_as.name!r} (HPSEARCH_TRIAL_USER)")
+
         fn = make_isolated_trial_fn(spec.trainable, fixed, spec.dataset, spec.seed,
                                     coalesce_window(spec), run_as, sink=sink, limits=limits,
                                     on_oom=oom.policy(spec, info),
