@@ -1,5 +1,5 @@
 """A custom data-parallel trainable for the fault test (the pattern of docs/extending.md):
-each worker writes its pid to ``pid_dir/rank-N`` (so the test can SIGKILL one) and
+each worker appends its pid to ``pid_dir/rank-N`` (so the test can SIGKILL one) and
 trains the built-in CNN through the shared harness."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hpsearch import ddp
 def _train_worker(pid_dir: str, config: dict) -> None:
     from trainables import _harness, cnn
 
-    path = Path(pid_dir) / f"rank-{ddp.rank()}"
-    path.write_text(f"{os.getpid()}\n")
+    with open(Path(pid_dir) / f"rank-{ddp.rank()}", "a") as f:  # one line per worker started
+        f.write(f"{os.getpid()}\n")
     _harness._train_worker(cnn.RECIPE, 1, config)
 
 
