@@ -370,6 +370,9 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
     shape = _shape_problem(raw)
     if shape:  # too deep or too large to look at field by field
         raise SpecError([shape])
+    text = _bad_text(raw)
+    if text:  # nothing past here (pydantic, the store, a terminal) can take such a string
+        raise SpecError(text)
     problems: list[tuple[str, str]] = [
         (field, f"must be a finite number, got {value!r}") for field, value in _non_finite(raw)]
     try:
@@ -627,6 +630,32 @@ def _non_finite(value: Any, path: str = "") -> list[tuple[str, float]]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}[{i}]")]
     return []
+
+
+def _bad_text(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field, problem) for every key or string that is not valid Unicode text (a lone
+    surrogate, which JSON's ``\\ud800`` escape can carry): nothing can store or print it."""
+    def bad(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    if isinstance(value, str):
+        return [(path or "spec", f"must be valid Unicode text, got {ascii(value)}")] if bad(value) else []
+    out: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            if bad(key):
+                out.append((path or "spec", f"has a field name that is not valid Unicode text: {ascii(key)}"))
+                continue
+            out.extend(_bad_text(v, f"{path}.{key}" if path else key))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_bad_text(v, f"{path}[{i}]"))
+    return out
 
 
 def _json_scalar_or_list(value: Any) -> bool:

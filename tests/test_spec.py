@@ -100,3 +100,21 @@ def test_custom_resources_are_names_a_node_can_declare_in_amounts_ray_gives():
                  "'node:10.0.0.1' is one of Ray's own", "declare GPU memory as resources.gpu_memory_gb",
                  "V100: -2"):
         assert part in msg, part
+
+
+def test_text_that_is_not_unicode_is_a_field_error_not_a_crash():
+    # JSON's "\ud800" escape decodes to a lone surrogate, which pydantic, the store and a
+    # terminal cannot encode: found by the mangled-spec property test (UnicodeEncodeError).
+    import json
+
+    from hpsearch.exceptions import SpecError
+    from hpsearch.spec import parse_text, validate
+
+    raw = {"name": "ok", "trainable": "cnn", "dataset": "digits", "metric": "val_accuracy",
+           "space": {"lr\udc00": {"uniform": [0, 1]}, "dropout": {"choice": ["\ud800"]}}}
+    for spec in (raw, parse_text(json.dumps(raw))):
+        with pytest.raises(SpecError) as err:
+            validate(spec, allow_import=False)
+        fields = [f for f, _ in err.value.problems]
+        assert fields == ["space", "space.dropout.choice[0]"], err.value.problems
+        str(err.value).encode("utf-8")  # the message itself prints
