@@ -22,8 +22,9 @@ from tests.reliability.conftest import record
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 # The driver's PostgreSQL connections, whatever the number of trials (trials never
-# connect): its Store, the writer thread's and the cancel stopper's, one each.
-DRIVER_BUDGET = 3
+# connect): its Store, the writer thread's, the cancel stopper's and the chart-frame
+# keeper's (opened per round of refreshes), one each.
+DRIVER_BUDGET = 4
 TRIALS, EPOCHS = 24, 3
 
 
