@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -32,6 +34,30 @@ def _statuses(store: Store, name: str) -> list[str]:
     return [t.status for t in store.trials(store.get_study(name).id)]
 
 
+def _pause_outside_a_write(driver: subprocess.Popen, store: Store) -> None:
+    """SIGSTOP the driver at a moment it holds no write transaction.
+
+    The promise is about a driver that is paused and reports late. A driver frozen
+    inside a SQLite write transaction holds the database's one write lock until it
+    runs again (docs/reliability.md), so every other writer, the reaper included,
+    waits on it: pause, check that the lock is free, else resume and try again.
+    """
+    path = store.engine.url.database
+    for _ in range(200):
+        os.kill(driver.pid, signal.SIGSTOP)
+        con = sqlite3.connect(path, timeout=0.2)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.rollback()
+            return
+        except sqlite3.OperationalError:  # it was paused mid-write
+            os.kill(driver.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        finally:
+            con.close()
+    raise AssertionError("the driver held the write lock at each of 200 pauses")
+
+
 def test_a_paused_driver_that_reports_late_flips_nothing(ray_head, beat_env, tmp_path):
     store = Store()
     path = write_spec(tmp_path / "s.yaml", _spec("paused"))
@@ -44,7 +70,7 @@ def test_a_paused_driver_that_reports_late_flips_nothing(ray_head, beat_env, tmp
 
     wait_for(one_done_one_running, timeout=180, every=0.05, proc=driver,
              what="a finished and a running trial")
-    os.kill(driver.pid, signal.SIGSTOP)
+    _pause_outside_a_write(driver, store)
     try:
         sid = store.get_study("paused").id
         done = {t.number: (t.value, t.finished_at) for t in store.trials(sid)
