@@ -27,6 +27,14 @@ unchanged (the front is computed from their trials by the read model).
   already has (skopt offers no EHVI, and a Monte-Carlo EHVI over GPs costs seconds
   per suggestion at 3 objectives), while the changing weights still spread the
   suggestions along the whole front.
+  The final pick among the scalarised acquisition's best ``_HVI_TOP`` candidates is
+  EHVI-like but cheap: one model per objective (the same surrogate, fitted once per
+  suggestion) predicts each candidate's optimistic vector (mean - ``_HVI_KAPPA`` std),
+  and the candidate that adds the most hypervolume to the current front wins (the
+  scalarised best when none adds any). The weights still decide *where* to look,
+  the hypervolume *which* point there; on DTLZ2 (3 objectives, 60 evaluations) this
+  lifted ParEGO's median hypervolume from 14.19 to 14.47 over 5 seeds
+  (benchmarks/results/multiobjective.md).
 * **State.** The vectors and violations are saved with the searcher's state (JSON),
   so a resumed study continues with the same front; warm start and recovery pass
   every objective (``observe(config, value, values)``).
@@ -35,11 +43,12 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from hpsearch.pareto import Constraint, nondominated
+from hpsearch.pareto import Constraint, hypervolume, nondominated
 from searchers._bayesian import BayesianSearcher, _unit
 from searchers._genetic import GeneticSearcher, _Individual
 
@@ -49,6 +58,8 @@ _RHO = 0.05  # ParEGO's augmentation weight
 _LOCAL_PER_POINT = 50
 _LOCAL_SIGMA = 0.05
 _CROSS_SIGMA = 0.02
+_HVI_TOP = 20
+_HVI_KAPPA = 1.0
 
 
 class MultiObjectiveMixin:
@@ -212,7 +223,8 @@ class ParEGOSearcher(MultiObjectiveMixin, BayesianSearcher):
     best of all wins. Random starts rarely land next to the front once it is good, and the
     crossovers carry the values every front point agrees on (DTLZ2's distance variables); in
     benchmarks/multiobjective.py they lifted ParEGO's median hypervolume on DTLZ2 from 13.88
-    to 14.19 at 60 evaluations, and on ZDT1 and ZDT2 by 1-2 %."""
+    to 14.19 at 60 evaluations, and on ZDT1 and ZDT2 by 1-2 %. The acquisition's best
+    ``_HVI_TOP`` then go to :meth:`_most_improving` (the module docstring)."""
 
     _scalarised: list[float] | None = None
 
@@ -238,8 +250,42 @@ class ParEGOSearcher(MultiObjectiveMixin, BayesianSearcher):
         if not candidates:
             return config
         options = [config, *candidates]
-        scores = self.backend.score([self.backend.to_point(c) for c in options], min(self._scalarised))
-        return options[int(np.argmin(scores))]
+        points = [self.backend.to_point(c) for c in options]
+        scores = self.backend.score(points, min(self._scalarised))
+        top = [int(i) for i in np.argsort(scores, kind="stable")[:_HVI_TOP]]
+        best = self._most_improving([points[i] for i in top])
+        return options[top[0] if best is None else top[best]]
+
+    def _most_improving(self, points: list[list]) -> int | None:
+        """Index of the point whose optimistic predicted vector (per objective: mean -
+        ``_HVI_KAPPA`` std of a model of that objective alone) adds the most hypervolume
+        to the current feasible front (objectives scaled to [0, 1] over the results,
+        reference 1.1); None when none adds any."""
+        from threadpoolctl import threadpool_limits
+
+        feasible = [i for i, v in enumerate(self.mo_values) if v[-1] == 0]
+        if len(feasible) < 2 or len(points) < 2:
+            return None
+        arr = np.asarray(self.mo_values, dtype=float)[:, :-1]
+        lo, hi = arr.min(axis=0), arr.max(axis=0)
+        z = (arr - lo) / np.where(hi > lo, hi - lo, 1.0)
+        opt, _ = self.backend._last
+        X = np.asarray(opt.space.transform([self.backend.to_point(c) for c, _ in self.observations]), dtype=float)
+        C = np.asarray(opt.space.transform(points), dtype=float)
+        optimistic = np.empty((len(points), z.shape[1]))
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for k in range(z.shape[1]):
+                model = self.backend._estimator(int(self.rng.integers(2**31 - 1)), None, refit=True)
+                model.fit(X, z[:, k])
+                mu, sd = model.predict(C, return_std=True)
+                optimistic[:, k] = mu - _HVI_KAPPA * sd
+        front = [tuple(z[i]) for i in feasible]
+        ref = (1.1,) * z.shape[1]
+        base = hypervolume(front, ref)
+        gains = [hypervolume(front + [tuple(v)], ref) - base for v in optimistic]
+        best = int(np.argmax(gains))
+        return best if gains[best] > 0 else None
 
     def _local_candidates(self) -> list[dict]:
         feasible = [i for i, v in enumerate(self.mo_values) if v[-1] == 0]
