@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from hpsearch.procs import kill_session
 from hpsearch.settings import settings
 from hpsearch.store import Store, StudyStatus, queries
 from hpsearch.store.models import Study, utcnow
@@ -93,7 +94,7 @@ class ServingHost:
                 return
             self.replace(silent)
         elif self.proc is not None:  # it exited: what it started must not hold the port
-            _kill_session(self.proc.pid)
+            kill_session(self.proc.pid)
             self.proc = None
         if time.monotonic() - self._tried_at < self.RETRY_S or declared_count(store) == 0:
             return
@@ -133,7 +134,7 @@ class ServingHost:
         """Kill a hung host (SIGKILL: a frozen process ignores anything else) and let
         :meth:`ensure` start a fresh one now."""
         pid = self.proc.pid
-        _kill_session(pid)  # the host, its local Ray and that Ray's workers (the Serve proxy)
+        kill_session(pid)  # the host, its local Ray and that Ray's workers (the Serve proxy)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -152,7 +153,7 @@ class ServingHost:
             self.proc.wait(grace_s)
         except subprocess.TimeoutExpired:
             pass
-        _kill_session(self.proc.pid)  # what is left: a local Ray's workers (the Serve proxy)
+        kill_session(self.proc.pid)  # what is left: a local Ray's workers (the Serve proxy)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -485,19 +486,6 @@ def _kill_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _kill_session(leader: int) -> None:
-    """SIGKILL every process of the session ``leader`` started (a child started with
-    ``start_new_session``): its process group, and the processes that left it for groups of
-    their own (Ray's workers do) but stay in its session."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == leader:
-                    os.kill(int(entry), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def _last_line(path: Path, limit: int = 500) -> str:

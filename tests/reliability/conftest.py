@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from hpsearch.testing import ray_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTS = Path(os.environ.get("HPSEARCH_RELIABILITY_COUNTS",
@@ -55,66 +53,11 @@ def wait_for(predicate, timeout: float = 120.0, every: float = 0.2, what: str = 
         time.sleep(every)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Head:
-    def __init__(self, address: str, token: str):
-        self.address, self.token = address, token
-
-    @property
-    def env(self) -> dict:
-        """What a driver needs to join the head (Ray's token auth is on)."""
-        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
-
-
-def kill_session(leader: int, sig: int = signal.SIGKILL) -> None:
-    """Signal every process of the session ``leader`` started (ours alone, never `ray stop`)."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == leader:
-                    os.kill(int(entry), sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
 @pytest.fixture(scope="package")
 def ray_head():
     """A Ray head of 2 CPUs, with its own token and temp dir, for this package's drivers."""
-    port = free_port()
-    temp = tempfile.mkdtemp(prefix="hps-rel-", dir="/tmp")  # short: Ray's socket paths
-    token = secrets.token_hex(32)
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    log = Path(temp) / "head.out"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
-             "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--temp-dir={temp}",
-             "--include-dashboard=false", f"--dashboard-port={free_port()}",
-             f"--dashboard-agent-listen-port={free_port()}", "--object-store-memory=100000000",
-             "--disable-usage-stats", "--block"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: "Ray runtime started" in log.read_text(errors="replace")
-                 or proc.poll() is not None, timeout=120, what="the Ray head")
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        yield Head(f"127.0.0.1:{port}", token)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-        kill_session(proc.pid)
-        proc.wait(10)
-        shutil.rmtree(temp, ignore_errors=True)
+    with ray_cluster(head_cpus=2, prefix="hps-rel-") as head:
+        yield head
 
 
 def cli(*args: str) -> list[str]:

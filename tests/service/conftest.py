@@ -11,113 +11,29 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from hpsearch import testing
+from hpsearch.testing import RayCluster as Cluster
+from hpsearch.testing import free_port, kill_session, stop, wait_line
+
 ROOT = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kill_session(leader: int, sig: int = signal.SIGKILL) -> None:
-    """Signal every process of the session ``leader`` started (ours alone)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            if os.getsid(pid) == leader:
-                os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 20.0) -> None:
-    """Ask a process started in its own session to stop; then kill what is left of the session."""
-    if proc.poll() is None:
-        try:
-            proc.send_signal(sig)
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_session(proc.pid)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _wait_line(path: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:3]} exited: {path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
-    raise RuntimeError(f"timed out waiting for {text!r}: {path.read_text(errors='replace')[-3000:]}")
-
-
-class Cluster:
-    def __init__(self, address: str, token: str, temp_dir: str):
-        self.address, self.token, self.temp_dir = address, token, temp_dir
-
-    @property
-    def env(self) -> dict:
-        """What a dispatcher (and its drivers) need to join the cluster."""
-        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
 
 
 @pytest.fixture(scope="package")
 def ray_cluster():
     """A Ray head (2 CPUs, no GPU) and a second node with 4 CPUs, 2 GPUs, gpu_node: 2
     and gpu_memory_gb: 16 (two 8 GiB GPUs' worth of declared memory)."""
-    temp_dir = tempfile.mkdtemp(prefix="hps-ray-", dir="/tmp")  # short: Ray's socket paths
-    token = secrets.token_hex(32)
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    common = ["--node-ip-address=127.0.0.1", "--object-store-memory=100000000",
-              "--disable-usage-stats", "--block"]
-    procs = []
-    try:
-        head_log = Path(temp_dir) / "head.out"
-        with open(head_log, "wb") as out:
-            procs.append(subprocess.Popen(
-                [RAY, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp_dir}",
-                 "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                 f"--dashboard-agent-listen-port={free_port()}", *common],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        _wait_line(head_log, "Ray runtime started", procs[0], 90)
-        node_log = Path(temp_dir) / "node.out"
-        with open(node_log, "wb") as out:
-            procs.append(subprocess.Popen(
-                [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=4", "--num-gpus=2",
-                 '--resources={"gpu_node": 2, "gpu_memory_gb": 16}', f"--dashboard-agent-listen-port={free_port()}",
-                 *common], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        _wait_line(node_log, "Ray runtime started", procs[1], 90)
-        yield Cluster(f"127.0.0.1:{port}", token, temp_dir)
-    finally:
-        for proc in reversed(procs):
-            stop(proc)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with testing.ray_cluster(head_cpus=2, node_cpus=4, env=env, node_args=[
+            "--num-gpus=2", '--resources={"gpu_node": 2, "gpu_memory_gb": 16}']) as cluster:
+        yield cluster
 
 
 # -- servers and dispatchers -------------------------------------------------------------

@@ -21,21 +21,10 @@ import pytest
 import yaml
 
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from tests.service.conftest import (RAY, _wait_line, cli, free_port, kill_session, service_env,
-                                    stop, wait_for)
+from hpsearch.testing import free_port, kill_session, ray_start, stop
+from tests.service.conftest import cli, service_env, wait_for
 
 pytestmark = [pytest.mark.slow]
-
-
-def _ray_start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([RAY, "start", *args, "--node-ip-address=127.0.0.1",
-                                 "--object-store-memory=100000000", "--disable-usage-stats",
-                                 f"--dashboard-agent-listen-port={free_port()}", "--block"],
-                                env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    _wait_line(log, "Ray runtime started", proc, 90)
-    return proc
 
 
 def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path):
@@ -66,9 +55,9 @@ def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path)
         return "; ".join(f"{t.number} {t.status} {(t.node_id or '-')[:8]}" for t in trials())
 
     try:
-        procs.append(_ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
-                                 "--include-dashboard=false", f"--dashboard-port={free_port()}"],
-                                env, Path(temp_dir) / "head.out"))
+        procs.append(ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                                "--include-dashboard=false", f"--dashboard-port={free_port()}"],
+                               env, Path(temp_dir) / "head.out"))
         with open(tmp_path / "driver.out", "wb") as out:
             driver = subprocess.Popen(
                 cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
@@ -78,7 +67,7 @@ def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path)
         # The head's one CPU holds the first trial (it waits at the gate); the others queue.
         first = wait_for(lambda: [t for t in trials() if t.node_id], 90, "a trial placed on the head")
         head = first[0].node_id
-        node = _ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=2"], env,
+        node = ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=2"], env,
                           Path(temp_dir) / "node.out")
         procs.append(node)
         # The joined node takes the queued trials (their rows say where they run).
