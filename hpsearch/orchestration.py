@@ -110,7 +110,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     searcher = searchers.create_searcher(spec.searcher.type, space, metric=spec.metric,
                                          mode=spec.mode, seed=spec.seed,
                                          max_trials=spec.budget.trials,
-                                         objectives=list(zip(objectives.metrics, objectives.modes)),
+                                         objectives=[(o.metric, o.mode, o.reference) for o in objectives.items],
                                          constraints=spec.constraint_list(),
                                          max_concurrent=spec.budget.max_concurrent,
                                          **spec.searcher.options())

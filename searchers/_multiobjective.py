@@ -71,8 +71,12 @@ class MultiObjectiveMixin:
     def set_objectives(self, objectives: Sequence[tuple[str, str]],
                        constraints: Sequence[Constraint] = ()) -> None:
         """Declare the objectives ``[(metric, mode), ...]`` (the first is the primary
-        one, the searcher's ``metric``) and the constraints."""
-        self.objectives = [(str(m), str(mode)) for m, mode in objectives]
+        one, the searcher's ``metric``) and the constraints. An objective may carry its
+        hypervolume reference as a third entry, ``(metric, mode, reference)`` (None: computed
+        from the results); ParEGO's hypervolume choice then measures against it."""
+        self.objectives = [(str(o[0]), str(o[1])) for o in objectives]
+        self.references = [None if len(o) < 3 or o[2] is None else
+                           (-float(o[2]) if o[1] == "max" else float(o[2])) for o in objectives]
         self.constraints = list(constraints)
         self.mo_values: list[list[float]] = []  # [*vector, violation] per observation
 
@@ -281,7 +285,10 @@ class ParEGOSearcher(MultiObjectiveMixin, BayesianSearcher):
                 mu, sd = model.predict(C, return_std=True)
                 optimistic[:, k] = mu - _HVI_KAPPA * sd
         front = [tuple(z[i]) for i in feasible]
-        ref = (1.1,) * z.shape[1]
+        # The study's reference where it has one (beyond the results: a far reference
+        # makes each objective's best values count more), else 10 % past the worst.
+        ref = tuple(1.1 if r is None else max(1.1, (r - a) / (b - a) if b > a else 1.1)
+                    for r, a, b in zip(self.references, lo, hi))
         base = hypervolume(front, ref)
         gains = [hypervolume(front + [tuple(v)], ref) - base for v in optimistic]
         best = int(np.argmax(gains))

@@ -97,3 +97,20 @@ def test_warm_start_with_several_objectives(home):
     state = study._row.searcher_state
     assert len(state["objectives"]) == 8  # 4 told at the start + 4 run
     assert state["n_suggested"] == 4
+
+
+def test_parego_picks_the_candidate_adding_most_hypervolume():
+    # f1 = x, f2 = 1 - x + y: the front is y = 0. Of two candidates at the same x, the one on
+    # the front adds hypervolume and the one far above it none; the reference (a third
+    # entry per objective) is kept in minimisation form.
+    space = Space.from_spec({"x": {"uniform": [0, 1]}, "y": {"uniform": [0, 1]}})
+    s = create_searcher("bayesian", space, metric="f1", mode="min", seed=0, max_trials=20,
+                        n_initial_points=6, objectives=[("f1", "min", 2.0), ("f2", "max", -3.0)])
+    assert s.references == [2.0, 3.0]
+    s.set_objectives([("f1", "min"), ("f2", "min")])
+    assert s.references == [None, None]
+    for i in range(10):
+        c = s.suggest(str(i))
+        s.on_trial_complete(str(i), {"f1": c["x"], "f2": 1 - c["x"] + c["y"]})
+    assert s._most_improving([[0.45, 1.0], [0.45, 0.0]]) == 1
+    assert s._most_improving([[0.45, 1.0], [0.55, 1.0]]) is None
