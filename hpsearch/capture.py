@@ -2,10 +2,10 @@
 
 While a trial runs, ``sys.stdout`` and ``sys.stderr`` write through to the
 originals and into a buffer, and a handler on the root logger adds each log
-record; a thread sends what is new every ``every_s`` to the study's sink actor
-(hpsearch/sink.py), from which the driver writes it to SQL. The sender drops
-what the store could not keep anyway (hpsearch/logtext.py): a trial printing
-gigabytes sends at most the head and one tail's worth per send.
+record; a thread, started by the first output, sends what is new every ``every_s``
+to the study's sink actor (hpsearch/sink.py), from which the driver writes it to SQL.
+The sender drops what the store could not keep anyway (hpsearch/logtext.py): a trial
+printing gigabytes sends at most the head and one tail's worth per send.
 
 Output written to the file descriptors by C code (not through ``sys.stdout``) is
 not captured. Standard library only (see hpsearch/trial.py).
@@ -99,6 +99,14 @@ class LogCapture:
             self._buf_len += len(s)
             if self._buf_len > 2 * self.tail_cap + self.head_cap:
                 self._compact()
+            if self._thread is None and self._saved is not None:
+                self._start_sender()
+
+    def _start_sender(self) -> None:
+        """The sender thread, started by the first output (under ``_lock``): a trial that
+        prints nothing costs no thread, which short trials would pay at every start."""
+        self._thread = threading.Thread(target=self._run, name="hpsearch-log", daemon=True)
+        self._thread.start()
 
     def _compact(self) -> None:
         """Keep what is still to be sent of the head, and the last tail's worth."""
@@ -143,8 +151,6 @@ class LogCapture:
         root.addHandler(handler)
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)  # a trial's log.info() is part of its log
-        self._thread = threading.Thread(target=self._run, name="hpsearch-log", daemon=True)
-        self._thread.start()
         return self
 
     def _run(self) -> None:
@@ -167,8 +173,10 @@ class LogCapture:
         root.removeHandler(handler)
         root.setLevel(level)
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(wait_s)
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(wait_s)
         try:
             self.flush()
             if self._last is not None and hasattr(self._last, "hex"):

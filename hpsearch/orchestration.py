@@ -167,7 +167,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                      tracked=tuple(dict.fromkeys(tracked)))
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
     callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
-    callback.sink, callback.media_limits = sink, media_limits  # killed with the callback
+    callback.sink, callback.media_limits = sink, media_limits  # released with the callback
     if spec.on_oom is not None:  # retries read from the sink once per trial end
         budget.oom = callback.oom = oom.OomLedger(sink)
     callbacks = [callback, ProgressCallback(spec.budget.trials, spec.metric, spec.mode,

@@ -89,14 +89,20 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
     return hpsearch_trial
 
 
+_where: dict | None = None  # this process's node, host and IP: asked once per worker
+
+
 def placement() -> dict:
     """Where this process runs: its Ray node's id, the host's name and the node's IP."""
-    import socket
+    global _where
+    if _where is None:
+        import socket
 
-    import ray
+        import ray
 
-    return {"node_id": ray.get_runtime_context().get_node_id(), "node_host": socket.gethostname(),
-            "node_ip": ray.util.get_node_ip_address(), "t": time.time()}
+        _where = {"node_id": ray.get_runtime_context().get_node_id(),
+                  "node_host": socket.gethostname(), "node_ip": ray.util.get_node_ip_address()}
+    return {**_where, "t": time.time()}
 
 
 def announce_placement(sink) -> None:

@@ -40,7 +40,9 @@ def failpoint(name: str) -> None:
 
     Armed only by ``HPSEARCH_FAILPOINT=name`` in the environment; a no-op otherwise.
     """
-    if settings().failpoint == name:
+    # The environment first: settings() builds a key of every HPSEARCH_* value (once per
+    # trial end here, on Tune's loop).
+    if os.environ.get("HPSEARCH_FAILPOINT") and settings().failpoint == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 _INF = math.inf
@@ -250,7 +252,7 @@ class StoreCallback(Callback):
         ckpt = getattr(trial, "checkpoint", None)
         if ckpt is not None:
             fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
-        if settings().failpoint == "before_final_status":
+        if os.environ.get("HPSEARCH_FAILPOINT") and settings().failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
         failpoint("before_final_status")
         self.slots.end(tid, time.time())
@@ -349,10 +351,10 @@ class StoreCallback(Callback):
         if sig == self._state_sig:
             return
         self._last_state, self._state_sig = now, sig
-        # A copy taken now: get_state() shares the searcher's live dicts (pending...), and
-        # the writer thread serialises later, when they may have moved on.
-        state = json.loads(json.dumps(s.get_state()))
-        # The writer serialises it once more (and the database stores it): about twice this.
+        # Serialised now, once: get_state() shares the searcher's live dicts (pending...),
+        # which may have moved on when the writer thread runs; the writer stores the text.
+        state = json.dumps(s.get_state())
+        # The database stores it too: about twice this.
         took = 2 * (time.monotonic() - now)
         self._state_every = max(STATE_EVERY_S, took / STATE_SHARE)
         self.writer.put(SearcherStateOp(self.study_id, state))
@@ -367,9 +369,7 @@ class StoreCallback(Callback):
         if self.stopper is not None:
             self.stopper.close()
         if self.sink is not None:
-            import ray
-
-            ray.kill(self.sink)
+            self.sink.close()  # the process's sink actor lives on for the next study
             self.sink = None
         if self._writer is not None:
             self._writer.close()
