@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+# plotly.js's cartesian bundle for the web UI's chart pages, fetched from the npm registry
+# (pinned, SHA-256 checked; webui/plotly_bundle.py). Without it the pages load the full bundle.
+PLOTLY_CARTESIAN := webui/static/vendor/plotly-cartesian.min.js
 
 .PHONY: run test bench install clean
 
@@ -16,15 +19,18 @@ $(STAMP): requirements.txt requirements-dev.txt setup.cfg
 	$(PIP) install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(PLOTLY_CARTESIAN): webui/plotly_bundle.py | $(STAMP)
+	$(PY) -m webui.plotly_bundle || true
 
-run: $(STAMP)
+install: $(STAMP) $(PLOTLY_CARTESIAN)
+
+run: install
 	$(VENV)/bin/hpsearch submit examples/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP)
+test: install
 	$(PY) -m pytest -q --durations=25 tests
 
-bench: $(STAMP)
+bench: install
 	$(PY) -m benchmarks.run_all
 
 clean:

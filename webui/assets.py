@@ -4,16 +4,24 @@
   URL with the current hash is cached for a year (``immutable``); a new file
   gets a new URL, so nobody keeps a stale one.
 * Text responses (pages, JSON, scripts, styles) are gzipped for clients that
-  accept it. Static files are compressed once per content hash and kept.
+  accept it. Static files are compressed once per content hash and kept; a served app
+  compresses the plotly.js bundles at start, off the first chart page's path.
+* ``plotly_script(kind)`` in templates names the plotly.js bundle a page loads
+  (``webui/plotly_bundle.py``: the small cartesian one where installed, else the strict one).
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
 from flask import Flask, Response, current_app, request
+
+from webui import plotly_bundle
+
+log = logging.getLogger(__name__)
 
 YEAR = 365 * 24 * 3600
 MIN_SIZE = 500            # smaller bodies are not worth the header
@@ -79,7 +87,7 @@ def _accepts_gzip() -> bool:
 
 def _after(resp: Response) -> Response:
     if request.endpoint == "static" or request.endpoint == "pages.plotly_js":
-        filename = (request.view_args or {}).get("filename") or "vendor/plotly-strict.min.js"
+        filename = (request.view_args or {}).get("filename") or plotly_bundle.STRICT
         version = _assets().version(filename)
         if version and request.args.get("v") == version:
             resp.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
@@ -110,6 +118,19 @@ def _after(resp: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["hpsearch_assets"] = Assets(app.static_folder)
+    assets = app.extensions["hpsearch_assets"] = Assets(app.static_folder)
     app.url_defaults(_static_version)
     app.after_request(_after)
+    static = Path(app.static_folder)
+    app.jinja_env.globals["plotly_script"] = lambda kind: plotly_bundle.script_for(kind, static)
+    if not plotly_bundle.present(static):
+        log.warning("%s is not installed (run `make install`): chart pages load the full strict "
+                    "plotly.js bundle, whose parse slows their first draw", plotly_bundle.CARTESIAN)
+    if not app.testing:
+        # Gzip the bundles (1.5 and 5 MB: 0.1-0.3 s of CPU) now, not in the first chart
+        # page's request.
+        def warm() -> None:
+            for name in (plotly_bundle.CARTESIAN, plotly_bundle.STRICT):
+                assets.gzipped(name)
+
+        threading.Thread(target=warm, name="hpsearch-assets-gzip", daemon=True).start()

@@ -19,7 +19,7 @@ from hpsearch.exceptions import ConflictError, SpecError
 from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
-from webui import filters, manage, queries
+from webui import filters, manage, plotly_bundle, queries
 from webui.cache import figures_ready
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
@@ -39,14 +39,13 @@ def _fig(fig) -> dict:
     return json.loads(fig.to_json())
 
 
-PLOTLY_JS = "vendor/plotly-strict.min.js"
-
-
 @bp.get("/vendor/plotly.min.js")
 def plotly_js():
     """plotly.js, the strict bundle (no eval: it draws under the pages' CSP); pages load it
-    as ``static/vendor/plotly-strict.min.js?v=HASH``, this URL stays for older links."""
-    return send_from_directory(current_app.static_folder, PLOTLY_JS, mimetype="text/javascript")
+    (or the cartesian one) as ``static/vendor/...min.js?v=HASH``, this URL stays for older
+    links."""
+    return send_from_directory(current_app.static_folder, plotly_bundle.STRICT,
+                               mimetype="text/javascript")
 
 
 def _in_place(read, args):
@@ -78,6 +77,11 @@ def study(study_id: int):
     several = len((row.spec or {}).get("objectives") or []) > 1
     names = (MULTI_OBJECTIVE_CHARTS if several else []) + STUDY_CHARTS
     charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in names}
+    if len(params) >= 2 and "contour" in charts:
+        # The pair the picker starts on, in the URL: the page preloads it like the others
+        # (app.js asks for the same URL until the user picks another pair).
+        charts["contour"] = url_for("api.plot", study_id=study_id, name="contour",
+                                    x=pair[0], y=pair[1])
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
                            trials=trials, charts=charts, args=request.args, params=params,
                            pair=pair, statuses=TrialStatus.ALL, problem=problem,

@@ -28,8 +28,11 @@ def test_study_page(client, filled):
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "trials-table" in html
     # Charts are fetched by the browser from the (cached) plots API, one per chart.
-    for name in ["history", "curves", "parallel", "importance", "slice", "contour"]:
+    for name in ["history", "curves", "parallel", "importance", "slice"]:
         assert f'data-src="/api/v1/studies/{filled["done"]}/plots/{name}"' in html
+    # The contour's URL names the pair the picker starts on, so the page preloads it too.
+    src = f'/api/v1/studies/{filled["done"]}/plots/contour?x=lr&amp;y=dropout'
+    assert f'data-src="{src}"' in html and f'<link rel="preload" as="fetch" href="{src}"' in html
     assert 'id="contour-x"' in html and 'name="param.lr.min"' in html and 'name="param.optimizer"' in html
     assert "data-poll-url" not in html  # finished: no polling
     assert client.get(f"/studies/{filled['done']}?status=ERROR&sort=-value&page=1").status_code == 200
@@ -159,9 +162,9 @@ def test_plotly_only_where_charts_are_deferred_compressed_and_cached_by_hash(cli
 
     studies = client.get("/").get_data(as_text=True)
     assert "plotly" not in studies
-    html = client.get(f"/studies/{filled['done']}").get_data(as_text=True)
+    html = client.get(f"/studies/{filled['done']}/trials/0").get_data(as_text=True)
     src = re.search(r'<script defer src="([^"]*plotly-strict\.min\.js\?v=[0-9a-f]{12})"', html)
-    assert src, "the study page loads plotly.js deferred, by content hash"
+    assert src, "the trial page loads plotly.js (strict: a trial's own figures) deferred, by content hash"
     assert re.search(r'<link rel="stylesheet" href="[^"]*style\.css\?v=[0-9a-f]{12}"', html)
     r = client.get(src.group(1), headers={"Accept-Encoding": "gzip, br"})
     assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
@@ -169,6 +172,16 @@ def test_plotly_only_where_charts_are_deferred_compressed_and_cached_by_hash(cli
     body = gzip.decompress(r.get_data())
     assert body.startswith(b"/**\n* plotly.js (strict - minified)") and len(r.get_data()) < len(body) / 2
     assert "no-cache" in client.get("/static/vendor/plotly-strict.min.js?v=stale").headers["Cache-Control"]
+    # The study page: the small cartesian bundle where `make install` fetched it, same headers.
+    from webui import plotly_bundle
+
+    html = client.get(f"/studies/{filled['done']}").get_data(as_text=True)
+    name = plotly_bundle.script_for("cartesian")
+    src = re.search(r'<script defer src="([^"]*' + re.escape(name) + r'\?v=[0-9a-f]{12})"', html)
+    assert src, f"the study page loads {name} deferred, by content hash"
+    r = client.get(src.group(1), headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and "immutable" in r.headers["Cache-Control"]
+    assert gzip.decompress(r.get_data()).startswith(b"/**\n* plotly.js (")
     page = client.get(f"/studies/{filled['done']}", headers={"Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip" and b"done-study" in gzip.decompress(page.get_data())
     api = client.get(f"/api/v1/studies/{filled['done']}/trials", headers={"Accept-Encoding": "gzip"})

@@ -53,16 +53,24 @@
     if (picker && picker.value) { url.searchParams.set("metric", picker.value); }
     return url.toString();
   }
-  function load(el) {
+  // A chart's figure from the plots API: {ok, body} or {error}; never rejects.
+  function fetchChart(el) {
     return fetch(chartUrl(el), {headers: {Accept: "application/json"}, credentials: "same-origin"})
       .then(function (r) {
         return r.json().then(function (body) { return {ok: r.ok, body: body}; });
-      }).then(function (res) {
-        if (!res.ok) { note(el, "chart unavailable: " + (res.body && res.body.message || "error")); return; }
-        var gl = (res.body.data || []).some(function (t) { return t.type === "parcoords"; });
-        if (gl && !hasWebGL()) { note(el, "Parallel coordinates need WebGL, which this browser lacks."); return; }
-        return draw(el, res.body);
-      }).catch(function (e) { note(el, "chart unavailable: " + (e && e.message || "network error")); });
+      }).catch(function (e) { return {error: e && e.message || "network error"}; });
+  }
+  function show(el, res) {
+    if (res.error) { note(el, "chart unavailable: " + res.error); return; }
+    if (!res.ok) { note(el, "chart unavailable: " + (res.body && res.body.message || "error")); return; }
+    var gl = (res.body.data || []).some(function (t) { return t.type === "parcoords"; });
+    if (gl && !hasWebGL()) { note(el, "Parallel coordinates need WebGL, which this browser lacks."); return; }
+    return new Promise(function (resolve) { resolve(draw(el, res.body)); }).catch(function (e) {
+      note(el, "chart unavailable: " + (e && e.message || "drawing failed"));
+    });
+  }
+  function load(el) {
+    return fetchChart(el).then(function (res) { return show(el, res); });
   }
   var webgl = null;
   function hasWebGL() {
@@ -74,15 +82,38 @@
     }
     return webgl;
   }
-  // A few at a time, in page order: the first charts draw at once instead of every chart
-  // waiting on a server busy building the slow ones.
+  // The charts on screen first, then the rest in page order, a few fetches at a time (the
+  // first charts draw at once instead of waiting on a server busy building the slow ones).
+  // Between two draws the browser gets a turn (a macrotask), so it paints what is drawn and
+  // answers input instead of sitting through every chart in one go.
+  function onScreen(el) {
+    var r = el.getBoundingClientRect();
+    return r.bottom > 0 && r.top < (window.innerHeight || document.documentElement.clientHeight);
+  }
+  function yieldToBrowser() {
+    return new Promise(function (resolve) { setTimeout(resolve, 0); });
+  }
   function loadCharts() {
-    var queue = Array.from(document.querySelectorAll(".chart[data-src]"));
-    function next() {
-      var el = queue.shift();
-      if (el) { return load(el).then(next, next); }
+    var all = Array.from(document.querySelectorAll(".chart[data-src]"));
+    var queue = all.filter(onScreen).concat(all.filter(function (el) { return !onScreen(el); }));
+    // Fetches run ahead, up to 3 in flight; draws run one after another, in queue order.
+    var results = queue.map(function () {
+      var slot = {};
+      slot.promise = new Promise(function (resolve) { slot.resolve = resolve; });
+      return slot;
+    });
+    var started = 0;
+    function fetchNext() {
+      var i = started++;
+      if (i < queue.length) {
+        fetchChart(queue[i]).then(function (res) { results[i].resolve(res); fetchNext(); });
+      }
     }
-    for (var i = 0; i < 3; i++) { next(); }
+    for (var k = 0; k < 3; k++) { fetchNext(); }
+    return queue.reduce(function (drawing, el, i) {
+      return drawing.then(function () { return results[i].promise; })
+        .then(function (res) { return show(el, res); }).then(yieldToBrowser);
+    }, Promise.resolve());
   }
 
   // -- chart controls -----------------------------------------------------------------
