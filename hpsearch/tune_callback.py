@@ -204,12 +204,15 @@ class StoreCallback(Callback):
         self.done_flag[tid] = bool(result.get("done"))
         batch = result.get(BATCH_KEY)
         if batch:  # several results hpsearch.report sent together, each with its iteration
-            for it, metrics in batch:
-                self._result(tid, int(it), clean_metrics(metrics))
+            now = time.time()
+            self.writer.put_many([self._result(tid, int(it), clean_metrics(metrics), now)
+                                  for it, metrics in batch])
         else:
-            self._result(tid, int(result.get("training_iteration", 0)), clean_metrics(result))
+            self.writer.put(self._result(tid, int(result.get("training_iteration", 0)),
+                                         clean_metrics(result), time.time()))
 
-    def _result(self, tid: str, it: int, metrics: dict) -> None:
+    def _result(self, tid: str, it: int, metrics: dict, t: float) -> ResultOp:
+        """Note one result of the trial; its op, for the caller to queue."""
         value = _number(metrics.get(self.metric))
         if value is not None:
             prev = self.best.get(tid)
@@ -221,7 +224,7 @@ class StoreCallback(Callback):
         if self.tracked:
             seen = {k: v for k in self.tracked if (v := _number(metrics.get(k))) is not None}
             self.last_values.setdefault(tid, {}).update(seen)
-        self.writer.put(ResultOp(self.study_id, tid, it, value, metrics, time.time()))
+        return ResultOp(self.study_id, tid, it, value, metrics, t)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         # A failure that Tune will retry (budget.max_failures): recorded, not final.

@@ -542,6 +542,10 @@ def apply_ops(s: Session, ops: list, dialect: str,
     return learned
 
 
+class _Bundle(list):
+    """Ops queued together by :meth:`Writer.put_many` (one queue item)."""
+
+
 class Writer:
     """A background thread that applies ops in order, batching under load."""
 
@@ -557,6 +561,7 @@ class Writer:
         self.write_latencies: collections.deque[float] = collections.deque(maxlen=10000)
         self._ids: dict[tuple[int, str], int] = {}  # (study, Ray trial id) -> trial id
         self._hurry = threading.Event()  # set by flush()/close(): write without lingering
+        self._flush_to = 0  # ops a flush() waits for: until applied, no batch lingers
         self._frames = None  # hpsearch.store.frames.FrameKeeper, started by the first trial end
         self.linger_s = settings().write_linger_s  # batch writes for this long under load
         if self.journal is not None and self.journal.exists():
@@ -569,12 +574,22 @@ class Writer:
             self._submitted += 1
         self.q.put(op)
 
+    def put_many(self, ops: list) -> None:
+        """Queue several ops at once, in order (one lock and one wake-up for all of them:
+        a batch of results from ``hpsearch.report``)."""
+        if not ops:
+            return
+        with self._done:
+            self._submitted += len(ops)
+        self.q.put(_Bundle(ops))
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every op put so far is applied; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._done:
             target = self._submitted
             if self._applied < target:
+                self._flush_to = max(self._flush_to, target)
                 self._hurry.set()
             while self._applied < target:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -621,8 +636,8 @@ class Writer:
             op = self.q.get()
             if op is None:
                 return
-            batch = [op]
-            if linger > 0 and not self._hurry.is_set():
+            batch = list(op) if type(op) is _Bundle else [op]
+            if linger > 0 and not self._hurry.is_set() and self._applied >= self._flush_to:
                 self._hurry.wait(linger)
             self._hurry.clear()
             stop = self._drain(batch)
@@ -642,7 +657,10 @@ class Writer:
                 return False
             if nxt is None:
                 return True
-            batch.append(nxt)
+            if type(nxt) is _Bundle:
+                batch.extend(nxt)
+            else:
+                batch.append(nxt)
         return False
 
     def _apply_with_retry(self, batch: list) -> None:
