@@ -96,7 +96,8 @@ class BayesianSearcher(BaseSearcher):
         o = self.opts  # checked against searchers/_options.py:Bayesian by create_searcher
         self.backend = _SkoptBackend(self.space, surrogate=o["surrogate"],
                                      acquisition=o["acquisition"], xi=float(o["xi"]),
-                                     kappa=float(o["kappa"]), n_candidates=o["n_candidates"])
+                                     kappa=float(o["kappa"]), n_candidates=o["n_candidates"],
+                                     warping=o["warping"])
         self.failed: list[dict] = []  # configs of failed trials, in order
         self.n_warm = 0  # warm-start observations, counted toward the random phase
         self.hyper: dict | None = None  # the GP's fitted hyperparameters, JSON-safe
@@ -273,7 +274,7 @@ class _SkoptBackend:
     """
 
     def __init__(self, space: Space, *, surrogate: str, acquisition: str, xi: float,
-                 kappa: float, n_candidates: int):
+                 kappa: float, n_candidates: int, warping: str = "none"):
         from skopt.space import Categorical as SkCategorical, Integer, Real
 
         self.space = space
@@ -285,8 +286,12 @@ class _SkoptBackend:
         self.fixed = {p.name: _only_value(p) for p in space.params if _only_value(p) is not _VARIES}
         self.free: list[Param] = [p for p in space.params if p.name not in self.fixed]
         self.dimensions = []
+        # Reals the model sees through the logit of their unit coordinate (warping: logit).
+        self.warped = {p.name for p in self.free if isinstance(p, Float)} if warping == "logit" else set()
         for p in self.free:
-            if isinstance(p, Float):
+            if p.name in self.warped:
+                self.dimensions.append(Real(-_LOGIT_BOUND, _LOGIT_BOUND))
+            elif isinstance(p, Float):
                 self.dimensions.append(Real(p.low, p.high, prior="log-uniform" if p.log else "uniform"))
             elif isinstance(p, Int):
                 self.dimensions.append(Integer(p.low, p.high, prior="log-uniform" if p.log else "uniform"))
@@ -300,13 +305,16 @@ class _SkoptBackend:
     # -- conversions ----------------------------------------------------------------
     def to_point(self, config: dict) -> list:
         config = self.space.fill(config)  # an inactive parameter has a placeholder value
-        return [p.index(config[p.name]) if isinstance(p, Categorical) else config[p.name]
-                for p in self.free]
+        return [p.index(config[p.name]) if isinstance(p, Categorical)
+                else _logit(p.to_unit(config[p.name])) if p.name in self.warped
+                else config[p.name] for p in self.free]
 
     def to_config(self, point: Sequence) -> dict:
         free = {}
         for p, v in zip(self.free, point):
-            if isinstance(p, Float):
+            if p.name in self.warped:
+                free[p.name] = p.from_unit(_unlogit(float(v)))
+            elif isinstance(p, Float):
                 free[p.name] = min(p.high, max(p.low, float(v)))
             elif isinstance(p, Int):
                 free[p.name] = min(p.high, max(p.low, int(round(float(v)))))
@@ -453,6 +461,22 @@ def best_and_recent(losses: Sequence[float], k: int) -> list[int]:
     chosen = set(best)
     rest = [i for i in range(len(losses)) if i not in chosen][-(k - len(best)):]
     return sorted(best + rest)
+
+
+# warping: logit. A unit coordinate u is seen as logit(e + (1 - 2e) u) with e = 0.5%:
+# the bounds are finite (+-5.3), and a point on a bound is a point the model chose.
+_LOGIT_EPS = 0.005
+_LOGIT_BOUND = math.log((1 - _LOGIT_EPS) / _LOGIT_EPS)
+
+
+def _logit(u: float) -> float:
+    u = _LOGIT_EPS + (1 - 2 * _LOGIT_EPS) * min(1.0, max(0.0, u))
+    return math.log(u / (1 - u))
+
+
+def _unlogit(z: float) -> float:
+    u = 1 / (1 + math.exp(-min(_LOGIT_BOUND, max(-_LOGIT_BOUND, z))))
+    return min(1.0, max(0.0, (u - _LOGIT_EPS) / (1 - 2 * _LOGIT_EPS)))
 
 
 _VARIES = object()

@@ -41,6 +41,10 @@ class Bayesian(Options):
     on_failure: Literal["penalize", "ignore"] = "penalize"
     max_model_points: Int = Field(100, ge=10, le=10_000, description="results the model fits on")
     n_candidates: Int = Field(2000, ge=10, le=1_000_000, description="acquisition samples")
+    warping: Literal["none", "logit"] = Field("none", description=(
+        "how the model sees each real parameter: none (its range, or log range, as is) or "
+        "logit (the unit coordinate, squeezed into [0.005, 0.995], through a logit: the regions "
+        "by both bounds stretched, the bounds still reachable; see searchers/_bayesian.py)"))
 
 
 class Genetic(Options):

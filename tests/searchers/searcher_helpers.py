@@ -26,8 +26,19 @@ FAST_OPTIONS = {
 }
 
 
-def parametrize_searcher(names=ALL_SEARCHERS):
-    """Optuna's ``parametrize_sampler``: one test per searcher name."""
+# Options that change how a searcher models the space run the whole suite again:
+# variant name -> (searcher, options).
+VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"})}
+CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
+
+
+def kind(name: str) -> str:
+    """The searcher a suite name runs ("bayesian-logit" -> "bayesian")."""
+    return VARIANTS.get(name, (name, {}))[0]
+
+
+def parametrize_searcher(names=CONFORMANCE):
+    """Optuna's ``parametrize_sampler``: one test per searcher name (and option variant)."""
     return pytest.mark.parametrize("name", names)
 
 
@@ -76,7 +87,8 @@ def conditional_objective(config: dict) -> float:
 
 
 def make(name: str, space: Space | None = None, seed: int = 0, mode: str = "min", **options):
-    options = {**FAST_OPTIONS.get(name, {}), **options}
+    name, variant = VARIANTS.get(name, (name, {}))
+    options = {**FAST_OPTIONS.get(name, {}), **variant, **options}
     if space is not None and not space.grid_params:
         options.pop("repeats", None)
     return create_searcher(name, space or mixed_space(), metric="loss", mode=mode, seed=seed, **options)

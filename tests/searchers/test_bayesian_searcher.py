@@ -175,3 +175,24 @@ def test_without_early_stopping_final_results_are_used():
         s.on_trial_complete(str(i), {"loss": c["x"], "training_iteration": 2})
     X, y = s._model_data()
     assert s.rung is None and sorted(y) == sorted(loss for _, loss in s.observations)
+
+
+def test_logit_warping_maps_reals_both_ways_and_reaches_the_bounds():
+    space = Space([Float("x", 0.0, 1.0), Float("c", 1e-3, 10.0, log=True), Int("k", 1, 9),
+                   Categorical("b", ("p", "q"))])
+    plain, warped = make("bayesian", space), make("bayesian", space, warping="logit")
+    assert warped.backend.warped == {"x", "c"} and plain.backend.warped == set()
+    for config in ({"x": 0.3, "c": 0.05, "k": 4, "b": "q"}, {"x": 0.0, "c": 10.0, "k": 9, "b": "p"}):
+        point = warped.backend.to_point(config)
+        assert point[2:] == [config["k"], space.by_name["b"].index(config["b"])]  # not warped
+        back = warped.backend.to_config(point)
+        assert back["x"] == pytest.approx(config["x"], abs=1e-12) and back["c"] == pytest.approx(config["c"])
+    # The model sees the unit coordinate through a logit: the middle is 0, the bounds finite.
+    mid = warped.backend.to_point({"x": 0.5, "c": 0.1, "k": 1, "b": "p"})
+    low = warped.backend.to_point({"x": 0.0, "c": 1e-3, "k": 1, "b": "p"})
+    assert mid[:2] == pytest.approx([0.0, 0.0], abs=1e-9) and -6 < low[0] == low[1] < -5
+    dims = warped.backend.dimensions
+    assert (dims[0].low, dims[0].high) == pytest.approx((low[0], -low[0]))
+    # A bound is reachable when the model chooses it: the loss falls toward x = 1.
+    configs = run(warped, 20, f=lambda c: -c["x"])
+    assert max(c["x"] for c in configs[5:]) > 0.995 and all(space.contains(c) for c in configs)

@@ -10,8 +10,8 @@ from ray.tune.search import Searcher
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Float, Int, Space
 from tests.searchers.searcher_helpers import (ALL_SEARCHERS, FACTORIES, LEARNING_SEARCHERS, conditional_objective,
-                                             conditional_space, discrete_space, make, mixed_space, objective,
-                                             parametrize_searcher, run)
+                                             VARIANTS, conditional_space, discrete_space, kind, make,
+                                             mixed_space, objective, parametrize_searcher, run)
 from searchers import SEARCHERS
 
 
@@ -35,7 +35,7 @@ def _check_types(space: Space, config: dict) -> None:
 def test_bounds_and_types_over_many_suggestions(name):
     space = mixed_space()
     s = make(name, space)
-    n = 25 if name == "bayesian" else 150
+    n = 25 if kind(name) == "bayesian" else 150
     for config in run(s, n):
         _check_types(space, config)
     assert json.loads(json.dumps(s.get_state()))  # JSON-safe all along
@@ -108,7 +108,7 @@ def test_state_round_trip_mid_search_continues_identically(name, space_fn, tmp_p
 
 @parametrize_searcher()
 def test_seeded_reproducibility(name):
-    n = 12 if name == "bayesian" else 40
+    n = 12 if kind(name) == "bayesian" else 40
     a, b, c = make(name, seed=7), make(name, seed=7), make(name, seed=8)
     assert run(a, n) == run(b, n)
     assert run(c, n) != run(make(name, seed=7), n)
@@ -135,7 +135,7 @@ def test_no_duplicates_in_a_small_discrete_space(name):
 def test_conditional_space_configs_hold_exactly_their_active_parameters(name):
     space = conditional_space()
     s = make(name, space)
-    configs = run(s, 30 if name == "bayesian" else 90, f=conditional_objective)
+    configs = run(s, 30 if kind(name) == "bayesian" else 90, f=conditional_objective)
     for config in configs:
         _check_types(space, config)  # contains(): the active names, no more, no fewer
     assert {c["optimizer"] for c in configs} == {"adam", "sgd"}
@@ -147,10 +147,10 @@ def test_conditional_space_configs_hold_exactly_their_active_parameters(name):
     assert json.loads(json.dumps(s.get_state()))
 
 
-@pytest.mark.parametrize("name", LEARNING_SEARCHERS)
+@pytest.mark.parametrize("name", [*LEARNING_SEARCHERS, *VARIANTS])
 def test_learning_searchers_find_the_best_branch_of_a_conditional_space(name):
     space = conditional_space()
-    budget = 30 if name == "bayesian" else 100
+    budget = 30 if kind(name) == "bayesian" else 100
     configs = run(make(name, space, seed=2), budget, f=conditional_objective)
     best = min(configs, key=conditional_objective)
     # The sgd, three-layer branch (1 in 6 at random) holds the only losses below -0.5.
@@ -171,7 +171,7 @@ def test_conditional_space_warm_starts_from_results_with_every_parameter(name):
     assert space.key(s.observations[-1][0]) in s.seen
 
 
-@parametrize_searcher(["random", "bayesian", "genetic"])
+@parametrize_searcher(["random", "bayesian", "genetic", *VARIANTS])
 def test_a_finite_space_gets_each_configuration_once_then_finishes(name):
     space = Space([Int("k", 0, 5), Categorical("c", ("a", "b", None, 1))])
     s = make(name, space)
@@ -197,12 +197,12 @@ def _quadratic(c: dict) -> float:
     return (c["x"] - 1.0) ** 2 + (c["y"] + 2.0) ** 2 + (c["k"] - 7) ** 2 / 10
 
 
-@pytest.mark.parametrize("name", LEARNING_SEARCHERS)
+@pytest.mark.parametrize("name", [*LEARNING_SEARCHERS, *VARIANTS])
 @pytest.mark.parametrize("mode", ["min", "max"])
 def test_learning_searchers_improve_on_their_random_start(name, mode):
     sign = 1 if mode == "min" else -1
-    n_random, budget = (8, 25) if name == "bayesian" else (10, 120)
-    options = {"n_initial_points": n_random} if name == "bayesian" else {"population_size": n_random}
+    n_random, budget = (8, 25) if kind(name) == "bayesian" else (10, 120)
+    options = {"n_initial_points": n_random} if kind(name) == "bayesian" else {"population_size": n_random}
     s = make(name, _quadratic_space(), seed=1, mode=mode, **options)
     configs = run(s, budget, f=lambda c: sign * _quadratic(c))
     best_random = min(_quadratic(c) for c in configs[:n_random])
@@ -223,7 +223,7 @@ def test_warm_start_with_observe(name):
     assert space.key(old[0]) in warm.seen
     fresh = run(warm, 8, start=100)
     assert not {space.key(c) for c in fresh} & {space.key(c) for c in old}
-    if name in LEARNING_SEARCHERS:
+    if kind(name) in LEARNING_SEARCHERS:
         # Ten results are past both random phases: the next suggestions learn from them.
         assert fresh != run(cold, 8, start=100)
 
@@ -248,6 +248,7 @@ BAD_VALUES = [
     ("bayesian", "n_initial_points", 0), ("bayesian", "n_initial_points", 2.5),
     ("bayesian", "xi", -1), ("bayesian", "kappa", float("nan")), ("bayesian", "on_failure", "retry"),
     ("bayesian", "max_model_points", True), ("bayesian", "n_candidates", 1),
+    ("bayesian", "warping", "probit"), ("bayesian", "warping", True),
     ("genetic", "population_size", 1), ("genetic", "generations", -1), ("genetic", "tournament_size", 0),
     ("genetic", "crossover_prob", 1.5), ("genetic", "mutation_prob", "high"),
     ("genetic", "mutation_sigma", -0.1), ("genetic", "elitism", 99),
