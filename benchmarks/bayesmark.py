@@ -43,6 +43,9 @@ from benchmarks import _common as C
 METHODS = ("bayesian", "auto", "tpe", "skopt", "genetic", "random")
 # bayesian with a tree surrogate instead of the GP (run only when --methods names them)
 SURROGATES = ("bayesian-RF", "bayesian-ET", "bayesian-GBRT")
+# bayesian with other options (run only when --methods names them): name -> options
+VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
+            "bayesian-logit": {"warping": "logit"}}
 
 
 # -- the problems ------------------------------------------------------------------------
@@ -188,10 +191,10 @@ def sk_objective(problem: SkProblem, folds: int, max_rows: int) -> Callable[[dic
 
 # -- the synthetic problems: reuse searchers_regret's ----------------------------------------
 def synthetic(name: str):
-    from benchmarks.searchers_regret import PROBLEMS
+    from benchmarks.searchers_regret import BOUND_PROBLEMS, PROBLEMS
     from hpsearch.space import Float, Space
 
-    p = PROBLEMS[name]
+    p = {**PROBLEMS, **BOUND_PROBLEMS}[name]
     names = [f"x{i}" for i in range(len(p.bounds))]
     space = Space([Float(n, lo, hi) for n, (lo, hi) in zip(names, p.bounds)])
     return space, (lambda c: p.f(np.array([c[n] for n in names]))), p.optimum
@@ -207,9 +210,8 @@ def drive(method: str, space, f: Callable[[dict], float], seed: int, rounds: int
         return _drive_skopt(space, f, seed, rounds, batch)
     from searchers import create_searcher
 
-    name, _, surrogate = method.partition("-")
-    s = create_searcher(name, space, metric="loss", mode="min", seed=seed, max_trials=budget,
-                        max_concurrent=batch, **({"surrogate": surrogate} if surrogate else {}))
+    s = create_searcher(method.partition("-")[0], space, metric="loss", mode="min", seed=seed,
+                        max_trials=budget, max_concurrent=batch, **VARIANTS.get(method, {}))
     losses: list[float] = []
     for r in range(rounds):
         ids = [f"{r}-{i}" for i in range(batch)]

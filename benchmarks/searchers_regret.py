@@ -8,6 +8,11 @@ and a plot of the median curve with its interquartile band::
 
     .venv/bin/python -m benchmarks.searchers_regret            # 10 seeds, ~5-10 min on 2 cores
     .venv/bin/python -m benchmarks.searchers_regret --quick    # smoke run, ~1 min
+
+``--warping`` measures bayesian's ``warping: logit`` against ``none`` instead, at 50
+evaluations 2 in parallel, on Hartmann-6 (optimum inside the box) and on
+Rosenbrock-4 over [1, 3]^4 (optimum on a corner: every parameter on its bound),
+and writes that section of ``results/searchers_regret.md``.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from hpsearch.space import Float, Space
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("bayesian", "tpe", "genetic", "random")
@@ -56,6 +63,11 @@ def rosenbrock(x: np.ndarray) -> float:
     return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
 
 
+# Optimum on a bound (measured by --warping only): Rosenbrock's minimum (1, 1, 1, 1) is a corner.
+BOUND_PROBLEMS = {
+    "rosenbrock4-corner": Problem("rosenbrock4-corner", ((1.0, 3.0),) * 4, rosenbrock, 0.0),
+}
+
 PROBLEMS = {
     "branin": Problem("branin", ((-5.0, 10.0), (0.0, 15.0)), branin, 0.397887357729739),
     "hartmann6": Problem("hartmann6", ((0.0, 1.0),) * 6, hartmann6, -3.32236801141551),
@@ -80,7 +92,6 @@ def run_one(method: str, problem_name: str, seed: int, budget: int) -> tuple[str
             values.append(problem.f(x))
             study.tell(trial, values[-1])
     else:
-        from hpsearch.space import Float, Space
         from searchers import create_searcher
 
         space = Space([Float(n, lo, hi) for n, (lo, hi) in zip(names, problem.bounds)])
@@ -97,6 +108,70 @@ def _star(args: tuple) -> tuple:
     return run_one(*args)
 
 
+WARPING_PROBLEMS = ("hartmann6", "rosenbrock4-corner")
+WARPING_HEADING = "## Input warping: bayesian `warping: logit` against `none`"
+
+
+def _warping_run(task: tuple) -> dict:
+    """One bayesian run, 25 rounds of 2: final regret and the share of model suggestions
+    with two or more parameters within 0.5% of the range of a bound."""
+    from searchers import create_searcher
+
+    warping, problem_name, seed = task
+    problem = {**PROBLEMS, **BOUND_PROBLEMS}[problem_name]
+    names = [f"x{i}" for i in range(len(problem.bounds))]
+    space = Space([Float(n, lo, hi) for n, (lo, hi) in zip(names, problem.bounds)])
+    s = create_searcher("bayesian", space, metric="value", mode="min", seed=seed, max_trials=50,
+                        max_concurrent=2, warping=warping)
+    start = time.perf_counter()
+    values, on_bound = [], []
+    for r in range(25):
+        configs = {f"{r}-{i}": s.suggest(f"{r}-{i}") for i in range(2)}
+        for t, config in configs.items():
+            if len(values) >= s.n_initial:  # the model's suggestions, not the design's
+                unit = [(config[n] - lo) / (hi - lo) for n, (lo, hi) in zip(names, problem.bounds)]
+                on_bound.append(sum(u < 0.005 or u > 0.995 for u in unit) >= 2)
+            values.append(problem.f(np.array([config[n] for n in names])))
+            s.on_trial_complete(t, {"value": values[-1]})
+    return {"warping": warping, "problem": problem_name, "seed": seed,
+            "regret": max(min(values) - problem.optimum, 0.0), "on_bound": float(np.mean(on_bound)),
+            "seconds": time.perf_counter() - start}
+
+
+def warping(seeds: int, jobs: int, out: Path) -> str:
+    """Runs the warping comparison and writes its section into searchers_regret.md."""
+    tasks = [(w, p, s) for p in WARPING_PROBLEMS for s in range(seeds) for w in ("none", "logit")]
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        runs = list(pool.imap_unordered(_warping_run, tasks))
+    lines = [WARPING_HEADING, "",
+             f"Command: `.venv/bin/python -m benchmarks.searchers_regret --warping --seeds {seeds}`: "
+             f"bayesian with its defaults otherwise, 25 rounds of 2 in parallel (50 evaluations), "
+             f"{seeds} seeds, {jobs} worker process(es); {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+             f"load average at start {load:.1f}, wall time {time.perf_counter() - started:.0f} s. "
+             "Hartmann-6's optimum is inside the box; Rosenbrock-4 over [1, 3]^4 has its optimum "
+             "on a corner. 'On a bound': the share of the model's suggestions (after the design) "
+             "with two or more parameters within 0.5% of the range of a bound.", "",
+             "| function | warping | median regret [25th-75th] | mean regret | on a bound | s / run |",
+             "|---|---|---|---|---|---|"]
+    for p in WARPING_PROBLEMS:
+        for w in ("none", "logit"):
+            rs = [r for r in runs if r["problem"] == p and r["warping"] == w]
+            reg = [r["regret"] for r in rs]
+            q1, med, q3 = np.percentile(reg, [25, 50, 75])
+            lines.append(f"| {p} | {w} | {med:.3g} [{q1:.3g}-{q3:.3g}] | {np.mean(reg):.3g} | "
+                         f"{100 * np.mean([r['on_bound'] for r in rs]):.0f}% | "
+                         f"{np.mean([r['seconds'] for r in rs]):.1f} |")
+    section = "\n".join(lines) + "\n"
+    path = out / "searchers_regret.md"
+    text = path.read_text() if path.exists() else ""
+    text = text.split(WARPING_HEADING)[0].rstrip("\n")
+    path.write_text((text + "\n\n" if text else "") + section)
+    return section
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, 50 evaluations: a smoke run")
@@ -104,7 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--warping", action="store_true", help="bayesian warping: logit against none")
     args = parser.parse_args(argv)
+    if args.warping:
+        print(warping(args.seeds, args.jobs, args.out))
+        return
     seeds, budget = (3, 50) if args.quick else (args.seeds, args.budget)
     checkpoints = [n for n in (25, 50, 100) if n <= budget]
 
@@ -127,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     table = _table(curves, seconds, checkpoints, seeds, budget, elapsed, args)
-    (args.out / "searchers_regret.md").write_text(table)
+    old = (args.out / "searchers_regret.md").read_text() if (args.out / "searchers_regret.md").exists() else ""
+    kept = old[old.index(WARPING_HEADING):] if WARPING_HEADING in old else ""  # --warping's section
+    (args.out / "searchers_regret.md").write_text(table + ("\n" + kept if kept else ""))
     _plot(curves, args.out / "searchers_regret.png")
     print(table)
 

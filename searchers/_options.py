@@ -34,7 +34,8 @@ class Bayesian(Options):
     acquisition: Literal["EI", "PI", "LCB", "gp_hedge"] = Field("gp_hedge", description=(
         "gp_hedge: scikit-optimize's portfolio of EI, PI and LCB (see searchers/_bayesian.py)"))
     n_initial_points: Int | None = Field(None, ge=1, le=MAX_TRIALS, description=(
-        "initial-design suggestions first (None: dimension + 2, within [4, 10])"))
+        "initial-design suggestions first (None: the model's dimension + 2, within [4, 10]; "
+        "a choice of k > 2 values counts k)"))
     xi: Float = Field(0.01, ge=0, description="EI/PI exploration")
     kappa: Float = Field(1.96, ge=0, description="LCB exploration")
     liar: Literal["min", "mean", "max"] = Field("min", description="value told for pending trials")

@@ -111,6 +111,10 @@ def test_initial_design_is_space_filling_and_sized_by_dimension():
     default = create_searcher("bayesian", Space([Float(f"x{i}", 0.0, 1.0) for i in range(6)]),
                               metric="loss", mode="min")
     assert default.n_initial == 8
+    # The model's dimension: a choice of three values is three one-hot columns, of two one.
+    choices = create_searcher("bayesian", Space([Float("x", 0.0, 1.0), Categorical("a", ("p", "q", "r")),
+                                                 Categorical("b", (True, False))]), metric="loss", mode="min")
+    assert (choices.backend.n_dims, choices.backend.n_model_dims, choices.n_initial) == (3, 5, 7)
 
 
 def test_hyperparameters_are_refit_on_a_schedule():
