@@ -587,7 +587,8 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
         "",
         cut,
         "",
-        "Methods: bayesian and auto with their defaults (GP, gp_hedge, a Sobol design of d + 2 points; "
+        "Methods: bayesian and auto with their defaults (GP, gp_hedge, a Sobol design of d + 2 points, "
+        "d counting a choice of k > 2 values as k; "
         "budget and concurrency passed as a study passes them), genetic, random; Optuna 5 `TPESampler(seed=s)` defaults; plain "
         "scikit-optimize `Optimizer` defaults (GP, gp_hedge, 10 random points, `ask(n_points=b)`).",
         "",

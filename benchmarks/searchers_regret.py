@@ -141,7 +141,7 @@ def _warping_run(task: tuple) -> dict:
 def warping(seeds: int, jobs: int, out: Path) -> str:
     """Runs the warping comparison and writes its section into searchers_regret.md."""
     tasks = [(w, p, s) for p in WARPING_PROBLEMS for s in range(seeds) for w in ("none", "logit")]
-    started, load = time.perf_counter(), os.getloadavg()[0]
+    started, load, stamp = time.perf_counter(), os.getloadavg()[0], time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
@@ -149,7 +149,7 @@ def warping(seeds: int, jobs: int, out: Path) -> str:
     lines = [WARPING_HEADING, "",
              f"Command: `.venv/bin/python -m benchmarks.searchers_regret --warping --seeds {seeds}`: "
              f"bayesian with its defaults otherwise, 25 rounds of 2 in parallel (50 evaluations), "
-             f"{seeds} seeds, {jobs} worker process(es); {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+             f"{seeds} seeds, {jobs} worker process(es); started {stamp} UTC, "
              f"load average at start {load:.1f}, wall time {time.perf_counter() - started:.0f} s. "
              "Hartmann-6's optimum is inside the box; Rosenbrock-4 over [1, 3]^4 has its optimum "
              "on a corner. 'On a bound': the share of the model's suggestions (after the design) "

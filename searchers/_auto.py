@@ -3,8 +3,9 @@
 Measured (``benchmarks/results/bayesmark.md``): bayesian (GP, gp_hedge) has the best
 regret on Branin and Hartmann-6 at 50 evaluations with 2 in parallel (10 seeds; on
 Rosenbrock-4 it ties Optuna's TPE: 5.45 against 5.36) and the best mean rank on the scikit-learn
-problems at 16 rounds x 8; at 16 evaluations one at a time plain scikit-optimize ranked
-ahead of it (mean rank 2.55 against 2.72 among the five methods, 5 seeds). The GP is kept for every kind of
+problems at 16 rounds x 8; at 16 evaluations one at a time it has the best mean
+normalised score and plain scikit-optimize the best mean rank by 0.02 (2.65 against 2.67
+among the five methods, 5 seeds). The GP is kept for every kind of
 space (continuous, integer, categorical, mixed, conditional): it has the best mean rank
 of the surrogates over the problems, a tree surrogate (RF, ET, GBRT) led only on single
 problems and fell below random on others, so ``auto`` never picks one. The thresholds for genetic (budget,
