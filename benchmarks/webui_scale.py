@@ -398,6 +398,9 @@ def targets(results: list[dict]) -> list[tuple[str, float | None, str]]:
                         "for information"))
         bundles = (res.get("browser") or {}).get("bundles") or {}
         b = bundles.get("cartesian") or next(iter(bundles.values()), {})
+        if "cold_first" in b:
+            out.append((f"study page, first screen ({b['first_charts']} charts) drawn in Chromium "
+                        f"({b['plotly_js']}), cold, {where}", b["cold_first"], "for information"))
         for kind in ("cold", "warm"):
             if kind in b:
                 bad = len(b[f"{kind}_errors"])
