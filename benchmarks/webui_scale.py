@@ -425,8 +425,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--server-per-chart", action="store_true",
                         help="a fresh server for each chart's cold figure (slower to run)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: no page list")
-    parser.add_argument("--browser-runs", type=int, default=3,
-                        help="cold/warm page loads in Chromium per bundle (median reported)")
+    parser.add_argument("--browser-runs", type=int, default=None,
+                        help="cold/warm page loads in Chromium per bundle, the median reported "
+                             "(default 3; 1 with --quick)")
     parser.add_argument("--bundles", default="cartesian,strict",
                         help="plotly.js bundles the study page is measured with: cartesian "
                              "(installed by make install), strict (the fallback)")
@@ -456,7 +457,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 res["charts"] = chart_times(db["url"], db["study_id"], work, log=say,
                                             per_chart=args.server_per_chart)
             if CHROMIUM.exists():
-                res["browser"] = browser_times(db["url"], db["study_id"], work, runs=args.browser_runs,
+                runs = args.browser_runs or (1 if args.quick else 3)
+                res["browser"] = browser_times(db["url"], db["study_id"], work, runs=runs,
                                                bundles=tuple(args.bundles.split(",")), log=say)
             if not args.quick:
                 res["pages"] = page_times(db["url"], db["study_id"], trials, work, log=say)
