@@ -15,9 +15,10 @@ controller hands each result to the trial's process, which reports it to Tune
 the stream a one-process trial sends: one result per round, each with its checkpoint.
 The run waits for the trial's process to take each round (not for Tune to decide on it).
 When Tune stops the trial (ASHA, the budget, a cancel), the trial's process aborts the
-run through its controller, which removes the workers and their placement group. A
-resumed or restored trial
-passes its Tune checkpoint to the run: every worker starts from it
+run through its controller, which removes the workers and their placement group; when
+the process ends first (Tune does not wait for it), the controller dies with it and the
+cluster's reservations actor removes the group (hpsearch/_ddp_callback.py). A resumed or
+restored trial passes its Tune checkpoint to the run: every worker starts from it
 (:func:`checkpoint_dir`).
 
 A custom trainable (``module:function``) follows the same pattern::
@@ -183,21 +184,21 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
     import ray
     from ray import tune
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.train.torch import TorchConfig
     from ray.util.queue import Empty, Queue
 
     from hpsearch import reporting
-    from hpsearch._ddp_callback import ToTrial
+    from hpsearch._ddp_callback import ToTrial, Trainer
 
     # When Tune stops this trial (ASHA, the budget) and reuses its process for the next,
-    # it waits this long for the trial's function to end; ending the run gracefully
-    # (its controller removes the workers' placement group) takes longer than Tune's 2 s
-    # on a busy machine, and a process Tune kills instead leaves that group reserved.
+    # it waits this long for the trial's function to end (its run aborted, its workers
+    # gone) before it hands the process the next trial; Tune's 2 s are too few on a busy
+    # machine, and a reset that times out costs a new process.
     os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"] = str(STOP_WAIT_S)
     results = Queue(maxsize=1, actor_options={"num_cpus": 0})
     taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
     storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
-    trainer = TorchTrainer(
+    trainer = Trainer(
         _worker_main, train_loop_config={"fn": train_worker, "config": dict(config),
                                          "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0),
                                          # Ray Train 2's way to start a run from a checkpoint
@@ -219,8 +220,8 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
 
     thread = threading.Thread(target=fit, name="hpsearch-ddp-fit", daemon=True)
     run_state = _Run(thread, taken)
-    # Tune ends a stopped trial's process when it does not reuse it; the run must still
-    # end gracefully (see _Run.stop), so the process does it on its way out too.
+    # Tune ends a stopped trial's process when it does not reuse it; the run should still
+    # end gracefully (see _Run.stop), so the process tries on its way out too.
     atexit.register(run_state.stop)
     thread.start()
     try:
@@ -259,10 +260,10 @@ STOP_WAIT_S = 60
 class _Run:
     """A trial's Ray Train run, as its process sees it: ``stop()`` waits for the run to end,
     first aborting it gracefully when it still runs (Tune stopped the trial: ASHA, the
-    budget, a cancel). Its controller then removes the workers and their placement group;
-    a controller that dies with the trial's process would leave that group reserved
-    (Ray Train's cleaner for that case needs the state API to find its cluster, which
-    fails on a machine running several Ray instances)."""
+    budget, a cancel). Its controller then removes the workers and their placement group.
+    Tune often ends the process before that is done (it does not wait for the trial's
+    function once ``stop()`` returns); the controller, which the process owns, dies with
+    it, and :class:`hpsearch._ddp_callback.Reservations` removes the group instead."""
 
     def __init__(self, thread: threading.Thread, taken):
         self.thread, self.taken = thread, taken

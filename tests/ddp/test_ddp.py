@@ -49,29 +49,6 @@ def _step_every_family(config: dict) -> None:
                    Path(config["out"]) / f"{family}-{ddp.rank()}.pt")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _free_left_reservations(ray_session):
-    """After this module, give back placement groups its runs left reserved on the
-    session's Ray (docs/models.md: a data-parallel trial that Tune stops in the last
-    moments of a study can leave its workers' group reserved on a driver's private local
-    Ray until that Ray stops - a known gap), so later tests' studies find their CPUs."""
-    yield
-    import ray
-    from ray._raylet import PlacementGroupID
-    from ray.util.placement_group import PlacementGroup, remove_placement_group
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # a graceful abort may still be ending
-        live = [pg_id for pg_id, info in ray.util.placement_group_table().items()
-                if info["state"] in ("CREATED", "PENDING", "RESCHEDULING")]
-        if not live:
-            return
-        time.sleep(0.5)
-    for pg_id in live:
-        remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(pg_id))))
-    print(f"tests/ddp: removed {len(live)} placement group(s) left reserved")
-
-
 @pytest.fixture(scope="module")
 def stepped(ray_session, tmp_path_factory):
     """One Ray Train run (two workers) that steps every built-in family once."""
@@ -217,3 +194,130 @@ def test_asha_random_and_a_killed_worker(home, ray_session, tmp_path):
     assert all("val_accuracy" in r.metrics for t in (first, second) for r in store.results(t.id))
     rank_1 = [int(p) for p in (pid_dir / "rank-1").read_text().split()]
     assert rank_1[0] == killed[0] and rank_1[1] != killed[0]  # a new rank 1 did the rest
+
+
+def _reserved_groups(timeout_s: float = 30.0) -> list[str]:
+    """Placement groups still reserved on the session's Ray after a bounded wait (a run's
+    controller removes its group asynchronously)."""
+    import ray
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        live = [pg_id for pg_id, info in ray.util.placement_group_table().items()
+                if info["state"] in ("CREATED", "PENDING", "RESCHEDULING")]
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.25)
+
+
+def _scored_spec(name: str, qualities: list[float], **over) -> dict:
+    """A study of tests.ddp.workers:scored (two workers; each trial's score is its
+    ``quality`` times its epoch), its trials in grid order, one at a time."""
+    spec = {"name": name, "trainable": "tests.ddp.workers:scored", "metric": "score",
+            "mode": "max", "space": {"quality": {"grid": qualities}},
+            "fixed": {"epochs": 3}, "searcher": {"type": "grid"},
+            "budget": {"trials": len(qualities), "max_concurrent": 1},
+            "resources": {"workers": 2, "cpu": 1}, "seed": 0}
+    spec.update(over)
+    return spec
+
+
+def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
+    """A data-parallel trial that Tune stops with the study's end (ASHA stopping the last
+    trial; the time limit reached mid-trial) leaves no placement group reserved, so the
+    next study gets its CPUs."""
+    store = Store()
+    asha = hpsearch.run(_scored_spec("ddp-asha-last", [1.0, 0.5],
+                                     scheduler={"type": "asha", "grace_period": 1,
+                                                "reduction_factor": 2}), progress=False)
+    assert asha.status == StudyStatus.COMPLETED, asha.error
+    first, last = sorted(store.trials(asha.id), key=lambda t: t.number)
+    assert first.status == TrialStatus.COMPLETED and last.status == TrialStatus.EARLY_STOPPED
+    assert [r.metrics["epoch"] for r in store.results(last.id)] == [1]
+    assert _reserved_groups() == [], "ASHA's stop of the last trial left its workers' group"
+    # The next study gets its two CPUs, and its time limit ends it in its trial's middle.
+    timed = hpsearch.run(_scored_spec("ddp-time-limit", [1.0], fixed={"epochs": 200, "sleep": 0.5},
+                                      budget={"trials": 1, "time_limit_s": 40}), progress=False)
+    (trial,) = store.trials(timed.id)
+    assert store.results(trial.id), f"the next study's trial never ran ({trial.status})"
+    assert len(store.results(trial.id)) < 200
+    assert _reserved_groups() == [], "the time limit's stop left the trial's workers' group"
+
+
+def _sleep_worker(config: dict) -> None:
+    time.sleep(config["seconds"])
+
+
+def test_a_run_killed_with_its_owner_gives_back_its_reservation(ray_session, tmp_path):
+    """The hard case, without Tune's timing: the process that runs a data-parallel run
+    (a trial's, here a stand-in actor) is killed mid-run, so no abort is ever sent; its
+    controller dies with it, and its workers' placement group is removed all the same."""
+    import ray
+    from ray.train import RunConfig, ScalingConfig
+
+    from hpsearch._ddp_callback import Trainer
+
+    @ray.remote(num_cpus=0)
+    class Owner:
+        def fit(self, storage: str) -> None:
+            Trainer(_sleep_worker, train_loop_config={"seconds": 120},
+                    scaling_config=ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
+                    run_config=RunConfig(name="owner", storage_path=storage)).fit()
+
+    assert _reserved_groups(0) == []
+    owner = Owner.remote()
+    owner.fit.remote(str(tmp_path))
+    deadline = time.monotonic() + 120
+    while not [g for g, info in ray.util.placement_group_table().items()
+               if info["state"] == "CREATED"]:
+        assert time.monotonic() < deadline, "the run's workers never got their CPUs"
+        time.sleep(0.25)
+    ray.kill(owner)
+    assert _reserved_groups() == [], "the killed run's workers' group is still reserved"
+
+
+def _epochs(store, trial) -> list[int]:
+    return [r.metrics["epoch"] for r in store.results(trial.id)]
+
+
+@pytest.mark.parametrize("scheduler", ["median", "hyperband", "pbt"])
+def test_two_worker_trials_under_every_other_scheduler(home, ray_session, tmp_path, scheduler):
+    """Median stopping stops the worse two-worker trial; under Hyperband both run to a
+    scored end, each epoch once (a trial paused at a milestone resumes as a new run whose
+    workers start from its checkpoint); PBT restarts the worse of two running trials from
+    the better one's checkpoint. Half a CPU per worker: two trials run at once. No
+    reservation is left."""
+    store = Store()
+    spec = {
+        "median": _scored_spec("ddp-median", [1.0, 0.1],
+                               scheduler={"type": "median", "grace_period": 1,
+                                          "min_samples_required": 1}),
+        "hyperband": _scored_spec("ddp-hyperband", [1.0, 0.2], fixed={"epochs": 2},
+                                  scheduler={"type": "hyperband", "reduction_factor": 2},
+                                  budget={"trials": 2, "max_concurrent": 2},
+                                  resources={"workers": 2, "cpu": 0.5}),
+        "pbt": _scored_spec("ddp-pbt", [1.0, 0.1],
+                            fixed={"epochs": 4, "sleep": 1.0, "together": [str(tmp_path), 2]},
+                            scheduler={"type": "pbt", "perturbation_interval": 1,
+                                       "quantile_fraction": 0.5, "resample_probability": 0},
+                            budget={"trials": 2, "max_concurrent": 2},
+                            resources={"workers": 2, "cpu": 0.5}),
+    }[scheduler]
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    good, bad = sorted(store.trials(study.id), key=lambda t: t.number)
+    epochs = spec["fixed"]["epochs"]
+    assert good.status == TrialStatus.COMPLETED, good.error
+    assert _epochs(store, good)[-1] == epochs
+    if scheduler == "median":
+        assert bad.status == TrialStatus.EARLY_STOPPED and _epochs(store, bad) == [1]
+    elif scheduler == "hyperband":  # a trial paused at a milestone resumes from its checkpoint
+        assert bad.status in TrialStatus.SCORED, bad.error
+        for trial in (good, bad):
+            assert _epochs(store, trial) == list(range(1, len(_epochs(store, trial)) + 1))
+    else:
+        assert bad.status == TrialStatus.COMPLETED, bad.error
+        resumed = [r.metrics["resumed_from"] for r in store.results(bad.id)]
+        assert any(resumed), "PBT never restarted the worse trial from a checkpoint"
+        assert _epochs(store, bad)[-1] == epochs
+    assert _reserved_groups() == []

@@ -24,3 +24,36 @@ def cnn_with_pid_files(config: dict) -> None:
     config = dict(config)
     pid_dir = config.pop("pid_dir")
     ddp.run(functools.partial(_train_worker, pid_dir), config)
+
+
+def _scored_worker(config: dict) -> None:
+    """On every worker: ``epochs`` rounds whose score is ``quality * epoch`` (no model: the
+    schedulers' tests need known scores, not training), each reporting the epoch its run
+    started from (``resumed_from``: the checkpoint's, else 0). Each worker prints a line
+    per round; rank 0 checkpoints its epoch. With ``together: [directory, n]`` a fresh
+    run first waits until n runs have started (so that PBT sees a population)."""
+    import json
+    import tempfile
+    import time
+
+    with ddp.checkpoint_dir() as directory:
+        start = json.loads((Path(directory) / "state.json").read_text())["epoch"] if directory else 0
+    if config.get("together") and start == 0:
+        where, n = Path(config["together"][0]), config["together"][1] * ddp.world_size()
+        (where / f"{config['quality']}-{ddp.rank()}-{os.getpid()}").touch()
+        deadline = time.monotonic() + 300
+        while len(list(where.iterdir())) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+    for epoch in range(start + 1, config["epochs"] + 1):
+        time.sleep(config.get("sleep", 0.0))
+        print(f"rank {ddp.rank()} of {ddp.world_size()}: epoch {epoch}", flush=True)
+        with tempfile.TemporaryDirectory() as out:
+            (Path(out) / "state.json").write_text(json.dumps({"epoch": epoch}))
+            ddp.report({"score": config["quality"] * epoch, "epoch": epoch, "resumed_from": start},
+                       checkpoint_dir=out if ddp.rank() == 0 else None,
+                       final=epoch == config["epochs"])
+
+
+@hpsearch.trainable
+def scored(config: dict) -> None:
+    ddp.run(_scored_worker, config)
