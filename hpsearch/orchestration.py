@@ -43,6 +43,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """
     import ray
 
+    # Tune's experiment state is never restored here (a resume is a new Tune experiment, SQL
+    # says what is left): its periodic save, O(trials) on Tune's loop, runs once an hour.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
     if ray.is_initialized():
         return
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # SQL is our logger

@@ -29,6 +29,7 @@ log = logging.getLogger("hpsearch")
 # How often a driver marks its running trials alive in SQL (a reaper's grace period,
 # Store.reap_stale_trials, must be several of these).
 
+DRAIN_CHECK_S = 0.05  # a drain of the sink in flight is looked at no more often than this
 STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
 # ... and at most this share of the driver loop's time: a state grows with the trials (every
 # observation), so a fixed period would make each trial cost more as a study grows.
@@ -298,6 +299,9 @@ class StoreCallback(Callback):
         """Turn what the sink holds into writer ops; never waits, unless ``final``."""
         if self.sink is None:
             return
+        now = time.monotonic()
+        if not final and now - self._last_drain < DRAIN_CHECK_S:
+            return  # Tune's loop steps many times a second: a Ray call each time would show
         import ray
 
         from hpsearch.sink import DRAIN_EVERY_S
@@ -309,7 +313,6 @@ class StoreCallback(Callback):
                     return
                 ref, self._drain_ref = self._drain_ref, None
                 self._take(*ray.get(ref))
-            now = time.monotonic()
             if final:
                 self._take(*ray.get(self.sink.drain.remote(), timeout=10))
             elif now - self._last_drain >= DRAIN_EVERY_S:
