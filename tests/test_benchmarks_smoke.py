@@ -52,14 +52,20 @@ def test_webui_scale_keeps_its_database_and_reports(tmp_path):
     res = [{"backend": "sqlite", "trials": 40, "seed_s": 1.0, "frame_s": 0.1,
             "charts": [{"chart": "history", "status": 200, "bytes": 2048, "cold": 0.5, "warm": 0.01},
                        {"chart": "slice", "status": 200, "bytes": 4096, "cold": 1.5, "warm": 0.02}],
-            "browser": {"cold": 2.0, "warm": 1.0, "charts": 9, "cold_errors": [], "warm_errors": []},
+            "browser": {"runs": 1, "installed": True, "bundles": {"cartesian": {
+                "plotly_js": "cartesian 4.1.1", "charts": 9, "first_charts": 4,
+                "cold": 2.0, "cold_all": [2.0], "cold_first": 1.2, "cold_first_all": [1.2],
+                "warm": 1.0, "warm_all": [1.0], "warm_first": 0.6, "warm_first_all": [0.6],
+                "cold_errors": [], "warm_errors": ["importance"]}}},
             "pages": [{"endpoint": "study page", "path": "/studies/1", "status": 200, "bytes": 10,
                        "cold": 0.2, "warm": 0.1}]}]
     text = W.report(res, C.machine())
     assert "| slice | 4 | 1.50 | 0.020 | MISSED" in text and "study page" in text
     verdicts = {t: v for t, _, v in W.targets(res)}
     assert verdicts["slowest chart cold (slice), sqlite, 40 trials"].startswith("MISSED")
-    assert verdicts["study page drawn in Chromium, cold, sqlite, 40 trials"].startswith("met")
+    page = "study page, every chart drawn in Chromium (cartesian 4.1.1), {}, sqlite, 40 trials"
+    assert verdicts[page.format("cold")].startswith("met")
+    assert verdicts[page.format("warm")].endswith("1 charts show errors")
 
 
 def test_serving_answers_every_endpoint_from_a_real_server(tmp_path):
@@ -152,11 +158,13 @@ def test_multiobjective_benchmark_runs_and_reports(tmp_path):
     assert {(r["problem"], r["method"]) for r in problems} == {
         (p.name, m) for p in M.PROBLEMS for m in M.METHODS}
     assert all(r["hv"][0] >= 0 for r in problems)
-    cnn_rows = [{"method": m, "seed": 0, "hv": 1.0, "front": [(-0.5, 3.0)], "s": 0.0}
+    cnn_rows = [{"budget": 4, "method": m, "seed": 0, "hv": 1.0, "tight": 0.5, "best": 0.5,
+                 "front": [(-0.5, 3.0)], "hv_again": 0.9, "tight_again": 0.4, "s": 0.0}
                 for m in ("genetic", "bayesian", "random")]  # the CNN case trains: not here
-    args = SimpleNamespace(quick=True, budget=5, seeds=1, cnn_budget=1)
+    args = SimpleNamespace(quick=True, budget=5, seeds=1, cnn_seeds=1, only=None)
     text = M.report(problems, cnn_rows, args, C.machine())
     assert "| ZDT1 |" in text and "| DTLZ2 |" in text and "distillation.md" in text
+    assert "### 4 trials" in text and "| bayesian | 1.00 |" in text
 
     from benchmarks import distillation as D
 

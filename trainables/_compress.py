@@ -21,7 +21,8 @@ And three metrics every family reports at every epoch (:func:`footprint`):
   not batch-norm statistics);
 * ``model_kb``: the size of the deployed model's ``state_dict`` saved with
   ``torch.save`` and deflate-compressed (zlib level 9), in KiB, so that pruned
-  zeros count as the saving they are on disk;
+  zeros count as the saving they are on disk (the saved records without the
+  random id torch adds to each file, so the same model always has one size);
 * ``latency_ms``: the median of 25 timed batch-1 forward passes (after 5
   warm-up ones) on the CPU with one thread, in eval mode without gradients.
   Always the CPU and one thread, whatever the trial ran on: quantized models
@@ -38,6 +39,7 @@ import io
 import statistics
 import time
 import warnings
+import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -217,10 +219,19 @@ def nonzero_params(module: nn.Module) -> int:
 
 
 def model_kb(module: nn.Module) -> float:
-    """KiB of ``torch.save(module.state_dict())``, deflate-compressed (zlib level 9)."""
+    """KiB of ``torch.save(module.state_dict())``'s records, deflate-compressed (zlib level 9).
+
+    The records (the pickle and each tensor's bytes, by name), not the zip file around them:
+    torch writes a random ``serialization_id`` record (and its CRC) into every file, which made
+    the same model's size differ by a few bytes from one save to the next.
+    """
     buffer = io.BytesIO()
     torch.save(module.state_dict(), buffer)
-    return len(zlib.compress(buffer.getvalue(), 9)) / 1024
+    with zipfile.ZipFile(buffer) as archive:
+        records = b"".join(info.filename.encode() + archive.read(info)
+                           for info in archive.infolist()
+                           if not info.filename.endswith("serialization_id"))
+    return len(zlib.compress(records, 9)) / 1024
 
 
 def latency_ms(module: nn.Module, inputs: tuple) -> float:
