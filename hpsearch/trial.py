@@ -23,6 +23,9 @@ def trial_seed(seed: int, params: dict) -> int:
     return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:4], "little")
 
 
+REUSE_WAIT_S = 60  # how long Tune waits for a stopped trial's function before reusing its process
+
+
 def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
                   seed: int, coalesce_s: float = 0.0, sink=None,
                   limits: dict | None = None, on_oom: dict | None = None,
@@ -46,6 +49,11 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
 
         for name in SECRET_ENV:
             os.environ.pop(name, None)
+        # Tune reuses this process for its next trial (or for this one, when PBT clones
+        # another into it) once this function has ended, and gives up after
+        # TUNE_FUNCTION_THREAD_TIMEOUT_S (Ray's default: 2 s), ending the trial in error. A
+        # trial on a busy machine, or one saving on its way out, takes longer to stop.
+        os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(REUSE_WAIT_S))
         full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
         capture = None
         if sink is not None:

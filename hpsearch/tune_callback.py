@@ -36,14 +36,13 @@ STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while
 STATE_SHARE = 0.05
 
 
-def failpoint(name: str) -> None:
+def failpoint(armed: str | None, name: str) -> None:
     """Fault injection for the reliability tests: SIGKILL this process at point ``name``.
 
-    Armed only by ``HPSEARCH_FAILPOINT=name`` in the environment; a no-op otherwise.
+    ``armed``: the point ``HPSEARCH_FAILPOINT`` names (``settings().failpoint``, read once
+    per study by the callback, not at every trial's end on Tune's loop); None: a no-op.
     """
-    # The environment first: settings() builds a key of every HPSEARCH_* value (once per
-    # trial end here, on Tune's loop).
-    if os.environ.get("HPSEARCH_FAILPOINT") and settings().failpoint == name:
+    if armed == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 _INF = math.inf
@@ -133,6 +132,7 @@ class StoreCallback(Callback):
         # trial (the function trainable runs one report ahead) is not part of its history.
         self.ended: set[str] = set()
         self.first_error: str | None = None
+        self.failpoint = settings().failpoint
         self.reruns = reruns if reruns is not None else {}
         self.searcher = searcher  # None: its state is not saved
         self.heartbeat_s = ctx.heartbeat_s
@@ -256,9 +256,9 @@ class StoreCallback(Callback):
         ckpt = getattr(trial, "checkpoint", None)
         if ckpt is not None:
             fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
-        if os.environ.get("HPSEARCH_FAILPOINT") and settings().failpoint == "before_final_status":
+        if self.failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
-        failpoint("before_final_status")
+            failpoint(self.failpoint, "before_final_status")
         self.slots.end(tid, time.time())
         self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
@@ -366,6 +366,14 @@ class StoreCallback(Callback):
         self.writer.put(SearcherStateOp(self.study_id, state))
 
     def on_experiment_end(self, trials, **info):
+        # Tune ends some trials without a callback (a reused process whose last trial would
+        # not stop in time: ERROR); each still gets its end here, never RUNNING in SQL.
+        for trial in trials:
+            if trial.trial_id not in self.ended:
+                if trial.status == "ERROR":
+                    self.on_trial_error(0, trials, trial)
+                elif trial.status == "TERMINATED":
+                    self.on_trial_complete(0, trials, trial)
         self.poll_sink(final=True)
         self.save_searcher_state(force=True)
         if self._writer is not None:

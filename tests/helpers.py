@@ -58,24 +58,33 @@ def quadratic_ckpt(config: dict) -> None:
     """``quadratic`` that checkpoints each epoch and resumes from one (for PBT).
 
     Reports ``resumed_from``: the epoch its checkpoint held (0 on a fresh start).
+    ``stop_s``: seconds it takes to stop when Tune stops it (a trial that saves or frees
+    something on its way out); ``reset_wait_s``: how long Tune may wait for that before it
+    gives up on reusing its process (Ray's TUNE_FUNCTION_THREAD_TIMEOUT_S).
     """
     import json
     import tempfile
 
+    if "reset_wait_s" in config:
+        os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"] = str(config["reset_wait_s"])
     start = 0
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
             with open(os.path.join(d, "state.json")) as f:
                 start = json.load(f)["epoch"]
-    for epoch in range(start + 1, int(config.get("epochs", 3)) + 1):
-        if config.get("sleep"):
-            time.sleep(config["sleep"])
-        with tempfile.TemporaryDirectory() as d:
-            with open(os.path.join(d, "state.json"), "w") as f:
-                json.dump({"epoch": epoch}, f)
-            tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch,
-                         "resumed_from": start}, checkpoint=tune.Checkpoint.from_directory(d))
+    try:
+        for epoch in range(start + 1, int(config.get("epochs", 3)) + 1):
+            if config.get("sleep"):
+                time.sleep(config["sleep"])
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "state.json"), "w") as f:
+                    json.dump({"epoch": epoch}, f)
+                tune.report({"loss": (config["x"] - 2) ** 2 + 1.0 / epoch, "epoch": epoch,
+                             "resumed_from": start}, checkpoint=tune.Checkpoint.from_directory(d))
+    except SystemExit:  # Tune stops a function trainable with SystemExit in its report call
+        time.sleep(float(config.get("stop_s", 0)))
+        raise
 
 
 @hpsearch.trainable

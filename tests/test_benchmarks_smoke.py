@@ -99,10 +99,12 @@ def test_overhead_and_writes_run_every_system(ray_session, bench_home):
     text = overhead.report(rows, C.machine(), skipped=skipped)
     assert "hpsearch SQLite" in text and "Skipped" in text
 
-    wrows = writes.measure([(1, 15)], bench_home, postgres=False, log=lambda s: None)
+    wrows = writes.measure([(1, 15)], bench_home, postgres=False, log=lambda s: None,
+                           long_reports=40)
     assert [(r["path"], r["rows"]) for r in wrows] == [
-        ("bare Ray Tune (no persistence)", 15), ("hpsearch end to end, tune.report", 15),
-        ("hpsearch end to end, hpsearch.report", 15), ("Writer alone (no Ray)", 15)]
+        ("bare Ray Tune (no persistence)", 15), (writes.START, 10),
+        ("hpsearch end to end, tune.report", 15), ("hpsearch end to end, hpsearch.report", 15),
+        ("hpsearch end to end, hpsearch.report", 40), ("Writer alone (no Ray)", 15)]
     summary = run_all.summary(C.machine(), [("writes", "t", 1.0, "met")], {"writes": 1.0}, 2.0,
                               [], True)
     assert "| writes | t | 1 | met |" in summary

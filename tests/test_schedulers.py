@@ -65,6 +65,39 @@ def test_other_schedulers_complete(home, scheduler):
         assert not stopped and len(completed) == 5
 
 
+def _pbt_slow_to_stop(name: str, **fixed) -> dict:
+    return quad_spec(name, trainable="tests.helpers:quadratic_ckpt",
+                     scheduler={"type": "pbt", "perturbation_interval": 1},
+                     fixed={"epochs": 4, "sleep": 0.05, **fixed},
+                     budget={"trials": 3, "max_concurrent": 3})
+
+
+def test_pbt_waits_for_a_trial_that_is_slow_to_stop(home):
+    """PBT pauses a trial to clone a better one into it, and Tune reuses the paused trial's
+    process once its function has ended, waiting TUNE_FUNCTION_THREAD_TIMEOUT_S (Ray's
+    default: 2 s) before it gives up and ends the trial in error. A trial taking 3 s to stop
+    (a busy machine, a trial saving on its way out) still completes: hpsearch waits longer."""
+    study = hpsearch.run(_pbt_slow_to_stop("sched-pbt-slow", stop_s=3), progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    resumed = [r["resumed_from"] for t in study.trials for r in study.results(t.number)]
+    assert any(r > 0 for r in resumed), "PBT never restored a trial from a checkpoint"
+    assert [t.status for t in study.trials] == [TrialStatus.COMPLETED] * 3, \
+        [(t.number, t.status, t.error) for t in study.trials]
+
+
+def test_a_trial_tune_gives_up_on_is_recorded_not_left_running(home):
+    """When Tune gives up on a trial without telling callbacks (a reused process whose last
+    trial would not stop in time), the trial's row still gets its end: ERROR, with Tune's
+    reason, never RUNNING after its study has ended."""
+    study = hpsearch.run(_pbt_slow_to_stop("sched-pbt-gave-up", stop_s=1, reset_wait_s=0),
+                         progress=False)
+    statuses = [t.status for t in study.trials]
+    assert TrialStatus.RUNNING not in statuses, [(t.number, t.status) for t in study.trials]
+    failed = [t for t in study.trials if t.status == TrialStatus.ERROR]
+    assert failed, "Tune never gave up on a trial: the test did not set up what it tests"
+    assert all("reset_config" in (t.error or "") for t in failed), [t.error for t in failed]
+
+
 def test_pbt_exploits_checkpoints_and_every_trial_reaches_the_end(home):
     spec = quad_spec("sched-pbt", trainable="tests.helpers:quadratic_ckpt",
                      scheduler={"type": "pbt", "perturbation_interval": 2},
