@@ -366,14 +366,12 @@ class StoreCallback(Callback):
         self.writer.put(SearcherStateOp(self.study_id, state))
 
     def on_experiment_end(self, trials, **info):
-        # Tune ends some trials without a callback (a reused process whose last trial would
-        # not stop in time: ERROR); each still gets its end here, never RUNNING in SQL.
+        # Tune fails some trials without a callback (a reused process whose last trial would
+        # not stop in time); each still gets its end here, never RUNNING in SQL. (Trials the
+        # experiment's end stopped, a cancel or a time limit, are the orchestrator's to mark.)
         for trial in trials:
-            if trial.trial_id not in self.ended:
-                if trial.status == "ERROR":
-                    self.on_trial_error(0, trials, trial)
-                elif trial.status == "TERMINATED":
-                    self.on_trial_complete(0, trials, trial)
+            if trial.trial_id not in self.ended and trial.status == "ERROR":
+                self.on_trial_error(0, trials, trial)
         self.poll_sink(final=True)
         self.save_searcher_state(force=True)
         if self._writer is not None:

@@ -67,22 +67,27 @@ def test_other_schedulers_complete(home, scheduler):
 
 def _pbt_slow_to_stop(name: str, **fixed) -> dict:
     return quad_spec(name, trainable="tests.helpers:quadratic_ckpt",
-                     scheduler={"type": "pbt", "perturbation_interval": 1},
+                     scheduler={"type": "pbt", "perturbation_interval": 2},
                      fixed={"epochs": 4, "sleep": 0.05, **fixed},
                      budget={"trials": 3, "max_concurrent": 3})
 
 
-def test_pbt_waits_for_a_trial_that_is_slow_to_stop(home):
-    """PBT pauses a trial to clone a better one into it, and Tune reuses the paused trial's
-    process once its function has ended, waiting TUNE_FUNCTION_THREAD_TIMEOUT_S (Ray's
-    default: 2 s) before it gives up and ends the trial in error. A trial taking 3 s to stop
-    (a busy machine, a trial saving on its way out) still completes: hpsearch waits longer."""
-    study = hpsearch.run(_pbt_slow_to_stop("sched-pbt-slow", stop_s=3), progress=False)
+def test_pbt_exploits_checkpoints_and_waits_for_a_trial_slow_to_stop(home):
+    """PBT restores trials from better ones' checkpoints and every trial reaches its end.
+
+    To clone a better trial into a paused one, Tune reuses the paused trial's process once
+    its function has ended, waiting TUNE_FUNCTION_THREAD_TIMEOUT_S (Ray's default: 2 s)
+    before it gives up and ends the trial in error. A trial taking 2.5 s to stop (a busy
+    machine, a trial saving on its way out) still completes: hpsearch waits longer."""
+    study = hpsearch.run(_pbt_slow_to_stop("sched-pbt-slow", stop_s=2.5), progress=False)
     assert study.status == StudyStatus.COMPLETED, study.error
     resumed = [r["resumed_from"] for t in study.trials for r in study.results(t.number)]
     assert any(r > 0 for r in resumed), "PBT never restored a trial from a checkpoint"
     assert [t.status for t in study.trials] == [TrialStatus.COMPLETED] * 3, \
         [(t.number, t.status, t.error) for t in study.trials]
+    for t in study.trials:
+        assert max(r["iteration"] for r in study.results(t.number)) == 4
+        assert -5.0 <= t.params["x"] <= 5.0
 
 
 def test_a_trial_tune_gives_up_on_is_recorded_not_left_running(home):
@@ -96,22 +101,6 @@ def test_a_trial_tune_gives_up_on_is_recorded_not_left_running(home):
     failed = [t for t in study.trials if t.status == TrialStatus.ERROR]
     assert failed, "Tune never gave up on a trial: the test did not set up what it tests"
     assert all("reset_config" in (t.error or "") for t in failed), [t.error for t in failed]
-
-
-def test_pbt_exploits_checkpoints_and_every_trial_reaches_the_end(home):
-    spec = quad_spec("sched-pbt", trainable="tests.helpers:quadratic_ckpt",
-                     scheduler={"type": "pbt", "perturbation_interval": 2},
-                     fixed={"epochs": 8, "sleep": 0.05}, budget={"trials": 4, "max_concurrent": 4})
-    study = hpsearch.run(spec, progress=False)
-    assert study.status == StudyStatus.COMPLETED, study.error
-    assert len(study.trials) == 4
-    resumed = [r["resumed_from"] for t in study.trials for r in study.results(t.number)]
-    assert any(r > 0 for r in resumed), "PBT never restored a trial from a checkpoint"
-    for t in study.trials:
-        assert t.status == TrialStatus.COMPLETED, (t.number, t.status, t.error)
-        rows = study.results(t.number)
-        assert max(r["iteration"] for r in rows) == 8
-        assert -5.0 <= t.params["x"] <= 5.0
 
 
 @pytest.mark.parametrize("scheduler, field", [

@@ -224,8 +224,8 @@ def _scored_spec(name: str, qualities: list[float], **over) -> dict:
 
 def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     """A data-parallel trial that Tune stops with the study's end (ASHA stopping the last
-    trial; the time limit reached mid-trial) leaves no placement group reserved, so the
-    next study gets its CPUs."""
+    trial) leaves no placement group reserved. (A time limit or a cancel stops it the same
+    way; the next test kills a run's owner outright, the case with no stop at all.)"""
     store = Store()
     asha = hpsearch.run(_scored_spec("ddp-asha-last", [1.0, 0.5],
                                      scheduler={"type": "asha", "grace_period": 1,
@@ -235,13 +235,6 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     assert first.status == TrialStatus.COMPLETED and last.status == TrialStatus.EARLY_STOPPED
     assert [r.metrics["epoch"] for r in store.results(last.id)] == [1]
     assert _reserved_groups() == [], "ASHA's stop of the last trial left its workers' group"
-    # The next study gets its two CPUs, and its time limit ends it in its trial's middle.
-    timed = hpsearch.run(_scored_spec("ddp-time-limit", [1.0], fixed={"epochs": 200, "sleep": 0.5},
-                                      budget={"trials": 1, "time_limit_s": 30}), progress=False)
-    (trial,) = store.trials(timed.id)
-    assert store.results(trial.id), f"the next study's trial never ran ({trial.status})"
-    assert len(store.results(trial.id)) < 200
-    assert _reserved_groups() == [], "the time limit's stop left the trial's workers' group"
 
 
 def _sleep_worker(config: dict) -> None:
