@@ -190,11 +190,9 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
     from hpsearch import reporting
     from hpsearch._ddp_callback import ToTrial, Trainer
 
-    # When Tune stops this trial (ASHA, the budget) and reuses its process for the next,
-    # it waits this long for the trial's function to end (its run aborted, its workers
-    # gone) before it hands the process the next trial; Tune's 2 s are too few on a busy
-    # machine, and a reset that times out costs a new process.
-    os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"] = str(STOP_WAIT_S)
+    # When Tune stops this trial and reuses its process, it waits for the trial's function
+    # to end (its run aborted, its workers gone): hpsearch.trial.REUSE_WAIT_S, set for
+    # every trial by the trial's wrapper.
     results = Queue(maxsize=1, actor_options={"num_cpus": 0})
     taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
     storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
