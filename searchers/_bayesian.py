@@ -426,6 +426,20 @@ class _SkoptBackend:
             return _gaussian_acquisition(np.asarray(opt.space.transform(points), dtype=float), model,
                                          y_opt=y_opt, acq_func=acq, acq_func_kwargs=self.acq_kwargs)
 
+    def predict(self, configs: list[dict], y: np.ndarray, points: list[list],
+                random_state: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fit a fresh surrogate of this space to ``y`` at ``configs`` (another quantity than
+        the searched one: a multi-objective searcher's single objective) and return its mean
+        and std at ``points`` (``to_point`` form)."""
+        from skopt.space import Space as SkSpace
+
+        space = SkSpace(self.dimensions)
+        X = np.asarray(space.transform([self.to_point(c) for c in configs]), dtype=float)
+        C = np.asarray(space.transform(points), dtype=float)
+        model = self._estimator(random_state, None, refit=True)
+        model.fit(X, y)
+        return model.predict(C, return_std=True)
+
     def _estimator(self, random_state: int, hyper: dict | None, refit: bool):
         from skopt.utils import cook_estimator
 

@@ -273,16 +273,13 @@ class ParEGOSearcher(MultiObjectiveMixin, BayesianSearcher):
         arr = np.asarray(self.mo_values, dtype=float)[:, :-1]
         lo, hi = arr.min(axis=0), arr.max(axis=0)
         z = (arr - lo) / np.where(hi > lo, hi - lo, 1.0)
-        opt, _ = self.backend._last
-        X = np.asarray(opt.space.transform([self.backend.to_point(c) for c, _ in self.observations]), dtype=float)
-        C = np.asarray(opt.space.transform(points), dtype=float)
+        configs = [c for c, _ in self.observations]
         optimistic = np.empty((len(points), z.shape[1]))
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for k in range(z.shape[1]):
-                model = self.backend._estimator(int(self.rng.integers(2**31 - 1)), None, refit=True)
-                model.fit(X, z[:, k])
-                mu, sd = model.predict(C, return_std=True)
+                mu, sd = self.backend.predict(configs, z[:, k], points,
+                                              int(self.rng.integers(2**31 - 1)))
                 optimistic[:, k] = mu - _HVI_KAPPA * sd
         front = [tuple(z[i]) for i in feasible]
         # The study's reference where it has one (beyond the results: a far reference
