@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 def test_bayesian_learns_from_early_results_under_asha(home):
     spec = quad_spec("bohb", searcher={"type": "bayesian", "n_initial_points": 3},
                      scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 3},
-                     fixed={"epochs": 9}, budget={"trials": 9, "max_concurrent": 2})
+                     fixed={"epochs": 9}, budget={"trials": 9, "max_concurrent": 1})
     study = hpsearch.run(spec, progress=False)
     state = Store().get_study("bohb").searcher_state
     curves = state["core"]["finished_curves"]
