@@ -126,11 +126,22 @@ def scale_db(backend: str, trials: int, cache: Path, reseed: bool, log=print) ->
     with store.engine.begin() as c:  # a full build, as the study's end makes when none is kept
         c.execute(frames.StudyFrameRow.__table__.delete()
                   .where(frames.StudyFrameRow.__table__.c.study_id == sid))
+    forget_figures(url, sid)
     started = time.perf_counter()
     store.refresh_frame(sid)
     frame_s = time.perf_counter() - started
     store.dispose()
     return {"url": url, "study_id": sid, "seed_s": seed_s, "frame_s": frame_s}
+
+
+def forget_figures(url: str, sid: int) -> None:
+    """Drop the study's stored figures (hpsearch/store/figures.py): the next server process
+    builds its charts from the frame, as the first one ever to show the study does."""
+    from hpsearch.store import Store, figures
+
+    store = Store(url)
+    figures.forget(store, sid)
+    store.dispose()
 
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -167,28 +178,35 @@ def _small_study(url: str) -> int:
 def chart_times(url: str, sid: int, workdir: Path, log=print, per_chart: bool = False) -> list[dict]:
     """Each chart's first request on a fresh (warmed) server, then three more. One server for
     all charts, in page order (the first one reads the study's frame from SQL, as a page's
-    first chart does), or with ``per_chart`` a fresh server for each (each pays that read)."""
+    first chart does), or with ``per_chart`` a fresh server for each (each pays that read).
+    Twice: with no stored figures ('built': the first process ever to show the study builds
+    and stores them), then on another fresh server ('stored': what every later process does)."""
     small = _small_study(url)
-    rows = []
-    server = None
-    for name in _charts():
-        if server is None:
-            server = Server(url, workdir / f"ui-{name}.log")
-            _warm_server(server.port, small)
-        try:
-            path = f"/api/v1/studies/{sid}/plots/{name}"
-            status, size, cold = _get(server.port, path)
-            warm = C.median([_get(server.port, path)[2] for _ in range(3)])
-        finally:
-            if per_chart:
-                server.close()
-                server = None
-        rows.append({"chart": name, "status": status, "bytes": size, "cold": cold, "warm": warm})
-        log(f"    chart {name:11s} {size / 1024:6.0f} KiB  cold {cold:6.2f} s  warm {warm:6.3f} s"
-            + ("" if status == 200 else f"  STATUS {status}"))
-    if server is not None:
-        server.close()
-    return rows
+    forget_figures(url, sid)
+    rows = {name: {"chart": name} for name in _charts()}
+    for mode in ("built", "stored"):
+        server = None
+        for name in _charts():
+            if server is None:
+                server = Server(url, workdir / f"ui-{name}.log")
+                _warm_server(server.port, small)
+            try:
+                path = f"/api/v1/studies/{sid}/plots/{name}"
+                status, size, cold = _get(server.port, path)
+                warm = C.median([_get(server.port, path)[2] for _ in range(3)])
+            finally:
+                if per_chart:
+                    server.close()
+                    server = None
+            row = rows[name]
+            row.update({"status": row.get("status", status) if status == 200 else status,
+                        "bytes": size, "warm": warm,
+                        ("cold" if mode == "built" else "cold_stored"): cold})
+            log(f"    chart {name:11s} {mode:6s} {size / 1024:6.0f} KiB  cold {cold:6.2f} s  "
+                f"warm {warm:6.3f} s" + ("" if status == 200 else f"  STATUS {status}"))
+        if server is not None:
+            server.close()
+    return list(rows.values())
 
 
 def page_times(url: str, sid: int, trials: int, workdir: Path, log=print) -> list[dict]:
@@ -293,16 +311,22 @@ def _bundle(kind: str):
 
 
 def browser_times(url: str, sid: int, workdir: Path, runs: int = 3,
-                  bundles: tuple[str, ...] = ("cartesian",), log=print) -> dict:
-    """``runs`` rounds of ``_page_once`` per plotly.js bundle, interleaved (so that both see
-    the same machine load): per bundle, each figure's runs and median."""
+                  bundles: tuple[str, ...] = ("cartesian",),
+                  modes: tuple[str, ...] = ("built", "stored"), log=print) -> dict:
+    """``runs`` rounds of ``_page_once`` per plotly.js bundle and server mode, interleaved (so
+    that all see the same machine load): per bundle and mode, each figure's runs and median.
+    Modes: 'built', no stored figures (the first process ever to show the study builds every
+    chart); 'stored', the figures an earlier process stored (every later process)."""
     from webui import plotly_bundle
 
-    rounds: dict[str, list[dict]] = {b: [] for b in bundles}
+    rounds: dict[str, list[dict]] = {f"{b}, {m}": [] for b in bundles for m in modes}
     for _ in range(runs):
         for b in bundles:
-            with _bundle(b):
-                rounds[b].append(_page_once(url, sid, workdir, log=log))
+            for m in modes:
+                if m == "built":
+                    forget_figures(url, sid)
+                with _bundle(b):
+                    rounds[f"{b}, {m}"].append(_page_once(url, sid, workdir, log=log))
     out: dict = {"runs": runs, "installed": plotly_bundle.present(), "bundles": {}}
     for b, rs in rounds.items():
         agg = {"plotly_js": rs[-1]["plotly_js"], "charts": rs[-1]["charts"],
@@ -345,12 +369,26 @@ def report(results: list[dict], m: dict, notes: str = "") -> str:
                   f"{res['frame_s']:.2f} s (the work its end does once; the driver's frame keeper adds "
                   "only the trials that ended since its last refresh).", ""]
         if res.get("charts"):
-            lines += ["### Charts (`/api/v1/studies/ID/plots/NAME`)", "",
-                      C.table(["chart", "KiB", "cold s", "warm s", "target: cold <= 1 s"],
-                              [[r["chart"], f"{r['bytes'] / 1024:,.0f}", f"{r['cold']:.2f}",
-                                f"{r['warm']:.3f}",
-                                _v(r["cold"], CHART_TARGET_S) if r["status"] == 200
-                                else f"STATUS {r['status']}"] for r in res["charts"]]), ""]
+            stored = any("cold_stored" in r for r in res["charts"])
+
+            def verdict(r: dict, key: str) -> str:
+                return _v(r[key], CHART_TARGET_S) if r["status"] == 200 else f"STATUS {r['status']}"
+
+            head = ["chart", "KiB", "cold s", "warm s", "target: cold <= 1 s"]
+            if stored:
+                head = ["chart", "KiB", "cold s, built", "cold s, stored", "warm s",
+                        "target, built", "target, stored"]
+            rows = [[r["chart"], f"{r['bytes'] / 1024:,.0f}", f"{r['cold']:.2f}"]
+                    + ([f"{r['cold_stored']:.2f}"] if stored else [])
+                    + [f"{r['warm']:.3f}", verdict(r, "cold")]
+                    + ([verdict(r, "cold_stored")] if stored else []) for r in res["charts"]]
+            lines += ["### Charts (`/api/v1/studies/ID/plots/NAME`)", ""]
+            if stored:
+                lines += ["'built': the first server process ever to show the study (nothing "
+                          "stored: it reads the frame and builds each chart, then stores it); "
+                          "'stored': another fresh process, serving the figures stored in SQL "
+                          "(hpsearch/store/figures.py), what every later process does.", ""]
+            lines += [C.table(head, rows), ""]
         if res.get("browser"):
             lines += _browser_section(res["browser"])
         if res.get("pages"):
@@ -375,9 +413,10 @@ def _browser_section(b: dict) -> list[str]:
                              " / ".join(f"{x:.2f}" for x in runs), errors,
                              _v(agg[key], PAGE_TARGET_S) if key == kind else "for information"])
     return ["### The study page in Chromium", "",
-            f"Median of {b['runs']} runs (a fresh server and browser each; bundles interleaved: "
-            "'cartesian' is what `make install` sets up, 1.5 MB; 'strict' the 5 MB fallback "
-            "without it). "
+            f"Median of {b['runs']} runs (a fresh server and browser each; bundles and modes "
+            "interleaved: 'cartesian' is what `make install` sets up, 1.5 MB; 'strict' the 5 MB "
+            "fallback without it; 'built': no stored figures, the server builds every chart; "
+            "'stored': the figures an earlier process stored). "
             "'first screen': the charts in the 1400x1000 window as the page opens, drawn; 'every "
             "chart': all of them drawn (the page draws the ones below the window too, after the "
             "first screen, without being scrolled). The target is for every chart.", "",
@@ -393,20 +432,30 @@ def targets(results: list[dict]) -> list[tuple[str, float | None, str]]:
             worst = max(res["charts"], key=lambda r: r["cold"])
             out.append((f"slowest chart cold ({worst['chart']}), {where}", worst["cold"],
                         _v(worst["cold"], CHART_TARGET_S)))
+            if all("cold_stored" in r for r in res["charts"]):
+                worst = max(res["charts"], key=lambda r: r["cold_stored"])
+                out.append((f"slowest chart cold, figures stored ({worst['chart']}), {where}",
+                            worst["cold_stored"], _v(worst["cold_stored"], CHART_TARGET_S)))
             warm = max(res["charts"], key=lambda r: r["warm"])
             out.append((f"slowest chart warm ({warm['chart']}), {where}", warm["warm"],
                         "for information"))
         bundles = (res.get("browser") or {}).get("bundles") or {}
-        b = bundles.get("cartesian") or next(iter(bundles.values()), {})
-        if "cold_first" in b:
-            out.append((f"study page, first screen ({b['first_charts']} charts) drawn in Chromium "
-                        f"({b['plotly_js']}), cold, {where}", b["cold_first"], "for information"))
-        for kind in ("cold", "warm"):
-            if kind in b:
-                bad = len(b[f"{kind}_errors"])
-                out.append((f"study page, every chart drawn in Chromium ({b['plotly_js']}), {kind}, "
-                            f"{where}", b[kind],
-                            _v(b[kind], PAGE_TARGET_S) + (f"; {bad} charts show errors" if bad else "")))
+        picked = [k for k in bundles if k.startswith("cartesian")] or list(bundles)[:1]
+        for name in picked:
+            b = bundles[name]
+            mode = name.partition(", ")[2]
+            mode = f", figures {mode}" if mode else ""
+            if "cold_first" in b:
+                out.append((f"study page, first screen ({b['first_charts']} charts) drawn in "
+                            f"Chromium ({b['plotly_js']}), cold{mode}, {where}", b["cold_first"],
+                            "for information"))
+            for kind in ("cold", "warm"):
+                if kind in b:
+                    bad = len(b[f"{kind}_errors"])
+                    out.append((f"study page, every chart drawn in Chromium ({b['plotly_js']}), "
+                                f"{kind}{mode}, {where}", b[kind],
+                                _v(b[kind], PAGE_TARGET_S)
+                                + (f"; {bad} charts show errors" if bad else "")))
         if res.get("pages"):
             worst = max(res["pages"], key=lambda r: r["cold"])
             out.append((f"slowest page/API cold ({worst['endpoint']}), {where}", worst["cold"],
@@ -428,9 +477,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--browser-runs", type=int, default=None,
                         help="cold/warm page loads in Chromium per bundle, the median reported "
                              "(default 3; 1 with --quick)")
-    parser.add_argument("--bundles", default="cartesian,strict",
+    parser.add_argument("--bundles", default="cartesian",
                         help="plotly.js bundles the study page is measured with: cartesian "
-                             "(installed by make install), strict (the fallback)")
+                             "(installed by make install), strict (the fallback), or both")
+    parser.add_argument("--modes", default="built,stored",
+                        help="server modes the study page is measured in: built (no stored "
+                             "figures), stored (figures stored by an earlier process)")
     parser.add_argument("--out", type=Path, default=C.RESULTS)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
@@ -459,7 +511,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if CHROMIUM.exists():
                 runs = args.browser_runs or (1 if args.quick else 3)
                 res["browser"] = browser_times(db["url"], db["study_id"], work, runs=runs,
-                                               bundles=tuple(args.bundles.split(",")), log=say)
+                                               bundles=tuple(args.bundles.split(",")),
+                                               modes=tuple(args.modes.split(",")), log=say)
             if not args.quick:
                 res["pages"] = page_times(db["url"], db["study_id"], trials, work, log=say)
             results.append(res)

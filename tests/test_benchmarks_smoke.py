@@ -50,9 +50,11 @@ def test_webui_scale_keeps_its_database_and_reports(tmp_path):
     assert frames.load(store, db["study_id"]).rows() == queries.scored_trials(store, db["study_id"])
     store.dispose()
     res = [{"backend": "sqlite", "trials": 40, "seed_s": 1.0, "frame_s": 0.1,
-            "charts": [{"chart": "history", "status": 200, "bytes": 2048, "cold": 0.5, "warm": 0.01},
-                       {"chart": "slice", "status": 200, "bytes": 4096, "cold": 1.5, "warm": 0.02}],
-            "browser": {"runs": 1, "installed": True, "bundles": {"cartesian": {
+            "charts": [{"chart": "history", "status": 200, "bytes": 2048, "cold": 0.5,
+                        "cold_stored": 0.1, "warm": 0.01},
+                       {"chart": "slice", "status": 200, "bytes": 4096, "cold": 1.5,
+                        "cold_stored": 0.2, "warm": 0.02}],
+            "browser": {"runs": 1, "installed": True, "bundles": {"cartesian, stored": {
                 "plotly_js": "cartesian 4.1.1", "charts": 9, "first_charts": 4,
                 "cold": 2.0, "cold_all": [2.0], "cold_first": 1.2, "cold_first_all": [1.2],
                 "warm": 1.0, "warm_all": [1.0], "warm_first": 0.6, "warm_first_all": [0.6],
@@ -60,10 +62,12 @@ def test_webui_scale_keeps_its_database_and_reports(tmp_path):
             "pages": [{"endpoint": "study page", "path": "/studies/1", "status": 200, "bytes": 10,
                        "cold": 0.2, "warm": 0.1}]}]
     text = W.report(res, C.machine())
-    assert "| slice | 4 | 1.50 | 0.020 | MISSED" in text and "study page" in text
+    assert "| slice | 4 | 1.50 | 0.20 | 0.020 | MISSED" in text and "study page" in text
     verdicts = {t: v for t, _, v in W.targets(res)}
     assert verdicts["slowest chart cold (slice), sqlite, 40 trials"].startswith("MISSED")
-    page = "study page, every chart drawn in Chromium (cartesian 4.1.1), {}, sqlite, 40 trials"
+    assert verdicts["slowest chart cold, figures stored (slice), sqlite, 40 trials"].startswith("met")
+    page = ("study page, every chart drawn in Chromium (cartesian 4.1.1), {}, figures stored, "
+            "sqlite, 40 trials")
     assert verdicts[page.format("cold")].startswith("met")
     assert verdicts[page.format("warm")].endswith("1 charts show errors")
 

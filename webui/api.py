@@ -10,7 +10,7 @@ from hpsearch import plots
 from hpsearch.exceptions import SpecError
 from webui import manage, queries, schemas as S
 from webui.apidoc import operation, query, reply
-from webui.cache import study_version
+from webui.cache import stored_figure, study_version
 from webui.errors import BadParam, error_response
 from webui.openapi import document
 from webui.submit import queue
@@ -157,14 +157,18 @@ def plot(study_id: int, name: str):
     st.get_study(study_id)  # 404 before anything else
     query(S.PlotQuery, request.args)
     options = plot_options(name, request.args)
-    key = (study_id, name, tuple(sorted(options.items())), study_version(st, study_id))
+    version = study_version(st, study_id)
+    key = (study_id, name, tuple(sorted(options.items())), version)
 
     def build() -> str:
         try:
-            fig = fn(st, study_id, **options)
+            return fn(st, study_id, **options).to_json()
         except ValueError as exc:  # a parameter the study lacks
             raise BadParam(str(exc)) from None
-        return fig.to_json()
+
+    def stored_or_build() -> str:
+        # A finished study's figure, as any process built it first (hpsearch/store/figures.py).
+        return stored_figure(st, study_id, (name, key[2]), version, build)
 
     charts = current_app.extensions["hpsearch_charts"]
     etag = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
@@ -173,7 +177,7 @@ def plot(study_id: int, name: str):
     if etag in request.if_none_match and charts.has(key):
         resp = current_app.response_class(status=304)
     else:
-        resp = current_app.response_class(charts.get_or_build(key, build), mimetype="application/json")
+        resp = current_app.response_class(charts.get_or_build(key, stored_or_build), mimetype="application/json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "no-cache"  # revalidate every time: the study may move
     return resp

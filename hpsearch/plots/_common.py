@@ -16,7 +16,10 @@ from hpsearch.store.queries import Row, scored_trials as scored  # noqa: F401 - 
 
 # Caps that keep a 10,000-trial study's charts small enough to draw (and send) quickly.
 MAX_MARKERS = 2000        # points per scatter (history)
-MAX_SLICE = 500           # points per slice and rank panel: 6 panels of SVG markers each
+# Points per slice and rank panel: each is an SVG marker in every panel (6 panels: 1,500
+# markers). At 500 these two charts were the study page's costliest to draw (~0.5-0.9 s
+# each on a loaded 2-core machine's browser); at 250 about 0.6x of that.
+MAX_SLICE = 250
 MAX_LINES = 1000          # parallel-coordinates lines
 MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis

@@ -72,7 +72,10 @@ class Trial(Base):
                       Index("ix_trials_study_status", "study_id", "status"),
                       # the best trial, a study's best value and the trials sorted by value:
                       # an index walk, not a sort of every trial (1,000,000 trials: 0.4 s each)
-                      Index("ix_trials_study_value", "study_id", "value"))
+                      Index("ix_trials_study_value", "study_id", "value"),
+                      # the timeline's latest trials by start and its count of started trials:
+                      # an index walk (100,000 trials on SQLite: 1.2 s of rows scanned, sorted)
+                      Index("ix_trials_study_started", "study_id", "started_at", "number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
@@ -115,6 +118,22 @@ class StudyFrameRow(Base):
     trials: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StudyFigureRow(Base):
+    """A finished study's chart as built (plotly JSON, zlib-compressed), so that a server
+    process that has not drawn it yet serves it without reading the study's trials
+    (hpsearch/store/figures.py). ``key`` names the chart, its options and the code that
+    built it; ``version`` the study's state it shows: a row for another state is rebuilt."""
+
+    __tablename__ = "study_figures"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class DispatcherBeat(Base):

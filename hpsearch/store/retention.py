@@ -31,7 +31,7 @@ from sqlalchemy import Integer, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from hpsearch.exceptions import SpecError
-from hpsearch.store.models import Result, Study, Trial, TrialStatus, utcnow
+from hpsearch.store.models import Result, Study, StudyFigureRow, Trial, TrialStatus, utcnow
 
 MIN_POINTS = 3          # first, last and best
 TRIALS_PER_BATCH = 200  # trials thinned per transaction
@@ -150,6 +150,9 @@ def retain(store, policy: RetentionPolicy, *, study_id: int | None = None,
                 report.trials += 1
                 report.kept += len(keep)
             _delete(s, drop)
+            # The stored charts of these studies drew the rows just deleted.
+            s.execute(delete(StudyFigureRow).where(StudyFigureRow.study_id.in_(
+                select(Trial.study_id).where(Trial.id.in_(list(curves))).distinct())))
             report.deleted += len(drop)
 
 

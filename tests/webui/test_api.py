@@ -1,9 +1,14 @@
 """The JSON API: every route, its errors, submission, idempotency and cancel."""
 from __future__ import annotations
 
+import json
+
 import pytest
+from sqlalchemy import func
 
 from hpsearch import plots
+from hpsearch.store import StudyStatus
+from tests.webui.conftest import fill, make_spec
 
 GOOD = {"name": "api-study", "trainable": "cnn", "dataset": "digits", "metric": "val_accuracy",
         "mode": "max", "space": {"lr": {"loguniform": [1e-4, 1e-1]}},
@@ -175,6 +180,45 @@ def test_charts_are_cached_until_the_study_moves(client, store, filled):
     assert r.status_code == 200 and r.headers["ETag"] != etag  # the study moved
     fig = r.json
     assert 6 in typed(fig["data"][0]["x"]) and max(typed(fig["data"][1]["y"])) == 0.99
+
+
+def test_finished_studies_charts_are_stored_for_every_process(client, store, filled, db_url):
+    """A finished study's chart, built once, is stored in SQL: another server process serves
+    that very figure without building it; a running study's charts are never stored."""
+    from sqlalchemy import select, update
+
+    from hpsearch.store.models import StudyFigureRow
+    from webui import create_app
+
+    sid = filled["done"]
+    url = f"/api/v1/studies/{sid}/plots/slice"
+    first = client.get(url).json
+    with store.engine.connect() as c:
+        rows = c.execute(select(StudyFigureRow.study_id, StudyFigureRow.data)).all()
+    assert [r[0] for r in rows] == [sid]
+    # A fresh process (its own chart cache) reads the stored row: marked here to tell it
+    # from a figure built afresh.
+    import zlib
+
+    marked = dict(first, layout={**first["layout"], "meta": {"stored": True}})
+    with store.engine.begin() as c:
+        c.execute(update(StudyFigureRow).values(data=zlib.compress(json.dumps(marked).encode())))
+    other = create_app({"TESTING": True, "DATABASE_URL": db_url}).test_client()
+    assert other.get(url).json["layout"]["meta"] == {"stored": True}
+    # Not for a running study, nor for another study state (finished again later).
+    run = store.create_study(make_spec("running-study"), status=StudyStatus.RUNNING)
+    fill(store, run.id)
+    assert client.get(f"/api/v1/studies/{run.id}/plots/slice").status_code == 200
+    with store.engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(StudyFigureRow)
+                        .where(StudyFigureRow.study_id == run.id)) == 0
+    store.set_study_status(sid, StudyStatus.RUNNING)
+    store.set_study_status(sid, StudyStatus.COMPLETED)
+    assert "stored" not in (other.get(url).json["layout"].get("meta") or {})
+    store.delete_study(sid)  # its stored figures go with it
+    with store.engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(StudyFigureRow)
+                        .where(StudyFigureRow.study_id == sid)) == 0
 
 
 def test_trial_detail_checkpoint_and_metrics(client, store, filled, tmp_path):
