@@ -117,18 +117,20 @@ def run_optuna(n: int, workdir: Path) -> float:
 def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool,
             pg_sizes: list[int] | None = None, systems: tuple[str, ...] = SYSTEMS,
             deadline: float | None = None, skipped: list[str] | None = None,
-            repeats: int = 1, log=print) -> list[dict]:
+            repeats: int = 1, warm_up: bool = True, log=print) -> list[dict]:
     """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N.
 
     With ``repeats`` > 1 the systems run round-robin that many times and each row keeps
-    the fastest run (all runs are listed in ``runs``).
+    the fastest run (all runs are listed in ``runs``). ``warm_up``: a small bare Ray Tune
+    run first (Ray's worker pool, imports), unless the deadline has already passed.
 
     Past ``deadline`` (``time.monotonic()``) no new size starts; those skipped are
     named in ``skipped``.
     """
     C.start_ray()
     register()
-    run_bare(min(8, min(sizes)), concurrency, workdir)  # warm-up: Ray's worker pool, imports
+    if warm_up and (deadline is None or time.monotonic() <= deadline):
+        run_bare(min(8, min(sizes)), concurrency, workdir)
     rows = []
     for n in sizes:
         if deadline is not None and time.monotonic() > deadline:

