@@ -255,5 +255,6 @@ def test_pool_and_target_arithmetic():
     points = [(1.0, 0.5), (2.0, 0.981), (3.0, 0.99)]
     assert time_to_target.time_to(task, points) == 2.0
     assert time_to_target.time_to(task, points[:1]) is None
+    assert time_to_target.first_epoch(points) == 1.0 and time_to_target.first_epoch([]) is None
     assert time_to_target.best_by(task, points, 2.5) == 0.981
     assert time_to_target.best_by(time_to_target.TASKS["vae"], [(1.0, 30.0), (2.0, 25.0)], 5) == 25.0
