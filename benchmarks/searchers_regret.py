@@ -20,7 +20,6 @@ import argparse
 import math
 import multiprocessing
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from benchmarks import _common as C
 from hpsearch.space import Float, Space
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,7 +95,9 @@ def run_one(method: str, problem_name: str, seed: int, budget: int) -> tuple[str
         from searchers import create_searcher
 
         space = Space([Float(n, lo, hi) for n, (lo, hi) in zip(names, problem.bounds)])
-        searcher = create_searcher(method, space, metric="value", mode="min", seed=seed)
+        # The budget and concurrency a study passes: genetic sizes its population from them.
+        searcher = create_searcher(method, space, metric="value", mode="min", seed=seed,
+                                   max_trials=budget, max_concurrent=1)
         for i in range(budget):
             config = searcher.suggest(str(i))
             values.append(problem.f(np.array([config[n] for n in names])))
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # The bayesian runs dominate: start them first so the pool ends together.
     tasks = [(m, p, s, budget) for m in METHODS for p in PROBLEMS for s in range(seeds)]
-    started = time.perf_counter()
+    started, at_start = time.perf_counter(), C.machine()
     # One BLAS thread per worker: the processes already use the cores.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     curves = {k: np.array(v) for k, v in curves.items()}
 
     args.out.mkdir(parents=True, exist_ok=True)
-    table = _table(curves, seconds, checkpoints, seeds, budget, elapsed, args)
+    table = _table(curves, seconds, checkpoints, seeds, budget, elapsed, args, at_start)
     old = (args.out / "searchers_regret.md").read_text() if (args.out / "searchers_regret.md").exists() else ""
     kept = old[old.index(WARPING_HEADING):] if WARPING_HEADING in old else ""  # --warping's section
     (args.out / "searchers_regret.md").write_text(table + ("\n" + kept if kept else ""))
@@ -213,15 +215,22 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
 
 
-def _table(curves, seconds, checkpoints, seeds, budget, elapsed, args) -> str:
+def _flags(args) -> str:
+    if args.quick:
+        return " --quick"
+    return (f" --seeds {args.seeds}" if args.seeds != 10 else "") + (f" --budget {args.budget}" if args.budget != 100 else "")
+
+
+def _table(curves, seconds, checkpoints, seeds, budget, elapsed, args, at_start) -> str:
     lines = [
         "# Searcher regret benchmark",
         "",
-        f"Command: `.venv/bin/python -m benchmarks.searchers_regret{' --quick' if args.quick else ''}`. "
+        f"Command: `.venv/bin/python -m benchmarks.searchers_regret{_flags(args)}`. "
         f"{seeds} seeds, {budget} sequential evaluations per run, default options of every searcher "
-        "(bayesian: GP + EI, 10 random points; genetic: population 20), Optuna `TPESampler(seed=s)` "
-        f"with its defaults. Machine: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, {args.jobs} worker processes; total wall time {elapsed:.0f} s.",
+        "with the budget and concurrency (1) a study passes (bayesian: GP, gp_hedge, a Sobol design of "
+        "d + 2 points; genetic: population 1.5 x sqrt(budget) within [4, 20]), Optuna "
+        f"`TPESampler(seed=s)` with its defaults. {args.jobs} worker processes; total wall time "
+        f"{elapsed:.0f} s. " + C.machine_line(at_start),
         "",
         "Simple regret = best value found so far minus the known minimum; "
         "median [25th-75th percentile] over seeds. Lower is better.",
