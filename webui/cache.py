@@ -72,15 +72,15 @@ def study_version(store, study_id: int) -> tuple:
     """What changes whenever a study's charts would: one aggregate query.
 
     A finished study's trials no longer move (its driver wrote its last result before the
-    study's status): its status, finish time and trial count (read from an index) suffice,
-    so that a chart of a 100,000-trial finished study does not sum its rows each time."""
+    study's status): its status, finish time and latest trial id suffice (a trial is never
+    deleted alone, and one added later has a higher id). No count: at 1,000,000 trials
+    counting them took 0.2-0.26 s on PostgreSQL for each chart request, max(id) 0.3 ms."""
     with store.session() as s:
         status, finished = s.execute(select(Study.status, Study.finished_at)
                                      .where(Study.id == study_id)).one()
         if status in StudyStatus.FINISHED:
-            n, top = s.execute(select(func.count(), func.max(Trial.id))
-                               .where(Trial.study_id == study_id)).one()
-            return (status, str(finished), n, top)
+            top = s.scalar(select(func.max(Trial.id)).where(Trial.study_id == study_id))
+            return (status, str(finished), top)
         n, its, valued, last = s.execute(
             select(func.count(Trial.id), func.coalesce(func.sum(Trial.iterations), 0),
                    func.count(Trial.value), func.max(Trial.finished_at))
