@@ -160,7 +160,8 @@ def declared_count(store: Store) -> int:
 
 
 def request_stop(store: Store, name: str) -> Deployment:
-    """Mark ``name`` STOPPING: the serving host removes it from Serve, then the row."""
+    """Mark ``name`` STOPPING: the serving host deletes the row within a second or two, then
+    the Serve application (without waiting on Serve: see :mod:`hpsearch.serving`)."""
     with store.session(write=True) as s:
         row = s.scalar(select(Deployment).where(Deployment.name == name))
         if row is None:
@@ -179,9 +180,17 @@ def update(store: Store, name: str, **fields) -> None:
             row.updated_at = utcnow()
 
 
-def remove(store: Store, name: str) -> None:
-    with store.session(write=True) as s:
-        s.execute(delete(Deployment).where(Deployment.name == name))
+def remove_stopping(store: Store) -> list[str]:
+    """Delete the STOPPING rows (undeployed) and return their names; a read only while there
+    are none (the serving host asks every second)."""
+    stopping = select(Deployment.name).where(Deployment.status == DeploymentStatus.STOPPING)
+    with store.session() as s:
+        names = list(s.scalars(stopping))
+    if names:
+        with store.session(write=True) as s:
+            names = list(s.scalars(delete(Deployment).where(
+                Deployment.status == DeploymentStatus.STOPPING).returning(Deployment.name)))
+    return names
 
 
 def to_dict(row: Deployment) -> dict:

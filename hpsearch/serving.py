@@ -12,16 +12,24 @@ default: the web API is the only client) and then reconciles every
   as Serve application ``hpsearch-NAME`` (route ``/NAME``) and mark it RUNNING;
 - RUNNING rows whose application is gone (a restarted dispatcher, a new Ray):
   served again;
-- STOPPING rows: the application is deleted, then the row;
-- ``hpsearch-*`` applications without a row: deleted.
+- STOPPING rows: the row is deleted at once, by the host's main loop, with no Serve call
+  (an undeploy never waits on Serve's controller); the application then has no row;
+- ``hpsearch-*`` applications without a row: deleted (not waited for; again at every pass
+  until Serve no longer lists them).
+
+Every status or delete call to Serve's controller is bounded (``HPSEARCH_SERVE_CALL_TIMEOUT_S``):
+one that does not answer in time raises :class:`ServeUnanswered` naming the call, the pass ends
+there and the next one tries again; after ``MAX_UNANSWERED`` passes in a row without an answer
+the host exits, and its dispatcher starts a fresh one (a fresh local Ray and Serve).
 
 One host per Serve port on a machine: a second one (another dispatcher) finds
 the port's lock held and exits; its dispatcher tries again later.
 
 The host touches its ``--heartbeat`` file every second from its main loop; its dispatcher
 kills a host that stops (``HPSEARCH_SERVING_STALE_S``) and starts a fresh one
-(:class:`hpsearch.dispatcher.ServingHost`). A reconcile step that does not return within
-``RECONCILE_TIMEOUT_S`` makes the host exit by itself, for the same restart.
+(:class:`hpsearch.dispatcher.ServingHost`). A reconcile pass that does not return within
+``RECONCILE_TIMEOUT_S`` (serving a model: export, then Serve starting its replicas) makes the
+host exit by itself, for the same restart.
 
 Each replica loads the TorchScript file and answers ``POST /NAME`` with a
 float32 batch (raw bytes, ``X-Shape`` header) with the model's outputs in the
@@ -51,6 +59,42 @@ PREFIX = "hpsearch-"
 RECONCILE_S = 2.0
 RETRY_FAILED_S = 30.0
 RECONCILE_TIMEOUT_S = 90.0   # serving one deployment (export + serve.run) fits well within it
+MAX_UNANSWERED = 3           # passes in a row without an answer from Serve: exit for a fresh host
+
+
+class ServeUnanswered(RuntimeError):
+    """Ray Serve's controller did not answer a call within its time (it is frozen, or its
+    Ray is overloaded); the call is abandoned, and tried again at the next pass."""
+
+
+def call_serve(what: str, fn, *args, timeout: float | None = None, **kwargs):
+    """``fn(*args, **kwargs)``, a call to Serve's controller, bounded: run on a helper thread
+    (Serve's client API takes no timeout) and abandoned after ``timeout`` seconds
+    (``HPSEARCH_SERVE_CALL_TIMEOUT_S``) with :class:`ServeUnanswered` naming ``what``. An
+    abandoned call's thread stays blocked on the controller (a daemon: it ends with the host)."""
+    timeout = call_timeout() if timeout is None else timeout
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=f"serve-call-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ServeUnanswered(f"Ray Serve's controller did not answer {what} within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def call_timeout() -> float:
+    from hpsearch.settings import settings
+
+    return settings().serve_call_timeout_s
 
 
 def app_name(name: str) -> str:
@@ -103,6 +147,7 @@ class Host:
     def __init__(self, store: Store):
         self.store = store
         self.server = _server_class()
+        self.unanswered = 0  # passes in a row that Serve's controller did not answer
 
     def model_for(self, row) -> tuple[str, dict]:
         """The row's TorchScript file and card, exported now unless kept from before."""
@@ -135,20 +180,33 @@ class Host:
                    card=card, error=None)
         log.info("serving %s (%s trial %s)", row.name, row.study_name, row.trial_number)
 
+    def drop_stopping(self) -> None:
+        """Delete the STOPPING rows (SQL only, no Serve call: an undeploy never waits on Serve's
+        controller); their applications, now without a row, go at the next reconcile pass."""
+        for name in dep.remove_stopping(self.store):
+            log.info("undeployed %s (its Serve application is deleted next)", name)
+
     def reconcile(self) -> None:
+        try:
+            self._reconcile()
+        except ServeUnanswered as exc:
+            self.unanswered += 1
+            log.error("%s (%d pass(es) in a row); trying again at the next pass%s", exc,
+                      self.unanswered, "" if self.unanswered < MAX_UNANSWERED
+                      else ", after a fresh host is started")
+            return
+        self.unanswered = 0
+
+    def _reconcile(self) -> None:
         from ray import serve
 
-        apps = {name for name in serve.status().applications if name.startswith(PREFIX)}
-        rows = dep.all_(self.store)
+        apps = {name for name in call_serve("serve.status()", serve.status).applications
+                if name.startswith(PREFIX)}
+        rows = [r for r in dep.all_(self.store) if r.status != DeploymentStatus.STOPPING]
         for row in rows:
             app = app_name(row.name)
             try:
-                if row.status == DeploymentStatus.STOPPING:
-                    if app in apps:  # not waiting for the replicas to go: a stuck replica
-                        serve.delete(app, _blocking=False)  # must not hold the undeploy up
-                    dep.remove(self.store, row.name)
-                    log.info("undeployed %s", row.name)
-                elif row.status == DeploymentStatus.PENDING \
+                if row.status == DeploymentStatus.PENDING \
                         or (row.status == DeploymentStatus.RUNNING and app not in apps) \
                         or (row.status == DeploymentStatus.FAILED and dep.stale(row, RETRY_FAILED_S)):
                     self.serve(row)
@@ -157,8 +215,8 @@ class Host:
                 dep.update(self.store, row.name, status=DeploymentStatus.FAILED,
                            error=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         names = {app_name(r.name) for r in rows}
-        for app in apps - names:
-            serve.delete(app, _blocking=False)
+        for app in sorted(apps - names):  # undeployed: not waiting for the replicas to go
+            call_serve(f"serve.delete({app!r})", serve.delete, app, _blocking=False)
         self.record_state()
 
     def record_state(self) -> None:
@@ -171,14 +229,20 @@ class Host:
         from ray.serve.context import _get_global_client
 
         controller = _get_global_client()._controller
-        apps = serve.status().applications
+        apps = call_serve("serve.status()", serve.status).applications
         for row in dep.all_(self.store):
             app = apps.get(app_name(row.name))
             if app is None or "model" not in app.deployments:
                 continue
             d = app.deployments["model"]
-            cfg = ray.get(controller.get_deployment_config.remote(
-                DeploymentID(name="model", app_name=app_name(row.name))), timeout=10)
+            what = f"get_deployment_config({app_name(row.name)!r})"
+            try:
+                cfg = ray.get(controller.get_deployment_config.remote(
+                    DeploymentID(name="model", app_name=app_name(row.name))),
+                    timeout=call_timeout())
+            except ray.exceptions.GetTimeoutError:
+                raise ServeUnanswered(f"Ray Serve's controller did not answer {what} within "
+                                      f"{call_timeout():g} s") from None
             auto = getattr(cfg, "autoscaling_config", None)
             state = {"status": str(d.status.value if hasattr(d.status, "value") else d.status),
                      "running_replicas": int(sum(n for st, n in d.replica_states.items()
@@ -196,6 +260,13 @@ def _reconcile_once(host: Host) -> None:
         host.reconcile()
     except Exception:  # noqa: BLE001 - a database blip must not end serving
         log.exception("reconcile failed; retrying")
+
+
+def _drop_stopping(host: Host) -> None:
+    try:
+        host.drop_stopping()
+    except Exception:  # noqa: BLE001 - a database blip: the next beat tries again
+        log.exception("could not remove undeployed rows; retrying")
 
 
 def _port_lock(port: int):
@@ -240,28 +311,39 @@ def main(argv: list[str] | None = None) -> int:
 
     from hpsearch.orchestration import ensure_ray
 
-    stop = threading.Event()
+    def exit_now(*_) -> None:
+        raise SystemExit(0)  # its dispatcher kills what it started (its session) after it
+
+    # Told to stop while starting Ray and Serve (a dispatcher stopping, a few seconds after a
+    # fresh host was started): stop at once, not after the start-up.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, exit_now)
     ensure_ray(args.ray_address)
     serve.start(http_options={"host": dep.serve_host(), "port": dep.serve_port()})
     host = Host(Store())  # the database URL: --db's HPSEARCH_DB, through hpsearch.settings
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # from now on: after the pass in progress
+        signal.signal(sig, lambda *_: stop.set())
     parent = os.getppid()
     while not stop.is_set():
-        # A Serve controller call can hang (seen under heavy load): reconcile in a thread, and
-        # when it does not come back, exit; the dispatcher starts a fresh host, which serves
-        # every declared deployment again (and drops undeployed ones at once). The main loop
-        # beats while it waits: a frozen process is the dispatcher's to catch.
+        # Serve's controller can stop answering (seen under heavy load): reconcile in a thread
+        # whose Serve calls are bounded (call_serve), and when the pass still does not come
+        # back, or Serve has not answered MAX_UNANSWERED passes in a row, exit; the dispatcher
+        # starts a fresh host, which serves every declared deployment again. Meanwhile the main
+        # loop beats (a frozen process is the dispatcher's to catch) and removes undeployed rows.
         worker = threading.Thread(target=_reconcile_once, args=(host,), daemon=True)
         worker.start()
         deadline = time.monotonic() + RECONCILE_TIMEOUT_S
         while worker.is_alive() and time.monotonic() < deadline:
             beat(args.heartbeat)
+            _drop_stopping(host)
             worker.join(1.0)
-        if worker.is_alive():
-            log.error("reconcile did not finish in %s s; exiting so that a fresh host takes over",
-                      RECONCILE_TIMEOUT_S)
+        if worker.is_alive() or host.unanswered >= MAX_UNANSWERED:
+            log.error("%s; exiting so that a fresh host takes over",
+                      f"reconcile did not finish in {RECONCILE_TIMEOUT_S:g} s" if worker.is_alive()
+                      else f"Ray Serve's controller did not answer {host.unanswered} passes in a row")
             os._exit(4)
+        _drop_stopping(host)
         beat(args.heartbeat)
         if args.exit_with_parent and os.getppid() != parent:
             break

@@ -97,6 +97,11 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds without a heartbeat from the serving host (deployments) after which its "
              "dispatcher kills it and starts a fresh one; a new host has at least 180 s for its "
              "first (starting Ray and Serve).", "service"),
+    Variable("HPSEARCH_SERVE_CALL_TIMEOUT_S", "20",
+             "Seconds the serving host waits for Ray Serve's controller to answer a status or "
+             "delete call before it gives up on that pass (logged) and tries again at the next; "
+             "after 3 such passes in a row it exits and its dispatcher starts a fresh one.",
+             "service"),
     Variable("HPSEARCH_HEARTBEAT_S", "5",
              "Seconds between a driver's trial heartbeats.", "service"),
     Variable("HPSEARCH_TRIAL_GRACE_S", "120",
@@ -224,6 +229,7 @@ class Settings:
     serve_port: int
     serve_url: str
     serving_stale_s: float
+    serve_call_timeout_s: float
     heartbeat_s: float
     trial_grace_s: float
     write_linger_s: float
@@ -273,6 +279,7 @@ def _build() -> Settings:
         serve_port=serve_port,
         serve_url=_get("HPSEARCH_SERVE_URL") or f"http://{serve_host}:{serve_port}",
         serving_stale_s=_seconds("HPSEARCH_SERVING_STALE_S", 60.0),
+        serve_call_timeout_s=_seconds("HPSEARCH_SERVE_CALL_TIMEOUT_S", 20.0),
         heartbeat_s=_seconds("HPSEARCH_HEARTBEAT_S", 5.0),
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),

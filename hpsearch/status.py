@@ -63,7 +63,7 @@ class DeploymentStatus(StrEnum):
     PENDING = "PENDING"     # declared; a dispatcher will serve it
     RUNNING = "RUNNING"     # Ray Serve answers for it
     FAILED = "FAILED"       # serving it failed (``error`` says why); a dispatcher retries
-    STOPPING = "STOPPING"   # undeploy requested; the row goes once Serve has let it go
+    STOPPING = "STOPPING"   # undeploy requested; the serving host deletes the row, then the app
 
 
 # -- groups: tuples of members, set on the classes (an Enum body cannot name its members) --
