@@ -314,6 +314,10 @@ def _fmt_s(v) -> str:
     return "not reached" if v is None or not math.isfinite(v) else f"{v:.1f}"
 
 
+def _with_unit(v) -> str:
+    return _fmt_s(v) + ("" if v is None or not math.isfinite(v) else " s")
+
+
 def _fmt_v(v) -> str:
     return "-" if v is None else f"{v:.4f}"
 
@@ -344,10 +348,10 @@ def report(rows: list[dict], m: dict, wall_s: float, quick: bool, why: str = "")
         for s in SYSTEMS:
             vals = [r["to_target"] for r in rows if r["family"] == family and r["system"] == s]
             reached = sum(v is not None for v in vals)
-            cells.append(f"{_fmt_s(_median_time(vals))} s ({reached}/{len(vals)} reached)")
+            cells.append(f"{_with_unit(_median_time(vals))} ({reached}/{len(vals)} reached)")
         lines.append(f"| {family} | {t['metric']} {sym} {t['target']} | " + " | ".join(cells) + " |")
-        firsts = [_fmt_s(_median_time([r["first_s"] for r in rows if r["family"] == family
-                                       and r["system"] == s])) + " s" for s in SYSTEMS]
+        firsts = [_with_unit(_median_time([r["first_s"] for r in rows if r["family"] == family
+                                           and r["system"] == s])) for s in SYSTEMS]
         lines.append(f"| {family} | first epoch | " + " | ".join(firsts) + " |")
     lines += ["", "## Best value at fixed wall-clock points (median over seeds)", "",
               "| task | system | " + " | ".join(f"best by {p} s" for p in points)
