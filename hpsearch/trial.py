@@ -113,14 +113,29 @@ def placement() -> dict:
     return {**_where, "t": time.time()}
 
 
+_announced: set[tuple[str, str, str]] = set()  # (sink, study key, actor) told where it runs
+
+
 def announce_placement(sink) -> None:
-    """Tell the study's sink where this trial runs (not waited for; the driver drains it)."""
+    """Tell the study's sink where this trial runs (not waited for; the driver drains it).
+
+    Said once per process and study, keyed by this process's actor: Tune runs trial after
+    trial in one reused actor, the driver knows which actor runs each trial
+    (:class:`hpsearch.tune_callback.StoreCallback`), and an actor call per trial cost about
+    as much CPU again in the sink as the no-op trial itself. Outside an actor, by trial."""
     if sink is None:
         return
+    import ray
     from ray import tune
 
     try:
-        sink.placement.remote(tune.get_context().get_trial_id(), placement())
+        actor = ray.get_runtime_context().get_actor_id()
+        said = (sink.name, sink.key, actor or "")
+        if actor is not None and said in _announced:
+            return
+        sink.placement.remote(actor or tune.get_context().get_trial_id(), placement())
+        if actor is not None:
+            _announced.add(said)
     except Exception as exc:  # noqa: BLE001 - bookkeeping must never fail a trial
         print(f"hpsearch: could not record where this trial runs: {exc}", file=sys.stderr)
 

@@ -82,6 +82,14 @@ def clean_metrics(result: dict) -> dict:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _actor_id(trial) -> str | None:
+    """The id of the Ray actor (a process) Tune runs ``trial`` in, as the trial's process
+    sees it (``ray.get_runtime_context().get_actor_id()``); None when Tune does not say."""
+    actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
+    actor_id = getattr(actor, "_actor_id", None)
+    return actor_id.hex() if actor_id is not None else None
+
+
 def read_error(trial) -> str:
     """The trial's error with its traceback (Ray's colour codes removed)."""
     path = getattr(trial, "error_file", None)
@@ -155,6 +163,10 @@ class StoreCallback(Callback):
         self._media_used: dict[str, list[int]] = {}
         self.oom = None  # hpsearch.oom.OomLedger: out-of-memory retries, recorded at the end
         self.slots = SlotBook()  # where trials run: each trial's node and slot on it
+        # Trials' processes say where they run once (hpsearch/trial.py announce_placement),
+        # by their actor: actor id -> where, and the trials started in an actor not yet heard of.
+        self._where: dict[str, dict] = {}
+        self._unplaced: dict[str, list[str]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -184,6 +196,11 @@ class StoreCallback(Callback):
     def on_trial_start(self, iteration, trials, trial, **info):
         tid = trial.trial_id
         self.slots.start(tid, time.time())
+        actor = _actor_id(trial)
+        if actor is not None:
+            self._unplaced.setdefault(actor, []).append(tid)
+            if actor in self._where:  # a reused process: where it runs is known
+                self._place([(actor, self._where[actor])])
         if tid not in self.numbers and tid in self.reruns:
             # A trial interrupted by a crash runs again on its own row, same number.
             self.numbers[tid] = self.reruns[tid]
@@ -323,8 +340,7 @@ class StoreCallback(Callback):
             log.warning("could not collect trial output: %s", exc)
 
     def _take(self, logs: list, media: list, placements: list = ()) -> None:
-        for ray_id, where in self.slots.place(placements):
-            self.writer.put(PlacementOp(self.study_id, ray_id, where))
+        self._place(placements)
         for ray_id, offset, text in logs:
             self.writer.put(LogOp(self.study_id, ray_id, offset, text))
         if media:
@@ -343,6 +359,18 @@ class StoreCallback(Callback):
             used[0] += 1
             used[1] += meta["bytes"]
             self.writer.put(MediaOp(self.study_id, ray_id, meta, time.time()))
+
+    def _place(self, placements) -> None:
+        """``(actor or Ray trial id, where)``: each trial that runs there gets its node and slot."""
+        trials = []
+        for who, where in placements:
+            if who in self._unplaced or who not in self.numbers:  # an actor, said once
+                self._where[who] = where
+                trials += [(tid, where) for tid in self._unplaced.pop(who, [])]
+            else:  # a trial outside an actor says so itself
+                trials.append((who, where))
+        for ray_id, where in self.slots.place(trials):
+            self.writer.put(PlacementOp(self.study_id, ray_id, where))
 
     def save_searcher_state(self, force: bool = False) -> None:
         """Queue the searcher's JSON state when it changed: at most every STATE_EVERY_S, and
