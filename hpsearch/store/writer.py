@@ -62,6 +62,10 @@ MAX_BATCH = 5000
 # PostgreSQL), each write still in SQL well within a second of its event.
 BUSY_BATCH = 16
 BUSY_LINGER_S = 0.25
+# A batch that holds this many ops already (a burst from hpsearch.report) is written at once:
+# lingering would not make its transaction cheaper per row, only its rows later, and the
+# rows still queued when the study ends are what its final flush waits for.
+FULL_BATCH = 1000
 # Called with each committed batch's seconds (the driver's Prometheus histogram, see
 # hpsearch/monitoring.py); the store itself knows nothing of Prometheus.
 LATENCY_OBSERVERS: list = []
@@ -637,10 +641,12 @@ class Writer:
             if op is None:
                 return
             batch = list(op) if type(op) is _Bundle else [op]
-            if linger > 0 and not self._hurry.is_set() and self._applied >= self._flush_to:
-                self._hurry.wait(linger)
-            self._hurry.clear()
             stop = self._drain(batch)
+            if (not stop and linger > 0 and len(batch) < FULL_BATCH and not self._hurry.is_set()
+                    and self._applied >= self._flush_to):
+                self._hurry.wait(linger)
+                stop = self._drain(batch)
+            self._hurry.clear()
             self._apply_with_retry(batch)
             busy = self.linger_s > 0 and len(batch) >= BUSY_BATCH
             linger = max(self.linger_s, BUSY_LINGER_S) if busy else self.linger_s

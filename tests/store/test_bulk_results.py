@@ -5,7 +5,7 @@ import time
 
 from hpsearch import spec as specmod
 from hpsearch.store import Store, StudyStatus, TrialStatus
-from hpsearch.store.writer import COPY_MIN_ROWS, ResultOp, TrialOp, Writer
+from hpsearch.store.writer import COPY_MIN_ROWS, FULL_BATCH, ResultOp, TrialOp, Writer
 from tests.helpers import quad_spec
 
 # What COPY's text format would misread unless escaped: backslashes, tabs, newlines, \N.
@@ -59,3 +59,21 @@ def test_results_carry_two_indexes_not_three(db_url):
             plan = "\n".join(r[0] for r in c.exec_driver_sql(
                 "EXPLAIN SELECT * FROM results WHERE trial_id = 1 ORDER BY iteration"))
         assert "uq_results_trial_iteration" in plan
+
+
+def test_a_full_batch_is_written_without_waiting_out_the_linger(db_url):
+    """A burst already as large as FULL_BATCH gains nothing from lingering: it lands at once
+    (a study's final flush then waits only for what came after it)."""
+    store = Store(db_url)
+    sid = store.create_study(specmod.load(quad_spec("full")), status=StudyStatus.RUNNING).id
+    w = Writer(store)
+    w.linger_s = 600.0  # from the next batch on, a small batch would wait this long for company
+    w.put(TrialOp(sid, "r1", 0, {"x": 1.0}, TrialStatus.RUNNING, time.time()))
+    assert w.flush(30)  # a flush does not linger
+    t = time.time()
+    w.put_many([ResultOp(sid, "r1", i, float(i), {"loss": float(i)}, t) for i in range(1, FULL_BATCH + 1)])
+    deadline = time.monotonic() + 30
+    while store.count_results(sid) < FULL_BATCH and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.count_results(sid) == FULL_BATCH  # no flush() asked for it
+    w.close()
