@@ -421,8 +421,10 @@ class SlotBook:
     whose last holder had ended when this trial started (interval partitioning, per node), so
     a node's slots are the trials it ran at once and a gap in a slot is idle time.
 
-    Trials say where they run through the sink (hpsearch/trial.py ``announce_placement``),
-    a moment after they start; the book places them by their start time, as seen here.
+    A trial's process says where it runs through the sink, once per study
+    (hpsearch/trial.py ``announce_placement``), a moment after its first trial starts; the
+    callback gives it to each trial that process runs, and the book places them by their
+    start time, as seen here.
     Plain data: pickled with the callback.
     """
 
