@@ -154,6 +154,24 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
     assert "bayesian first in mean rank, scikit-learn problems, batch 3" in goals
 
 
+def test_bayesmark_objectives_do_not_depend_on_numpy_global_state():
+    """A problem's loss is a function of the config: the comparison between methods holds
+    only if a config scores the same in every worker process (liblinear shuffles with
+    numpy's global state unless seeded)."""
+    import numpy as np
+
+    from benchmarks import bayesmark as bm
+
+    config = {"C": 17.3, "penalty": "l1", "fit_intercept": False, "class_weight": None,
+              "scaler": "standard"}
+    f = bm.sk_objective(bm.SK_PROBLEMS["LR-breast"], folds=3, max_rows=200)
+    losses = set()
+    for state in range(4):
+        np.random.seed(state)
+        losses.add(f(config))
+    assert len(losses) == 1
+
+
 def test_multiobjective_benchmark_runs_and_reports(tmp_path):
     """benchmarks/multiobjective.py at a tiny size: every method on every test problem,
     and its report's tables; benchmarks/distillation.py's summary and verdict."""
