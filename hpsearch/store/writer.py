@@ -233,16 +233,34 @@ _NULL = "\\N"
 _PG_COPY = "COPY results (trial_id, iteration, value, metrics, created_at) FROM STDIN"
 
 
-def _copy_line(r: dict) -> str:
-    """One result row in COPY's text format (tab-separated, \\N for NULL)."""
-    metrics = json.dumps(r["metrics"])
-    if "\\" in metrics:  # COPY reads backslash escapes; JSON never holds a raw tab or newline
-        metrics = metrics.replace("\\", "\\\\")
-    value = _NULL if r["value"] is None else repr(r["value"])
-    return f"{r['trial_id']}\t{r['iteration']}\t{value}\t{metrics}\t{r['created_at']}\n"
+# A result row as the batch keeps it until written: (trial_id, iteration, value, metrics,
+# t), t in epoch seconds. Plain tuples: a burst builds thousands per batch.
+_to_json = json.JSONEncoder().encode  # json.dumps's defaults, without its per-call checks
 
 
-def _copy_results(conn, rows: list[dict]) -> bool:
+def _result_dict(row: tuple) -> dict:
+    tid, iteration, value, metrics, t = row
+    return {"trial_id": tid, "iteration": iteration, "value": value, "metrics": metrics,
+            "created_at": _ts(t)}
+
+
+def _copy_text(rows: list[tuple]) -> str:
+    """Result rows in COPY's text format (tab-separated, \\N for NULL). Results reported
+    together share their time: each distinct time is formatted once."""
+    stamps: dict[float, str] = {}
+    lines = []
+    for tid, iteration, value, metrics, t in rows:
+        text = _to_json(metrics)
+        if "\\" in text:  # COPY reads backslash escapes; JSON never holds a raw tab or newline
+            text = text.replace("\\", "\\\\")
+        stamp = stamps.get(t)
+        if stamp is None:
+            stamp = stamps[t] = str(_ts(t))
+        lines.append(f"{tid}\t{iteration}\t{_NULL if value is None else repr(value)}\t{text}\t{stamp}\n")
+    return "".join(lines)
+
+
+def _copy_results(conn, rows: list[tuple]) -> bool:
     """New result rows by ``COPY`` (PostgreSQL, psycopg2); False if one already exists.
 
     COPY skips the per-statement parse and the per-row parameters of an INSERT: several
@@ -259,7 +277,7 @@ def _copy_results(conn, rows: list[dict]) -> bool:
     try:
         cur.execute("SAVEPOINT hps_copy")
         try:
-            cur.copy_expert(_PG_COPY, io.StringIO("".join(map(_copy_line, rows))))
+            cur.copy_expert(_PG_COPY, io.StringIO(_copy_text(rows)))
         except psycopg2.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT hps_copy")
             return False
@@ -276,7 +294,7 @@ def _copy_results(conn, rows: list[dict]) -> bool:
             cur.close()
 
 
-def _upsert_results(conn, insert, rows: list[dict]) -> None:
+def _upsert_results(conn, insert, rows: list[tuple]) -> None:
     """Insert or replace result rows (each (trial, iteration) at most once in ``rows``)."""
     if conn.dialect.driver == "psycopg2":
         # COPY pays three statements (savepoint, copy, release): worth it for a burst, not
@@ -292,8 +310,8 @@ def _upsert_results(conn, insert, rows: list[dict]) -> None:
         try:
             for i in range(0, len(rows), RESULT_CHUNK):
                 values = b",".join(cur.mogrify("(%s,%s,%s,%s,%s)", (
-                    r["trial_id"], r["iteration"], r["value"], json.dumps(r["metrics"]),
-                    r["created_at"])) for r in rows[i:i + RESULT_CHUNK])
+                    tid, iteration, value, _to_json(metrics), _ts(t)))
+                    for tid, iteration, value, metrics, t in rows[i:i + RESULT_CHUNK])
                 # no_parameters: the driver must not look for placeholders in the data
                 conn.exec_driver_sql(_PG_UPSERT.format(values.decode()),
                                      execution_options={"no_parameters": True})
@@ -304,7 +322,7 @@ def _upsert_results(conn, insert, rows: list[dict]) -> None:
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["trial_id", "iteration"],
         set_={"metrics": stmt.excluded.metrics, "value": stmt.excluded.value,
-              "created_at": stmt.excluded.created_at}), rows)
+              "created_at": stmt.excluded.created_at}), [_result_dict(r) for r in rows])
 
 
 def _append_logs(conn, insert, chunks: dict[int, list[tuple[int, str]]]) -> None:
@@ -412,7 +430,7 @@ def apply_ops(s: Session, ops: list, dialect: str,
     known = known or {}
     learned: dict[tuple[int, str], int] = {}
     insert = _upsert(dialect)
-    results: dict[tuple[int, int], dict] = {}  # the last report of an iteration wins
+    results: dict[tuple[int, int], tuple] = {}  # the last report of an iteration wins
     progress: dict[int, tuple[int, float]] = {}
     events: list[dict] = []
     logs: dict[int, list[tuple[int, str]]] = {}
@@ -456,17 +474,20 @@ def apply_ops(s: Session, ops: list, dialect: str,
     for i, op in enumerate(ops):
         if i in folded or i in inserted:
             continue
-        if isinstance(op, ResultOp):
-            tid = trial_id(op.study_id, op.ray_id)
+        if type(op) is ResultOp:  # most ops of a busy batch: kept cheap
+            study_id, ray_id, iteration, value, metrics, t = op
+            key = (study_id, ray_id)
+            tid = learned.get(key) or known.get(key) or trial_id(study_id, ray_id)
             if tid is None:
-                log.warning("result for unknown trial %s dropped", op.ray_id)
+                log.warning("result for unknown trial %s dropped", ray_id)
                 continue
-            results[(tid, op.iteration)] = {"trial_id": tid, "iteration": op.iteration,
-                                            "value": op.value, "metrics": op.metrics,
-                                            "created_at": _ts(op.t)}
-            prev = progress.get(tid, (0, 0.0))
+            results[(tid, iteration)] = (tid, iteration, value, metrics, t)
             if tid not in settled:
-                progress[tid] = (max(prev[0], op.iteration), max(prev[1], op.t))
+                prev = progress.get(tid)
+                if prev is None:
+                    progress[tid] = (iteration, t)
+                elif iteration > prev[0] or t > prev[1]:
+                    progress[tid] = (max(prev[0], iteration), max(prev[1], t))
         elif isinstance(op, TrialOp):
             # Not inserted above: a trial a restore brings back (its row exists already).
             study_id, ray_id, number, params, status, t = op
