@@ -21,7 +21,7 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import ddp, oom, recovery, schedulers, teachers
+from hpsearch import actor_reuse, ddp, oom, recovery, schedulers, teachers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.logtext import max_chars
@@ -184,6 +184,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
         # PBT clones a leader from its checkpoint of a few epochs back: keep them all.
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=None if spec.scheduler.type == "pbt" else 2))
+    # A free trial actor never kills one still starting on another node (hpsearch/actor_reuse.py).
+    actor_reuse.install()
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
                                   num_samples=plan.total, reuse_actors=True,
                                   time_budget_s=spec.budget.time_limit_s)

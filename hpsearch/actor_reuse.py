@@ -1,0 +1,53 @@
+"""Actor reuse that lets every node of a cluster take trials (Ray Tune, pinned version).
+
+Ray Tune reuses a finished trial's actor (its process) for the next trial. When one is
+free, Tune (2.60, ``TuneController._maybe_reuse_cached_actor``) hands it to a PENDING
+trial even if that trial's own actor is still starting, and kills the starting actor. A
+node whose workers start later than the first trials end (a second node, a loaded
+machine, a trainable that imports torch) then never runs a trial: with trials shorter
+than an actor's start, every actor starting there is killed for one of the first node's
+(#21: 160 trials of 0.5 s, 8 slots over two nodes, all ran on the head's 4 slots).
+
+:func:`install` changes one thing: an actor that is starting on a node (its resources
+held there) keeps its trial, and a free actor takes a trial that has none (the next one
+the searcher gives: a finished trial frees its place under ``max_concurrent``). A trial
+still waiting for resources (say for a node to join) is given a free actor as before.
+The cost: a study's last trials may wait for their actors to start while a free one
+idles (at most one actor start, a few seconds, once per study); the gain: every node
+that holds a trial's resources runs trials.
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("hpsearch")
+
+_MARK = "_hpsearch_keeps_starting_actors"
+
+
+def install() -> bool:
+    """Patch Tune's controller once per process; False (and Tune's own rule) if this Ray
+    has no such method to wrap."""
+    from ray.tune.execution.tune_controller import TuneController
+
+    original = getattr(TuneController, "_maybe_reuse_cached_actor", None)
+    if original is None:
+        log.warning("Ray Tune has no _maybe_reuse_cached_actor: actor reuse left as Tune's")
+        return False
+    if getattr(original, _MARK, False):
+        return True
+
+    def _maybe_reuse_cached_actor(self, trial) -> bool:
+        own = self._trial_to_actor.get(trial)
+        # Its own actor holds its resources on a node and its process is starting (an actor
+        # still waiting for resources is not: a free actor takes that trial, as before).
+        starting = (own is not None and trial not in self._resetting_trials
+                    and self._actor_manager.is_actor_started(own))
+        if starting:
+            return False  # keep it; the free actor takes the searcher's next trial
+        return original(self, trial)
+
+    setattr(_maybe_reuse_cached_actor, _MARK, True)
+    _maybe_reuse_cached_actor.__wrapped__ = original
+    TuneController._maybe_reuse_cached_actor = _maybe_reuse_cached_actor
+    return True

@@ -1,0 +1,41 @@
+"""Short trials use every node of a real two-node Ray cluster (#21 §2, hpsearch/actor_reuse.py).
+
+``ray_cluster``: a head of 2 CPUs and a second node of 4. Trials asking for 2 CPUs fit
+one on the head and two on the second node: the first 3 trials each get an actor, which
+starts in a new worker process, the nodes' at different moments, while a trial takes
+0.3 s. Tune's own rule hands the first free actor to a trial whose actor is still starting
+and kills that one, so every trial ran on whichever node started an actor first; now
+each starting actor keeps its trial.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from hpsearch.store import Store, StudyStatus
+from tests.service.conftest import cli, service_env
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_short_trials_run_on_both_nodes(ray_cluster, tmp_path):
+    spec = {"name": "spread", "trainable": "tests.helpers:probe", "metric": "loss", "mode": "min",
+            "space": {"x": {"uniform": [-5.0, 5.0]}}, "fixed": {"epochs": 1, "sleep": 0.3},
+            "searcher": {"type": "random"}, "budget": {"trials": 6, "max_concurrent": 3},
+            "resources": {"cpu": 2}, "seed": 3}
+    path, db = tmp_path / "spread.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
+    path.write_text(yaml.safe_dump(spec))
+    proc = subprocess.run(cli("submit", str(path), "--db", db, "--ray-address",
+                              ray_cluster.address, "--no-progress"),
+                          env=service_env({**ray_cluster.env, "HPSEARCH_HOME": str(tmp_path)}),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store = Store(db)
+    study = store.get_study("spread")
+    assert study.status == StudyStatus.COMPLETED, study.error
+    trials = store.trials(study.id)
+    assert len(trials) == 6
+    nodes = {store.results(t.id)[-1].metrics["node"] for t in trials}
+    assert len(nodes) == 2  # each node's actors ran the trials they were started for
