@@ -5,58 +5,70 @@ each (8 slots; port not 6379), one driver (``hpsearch.run`` with ``ray_address``
 PostgreSQL. Workloads, each a study of its own:
 
 - ``short``: many short trials (one 0.5 s epoch each), 8 at once (FIFO);
-- ``long``: trials of one 6 s epoch, 8 at once (FIFO): long enough for the second node's
-  workers to start before the first node's actors take every trial (busy_pool.md);
+- ``long``: trials of one 6 s epoch, 8 at once (FIFO);
 - ``asha``: trials of 6 epochs of 0.3 s under ASHA (grace 1, factor 3), 8 at once: a
   stopped trial's slot should take the next trial within 1 s;
-- data-parallel (multi-worker) trials: only once ``resources.workers`` exists in the spec
-  (the ddp work); skipped otherwise, and the file says so.
+- ``data-parallel``: trials of 2 workers (``resources: {workers: 2, cpu: 1}``), 4 at once,
+  5 epochs of 1 s on every worker: the slots are the workers'.
 
 From the trials' own times in the store (started_at, finished_at): the busy share
-(sum of trial durations / (slots x (last end - first start))), and under ASHA the gap
-from each early stop to the next trial start. The timeline of slot use (one lane per
-node slot, as the trials recorded where they ran) is plotted to busy_pool.png::
+(sum of trial durations x workers / (slots x (last end - first start))), and under ASHA
+the gap from each early stop to the next trial start. For data-parallel trials the
+share of the workers' training loop (first epoch's start to last report, as rank 0
+recorded them) is given too: a trial's span includes its worker group's start. The same
+short, long and ASHA workloads run on bare Ray Tune in the same cluster (a process of
+its own: ``tune.Tuner``, ``tune.with_resources(fn, {"cpu": 1})``, 8 at once), its trials'
+starts and ends taken by a Tune callback in its driver, as hpsearch's store callback takes them. The timeline of slot use (one lane per node slot, as the trials
+recorded where they ran) is plotted to busy_pool.png::
 
-    .venv/bin/python -m benchmarks.busy_pool            # 160 short, 24 long, 60 ASHA trials
-    .venv/bin/python -m benchmarks.busy_pool --quick    # 48, 16 and 24
+    .venv/bin/python -m benchmarks.busy_pool            # 160 short, 24 long, 60 ASHA, 8 data-parallel
+    .venv/bin/python -m benchmarks.busy_pool --quick    # 48, 16, 24 and 4
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 from datetime import timezone
 from pathlib import Path
 
 from benchmarks import _common as C
-from benchmarks._cluster import cluster
+from benchmarks._cluster import base_env, cluster
 from benchmarks._db import fresh_pg
 
 TARGET_SHARE = 0.95
 TARGET_GAP_S = 1.0
 SLOTS_PER_NODE = 4
 TRAINABLE = "benchmarks._trials:sleeper"
+DDP_WORKERS = 2
 
 
-def spec(name: str, trials: int, epochs: int, sleep: float, scheduler: dict, slots: int) -> dict:
-    return {"name": name, "trainable": TRAINABLE, "metric": "loss", "mode": "min",
+def spec(name: str, trials: int, epochs: int, sleep: float, scheduler: dict, slots: int,
+         workers: int = 1) -> dict:
+    resources = {"cpu": 1} if workers == 1 else {"cpu": 1, "workers": workers}
+    return {"name": name, "trainable": TRAINABLE if workers == 1 else "benchmarks._trials:ddp_sleeper",
+            "metric": "loss", "mode": "min",
             "space": {"x": {"uniform": [0.0, 1.0]}}, "fixed": {"epochs": epochs, "sleep": sleep},
             "searcher": {"type": "random"}, "scheduler": scheduler,
-            "budget": {"trials": trials, "max_concurrent": slots}, "resources": {"cpu": 1},
-            "seed": 0}
+            "budget": {"trials": trials, "max_concurrent": slots // workers},
+            "resources": resources, "seed": 0}
 
 
 def _ts(dt) -> float:
     return dt.replace(tzinfo=timezone.utc).timestamp()
 
 
-def share(spans, slots: int) -> dict:
-    """Busy share of ``slots`` between the first start and the last end, from the spans."""
+def share(spans, slots: int, per_trial: int = 1) -> dict:
+    """Busy share of ``slots`` between the first start and the last end, from the spans;
+    each trial holds ``per_trial`` slots (its workers)."""
     done = [s for s in spans if s.finished_at is not None]
     first = min(_ts(s.started_at) for s in done)
     last = max(_ts(s.finished_at) for s in done)
-    busy = sum(_ts(s.finished_at) - _ts(s.started_at) for s in done)
+    busy = per_trial * sum(_ts(s.finished_at) - _ts(s.started_at) for s in done)
     return {"trials": len(done), "span_s": last - first, "busy_s": busy,
             "share": busy / (slots * (last - first)), "first": first}
 
@@ -116,45 +128,150 @@ def plot(runs: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def workers_supported() -> bool:
-    from hpsearch.spec import Resources
+BARE_TUNE = r"""
+import json, sys, time
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
 
-    return "workers" in Resources.model_fields
+address, plan = sys.argv[1], json.loads(sys.argv[2])
+ray.init(address=address, log_to_driver=False, include_dashboard=False)
 
 
-def measure(quick: bool, log=print) -> dict:
+def sleeper(config):
+    import ray, time
+    from ray import tune
+    node = ray.get_runtime_context().get_node_id()
+    for epoch in range(1, config["epochs"] + 1):
+        time.sleep(config["sleep"])
+        tune.report({"loss": config["x"] ** 2 + 1.0 / epoch, "node": node})
+
+
+class Spans(tune.Callback):
+    # Each trial's start and end as the driver sees them (as hpsearch's store callback
+    # records them), its node and its last iteration.
+
+    def __init__(self):
+        self.spans = {}
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.spans[trial.trial_id] = [time.time(), None, None, 0]
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.spans[trial.trial_id][2:] = [result["node"], result["training_iteration"]]
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.spans[trial.trial_id][1] = time.time()
+
+
+out = {}
+for name, w in plan.items():
+    spans = Spans()
+    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=w["epochs"],
+                               grace_period=1, reduction_factor=3) if w["asha"] else None)
+    tuner = tune.Tuner(
+        tune.with_resources(sleeper, {"cpu": 1}),
+        param_space={"x": tune.uniform(0.0, 1.0), "epochs": w["epochs"], "sleep": w["sleep"]},
+        tune_config=tune.TuneConfig(num_samples=w["trials"], max_concurrent_trials=w["slots"],
+                                    scheduler=scheduler, metric="loss", mode="min"),
+        run_config=tune.RunConfig(storage_path=w["storage"], name=name, verbose=0,
+                                  callbacks=[spans]))
+    tuner.fit()
+    out[name] = [[s, e, node, it < w["epochs"]] for s, e, node, it in spans.spans.values()
+                 if e is not None]
+ray.shutdown()
+print("SPANS " + json.dumps(out))
+"""
+
+
+def bare_tune(address: str, env: dict, plan: dict) -> dict:
+    """The same workloads on bare Ray Tune, in a process of its own (none of hpsearch's
+    settings or patches): {name: [(start, end, node, stopped_early)]}."""
+    proc = subprocess.run([sys.executable, "-c", BARE_TUNE, address, json.dumps(plan)],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("SPANS ")]
+    if proc.returncode != 0 or not line:
+        raise RuntimeError(f"bare Ray Tune failed: {proc.stderr[-3000:]}")
+    return json.loads(line[0][6:])
+
+
+def _bare_spans(raw: list) -> list:
+    from datetime import datetime
+
+    from hpsearch.store.queries import Span
+
+    at = lambda t: datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)  # noqa: E731
+    return [Span(i, "EARLY_STOPPED" if stopped else "COMPLETED", at(s), at(e), node_id=node)
+            for i, (s, e, node, stopped) in enumerate(sorted(raw))]
+
+
+def _summary(spans, slots: int, per_trial: int = 1) -> dict:
+    r = {"spans": spans, "slots": slots, "share": share(spans, slots, per_trial),
+         "statuses": {}, "per_trial": per_trial}
+    for sp in spans:
+        r["statuses"][sp.status] = r["statuses"].get(sp.status, 0) + 1
+    r["nodes"] = sorted({(sp.node_id or sp.node_host or "?")[:8] for sp in spans})
+    r["gaps"] = stop_gaps(spans)
+    return r
+
+
+def training_share(store, study_id: int, slots: int, workers: int) -> float | None:
+    """Data-parallel trials: the workers' training loops (rank 0's first epoch start to
+    its last report) over the slots' time between the first and last trial span."""
+    from hpsearch.store import queries
+
+    spans = [s for s in queries.trial_spans(store, study_id) if s.finished_at is not None]
+    first = min(_ts(s.started_at) for s in spans)
+    last = max(_ts(s.finished_at) for s in spans)
+    loops = []
+    for t in store.trials(study_id):
+        results = store.results(t.id)
+        if results:
+            m = results[-1].metrics
+            loops.append(m["t_train1"] - m["t_train0"])
+    return workers * sum(loops) / (slots * (last - first)) if loops else None
+
+
+def measure(quick: bool, log=print, bare: bool = True) -> dict:
     import hpsearch
     from hpsearch.store import Store, queries
 
     slots = 2 * SLOTS_PER_NODE
-    n_short, n_long, n_asha = (48, 16, 24) if quick else (160, 24, 60)
+    n_short, n_long, n_asha, n_ddp = (48, 16, 24, 4) if quick else (160, 24, 60, 8)
     work = {"short": spec("short", n_short, 1, 0.5, {"type": "fifo"}, slots),
             "long": spec("long", n_long, 1, 6.0, {"type": "fifo"}, slots),
             "asha": spec("asha", n_asha, 6, 0.3, {"type": "asha", "grace_period": 1,
-                                                  "reduction_factor": 3}, slots)}
+                                                  "reduction_factor": 3}, slots),
+            "data-parallel": spec("data-parallel", n_ddp, 5, 1.0, {"type": "fifo"}, slots,
+                                  workers=DDP_WORKERS)}
     runs = {}
     with tempfile.TemporaryDirectory(prefix="hps-pool-") as tmp, fresh_pg() as url, \
-            cluster(SLOTS_PER_NODE, SLOTS_PER_NODE) as ray:
-        os.environ.update(ray.env)
+            cluster(SLOTS_PER_NODE, SLOTS_PER_NODE) as ray_cluster:
+        if bare:  # first, before this process joins the cluster
+            plan = {name: {"trials": s["budget"]["trials"], "epochs": s["fixed"]["epochs"],
+                           "sleep": s["fixed"]["sleep"], "slots": slots,
+                           "asha": s["scheduler"]["type"] == "asha",
+                           "storage": str(Path(tmp) / "bare")}
+                    for name, s in work.items() if name != "data-parallel"}
+            env = {**base_env(ray_cluster.env)}
+            env.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+            for name, raw in bare_tune(ray_cluster.address, env, plan).items():
+                r = _summary(_bare_spans(raw), slots)
+                runs[f"{name} (bare Ray Tune)"] = r
+                log(f"{name} bare Ray Tune: {r['share']['share']:.1%} busy, nodes {r['nodes']}")
+        os.environ.update(ray_cluster.env)
         os.environ["HPSEARCH_HOME"] = str(Path(tmp) / "home")
         store = Store(url)
-        # A first small study starts the workers on both nodes (a running pool has them).
-        hpsearch.run(spec("warm-up", slots, 1, 0.2, {"type": "fifo"}, slots), db=url,
-                     ray_address=ray.address, progress=False)
         for name, s in work.items():
-            study = hpsearch.run(s, db=url, ray_address=ray.address, progress=False)
-            spans = queries.trial_spans(store, study.id)
-            r = {"spans": spans, "slots": slots, "share": share(spans, slots),
-                 "statuses": {}}
-            for sp in spans:
-                r["statuses"][sp.status] = r["statuses"].get(sp.status, 0) + 1
-            if name == "asha":
-                r["gaps"] = stop_gaps(spans)
-            r["nodes"] = sorted({(sp.node_id or sp.node_host or "?")[:8] for sp in spans})
+            study = hpsearch.run(s, db=url, ray_address=ray_cluster.address, progress=False)
+            workers = s["resources"].get("workers", 1)
+            r = _summary(queries.trial_spans(store, study.id), slots, workers)
+            if workers > 1:
+                r["training_share"] = training_share(store, study.id, slots, workers)
             runs[name] = r
             log(f"{name}: {r['share']['share']:.1%} busy, {r['share']['trials']} trials, "
-                f"{r['statuses']}" + (f", gaps median {statistics.median(r['gaps']):.2f} s"
-                                      if r.get("gaps") else ""))
+                f"{r['statuses']}, nodes {r['nodes']}"
+                + (f", gaps median {statistics.median(r['gaps']):.2f} s" if r["gaps"] else ""))
         store.dispose()
         import ray
 
@@ -165,6 +282,8 @@ def measure(quick: bool, log=print) -> dict:
 def targets(runs: dict) -> list[tuple[str, float | None, str]]:
     out = []
     for name, r in runs.items():
+        if "bare" in name:
+            continue
         v = r["share"]["share"]
         out.append((f"slot busy share, {r['slots']} slots on two nodes, {name} trials", v,
                     C.verdict(v, TARGET_SHARE, True)))
@@ -182,24 +301,28 @@ def report(runs: dict, m: dict, quick: bool, png: str) -> str:
              "",
              "A Ray head and a second `ray start` node, 4 logical CPUs each (8 slots, on this one "
              "2-core machine: the trials sleep, so they hold a slot without needing a core), one "
-             "driver on PostgreSQL, 8 trials at once (`resources.cpu: 1`). Busy share = the sum "
-             "of trial durations / (8 x (last end - first start)), from the trials' own times in "
-             "the store. Workers were started by a small warm-up study first (a running pool has "
-             "them).", "",
+             "driver on PostgreSQL, 8 trials at once (`resources.cpu: 1`; data-parallel: 4 trials "
+             "of 2 workers). Busy share = the sum of trial durations x workers / (8 x (last end - "
+             "first start)), from the trials' times in the store (bare Ray Tune: the same "
+             "driver-side times, taken by a Tune callback). No warm-up: every study starts its actors, as a new study "
+             "does; bare Ray Tune ran first, in a process of its own, on the same cluster.", "",
              "| workload | trials | statuses | nodes | first start to last end s | busy share |",
              "|---|---|---|---|---|---|"]
     for name, r in runs.items():
         st = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
         lines.append(f"| {name} | {r['share']['trials']} | {st} | {', '.join(r['nodes'])} | "
                      f"{r['share']['span_s']:.1f} | {r['share']['share']:.1%} |")
+    ddp_run = runs.get("data-parallel")
+    if ddp_run and ddp_run.get("training_share") is not None:
+        lines += ["", f"Data-parallel: the workers' training loops filled "
+                      f"{ddp_run['training_share']:.1%} of the slots' time (the rest of each "
+                      "trial's span is its worker group starting and ending: Ray Train starts a "
+                      "new group for every trial)."]
     gaps = runs.get("asha", {}).get("gaps")
     if gaps:
         lines += ["", f"ASHA: {len(gaps)} early stops; seconds from a stop to the next trial start: "
                       f"median {statistics.median(gaps):.2f}, p95 {C.percentile(gaps, 0.95):.2f}, "
                       f"max {max(gaps):.2f} (target: within {TARGET_GAP_S:g} s)."]
-    if not workers_supported():
-        lines += ["", "Data-parallel (multi-worker) trials: not measured: `resources.workers` is "
-                      "not in the spec on this revision (the ddp work has not landed)."]
     lines += ["", f"Timeline of slot use: [{png}]({png}) (one lane per node slot as the trials "
                   "recorded it; blue completed, orange stopped by ASHA).", "",
               "## Verdicts", "", "| target | measured | verdict |", "|---|---|---|"]
