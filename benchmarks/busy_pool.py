@@ -287,6 +287,10 @@ def targets(runs: dict) -> list[tuple[str, float | None, str]]:
         v = r["share"]["share"]
         out.append((f"slot busy share, {r['slots']} slots on two nodes, {name} trials", v,
                     C.verdict(v, TARGET_SHARE, True)))
+        if r.get("training_share") is not None:  # a data-parallel trial's span includes its
+            t = r["training_share"]               # worker group's start: count the loops too
+            out.append((f"workers' training loops' share, {name} trials", t,
+                        C.verdict(t, TARGET_SHARE, True)))
     gaps = runs.get("asha", {}).get("gaps")
     if gaps:
         worst = max(gaps)
