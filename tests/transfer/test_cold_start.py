@@ -83,6 +83,28 @@ def test_frozen_groups_stay_and_the_rest_trains(source_db, tmp_path):
     assert not torch.equal(before["head.3.weight"], after["head.3.weight"])
 
 
+def test_reset_head_keeps_the_body_and_builds_a_new_output_layer(source_db, tmp_path):
+    """``reset_head``: a source of 10 classes fine-tuned on 3: every weight but the output
+    layer's is the source's (held by ``freeze`` here, so that they can be compared after an
+    epoch), the output layer is new and of 3 classes; without it the source does not load."""
+    import torch
+
+    from hpsearch.transfer import pick
+    from trainables import _harness, cnn
+
+    source = pick(Store(source_db), SOURCE, "best")
+    before = torch.load(f"{source.checkpoint}/state.pt", weights_only=True)["model"]
+    config = {**source.config, "epochs": 1, "init_checkpoint": source.checkpoint,
+              "dataset": _npz(tmp_path / "three.npz", (8, 8), 3), "freeze": "features"}
+    with pytest.raises(_harness.CheckpointError, match="does not fit this model's architecture"):
+        _harness.run(cnn.RECIPE, config, checkpoint_dir=tmp_path / "strict")
+    _harness.run(cnn.RECIPE, {**config, "reset_head": True}, checkpoint_dir=tmp_path / "new")
+    after = torch.load(tmp_path / "new" / "state.pt", weights_only=True)["model"]
+    assert after["head.3.weight"].shape[0] == 3 and before["head.3.weight"].shape[0] == 10
+    body = [k for k in before if k.startswith("features.") and "num_batches" not in k]
+    assert body and all(torch.equal(before[k], after[k]) for k in body)
+
+
 def _npz(path, shape, classes):
     rng = np.random.default_rng(0)
     np.savez(path, X=rng.random((60, *shape)).astype(np.float32), y=np.arange(60) % classes)
