@@ -47,18 +47,24 @@ def test_trials_start_from_the_source_weights(source_db, tmp_path):
     student = validate(cnn_spec("student", fixed={"epochs": 1, "distill_from": {"study": "cnn-finetune"}}))
     assert teachers.resolve(student, store)["config"]["channels"] == 8
 
-    # Deleting the source study breaks neither the record nor the new study's models.
+    # Archiving, then deleting, the source study breaks neither the record nor the new
+    # study's models.
     copy_db = tmp_path / "copy.db"
     with sqlite3.connect(source_db.removeprefix("sqlite:///")) as src, sqlite3.connect(copy_db) as dst:
         src.backup(dst)  # the WAL's pages included
     copy = Store(f"sqlite:///{copy_db}")
+    from hpsearch.store.models import utcnow
+    copy.annotate_study(copy.get_study(SOURCE).id, archived_at=utcnow())
+    assert copy.get_study("cnn-finetune").init_source == rec
+    from webui import create_app
+    archived = create_app({"DATABASE_URL": f"sqlite:///{copy_db}", "TESTING": True}).test_client()
+    assert archived.get(f"/api/v1/studies/{row.id}").json["init_source"] == rec
     copy.delete_study(copy.get_study(SOURCE).id)
     assert copy.get_study("cnn-finetune").init_source == rec
     from hpsearch.export import export_trial
     card = export_trial(copy, "cnn-finetune", fmt="state_dict", out=tmp_path / "out")
     assert card["init_from"]["study"] == SOURCE
 
-    from webui import create_app
     client = create_app({"DATABASE_URL": source_db, "TESTING": True}).test_client()
     assert client.get(f"/api/v1/studies/{row.id}").json["init_source"]["trial"] == source.trial
     assert 'id="init-source"' in client.get(f"/studies/{row.id}").get_data(as_text=True)
@@ -158,7 +164,6 @@ def test_unfit_sources_are_field_errors_and_nothing_is_written(source_db, tmp_pa
         run_study(wide, store=store, progress=False)
     assert len(store.list_studies()) == n_studies  # nothing written
 
-    from webui import create_app
     client = create_app({"DATABASE_URL": source_db, "TESTING": True}).test_client()
     spec = finetune_spec("x")
     spec["fixed"]["channels"] = 16  # only the check against the source (with the store) sees this
