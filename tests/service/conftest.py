@@ -50,6 +50,26 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "hpsearch.cli", *args]
 
 
+def submit_on_cluster(cluster: Cluster, spec: dict, tmp_path: Path):
+    """``hpsearch submit`` of ``spec`` on the cluster (SQLite in ``tmp_path``), checked to
+    complete; the store and the study's row."""
+    import yaml
+
+    from hpsearch.store import Store, StudyStatus
+
+    path, db = tmp_path / f"{spec['name']}.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
+    path.write_text(yaml.safe_dump(spec))
+    proc = subprocess.run(cli("submit", str(path), "--db", db, "--ray-address", cluster.address,
+                              "--no-progress"),
+                          env=service_env({**cluster.env, "HPSEARCH_HOME": str(tmp_path)}),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store = Store(db)
+    study = store.get_study(spec["name"])
+    assert study.status == StudyStatus.COMPLETED, study.error
+    return store, study
+
+
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -6,13 +6,9 @@ CPU; by declared memory only 2 fit, so no more than 2 may ever overlap.
 """
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
 
-from hpsearch.store import Store, StudyStatus
-from tests.service.conftest import cli, service_env
+from tests.service.conftest import submit_on_cluster
 
 pytestmark = [pytest.mark.slow]
 
@@ -22,16 +18,7 @@ def test_trials_pack_by_declared_gpu_memory(ray_cluster, tmp_path):
             "space": {"x": {"uniform": [-5.0, 5.0]}}, "fixed": {"epochs": 2, "sleep": 0.5},
             "searcher": {"type": "random"}, "budget": {"trials": 5, "max_concurrent": 5},
             "resources": {"cpu": 0.5, "gpu": 0.25, "gpu_memory_gb": 8}, "seed": 2}
-    path, db = tmp_path / "packed.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
-    path.write_text(yaml.safe_dump(spec))
-    proc = subprocess.run(cli("submit", str(path), "--db", db, "--ray-address",
-                              ray_cluster.address, "--no-progress"),
-                          env=service_env({**ray_cluster.env, "HPSEARCH_HOME": str(tmp_path)}),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    store = Store(db)
-    study = store.get_study("packed")
-    assert study.status == StudyStatus.COMPLETED, study.error
+    store, study = submit_on_cluster(ray_cluster, spec, tmp_path)
     spans = [store.results(t.id)[-1].metrics for t in store.trials(study.id)]
     assert len(spans) == 5
     assert len({s["node"] for s in spans}) == 1  # only the node that declares GPU memory

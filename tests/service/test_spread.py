@@ -9,13 +9,9 @@ each starting actor keeps its trial.
 """
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
 
-from hpsearch.store import Store, StudyStatus
-from tests.service.conftest import cli, service_env
+from tests.service.conftest import submit_on_cluster
 
 pytestmark = [pytest.mark.slow]
 
@@ -25,16 +21,7 @@ def test_short_trials_run_on_both_nodes(ray_cluster, tmp_path):
             "space": {"x": {"uniform": [-5.0, 5.0]}}, "fixed": {"epochs": 1, "sleep": 0.3},
             "searcher": {"type": "random"}, "budget": {"trials": 6, "max_concurrent": 3},
             "resources": {"cpu": 2}, "seed": 3}
-    path, db = tmp_path / "spread.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
-    path.write_text(yaml.safe_dump(spec))
-    proc = subprocess.run(cli("submit", str(path), "--db", db, "--ray-address",
-                              ray_cluster.address, "--no-progress"),
-                          env=service_env({**ray_cluster.env, "HPSEARCH_HOME": str(tmp_path)}),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    store = Store(db)
-    study = store.get_study("spread")
-    assert study.status == StudyStatus.COMPLETED, study.error
+    store, study = submit_on_cluster(ray_cluster, spec, tmp_path)
     trials = store.trials(study.id)
     assert len(trials) == 6
     nodes = {store.results(t.id)[-1].metrics["node"] for t in trials}
