@@ -8,21 +8,43 @@ machine, a trainable that imports torch) then never runs a trial: with trials sh
 than an actor's start, every actor starting there is killed for one of the first node's
 (#21: 160 trials of 0.5 s, 8 slots over two nodes, all ran on the head's 4 slots).
 
-:func:`install` changes one thing: an actor that is starting on a node (its resources
-held there) keeps its trial, and a free actor takes a trial that has none (the next one
-the searcher gives: a finished trial frees its place under ``max_concurrent``). A trial
-still waiting for resources (say for a node to join) is given a free actor as before.
-The cost: a study's last trials may wait for their actors to start while a free one
-idles (at most one actor start, a few seconds, once per study); the gain: every node
-that holds a trial's resources runs trials.
+:func:`install` changes one thing, on a cluster of several nodes: an actor that is
+starting on a node (its resources held there) keeps its trial, and a free actor takes a
+trial that has none (the next one the searcher gives: a finished trial frees its place
+under ``max_concurrent``). A trial still waiting for resources (say for a node to join)
+is given a free actor as before. The cost: a study's last trials may wait for their
+actors to start while a free one idles (at most one actor start, a few seconds, once per
+study); the gain: every node that holds a trial's resources runs trials.
+
+On one node (a laptop's local Ray) Tune's rule stands: every actor is on that node, so
+a warm free actor is the sooner start and nothing is lost by ending one still starting.
+The node count is Ray's list of alive nodes, read at most every few seconds, so a node
+that joins a running study changes the rule for its next trials.
 """
 from __future__ import annotations
 
 import logging
+import time
 
 log = logging.getLogger("hpsearch")
 
 _MARK = "_hpsearch_keeps_starting_actors"
+_NODES_TTL_S = 5.0
+_nodes = {"count": 1, "read_at": float("-inf")}
+
+
+def several_nodes() -> bool:
+    """Whether the driver's Ray cluster has more than one alive node (cached a few s)."""
+    now = time.monotonic()
+    if now - _nodes["read_at"] > _NODES_TTL_S:
+        import ray
+
+        try:
+            _nodes["count"] = sum(1 for node in ray.nodes() if node.get("Alive"))
+        except Exception:  # noqa: BLE001 - no answer: keep the last count
+            pass
+        _nodes["read_at"] = now
+    return _nodes["count"] > 1
 
 
 def install() -> bool:
@@ -38,6 +60,8 @@ def install() -> bool:
         return True
 
     def _maybe_reuse_cached_actor(self, trial) -> bool:
+        if not several_nodes():
+            return original(self, trial)
         own = self._trial_to_actor.get(trial)
         # Its own actor holds its resources on a node and its process is starting (an actor
         # still waiting for resources is not: a free actor takes that trial, as before).

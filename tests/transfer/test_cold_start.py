@@ -164,6 +164,7 @@ def test_unfit_sources_are_field_errors_and_nothing_is_written(source_db, tmp_pa
         run_study(wide, store=store, progress=False)
     assert len(store.list_studies()) == n_studies  # nothing written
 
+    from webui import create_app
     client = create_app({"DATABASE_URL": source_db, "TESTING": True}).test_client()
     spec = finetune_spec("x")
     spec["fixed"]["channels"] = 16  # only the check against the source (with the store) sees this
