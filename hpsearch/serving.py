@@ -66,6 +66,11 @@ class ServeUnanswered(RuntimeError):
     """Ray Serve's controller did not answer a call within its time (it is frozen, or its
     Ray is overloaded); the call is abandoned, and tried again at the next pass."""
 
+    def __init__(self, what: str, timeout: float | None = None):
+        # (what, None): the message itself, as unpickling passes it back
+        super().__init__(what if timeout is None else
+                         f"Ray Serve's controller did not answer {what} within {timeout:g} s")
+
 
 def call_serve(what: str, fn, *args, timeout: float | None = None, **kwargs):
     """``fn(*args, **kwargs)``, a call to Serve's controller, bounded: run on a helper thread
@@ -85,7 +90,7 @@ def call_serve(what: str, fn, *args, timeout: float | None = None, **kwargs):
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise ServeUnanswered(f"Ray Serve's controller did not answer {what} within {timeout:g} s")
+        raise ServeUnanswered(what, timeout)
     if "error" in box:
         raise box["error"]
     return box.get("value")
@@ -241,8 +246,7 @@ class Host:
                     DeploymentID(name="model", app_name=app_name(row.name))),
                     timeout=call_timeout())
             except ray.exceptions.GetTimeoutError:
-                raise ServeUnanswered(f"Ray Serve's controller did not answer {what} within "
-                                      f"{call_timeout():g} s") from None
+                raise ServeUnanswered(what, call_timeout()) from None
             auto = getattr(cfg, "autoscaling_config", None)
             state = {"status": str(d.status.value if hasattr(d.status, "value") else d.status),
                      "running_replicas": int(sum(n for st, n in d.replica_states.items()
