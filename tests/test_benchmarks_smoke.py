@@ -110,6 +110,9 @@ def test_overhead_and_writes_run_every_system(ray_session, bench_home):
         ("bare Ray Tune (no persistence)", 15), (writes.START, 10),
         ("hpsearch end to end, tune.report", 15), ("hpsearch end to end, hpsearch.report", 15),
         ("hpsearch end to end, hpsearch.report", 40), ("Writer alone (no Ray)", 15)]
+    # hpsearch's rows also give the rate from the first result reaching the driver
+    assert all(r["steady_rate"] > 0 for r in wrows if r["path"].startswith("hpsearch"))
+    assert "from the first result" in writes.report(wrows, C.machine())
     summary = run_all.summary(C.machine(), [("writes", "t", 1.0, "met")], {"writes": 1.0}, 2.0,
                               [], True)
     assert "| writes | t | 1 | met |" in summary
