@@ -120,8 +120,9 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
             repeats: int = 1, warm_up: bool = True, log=print) -> list[dict]:
     """One row per (system, N): seconds and trials/s; bare Ray Tune runs first at each N.
 
-    With ``repeats`` > 1 the systems run round-robin that many times and each row keeps
-    the fastest run (all runs are listed in ``runs``). ``warm_up``: a small bare Ray Tune
+    With ``repeats`` > 1 the systems run round-robin that many times, the order reversed
+    every other round, and each row keeps the fastest run (all runs are listed in ``runs``,
+    in round order). ``warm_up``: a small bare Ray Tune
     run first (Ray's worker pool, imports), unless the deadline has already passed.
 
     Past ``deadline`` (``time.monotonic()``) no new size starts; those skipped are
@@ -146,7 +147,10 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
         plan = [(system, fn) for system, fn in plan if system in systems]
         runs: dict[str, list[tuple[float, float]]] = {system: [] for system, _ in plan}
         for rep in range(repeats):  # round-robin, so a load spike hits one run, not one system
-            for system, fn in plan:
+            # The order alternates (A B, B A, A B...): each system runs as often first as
+            # second, so a drift over the rounds (Ray's or the machine's state growing slower)
+            # does not always fall on the system that runs second.
+            for system, fn in (plan if rep % 2 == 0 else plan[::-1]):
                 cpu0 = time.process_time()
                 seconds = fn()
                 cpu = time.process_time() - cpu0  # this process, every thread (not Ray's workers)
@@ -204,7 +208,7 @@ def _run_ratios(rows: list[dict], r: dict) -> str:
 def _rows_table(rows: list[dict]) -> str:
     return C.table(["trials", "concurrency", "system", "seconds (best)", "trials/s",
                     "time / bare Ray Tune", "driver CPU ms/trial", "all runs (s)",
-                    "each run / bare Ray Tune's run of the same round"],
+                    "each run / bare Ray Tune's run of the same round (order alternates)"],
                    [[r["n"], r["concurrency"], r["system"], r["seconds"], r["rate"],
                      f"{r['ratio']:.2f}x", f"{r['cpu_ms']:.1f}",
                      ", ".join(f"{x:.2f}" for x in r.get("runs", [r["seconds"]])),

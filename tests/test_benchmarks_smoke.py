@@ -97,6 +97,12 @@ def test_overhead_and_writes_run_every_system(ray_session, bench_home):
     rows = overhead.measure([3], 1, bench_home, postgres=False, warm_up=False, log=lambda s: None)
     assert [r["system"] for r in rows] == ["bare Ray Tune", "hpsearch SQLite", "Optuna SQLite"]
     assert all(r["seconds"] > 0 for r in rows)
+    # Repeated rounds alternate the order, so a drift does not always fall on one system
+    said: list[str] = []
+    again = overhead.measure([2], 1, bench_home, postgres=False, warm_up=False, repeats=2,
+                             systems=("bare Ray Tune", "Optuna SQLite"), log=said.append)
+    assert [line.split()[0] for line in said] == ["bare", "Optuna", "Optuna", "bare"]
+    assert all(len(r["runs"]) == 2 for r in again)
     skipped: list[str] = []
     assert overhead.measure([5], 1, bench_home, postgres=False, deadline=0, skipped=skipped,
                             log=lambda s: None) == []
