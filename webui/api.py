@@ -10,7 +10,7 @@ from hpsearch import plots
 from hpsearch.exceptions import SpecError
 from webui import manage, queries, schemas as S
 from webui.apidoc import operation, query, reply
-from webui.cache import stored_figure, study_version
+from webui.cache import chart_key, stored_figure, study_version
 from webui.errors import BadParam, error_response
 from webui.openapi import document
 from webui.submit import queue
@@ -158,7 +158,7 @@ def plot(study_id: int, name: str):
     query(S.PlotQuery, request.args)
     options = plot_options(name, request.args)
     version = study_version(st, study_id)
-    key = (study_id, name, tuple(sorted(options.items())), version)
+    key = chart_key(study_id, name, options, version)
 
     def build() -> str:
         try:

@@ -29,6 +29,20 @@ class ChartCache:
         with self._lock:
             return key in self._items
 
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def get_or_build(self, key: Hashable, build: Callable[[], str]) -> str:
         with self._lock:
             if key in self._items:
@@ -41,6 +55,39 @@ class ChartCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+
+def chart_key(study_id: int, name: str, options: dict, version: tuple) -> tuple:
+    """A chart's cache key: the study, the chart, its options and the study's version."""
+    return (study_id, name, tuple(sorted(options.items())), version)
+
+
+def ready_figures(store, charts: ChartCache, study_id: int, wanted: dict[str, dict],
+                  version: tuple) -> dict[str, str]:
+    """The figures among ``wanted`` (chart name -> its options) that need no building: this
+    process's cached ones and, for a finished study, the ones stored in SQL (one query; they
+    join the cache). The study page writes them into itself, so that the browser draws them
+    without a request each (nine at 100,000 trials, each paying a round trip and the
+    server's per-request work while plotly.js waits behind them)."""
+    out: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for name, options in wanted.items():
+        key = chart_key(study_id, name, options, version)
+        got = charts.get(key)
+        if got is not None:
+            out[name] = got
+        elif version[0] in StudyStatus.FINISHED:
+            missing[name] = key
+    if missing:
+        from hpsearch.store import figures
+
+        keys = {figures.key_of((name, key[2])): name for name, key in missing.items()}
+        stored = figures.get_many(store, study_id, dict.fromkeys(keys, repr(version)))
+        for fkey, body in stored.items():
+            name = keys[fkey]
+            charts.put(missing[name], body)
+            out[name] = body
+    return out
 
 
 def figures_ready() -> None:

@@ -13,6 +13,7 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
                    url_for)
 
 from hpsearch import plots
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from hpsearch.exceptions import ConflictError, SpecError
@@ -20,7 +21,7 @@ from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
 from webui import filters, manage, plotly_bundle, queries
-from webui.cache import figures_ready
+from webui.cache import figures_ready, ready_figures, study_version
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
 
@@ -32,6 +33,13 @@ bp.url_value_preprocessor(queries.check_url_ids)
 # (a click on a point opens its trial).
 STUDY_CHARTS = [name for name in plots.PLOTS if name not in plots.MULTI_OBJECTIVE]
 MULTI_OBJECTIVE_CHARTS = list(plots.MULTI_OBJECTIVE)
+
+
+def _script_json(text: str) -> Markup:
+    """JSON text made safe inside a <script> element: <, > and & (which JSON holds only
+    within strings) as \\u escapes, as Jinja's |tojson writes them."""
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+                  .replace("'", "\\u0027"))
 
 
 def _fig(fig) -> dict:
@@ -77,13 +85,20 @@ def study(study_id: int):
     several = len((row.spec or {}).get("objectives") or []) > 1
     names = (MULTI_OBJECTIVE_CHARTS if several else []) + STUDY_CHARTS
     charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in names}
+    options: dict[str, dict] = {name: {} for name in names}
     if len(params) >= 2 and "contour" in charts:
         # The pair the picker starts on, in the URL: the page preloads it like the others
         # (app.js asks for the same URL until the user picks another pair).
         charts["contour"] = url_for("api.plot", study_id=study_id, name="contour",
                                     x=pair[0], y=pair[1])
+        options["contour"] = {"params": (pair[0], pair[1])}
+    # The figures ready without building (cached here, or stored for a finished study) go
+    # into the page itself; the others are fetched (and preloaded) from the plots API.
+    embedded = {name: _script_json(body) for name, body in ready_figures(
+        st, current_app.extensions["hpsearch_charts"], study_id, options,
+        study_version(st, study_id)).items()}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
-                           trials=trials, charts=charts, args=request.args, params=params,
+                           trials=trials, charts=charts, embedded=embedded, args=request.args, params=params,
                            pair=pair, statuses=TrialStatus.ALL, problem=problem,
                            dispatchers=queries.dispatcher_note(summary),
                            results_url=url_for("api.results", study_id=study_id),

@@ -60,6 +60,17 @@ def get(store, study_id: int, key: str, version: str) -> str | None:
     return zlib.decompress(bytes(row[1])).decode()
 
 
+def get_many(store, study_id: int, wanted: dict[str, str]) -> dict[str, str]:
+    """The stored figures among ``wanted`` (key -> version), in one query: key -> JSON."""
+    if not wanted:
+        return {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(_T.c.key, _T.c.version, _T.c.data)
+                            .where(_T.c.study_id == study_id, _T.c.key.in_(list(wanted)))).all()
+    return {key: zlib.decompress(bytes(data)).decode() for key, version, data in rows
+            if wanted.get(key) == version}
+
+
 def put(store, study_id: int, key: str, version: str, figure: str) -> None:
     """Store a finished study's figure (replacing one of another version). A reader without
     write rights, or a study deleted meanwhile, only loses the shortcut."""

@@ -113,3 +113,31 @@ def test_running_study_updates_without_reload(live_url, store, filled):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_study_page_draws_embedded_figures_without_requests(live_url, filled):
+    """A second visit finds the figures built by the first in the page itself: every chart
+    draws (no error note) and no chart is fetched."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    every_chart = """() => [...document.querySelectorAll('.chart[data-src]')].every(
+        el => el.querySelector('.main-svg') || el.classList.contains('chart-error'))"""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            url = f"{live_url}/studies/{filled['done']}"
+            page.goto(url)
+            page.wait_for_function(every_chart, timeout=30000)
+            fetched: list[str] = []
+            page.on("request", lambda r: fetched.append(r.url) if "/plots/" in r.url else None)
+            page.goto(url)
+            page.wait_for_function(every_chart, timeout=30000)
+            assert page.locator(".chart.chart-error").count() == 0
+            assert page.locator(".chart[data-src]:has(.main-svg)").count() == page.locator(".chart[data-src]").count() >= 9
+            assert fetched == []
+            assert page.locator('script[data-plot^="chart-"]').count() == 0  # each used once
+            assert errors == []
+        finally:
+            browser.close()

@@ -41,6 +41,28 @@ def test_study_page(client, filled):
     assert client.get("/studies/999").status_code == 404
 
 
+def test_study_page_embeds_the_figures_ready(client, filled, app):
+    """Figures built before (stored for a finished study, or cached in this process) are in
+    the page itself, drawn without a request; the others are fetched, and preloaded."""
+    import json
+    import re
+
+    sid = filled["done"]
+    first = client.get(f"/studies/{sid}").get_data(as_text=True)
+    assert 'data-plot="chart-history"' not in first  # never built: fetched
+    assert f'<link rel="preload" as="fetch" href="/api/v1/studies/{sid}/plots/history"' in first
+    built = {name: client.get(f"/api/v1/studies/{sid}/plots/{name}").json for name in ("history", "timeline")}
+    pair = client.get(f"/api/v1/studies/{sid}/plots/contour?x=lr&y=dropout").json
+    app.extensions["hpsearch_charts"]._items.clear()  # a fresh process: only SQL holds them
+    html = client.get(f"/studies/{sid}").get_data(as_text=True)
+    for name, fig in [*built.items(), ("contour", pair)]:
+        m = re.search(rf'<script type="application/json" data-plot="chart-{name}">(.*?)</script>', html, re.S)
+        assert m and json.loads(m.group(1)) == fig, name
+        assert f'rel="preload" as="fetch" href="/api/v1/studies/{sid}/plots/{name}' not in html
+        assert f'data-src="/api/v1/studies/{sid}/plots/{name}' in html  # re-fetched when it moves
+    assert f'rel="preload" as="fetch" href="/api/v1/studies/{sid}/plots/slice"' in html
+
+
 def test_trial_page(client, filled):
     html = client.get(f"/studies/{filled['done']}/trials/5").get_data(as_text=True)
     assert "ERROR" in html and "&lt;b&gt;boom&lt;/b&gt;" in html and "<b>boom</b>" not in html
@@ -59,6 +81,9 @@ def test_compare_page(client, filled):
 def test_name_is_escaped_everywhere(client, store):
     sid = store.create_study(make_spec(XSS), status=StudyStatus.RUNNING).id
     fill(store, sid, n=3)
+    assert client.get(f"/api/v1/studies/{sid}/plots/history").json["layout"]["title"]["text"].endswith(XSS)
+    # The study page embeds that cached figure, escaped.
+    assert 'data-plot="chart-history"' in client.get(f"/studies/{sid}").get_data(as_text=True)
     for url in ["/", f"/studies/{sid}", f"/studies/{sid}/trials/0", f"/compare?ids={sid}",
                 f"/studies/{sid}/compare?trials=0,1"]:
         html = client.get(url).get_data(as_text=True)

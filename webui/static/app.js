@@ -37,11 +37,21 @@
       if (logy && logy.checked) { return window.Plotly.relayout(el, {"yaxis.type": "log"}); }
     });
   }
+  // Charts without data-src are drawn from their embedded figure at once; a chart with a
+  // data-src whose figure the server embedded (ready when the page was made) is drawn in
+  // loadCharts' order without a request.
   function drawEmbedded() {
     document.querySelectorAll('script[type="application/json"][data-plot]').forEach(function (s) {
       var el = document.getElementById(s.dataset.plot);
-      if (el && window.Plotly) { draw(el, JSON.parse(s.textContent)); }
+      if (el && !el.dataset.src && window.Plotly) { draw(el, JSON.parse(s.textContent)); }
     });
+  }
+  // The figure embedded for a data-src chart, once (later loads fetch it: it may have moved).
+  function takeEmbedded(el) {
+    var s = document.querySelector('script[type="application/json"][data-plot="' + el.id + '"]');
+    if (!s) { return null; }
+    s.remove();
+    try { return Promise.resolve({ok: true, body: JSON.parse(s.textContent)}); } catch (e) { return null; }
   }
   function chartUrl(el) {
     var url = new URL(el.dataset.src, window.location.href);
@@ -96,7 +106,8 @@
   function loadCharts() {
     var all = Array.from(document.querySelectorAll(".chart[data-src]"));
     var queue = all.filter(onScreen).concat(all.filter(function (el) { return !onScreen(el); }));
-    // Fetches run ahead, up to 3 in flight; draws run one after another, in queue order.
+    // Fetches run ahead, up to 3 in flight (embedded figures need none); draws run one after
+    // another, in queue order.
     var results = queue.map(function () {
       var slot = {};
       slot.promise = new Promise(function (resolve) { slot.resolve = resolve; });
@@ -106,6 +117,8 @@
     function fetchNext() {
       var i = started++;
       if (i < queue.length) {
+        var ready = takeEmbedded(queue[i]);
+        if (ready) { results[i].resolve(ready); fetchNext(); return; }
         fetchChart(queue[i]).then(function (res) { results[i].resolve(res); fetchNext(); });
       }
     }
