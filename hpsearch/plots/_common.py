@@ -15,11 +15,14 @@ from hpsearch.store.models import Study
 from hpsearch.store.queries import Row, scored_trials as scored  # noqa: F401 - re-exported
 
 # Caps that keep a 10,000-trial study's charts small enough to draw (and send) quickly.
-MAX_MARKERS = 2000        # points per scatter (history)
-# Points per slice and rank panel: each is an SVG marker in every panel (6 panels: 1,500
+# Every marker and bar is an SVG element the browser builds, styles and paints: styling
+# markers was a tenth of the study page's drawing in a Chromium profile at 100,000 trials.
+# Each chart that samples says so in its subtitle ("N of M trials shown").
+MAX_MARKERS = 1000        # points per scatter (history; half of it, the contour's dots)
+# Points per slice and rank panel: each is an SVG marker in every panel (6 panels: 900
 # markers). At 500 these two charts were the study page's costliest to draw (~0.5-0.9 s
 # each on a loaded 2-core machine's browser); at 250 about 0.6x of that.
-MAX_SLICE = 250
+MAX_SLICE = 150
 MAX_LINES = 1000          # parallel-coordinates lines
 MAX_FIT_ROWS = 1000       # rows the importance forest is fitted on
 GRID = 24                 # contour cells per axis
@@ -206,6 +209,17 @@ def best_idx(values: np.ndarray, mode: str) -> int:
 
 def shown_note(shown: int, total: int, verb: str = "shown") -> str:
     return f"{shown:,} of {total:,} trials {verb} (an even sample, the best kept)" if shown < total else ""
+
+
+def log_panel_axis(values) -> dict:
+    """A log x axis for a narrow panel (slice, rank: four a row): powers of ten written
+    10⁻⁵, not 10µ/0.001 (which collided), and every second or third one when the values
+    span more than three or six decades."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    decades = float(np.log10(v.max() / v.min())) if len(v) else 0.0
+    return {"type": "log", "dtick": 1 if decades <= 3.5 else (2 if decades <= 7 else 3),
+            "exponentformat": "power"}
 
 
 def title(text: str, note: str = "") -> dict:

@@ -6,16 +6,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hpsearch.plots._common import (MAX_SLICE, arr, check_metric, empty, frame, frame_names,
-                                    get_study, int_axis, is_numeric, log_params, metric_title,
-                                    sample_idx, shown_note, title as mktitle)
+                                    get_study, int_axis, is_numeric, log_panel_axis, log_params,
+                                    metric_title, sample_idx, shown_note, title as mktitle)
 from hpsearch.status import TrialStatus
 from hpsearch.store.models import utcnow
 from hpsearch.store.queries import last_reported, started_count, trial_spans
 
 MAX_EDF_POINTS = 2000
 # The timeline's latest trials: one SVG bar each, its costliest part to draw (5,000 bars took
-# ~0.6-0.8 s of a loaded 2-core machine's browser, 2,000 ~0.3-0.4 s); its subtitle says how many.
-MAX_SPANS = 2000
+# ~0.6-0.8 s of a loaded 2-core machine's browser, 2,000 ~0.3-0.4 s, the study page's slowest
+# chart); its subtitle says how many.
+MAX_SPANS = 1000
 
 
 def edf(store, study_ids: int | list[int], metric: str | None = None) -> go.Figure:
@@ -87,7 +88,7 @@ def rank_plot(store, study_id: int) -> go.Figure:
                                          "size": 5, "showscale": i == 0,
                                          "colorbar": {"title": {"text": "rank"}}}), row=r, col=c)
         if numeric and name in logs:
-            fig.update_xaxes(type="log", dtick=1, row=r, col=c)
+            fig.update_xaxes(**log_panel_axis(xs), row=r, col=c)
     for r in range(1, n_rows + 1):
         fig.update_yaxes(title_text="rank (1 = best)", autorange="reversed", row=r, col=1)
     fig.update_xaxes(nticks=5)
@@ -200,7 +201,7 @@ def timeline(store, study_id: int) -> go.Figure:
             row=2, col=1)
     fig.update_layout(title=mktitle(title, note), barmode="overlay",
                       height=max(360, min(1300, 200 + 22 * len(order))))
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", nticks=6)  # two-line date labels: room for about six
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
     fig.update_yaxes(title_text="running", rangemode="tozero", **int_axis(max(ys)), row=1, col=1)
     fig.update_yaxes(title_text="worker (node · slot)", type="category", categoryorder="array",

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from hpsearch.plots._common import (GRID, INACTIVE, MAX_FIT_ROWS, MAX_LINES, MAX_MARKERS,
                                     MAX_SLICE, arr, best_idx, categorical, check_metric, empty,
                                     encode, encode_param, frame, frame_names, get_study, int_axis,
-                                    is_numeric, linear_ticks, log_params, log_ticks, metric_title,
+                                    is_numeric, linear_ticks, log_panel_axis, log_params, log_ticks, metric_title,
                                     sample_idx, shown_note, title as mktitle)
 from hpsearch.store.queries import last_reported
 
@@ -255,8 +255,8 @@ def slice_plot(store, study_id: int) -> go.Figure:
                                  marker={"color": nums, "colorscale": "Blues", "size": 5},
                                  text=text, customdata=nums), row=(i - 1) // per_row + 1,
                       col=(i - 1) % per_row + 1)
-        if numeric and name in logs:  # a label per power of ten
-            fig.update_xaxes(type="log", dtick=1, row=(i - 1) // per_row + 1, col=(i - 1) % per_row + 1)
+        if numeric and name in logs:
+            fig.update_xaxes(**log_panel_axis(xs), row=(i - 1) // per_row + 1, col=(i - 1) % per_row + 1)
     for r in range(1, n_rows + 1):
         fig.update_yaxes(title_text=metric_title(study), row=r, col=1)
     fig.update_xaxes(nticks=5, tickangle=0)

@@ -199,3 +199,16 @@ def test_compare_page_takes_any_reported_metric(client, filled):
     assert '<option selected>loss</option>' in html and '"text": "loss"' in html.replace('"text":"loss"', '"text": "loss"')
     r = client.get(f"/compare?ids={sid}&metric=d_loss")
     assert r.status_code == 400 and "loss, val_accuracy" in r.get_data(as_text=True)
+
+
+def test_log_panels_label_powers_of_ten_without_colliding(store, filled):
+    """Slice and rank panels are narrow (four a row): a log axis writes 10⁻⁴, not 100µ /
+    0.001, and labels every second power when the values span more than 3.5 decades."""
+    from hpsearch.plots._common import log_panel_axis
+
+    assert log_panel_axis([8, 512]) == {"type": "log", "dtick": 1, "exponentformat": "power"}
+    assert log_panel_axis([1e-5, 0.1])["dtick"] == 2 and log_panel_axis([1e-9, 1.0])["dtick"] == 3
+    for fig in (plots.slice_plot(store, filled["done"]), plots.rank_plot(store, filled["done"])):
+        logs = [ax for name, ax in fig.layout.to_plotly_json().items()
+                if name.startswith("xaxis") and ax.get("type") == "log"]
+        assert logs and all(ax["exponentformat"] == "power" for ax in logs)
