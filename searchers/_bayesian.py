@@ -27,6 +27,22 @@ Behaviour, in the order a study meets it:
   most ``n_candidates`` configurations all unseen ones are scored, else
   ``n_candidates`` samples. A finite space is walked once: when every
   configuration has been suggested, the searcher returns ``Searcher.FINISHED``.
+* **Candidates without L-BFGS.** On a space with a categorical parameter or
+  conditions, the acquisition is minimised over ``n_candidates`` samples, not
+  by L-BFGS. Half of them are neighbours of the 5 best results (SMAC's local
+  search: unit coordinates moved by a Gaussian step of 0.02-0.2, a categorical
+  redrawn with probability 1/d), and every candidate is scored with its
+  inactive parameters at their placeholders, where the model will see it. Both
+  measured at 16 evaluations one at a time, 20 seeds, mean best loss (before ->
+  after; random, Optuna TPE): SVC-breast (conditional) 0.0390 -> 0.0390 (0.0395,
+  0.0385); LR-breast (categorical) 0.0305 -> 0.0295 (0.0312, 0.0297); DT-breast
+  (mixed) 0.0810 -> 0.0790 (0.0838, 0.0825). At 16 rounds of 8, 5 seeds:
+  SVC-breast 0.0320 -> 0.0300, LR-breast 0.0169 -> 0.0179. Before the projection
+  a linear-kernel candidate with gamma far from its placeholder looked
+  unexplored however many linear kernels had been tried: one seed spent 4 of
+  its 8 model suggestions on linear kernels, all the same loss. The projection
+  alone measured 0.0409 on SVC-breast (20 seeds): the model then spent its
+  suggestions on the poly branch's unexplored degrees instead.
 * **Early results (BOHB's idea).** Under ASHA or Hyperband trials end at
   different iterations, and a loss after 1 epoch is not comparable with one
   after 9. The searcher keeps each trial's curve (``on_trial_result``) and fits
@@ -110,6 +126,11 @@ from searchers._base import BaseSearcher
 _LBFGS_STARTS = 2
 # Kernel hyperparameters are optimised on at most this many results (best and recent).
 _HYPER_POINTS = 50
+# Without L-BFGS, this share of the acquisition's candidates are neighbours of the
+# _LOCAL_STARTS best results, at a unit-coordinate step of one of _LOCAL_SCALES.
+_LOCAL_SHARE = 0.5
+_LOCAL_STARTS = 5
+_LOCAL_SCALES = (0.02, 0.05, 0.1, 0.2)
 
 
 class BayesianSearcher(BaseSearcher):
@@ -340,7 +361,8 @@ class _SkoptBackend:
         self.n_model_dims = sum(len(d.categories) if isinstance(d, SkCategorical) and len(d.categories) > 2
                                 else 1 for d in self.dimensions)
         # L-BFGS on the acquisition needs gradients: GP over numeric dimensions only.
-        numeric = not any(isinstance(p, Categorical) for p in self.free)
+        # On a conditional space candidates are drawn and projected (_candidates), so no L-BFGS.
+        numeric = not any(isinstance(p, Categorical) for p in self.free) and not space.conditional
         self.acq_optimizer = "lbfgs" if surrogate == "GP" and numeric else "sampling"
 
     # -- conversions ----------------------------------------------------------------
@@ -388,7 +410,7 @@ class _SkoptBackend:
                 hyper = self._fit_hyper([X[i] for i in keep], [y[i] for i in keep],
                                         random_state, hyper)
                 refit = False
-            return self._suggest(Optimizer, X, y, random_state, hyper, refit, hedge)
+            return self._suggest(Optimizer, X, y, random_state, hyper, refit, hedge, n_results)
 
     def _fit_hyper(self, X: list[list], y: list[float], random_state: int, hyper: dict | None) -> dict:
         from skopt.space import Space as SkSpace
@@ -401,13 +423,16 @@ class _SkoptBackend:
         return {"theta": gp.kernel_.k1.theta.tolist(), "noise": float(gp.noise_)}
 
     def _suggest(self, Optimizer: type, X: list[list], y: list[float], random_state: int,
-                 hyper: dict | None, refit: bool, hedge: dict | None) -> tuple[list, dict | None, dict | None]:
+                 hyper: dict | None, refit: bool, hedge: dict | None,
+                 n_results: int) -> tuple[list, dict | None, dict | None]:
         estimator = self._estimator(random_state, hyper, refit)
         opt = Optimizer(self.dimensions, base_estimator=estimator, n_initial_points=0,
                         acq_func=self.acquisition, acq_optimizer=self.acq_optimizer,
                         acq_func_kwargs=self.acq_kwargs, random_state=random_state,
                         acq_optimizer_kwargs={"n_points": self.n_candidates,
                                               "n_restarts_optimizer": _LBFGS_STARTS})
+        if self.acq_optimizer == "sampling":
+            opt.space.rvs = self._candidates(opt.space.rvs, X, y, n_results, random_state)
         if self.acquisition == "gp_hedge" and hedge is not None:
             opt.gains_ = np.array(hedge["gains"], dtype=float)
             opt.next_xs_ = [np.array(x, dtype=float) for x in hedge["next_xs"]]
@@ -422,6 +447,51 @@ class _SkoptBackend:
             hedge = {"gains": opt.gains_.tolist(), "next_xs": [np.asarray(x, dtype=float).tolist()
                                                                for x in opt.next_xs_]}
         return list(opt._next_x), hyper, hedge
+
+    def _candidates(self, draw, X: list[list], y: list[float], n_results: int, random_state: int):
+        """skopt's candidate sampler (``space.rvs``) for the acquisition, changed in two ways.
+
+        *Local candidates.* Without L-BFGS (a categorical parameter, or a
+        conditional space) the acquisition's optimum is the best of random
+        samples, which in 5+ dimensions rarely fall near the best results; as
+        SMAC's local search does, ``_LOCAL_SHARE`` of the candidates are
+        neighbours of the ``_LOCAL_STARTS`` best results instead.
+
+        *Projection.* Each candidate is scored where the model will see it once
+        observed: with its inactive parameters at their placeholders
+        (``Space.fill``). Scored as drawn, a linear-kernel SVC candidate with
+        gamma far from the placeholder looked unexplored however many linear
+        kernels had been tried, and the model kept proposing them.
+        """
+        share = _LOCAL_SHARE
+        order = np.argsort(np.asarray(y[:n_results], dtype=float), kind="stable")
+        starts = [X[i] for i in order[:_LOCAL_STARTS]]
+        gen = np.random.default_rng(random_state)
+
+        def rvs(n_samples: int = 1, random_state: Any = None) -> list[list]:
+            xs = list(draw(n_samples=n_samples, random_state=random_state))
+            n_local = int(n_samples * share) if starts else 0
+            xs[:n_local] = [self._perturb(starts[i % len(starts)], gen) for i in range(n_local)]
+            return [self.to_point(self.to_config(x)) for x in xs]
+
+        return rvs
+
+    def _perturb(self, point: list, gen: np.random.Generator) -> list:
+        """A neighbour of ``point``: numeric unit coordinates moved by a Gaussian step
+        (scale drawn from _LOCAL_SCALES), each categorical redrawn with probability 1/d."""
+        config = self.space.fill(self.to_config(point))
+        params = self.space.params
+        scale = float(gen.choice(_LOCAL_SCALES))
+        u = []
+        for p in params:
+            x = p.to_unit(config[p.name])
+            if isinstance(p, Categorical):
+                if gen.random() < 1 / len(params):
+                    x = (int(gen.integers(len(p.values))) + 0.5) / len(p.values)
+            else:
+                x = min(1.0, max(0.0, x + scale * float(gen.standard_normal())))
+            u.append(x)
+        return self.to_point(self.space.from_unit(u))
 
     def score(self, points: list[list], y_opt: float) -> np.ndarray:
         """The last fitted model's acquisition at ``points`` (lower is better).

@@ -200,3 +200,30 @@ def test_logit_warping_maps_reals_both_ways_and_reaches_the_bounds():
     # A bound is reachable when the model chooses it: the loss falls toward x = 1.
     configs = run(warped, 20, f=lambda c: -c["x"])
     assert max(c["x"] for c in configs[5:]) > 0.995 and all(space.contains(c) for c in configs)
+
+
+def test_without_lbfgs_half_the_candidates_are_projected_neighbours_of_the_best_results():
+    """On a conditional space the acquisition is scored on candidates as the model will
+    see them once observed (inactive parameters at their placeholders), and half of
+    them are neighbours of the best results (SMAC's local search), not random draws."""
+    import numpy as np
+    from skopt.space import Space as SkSpace
+
+    from searchers._bayesian import _LOCAL_SHARE, _LOCAL_STARTS
+    from tests.searchers.searcher_helpers import conditional_objective, conditional_space
+
+    space = conditional_space()
+    s = make("bayesian", space, n_initial_points=6)
+    run(s, 12, f=conditional_objective)
+    b = s.backend
+    assert b.acq_optimizer == "sampling"
+    X, y = s._model_data()
+    n = 400
+    candidates = b._candidates(SkSpace(b.dimensions).rvs, X, y, len(X), 7)(n_samples=n, random_state=7)
+    assert len(candidates) == n
+    assert all(b.to_point(b.to_config(c)) == list(c) for c in candidates)  # already projected
+    unit = lambda point: np.array([p.to_unit(v) for p, v in zip(space.params, space.fill(b.to_config(point)).values())])  # noqa: E731
+    starts = [unit(X[i]) for i in np.argsort(y)[:_LOCAL_STARTS]]
+    nearest = [min(np.abs(unit(c) - u).mean() for u in starts) for c in candidates]
+    k = int(n * _LOCAL_SHARE)
+    assert np.median(nearest[:k]) < 0.5 * np.median(nearest[k:])
