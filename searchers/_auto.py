@@ -10,6 +10,16 @@ space (continuous, integer, categorical, mixed, conditional): it has the best me
 of the surrogates over the problems, a tree surrogate (RF, ET, GBRT) led only on single
 problems and fell below random on others, so ``auto`` never picks one. The thresholds for genetic (budget,
 concurrency) come from the suggestion-latency benchmark, not from a quality measurement.
+
+Conditional spaces go to ``genetic``. On the benchmark's conditional problem (SVC-breast:
+kernel linear / rbf / poly, gamma under rbf and poly, degree under poly; 3-fold CV on
+200 rows, losses in steps of 0.005), mean best loss over 20 seeds at 16 evaluations one
+at a time: genetic 0.0350, bayesian 0.0390 (0.0390 before its candidates were projected
+and partly local), Optuna's TPE 0.0385, random 0.0395; at 16 rounds x 8 (5 seeds) genetic
+and bayesian both 0.0300 on every seed. Its small population mutates around the best
+configuration from the 7th trial on, which at these budgets beats the GP's exploration of
+a space whose losses span 0.03-0.37. One problem is the whole of the evidence; a finite
+conditional space within the budget still goes to bayesian (each configuration once).
 :func:`choose` returns the name and the reason, which is logged and kept in the
 searcher's saved state (``auto``), so the study records what ran.
 """
@@ -43,6 +53,11 @@ def choose(space: Space, max_trials: int | None, max_concurrent: int | None) -> 
         return "genetic", f"a budget of {max_trials} trials (> {MODEL_BUDGET_MAX}) outgrows the model's cost"
     if (max_concurrent or 1) > MODEL_CONCURRENCY_MAX:
         return "genetic", f"{max_concurrent} trials at once (> {MODEL_CONCURRENCY_MAX}) crowd a model's batch"
+    if space.conditional:
+        return ("genetic", f"a conditional space of {len(space.params)} parameters: on the benchmark's "
+                "conditional problem (an SVC's kernel with gamma and degree under it) the genetic "
+                "searcher found better configurations than the GP one at 16 trials one at a time and "
+                "as good at 16 rounds of 8")
     return ("bayesian", f"a {space_kind(space)} space of {len(space.params)} parameters with a budget of "
             f"{max_trials or 'no limit'} and {max_concurrent or 1} at once: the GP surrogate "
             "(the best surrogate over the benchmark's problems; tree models were not reliable)")
