@@ -65,17 +65,14 @@ def rank_plot(store, study_id: int) -> go.Figure:
     names = frame_names(study, fr)
     if not len(fr) or not names:
         return empty(title, study)
-    order = np.argsort(-fr.values if study.mode == "max" else fr.values, kind="stable")
-    ranks_all = np.empty(len(fr), dtype=np.int64)
-    ranks_all[order] = np.arange(1, len(fr) + 1)
     picked = sample_idx(fr.values, MAX_SLICE, study.mode)
     shown = fr.rows(picked)
+    ranks = ranks_of(-fr.values if study.mode == "max" else fr.values, picked)
     per_row = min(len(names), 4)
     n_rows = -(-len(names) // per_row)
     fig = make_subplots(rows=n_rows, cols=per_row, shared_yaxes=True, subplot_titles=names,
                         horizontal_spacing=0.04, vertical_spacing=min(0.15, 0.5 / n_rows))
     nums = arr([r.number for r in shown])
-    ranks = ranks_all[picked]
     logs = log_params(study)
     for i, name in enumerate(names):
         raw = [r.params.get(name) for r in shown]
@@ -95,6 +92,23 @@ def rank_plot(store, study_id: int) -> go.Figure:
     fig.update_layout(title=mktitle(title, shown_note(len(shown), len(fr))),
                       height=max(380, 300 * n_rows + 80))
     return fig
+
+
+def ranks_of(key: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each of ``rows``' 1-based rank in a stable ascending sort of ``key`` (ties: the lower
+    index first), without sorting every index: a sort of the values and a search per row
+    (the stable argsort of 100,000 values was a quarter of the rank chart's build)."""
+    if np.isnan(key).any():  # NaN sorts last, in index order: the full sort says it plainly
+        ranks = np.empty(len(key), dtype=np.int64)
+        ranks[np.argsort(key, kind="stable")] = np.arange(1, len(key) + 1)
+        return ranks[rows]
+    srt = np.sort(key)
+    vals = key[rows]
+    lo = np.searchsorted(srt, vals, side="left")
+    hi = np.searchsorted(srt, vals, side="right")
+    ties = np.array([np.count_nonzero(key[:i] == key[i]) if h - l > 1 else 0
+                     for i, l, h in zip(rows.tolist(), lo, hi)], dtype=np.int64)
+    return lo + ties + 1
 
 
 def _lanes(spans, now) -> list[int]:
