@@ -30,28 +30,49 @@ def _scored_worker(config: dict) -> None:
     """On every worker: ``epochs`` rounds whose score is ``quality * epoch`` (no model: the
     schedulers' tests need known scores, not training), each reporting the epoch its run
     started from (``resumed_from``: the checkpoint's, else 0). Each worker prints a line
-    per round; rank 0 checkpoints its epoch. With ``together: [directory, n]`` a fresh
-    run first waits until n runs have started (so that PBT sees a population)."""
+    per round; rank 0 checkpoints its epoch.
+
+    With ``together: [directory, n]`` (PBT's test) a fresh run first waits until n runs
+    have started, so that PBT sees a population. Then, whatever the machine's load, the
+    others report an epoch only after the best-scoring run has reported one more, and
+    the best run reports its last epoch only once a run has been restarted from a
+    checkpoint (or after 120 s): PBT exploits only a running trial's checkpoint."""
     import json
     import tempfile
     import time
 
+    def wait_for(path: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     with ddp.checkpoint_dir() as directory:
         start = json.loads((Path(directory) / "state.json").read_text())["epoch"] if directory else 0
-    if config.get("together") and start == 0:
-        where, n = Path(config["together"][0]), config["together"][1] * ddp.world_size()
+    where = Path(config["together"][0]) if config.get("together") else None
+    best = None
+    if where and start == 0:
+        n = config["together"][1] * ddp.world_size()
         (where / f"{config['quality']}-{ddp.rank()}-{os.getpid()}").touch()
         deadline = time.monotonic() + 300
-        while len(list(where.iterdir())) < n and time.monotonic() < deadline:
+        while len(list(where.glob("*-*-*"))) < n and time.monotonic() < deadline:
             time.sleep(0.1)
+        best = config["quality"] == max(float(p.name.split("-")[0]) for p in where.glob("*-*-*"))
+    elif where:
+        (where / "restarted").touch()
     for epoch in range(start + 1, config["epochs"] + 1):
         time.sleep(config.get("sleep", 0.0))
+        if best is False:
+            wait_for(where / f"best.{epoch}", 120)
+        elif best and epoch == config["epochs"]:
+            wait_for(where / "restarted", 120)
         print(f"rank {ddp.rank()} of {ddp.world_size()}: epoch {epoch}", flush=True)
         with tempfile.TemporaryDirectory() as out:
             (Path(out) / "state.json").write_text(json.dumps({"epoch": epoch}))
             ddp.report({"score": config["quality"] * epoch, "epoch": epoch, "resumed_from": start},
                        checkpoint_dir=out if ddp.rank() == 0 else None,
                        final=epoch == config["epochs"])
+        if best and ddp.rank() == 0:
+            (where / f"best.{epoch}").touch()
 
 
 @hpsearch.trainable
