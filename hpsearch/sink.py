@@ -6,7 +6,9 @@ a key of its own (:class:`StudySink`): starting an actor is a Ray worker process
 a second of a 2-core machine at every study's start, so it is started once and reused.
 It is a named actor in the job's namespace: trials find it by name.
 Trials call ``log``/``media`` without waiting; the driver's store callback calls ``drain``
-every ``DRAIN_EVERY_S`` and turns what it gets into writer ops (hpsearch/tune_callback.py).
+every ``DRAIN_EVERY_S`` while trials send something (less often while they are quiet, up to
+``tune_callback.DRAIN_IDLE_MAX_S``) and turns what it gets into writer ops
+(hpsearch/tune_callback.py).
 A trial never holds a database connection: the sink is the only way its output reaches SQL.
 """
 from __future__ import annotations

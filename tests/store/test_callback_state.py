@@ -81,3 +81,14 @@ def test_clean_metrics_json_safe_and_tune_keys_dropped():
                    "name": "adam", "np32": 0.25, "np64": None, "i64": 7.0, "sub": 2.0,
                    "training_iteration": 4.0}
     assert type(got["epoch"]) is float and type(got["i64"]) is float and got["flag"] is True
+
+
+def test_the_sink_is_drained_less_often_while_trials_are_quiet():
+    # Each empty drain doubles the wait (0.5, 1, 2, 2 s); output brings it back to 0.5 s.
+    wait, waits = 0.5, []
+    for got in (False, False, False, False, True, False):
+        wait = tc.next_drain_wait(wait, got, every=0.5, idle_max=2.0)
+        waits.append(wait)
+    assert waits == [1.0, 2.0, 2.0, 2.0, 0.5, 1.0]
+    # A cap below the period never makes drains more frequent than the period
+    assert tc.next_drain_wait(0.5, False, every=0.5, idle_max=0.1) == 0.5
