@@ -70,7 +70,7 @@ def ready_figures(store, charts: ChartCache, study_id: int, wanted: dict[str, di
     without a request each (nine at 100,000 trials, each paying a round trip and the
     server's per-request work while plotly.js waits behind them)."""
     out: dict[str, str] = {}
-    missing: dict[str, str] = {}
+    missing: dict[str, tuple] = {}  # name -> its cache key
     for name, options in wanted.items():
         key = chart_key(study_id, name, options, version)
         got = charts.get(key)

@@ -98,7 +98,8 @@ def study(study_id: int):
         st, current_app.extensions["hpsearch_charts"], study_id, options,
         study_version(st, study_id)).items()}
     return render_template("study.html", study=summary, spec=row.spec, best=queries.best_trial(row),
-                           trials=trials, charts=charts, embedded=embedded, args=request.args, params=params,
+                           trials=trials, charts=charts, embedded=embedded, args=request.args,
+                           params=params,
                            pair=pair, statuses=TrialStatus.ALL, problem=problem,
                            dispatchers=queries.dispatcher_note(summary),
                            results_url=url_for("api.results", study_id=study_id),
