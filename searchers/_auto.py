@@ -1,12 +1,11 @@
 """``searcher: {type: auto}``: a searcher chosen for the space, the budget and the concurrency.
 
 Measured (``benchmarks/results/bayesmark.md``): bayesian (GP, gp_hedge) has the best
-regret on Branin and Hartmann-6 at 50 evaluations with 2 in parallel (10 seeds; on
-Rosenbrock-4 it ties Optuna's TPE: 5.45 against 5.36) and the best mean rank on the scikit-learn
-problems at 16 rounds x 8; at 16 evaluations one at a time it has the best mean
-normalised score and plain scikit-optimize the best mean rank by 0.02 (2.65 against 2.67
-among the five methods, 5 seeds). The GP is kept for every kind of
-space (continuous, integer, categorical, mixed, conditional): it has the best mean rank
+regret on Branin, Hartmann-6 and Rosenbrock-4 at 50 evaluations with 2 in parallel (10 seeds)
+and the best mean rank on the scikit-learn problems at 16 rounds x 8 (1.94, TPE 2.19; 3 seeds)
+and at 16 evaluations one at a time (2.41, plain scikit-optimize 2.90, TPE 3.12; 10 seeds).
+The GP is kept for every kind of unconditional
+space (continuous, integer, categorical, mixed): it has the best mean rank
 of the surrogates over the problems, a tree surrogate (RF, ET, GBRT) led only on single
 problems and fell below random on others, so ``auto`` never picks one. The thresholds for genetic (budget,
 concurrency) come from the suggestion-latency benchmark, not from a quality measurement.
