@@ -22,7 +22,7 @@ SMALL = Space([Int("k", 1, 10), Categorical("c", ("a", "b"))])
     (SMALL, 50, 4, "bayesian", "20 configurations"),
     (mixed_space(), 60, 8, "bayesian", "mixed space of 7 parameters"),
     (Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)]), 60, 2, "bayesian", "a continuous space"),
-    (conditional_space(), 60, 2, "genetic", "conditional space"),
+    (conditional_space(), 60, 2, "bayesian", "conditional"),
     (Space.from_spec({"k": {"choice": ["a", "b"]}, "n": {"int": [1, 3], "when": {"k": "b"}}}), 10, 1,
      "bayesian", "4 configurations"),  # finite and within the budget: each configuration once
     (mixed_space(), 5000, 8, "genetic", "5000"),
