@@ -28,7 +28,7 @@ run: install
 	$(VENV)/bin/hpsearch submit examples/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: install
-	$(PY) -m pytest -q --durations=25 tests
+	$(PY) -m pytest -q -n 2 --durations=25 tests
 
 bench: install
 	$(PY) -m benchmarks.run_all

@@ -18,6 +18,8 @@ PG_ADMIN_URL = os.environ.get("HPSEARCH_TEST_PG", "postgresql+psycopg2://postgre
 # Ray workers inherit this environment when Ray starts: they must import tests.helpers.
 os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 os.environ.setdefault("HPSEARCH_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"hpsearch-tests-{os.getpid()}"))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two sessions at once: a home each
+    os.environ["HPSEARCH_HOME"] = str(Path(os.environ["HPSEARCH_HOME"]) / os.environ["PYTEST_XDIST_WORKER"])
 os.environ.pop("HPSEARCH_DB", None)
 
 
@@ -90,3 +92,42 @@ def db_url(request, tmp_path):
 
 def pytest_configure(config):
     sys.path.insert(0, str(ROOT))
+
+
+
+# `make test` runs two test sessions at once (pytest-xdist, ``-n 2``): each process has its
+# own Ray, and a package's tests (a module's, at the top level) stay in one process, so its
+# package- and session-scoped fixtures (a two-node Ray cluster, a trained source study) are
+# built once. Heaviest packages first (by their durations in a serial run), so that the two
+# sessions end together instead of one waiting on a big package handed out last.
+# (xdist's own ``--dist loadgroup`` does not group under pytest 9: it renames ``_nodeid``,
+# which pytest 9 no longer reads.)
+HEAVY_FIRST = ("service", "ddp", "reliability", "webui", "transfer", "security", "trainables")
+
+
+def _group(path: str) -> str:
+    """``tests/service/test_x.py`` -> ``service``; ``tests/test_y.py`` -> ``test_y.py``."""
+    parts = Path(path).parts
+    return parts[parts.index("tests") + 1]
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        g = _group(str(item.fspath))
+        return HEAVY_FIRST.index(g) if g in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=rank)  # stable: every package and module keeps its own order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByPackage(LoadScopeScheduling):
+        """Hands out a package (or a top-level module) at a time, in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid.split("::", 1)[0])
+
+    config.option.loadscopereorder = False  # keep the order above
+    return ByPackage(config, log)

@@ -44,10 +44,10 @@ class Dispatchers:
                                      env=self.env, start_new_session=True, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        if graceful and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(60)
@@ -71,7 +71,7 @@ def serve_env(source_db, monkeypatch_module):
            "HPSEARCH_SERVE_CALL_TIMEOUT_S": "10"}
     d = Dispatchers(source_db, env)
     yield d
-    d.stop()
+    d.stop(graceful=False)  # the test stops it gracefully itself; this only cleans up
 
 
 @pytest.fixture(scope="module")
