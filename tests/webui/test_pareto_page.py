@@ -9,7 +9,7 @@ import pytest
 
 from hpsearch.store import StudyStatus, TrialStatus
 from tests.webui.conftest import make_spec
-from tests.webui.test_browser import ARGS, CHROMIUM, live_url  # noqa: F401 - fixture
+from tests.webui.test_browser import CHROMIUM, chromium_page, live_url  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -56,24 +56,16 @@ def _array(v) -> list:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 def test_front_point_click_opens_its_trial(live_url, mo_study):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{live_url}/studies/{mo_study}")
-            page.wait_for_selector("#chart-pareto .main-svg", timeout=20000)
-            page.wait_for_selector("#chart-hypervolume .main-svg", timeout=20000)
-            # the front trace is drawn last: its first point is trial 0 or 1
-            point = page.locator("#chart-pareto .scatterlayer .trace").last.locator(".point").first
-            point.scroll_into_view_if_needed()
-            box = point.bounding_box()  # plotly listens on its drag layer, not on the marker
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.wait_for_url(f"**/studies/{mo_study}/trials/*", timeout=10000)
-            assert int(page.url.rsplit("/", 1)[1]) in (0, 1)  # a front trial
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium_page() as (page, errors):
+        page.goto(f"{live_url}/studies/{mo_study}")
+        page.wait_for_selector("#chart-pareto .main-svg", timeout=20000)
+        page.wait_for_selector("#chart-hypervolume .main-svg", timeout=20000)
+        # the front trace is drawn last: its first point is trial 0 or 1
+        point = page.locator("#chart-pareto .scatterlayer .trace").last.locator(".point").first
+        point.scroll_into_view_if_needed()
+        box = point.bounding_box()  # plotly listens on its drag layer, not on the marker
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_url(f"**/studies/{mo_study}/trials/*", timeout=10000)
+        assert int(page.url.rsplit("/", 1)[1]) in (0, 1)  # a front trial
+        assert errors == []
