@@ -13,7 +13,7 @@ import pytest
 from hpsearch.orchestration import run_study
 from hpsearch.store import TrialStatus
 from tests.outputs.conftest import spec, web_app
-from tests.webui.test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port
+from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port, chromium_page
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 
@@ -27,19 +27,10 @@ def serve(url: str):
 
 
 def browse(fn):
-    sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            fn(page)
-            assert not errors, errors
-        finally:
-            browser.close()
+    with chromium_page(width=1300, console_errors=True) as (page, errors):
+        fn(page)
+        assert not errors, errors
 
 
 def test_a_slowly_printing_trial_is_followed_live_in_the_browser(ray_session, outputs_env):

@@ -22,16 +22,19 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chrom
 
 
 @contextlib.contextmanager
-def chromium_page():
-    """A 1400 x 1000 page in a fresh headless Chromium, and the list that the page's
-    uncaught script errors go to; the browser closes with the block."""
+def chromium_page(width: int = 1400, console_errors: bool = False):
+    """A ``width`` x 1000 page in a fresh headless Chromium, and the list that the page's
+    uncaught script errors (and, with ``console_errors``, its console's errors) go to;
+    the browser closes with the block."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            if console_errors:
+                page.on("console", lambda m: m.type == "error" and errors.append(m.text))
             yield page, errors
         finally:
             browser.close()
