@@ -37,12 +37,6 @@ DRAIN_CHECK_S = 0.05  # a drain of the sink in flight is looked at no more often
 # does a trial starting in a process not heard from yet (it says where it runs).
 DRAIN_IDLE_MAX_S = 2.0
 
-
-def next_drain_wait(wait: float, got_anything: bool, every: float,
-                    idle_max: float = DRAIN_IDLE_MAX_S) -> float:
-    """The wait before the sink's next drain: ``every`` after a drain that brought something,
-    else twice the last wait, at most ``idle_max``."""
-    return every if got_anything else min(max(wait, every) * 2, max(idle_max, every))
 STATE_EVERY_S = 1.0  # the searcher's state goes to SQL at most this often while it changes
 # ... and at most this share of the driver loop's time: a state grows with the trials (every
 # observation), so a fixed period would make each trial cost more as a study grows.
@@ -126,6 +120,13 @@ class RunContext:
     max_t: int | None = None         # epochs a trial runs when nothing stops it (None: unknown)
     heartbeat_s: float = field(default_factory=lazily("heartbeat_s"))
     tracked: tuple[str, ...] = ()    # metrics kept per trial as its final `values` (objectives)
+
+
+def next_drain_wait(wait: float, got_anything: bool, every: float,
+                    idle_max: float = DRAIN_IDLE_MAX_S) -> float:
+    """The wait before the sink's next drain: ``every`` after a drain that brought something,
+    else twice the last wait, at most ``idle_max``."""
+    return every if got_anything else min(max(wait, every) * 2, max(idle_max, every))
 
 
 class StoreCallback(Callback):

@@ -44,16 +44,11 @@ class ChartCache:
                 self._items.popitem(last=False)
 
     def get_or_build(self, key: Hashable, build: Callable[[], str]) -> str:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        figures_ready()
-        value = build()  # outside the lock: two threads may build the same chart once each
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        value = self.get(key)
+        if value is None:
+            figures_ready()
+            value = build()  # outside the lock: two threads may build the same chart once each
+            self.put(key, value)
         return value
 
 

@@ -52,12 +52,7 @@ def key_of(*parts) -> str:
 
 def get(store, study_id: int, key: str, version: str) -> str | None:
     """The stored figure JSON, or None when there is none for this key and version."""
-    with store.engine.connect() as conn:
-        row = conn.execute(select(_T.c.version, _T.c.data)
-                           .where(_T.c.study_id == study_id, _T.c.key == key)).first()
-    if row is None or row[0] != version:
-        return None
-    return zlib.decompress(bytes(row[1])).decode()
+    return get_many(store, study_id, {key: version}).get(key)
 
 
 def get_many(store, study_id: int, wanted: dict[str, str]) -> dict[str, str]:
