@@ -379,7 +379,24 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
     # leave a study RUNNING, so these idempotent steps are retried with backoff.
     _retry(lambda: store.save_searcher_state(study_id, searcher.get_state()))
     _retry(lambda: _finish(store, study_id))
+    _store_figures(store, study_id)
     return _retry(lambda: store.get_study(study_id))
+
+
+def _store_figures(store: Store, study_id: int) -> None:
+    """Build and store the ended study's page figures (hpsearch/store/figures.py), so that
+    its first view, in whatever web process, draws them without building them. A failure
+    costs only that view the build."""
+    from hpsearch.store import figures
+
+    started = time.perf_counter()
+    try:
+        built = figures.store_study(store, study_id)
+    except Exception as exc:  # noqa: BLE001 - the study's verdict is written already
+        log.warning("figures of study %s not stored at its end: %s", study_id, exc)
+        return
+    log.info("study %s: %d figures built and stored in %.2f s", study_id, built,
+             time.perf_counter() - started)
 
 
 def _retry(fn, attempts: int = 6, delay: float = 0.2):

@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from hpsearch import plots
 from hpsearch.exceptions import SpecError
+from hpsearch.store.figures import study_version
 from webui import manage, queries, schemas as S
 from webui.apidoc import operation, query, reply
-from webui.cache import chart_key, stored_figure, study_version
+from webui.cache import chart_key, stored_figure
 from webui.errors import BadParam, error_response
 from webui.openapi import document
 from webui.submit import queue
@@ -167,8 +168,9 @@ def plot(study_id: int, name: str):
             raise BadParam(str(exc)) from None
 
     def stored_or_build() -> str:
-        # A finished study's figure, as any process built it first (hpsearch/store/figures.py).
-        return stored_figure(st, study_id, (name, key[2]), version, build)
+        # A finished study's figure, as stored at its end or first built by any process
+        # (hpsearch/store/figures.py).
+        return stored_figure(st, study_id, name, options, version, build)
 
     charts = current_app.extensions["hpsearch_charts"]
     etag = hashlib.sha256(repr(key).encode()).hexdigest()[:32]

@@ -4,8 +4,9 @@ A finished study's charts never change; a running study's change with each
 result. The key holds a cheap version of the study read in SQL (trial count,
 sum of iterations, values set, last finish, status), so an entry is reused
 until the study moves and is never served stale. Below this per-process cache,
-a finished study's figures are also stored in SQL as first built
-(:func:`stored_figure`), so that a new server process serves them at once.
+a finished study's figures are also stored in SQL, at its end or as first built
+(:func:`stored_figure`), so that a new server process serves them at once. The
+study's version is ``hpsearch.store.figures.study_version``.
 """
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Callable, Hashable
 
-from sqlalchemy import func, select
-
 from hpsearch.status import StudyStatus
-from hpsearch.store.models import Study, Trial
 
 
 class ChartCache:
@@ -76,7 +74,7 @@ def ready_figures(store, charts: ChartCache, study_id: int, wanted: dict[str, di
     if missing:
         from hpsearch.store import figures
 
-        keys = {figures.key_of((name, key[2])): name for name, key in missing.items()}
+        keys = {figures.chart_key(name, wanted[name]): name for name in missing}
         stored = figures.get_many(store, study_id, dict.fromkeys(keys, repr(version)))
         for fkey, body in stored.items():
             name = keys[fkey]
@@ -93,38 +91,18 @@ def figures_ready() -> None:
     import pandas  # noqa: F401
 
 
-def stored_figure(store, study_id: int, chart: Hashable, version: tuple,
+def stored_figure(store, study_id: int, name: str, options: dict, version: tuple,
                   build: Callable[[], str]) -> str:
-    """``build()``, or for a finished study the figure stored when it was first built (and
-    stored now if none was): a finished study's charts never change, and one of a
-    1,000,000-trial study takes a fresh process about a second to build."""
+    """``build()``, or for a finished study the figure stored at its end or when it was
+    first built (and stored now if none was): a finished study's charts never change, and
+    one of a 1,000,000-trial study takes a fresh process about a second to build."""
     if version[0] not in StudyStatus.FINISHED:
         return build()
     from hpsearch.store import figures
 
-    key, ver = figures.key_of(chart), repr(version)
+    key, ver = figures.chart_key(name, options), repr(version)
     got = figures.get(store, study_id, key, ver)
     if got is None:
         got = build()
         figures.put(store, study_id, key, ver, got)
     return got
-
-
-def study_version(store, study_id: int) -> tuple:
-    """What changes whenever a study's charts would: one aggregate query.
-
-    A finished study's trials no longer move (its driver wrote its last result before the
-    study's status): its status, finish time and latest trial id suffice (a trial is never
-    deleted alone, and one added later has a higher id). No count: at 1,000,000 trials
-    counting them took 0.2-0.26 s on PostgreSQL for each chart request, max(id) 0.3 ms."""
-    with store.session() as s:
-        status, finished = s.execute(select(Study.status, Study.finished_at)
-                                     .where(Study.id == study_id)).one()
-        if status in StudyStatus.FINISHED:
-            top = s.scalar(select(func.max(Trial.id)).where(Trial.study_id == study_id))
-            return (status, str(finished), top)
-        n, its, valued, last = s.execute(
-            select(func.count(Trial.id), func.coalesce(func.sum(Trial.iterations), 0),
-                   func.count(Trial.value), func.max(Trial.finished_at))
-            .where(Trial.study_id == study_id)).one()
-    return (status, n, int(its), valued, str(last))

@@ -20,19 +20,15 @@ from hpsearch.exceptions import ConflictError, SpecError
 from webui.errors import public_spec_error
 from hpsearch.status import StudyStatus, TrialStatus
 from hpsearch.store import queries as reads
+from hpsearch.store.figures import study_version
 from webui import filters, manage, plotly_bundle, queries
-from webui.cache import figures_ready, ready_figures, study_version
+from webui.cache import figures_ready, ready_figures
 from webui.errors import BadParam
 from webui.submit import located, queue, read_upload, templates
 
 bp = Blueprint("pages", __name__)
 bp.url_value_preprocessor(queries.check_url_ids)
 
-# The study page's charts: the plot registry's, in its order (hpsearch/plots/__init__.py);
-# the multi-objective ones come first on the page of a study with several objectives
-# (a click on a point opens its trial).
-STUDY_CHARTS = [name for name in plots.PLOTS if name not in plots.MULTI_OBJECTIVE]
-MULTI_OBJECTIVE_CHARTS = list(plots.MULTI_OBJECTIVE)
 
 
 def _script_json(text: str) -> Markup:
@@ -80,18 +76,15 @@ def study(study_id: int):
     trials, problem = _in_place(lambda a, clamp: queries.list_trials(row, a, clamp=clamp),
                                 request.args)
     params = filters.params_of(row)
-    numeric = [n for n, p in params.items() if p.numeric]
-    pair = (numeric + [n for n in params if n not in numeric])[:2]
-    several = len((row.spec or {}).get("objectives") or []) > 1
-    names = (MULTI_OBJECTIVE_CHARTS if several else []) + STUDY_CHARTS
-    charts = {name: url_for("api.plot", study_id=study_id, name=name) for name in names}
-    options: dict[str, dict] = {name: {} for name in names}
-    if len(params) >= 2 and "contour" in charts:
-        # The pair the picker starts on, in the URL: the page preloads it like the others
-        # (app.js asks for the same URL until the user picks another pair).
-        charts["contour"] = url_for("api.plot", study_id=study_id, name="contour",
-                                    x=pair[0], y=pair[1])
-        options["contour"] = {"params": (pair[0], pair[1])}
+    pair = plots.contour_pair(row.spec)
+    # The charts in page order (the multi-objective ones first for a study with several
+    # objectives), each with the options it opens with: the contour's pair goes into its URL,
+    # so the page preloads it like the others (app.js asks for the same URL until the user
+    # picks another pair). The same list is built and stored when the study ends.
+    options = plots.page_charts(row.spec)
+    charts = {name: url_for("api.plot", study_id=study_id, name=name,
+                            **dict(zip("xy", opts.get("params", ()))))
+              for name, opts in options.items()}
     # The figures ready without building (cached here, or stored for a finished study) go
     # into the page itself; the others are fetched (and preloaded) from the plots API.
     embedded = {name: _script_json(body) for name, body in ready_figures(

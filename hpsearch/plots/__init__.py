@@ -22,7 +22,7 @@ from hpsearch.plots._study import (contour, optimization_history, param_importan
 
 __all__ = ["optimization_history", "parallel_coordinates", "param_importance", "slice_plot",
            "contour", "learning_curves", "pareto_front", "hypervolume_history", "trial_metrics", "compare_history", "compare_trials",
-           "edf", "rank_plot", "timeline", "PLOT_OPTIONS",
+           "edf", "rank_plot", "timeline", "PLOT_OPTIONS", "page_charts", "contour_pair",
            "PLOTS", "warm_up", "MAX_POINTS_PER_TRIAL", "MAX_CURVES", "MAX_MARKERS", "MAX_LINES"]
 
 def warm_up() -> None:
@@ -78,3 +78,39 @@ PLOT_OPTIONS = {
     "edf": ("metric",),
     "contour": ("params",),
 }
+
+
+def contour_pair(spec: dict | None) -> list[str]:
+    """The two parameters the study page's contour opens on: numeric ones first, in the
+    space's order (fewer than two when the space has fewer, or no longer parses)."""
+    from hpsearch.exceptions import SpecError
+    from hpsearch.space import Categorical, Space
+
+    try:
+        space = Space.from_spec((spec or {}).get("space") or {})
+    except SpecError:
+        return []
+
+    def numeric(p) -> bool:
+        if not isinstance(p, Categorical):
+            return True
+        return bool(p.values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      for v in p.values)
+
+    names = [p.name for p in space.params if numeric(p)]
+    return (names + [p.name for p in space.params if p.name not in names])[:2]
+
+
+def page_charts(spec: dict | None) -> dict[str, dict]:
+    """The charts a study's page shows, in page order, each with the options it opens with
+    (the web API's keyword options: the contour's starting pair). The page and the figures
+    stored at a study's end (hpsearch/store/figures.py) read this one list."""
+    several = len((spec or {}).get("objectives") or []) > 1
+    names = [n for n in PLOTS if n not in MULTI_OBJECTIVE]
+    if several:
+        names = list(MULTI_OBJECTIVE) + names
+    out: dict[str, dict] = {name: {} for name in names}
+    pair = contour_pair(spec)
+    if len(pair) == 2:
+        out["contour"] = {"params": (pair[0], pair[1])}
+    return out
