@@ -48,6 +48,14 @@ def test_webui_scale_keeps_its_database_and_reports(tmp_path):
     assert again["seed_s"] is None and again["study_id"] == db["study_id"]  # kept, not seeded
     store = Store(db["url"])
     assert frames.load(store, db["study_id"]).rows() == queries.scored_trials(store, db["study_id"])
+    # The page's figures stored as the study's driver stores them when it ends it.
+    from hpsearch import plots
+    from hpsearch.store import figures
+
+    wanted = plots.page_charts(store.get_study(db["study_id"]).spec)
+    version = repr(figures.study_version(store, db["study_id"]))
+    assert db["figures_s"] > 0 and len(figures.get_many(
+        store, db["study_id"], {figures.chart_key(n, o): version for n, o in wanted.items()})) == len(wanted)
     store.dispose()
     res = [{"backend": "sqlite", "trials": 40, "seed_s": 1.0, "frame_s": 0.1,
             "charts": [{"chart": "history", "status": 200, "bytes": 2048, "cold": 0.5,
