@@ -385,18 +385,22 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
 
 def _store_figures(store: Store, study_id: int) -> None:
     """Build and store the ended study's page figures (hpsearch/store/figures.py), so that
-    its first view, in whatever web process, draws them without building them. A failure
-    costs only that view the build."""
+    its first view, in whatever web process, draws them without building them; for studies
+    of HPSEARCH_FIGURES_AT_END trials or more (a small one's build in well under a second at
+    first view, and its driver need not import plotly and scikit-learn: 2-8 s on a loaded
+    machine). A failure costs only that view the build."""
+    from hpsearch.settings import settings
     from hpsearch.store import figures
 
     started = time.perf_counter()
     try:
-        built = figures.store_study(store, study_id)
+        built = figures.store_study(store, study_id, min_trials=settings().figures_at_end)
     except Exception as exc:  # noqa: BLE001 - the study's verdict is written already
         log.warning("figures of study %s not stored at its end: %s", study_id, exc)
         return
-    log.info("study %s: %d figures built and stored in %.2f s", study_id, built,
-             time.perf_counter() - started)
+    if built:
+        log.info("study %s: %d figures built and stored in %.2f s", study_id, built,
+                 time.perf_counter() - started)
 
 
 def _retry(fn, attempts: int = 6, delay: float = 0.2):

@@ -66,6 +66,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HPSEARCH_TRIAL_LOG_MAX_CHARS", "200000",
              "Characters of a trial's log kept (a quarter from its start, the rest from its "
              "end); at least 1000."),
+    Variable("HPSEARCH_FIGURES_AT_END", "1000",
+             "A study that ends with at least this many trials has its web page's figures built "
+             "and stored by its driver, so its first view draws them at once; a smaller one's "
+             "build at first view, in well under a second (and its driver does not import "
+             "plotly and scikit-learn for them). 0: every study's."),
     Variable("HPSEARCH_CACHE_DIR", "~/.cache/hpsearch",
              "Cache of the GAN's Fréchet-distance feature network."),
     Variable("HPSEARCH_SECRET_KEY", "(none)",
@@ -218,6 +223,7 @@ class Settings:
     media_max_bytes: int
     media_every: int
     trial_log_max_chars: int
+    figures_at_end: int  # trials from which a study's end stores its page's figures
     secret_key: str | None = field(repr=False)
     secret_key_file: str | None
     trusted_proxies: str  # parsed, with its range, by webui.serve.trusted_proxies
@@ -268,6 +274,7 @@ def _build() -> Settings:
         media_max_bytes=_count("HPSEARCH_MEDIA_MAX_BYTES", 4 * 1024 * 1024, 0),
         media_every=_count("HPSEARCH_MEDIA_EVERY", 5, 1),
         trial_log_max_chars=_count("HPSEARCH_TRIAL_LOG_MAX_CHARS", 200_000, 1000),
+        figures_at_end=_count("HPSEARCH_FIGURES_AT_END", 1000, 0),
         secret_key=_get("HPSEARCH_SECRET_KEY"),
         secret_key_file=_get("HPSEARCH_SECRET_KEY_FILE"),
         trusted_proxies=(_get("HPSEARCH_TRUSTED_PROXIES") or "0").strip(),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 import hpsearch
 from hpsearch import plots
 from hpsearch.store import Store, StudyStatus
+from hpsearch.store import figures
 from hpsearch.store.figures import chart_key, study_version
 from hpsearch.store.models import StudyFigureRow
 from tests.helpers import quad_spec
@@ -18,7 +19,8 @@ from tests.helpers import quad_spec
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
-def test_a_study_ends_with_its_page_figures_stored(home):
+def test_a_study_ends_with_its_page_figures_stored(home, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_FIGURES_AT_END", "6")  # its 6 trials are enough (default 1000)
     spec = quad_spec("figures-at-end", space={"x": {"uniform": [-5.0, 5.0]},
                                               "y": {"int": [1, 4]}, "opt": {"choice": ["a", "b"]}})
     study = hpsearch.run(spec, progress=False)
@@ -31,6 +33,10 @@ def test_a_study_ends_with_its_page_figures_stored(home):
                               .where(StudyFigureRow.study_id == study.id)).all())
     version = repr(study_version(store, study.id))
     assert {chart_key(n, o): version for n, o in wanted.items()}.items() <= rows.items()
+    # A smaller study than the setting's is left to its first view.
+    figures.forget(store, study.id)
+    assert figures.store_study(store, study.id, min_trials=7) == 0
+    assert figures.store_study(store, study.id, min_trials=6) == len(wanted)
 
     from webui import create_app
 

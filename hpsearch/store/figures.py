@@ -120,16 +120,22 @@ def forget(store, study_id: int) -> None:
         conn.execute(delete(_T).where(_T.c.study_id == study_id))
 
 
-def store_study(store, study_id: int) -> int:
+def store_study(store, study_id: int, min_trials: int = 0) -> int:
     """Build and store the figures a finished study's page opens with
     (``plots.page_charts``), those not stored yet for its present state; how many were
     built. Called when the study ends, so that no page view builds them: at 100,000 trials
     a process that had to build them drew the page in 3.3-3.6 s, one that reads them 2 s.
-    A study without trials (cancelled while queued) has nothing to draw and imports nothing.
-    A chart that cannot be built is logged and left to its first view."""
+    A study of fewer than ``min_trials`` trials (none: cancelled while queued) is left to
+    its first view and imports nothing. A chart that cannot be built is logged and left to
+    its first view."""
     version = study_version(store, study_id)
     if version[0] not in StudyStatus.FINISHED or version[2] is None:
         return 0
+    if min_trials > 1:
+        with store.engine.connect() as conn:
+            n = conn.scalar(select(func.count(Trial.id)).where(Trial.study_id == study_id))
+        if n < min_trials:
+            return 0
     import pandas  # noqa: F401 - before plotly (webui/cache.py figures_ready says why)
 
     from hpsearch import plots
