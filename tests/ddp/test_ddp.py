@@ -280,14 +280,16 @@ def test_two_worker_trials_under_pbt(home, ray_session, tmp_path):
     once. No reservation is left."""
     store = Store()
     spec = _scored_spec("ddp-pbt", [1.0, 0.1],
-                        fixed={"epochs": 3, "sleep": 0.5, "together": [str(tmp_path), 2]},
+                        fixed={"epochs": 3, "sleep": 0.5,
+                               "together": [str(tmp_path), 2, store.url, "ddp-pbt"]},
                         scheduler={"type": "pbt", "perturbation_interval": 1,
                                    "quantile_fraction": 0.5, "resample_probability": 0},
                         budget={"trials": 2, "max_concurrent": 2},
                         resources={"workers": 2, "cpu": 0.5})
     study = hpsearch.run(spec, progress=False)
     assert study.status == StudyStatus.COMPLETED, study.error
-    good, bad = sorted(store.trials(study.id), key=lambda t: t.number)
+    # by quality, not number: a trial's number is the order its run started in
+    bad, good = sorted(store.trials(study.id), key=lambda t: t.params["quality"])
     epochs = spec["fixed"]["epochs"]
     assert good.status == TrialStatus.COMPLETED, good.error
     assert _epochs(store, good)[-1] == epochs
