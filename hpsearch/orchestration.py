@@ -21,7 +21,7 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import actor_reuse, ddp, oom, recovery, schedulers, teachers
+from hpsearch import actor_reuse, ddp, oom, recovery, schedulers, teachers, warm_workers
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.logtext import max_chars
@@ -60,7 +60,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         from hpsearch import ray_local
 
         with ray_local.loopback_env():
-            ray.init(num_cpus=num_cpus, **ray_local.init_kwargs(), **kwargs)
+            # Every worker imports what a trial needs as it starts (hpsearch/warm_workers.py).
+            ray.init(num_cpus=num_cpus, _system_config=warm_workers.system_config(),
+                     **ray_local.init_kwargs(), **kwargs)
+        warm_workers.started_local_ray()
 
 
 def coalesce_window(spec: Spec) -> float:
@@ -186,6 +189,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
             num_to_keep=None if spec.scheduler.type == "pbt" else 2))
     # A free trial actor never kills one still starting on another node (hpsearch/actor_reuse.py).
     actor_reuse.install()
+    # Trial actors take the idle workers Ray prestarted (hpsearch/warm_workers.py).
+    warm_workers.install()
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
                                   num_samples=plan.total, reuse_actors=True,
                                   time_budget_s=spec.budget.time_limit_s)
@@ -380,7 +385,10 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
     _retry(lambda: store.save_searcher_state(study_id, searcher.get_state()))
     _retry(lambda: _finish(store, study_id))
     _store_figures(store, study_id)
-    return _retry(lambda: store.get_study(study_id))
+    study = _retry(lambda: store.get_study(study_id))
+    if tuner is not None:  # its trial actors ended with it: warm workers for the next study
+        warm_workers.replenish(callback.actor_nodes())
+    return study
 
 
 def _store_figures(store: Store, study_id: int) -> None:

@@ -54,6 +54,9 @@ def make_trial_fn(fn: Callable[[dict], None], fixed: dict, dataset: str | None,
         # TUNE_FUNCTION_THREAD_TIMEOUT_S (Ray's default: 2 s), ending the trial in error. A
         # trial on a busy machine, or one saving on its way out, takes longer to stop.
         os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(REUSE_WAIT_S))
+        # What Tune's runtime env for its actors would have set (Lightning forks no workers):
+        # the trial's actor runs without one, on a warm worker (hpsearch/warm_workers.py).
+        os.environ.setdefault("PL_DISABLE_FORK", "1")
         full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
         capture = None
         if sink is not None:

@@ -43,6 +43,7 @@ def make_isolated_trial_fn(trainable: str, fixed: dict, dataset: str | None, see
     """
 
     def hpsearch_trial(config: dict) -> None:
+        os.environ.setdefault("PL_DISABLE_FORK", "1")  # as Tune's actor runtime env did
         full = {**fixed, **config, "dataset": dataset, "seed": trial_seed(seed, config)}
         capture = media = None
         if sink is not None:

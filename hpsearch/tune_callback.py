@@ -13,6 +13,7 @@ import re
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -424,6 +425,11 @@ class StoreCallback(Callback):
         self.save_searcher_state(force=True)
         if self._writer is not None:
             self._writer.flush(120)
+
+    def actor_nodes(self) -> Counter:
+        """Node id -> how many trial actors (processes) of this study said they ran there."""
+        return Counter(where.get("node_id") for who, where in self._where.items()
+                       if who not in self.numbers)
 
     def close(self) -> None:
         if self.stopper is not None:

@@ -181,3 +181,10 @@ def oom_prone(config: dict) -> None:
         if epoch == 2 and batch > int(config.get("fits", 16)):
             raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {batch} MiB")
         tune.report({"loss": 1.0 / batch + 0.01 * epoch, "batch_size": batch, "epoch": epoch})
+
+
+@hpsearch.trainable
+def whereami(config: dict) -> None:
+    """Reports the process it ran in (the warm worker test)."""
+    tune.report({"loss": float(config.get("x", 0.0)), "worker_pid": os.getpid(),
+                 "pl_disable_fork": float(os.environ.get("PL_DISABLE_FORK") == "1")})

@@ -1,0 +1,77 @@
+"""Trial actors start on workers Ray already had running (hpsearch/warm_workers.py): a
+study's first trial does not wait for a new worker process."""
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+from sqlalchemy import select
+
+import hpsearch
+from hpsearch import warm_workers
+from hpsearch.store import Store
+from hpsearch.store.models import Result
+from tests.helpers import quad_spec
+
+
+def _spec(name: str) -> dict:
+    return quad_spec(name, trainable="tests.helpers:whereami", fixed={},
+                     budget={"trials": 1, "max_concurrent": 1})
+
+
+def _idle_workers() -> set[int]:
+    """This process's local Ray's idle workers (the raylet is our child)."""
+    pids = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.cmdline()[:1] == ["ray::IDLE"]:
+                pids.add(p.pid)
+        except psutil.Error:
+            pass
+    return pids
+
+
+def _trial_metrics(url: str) -> list[dict]:
+    store = Store(url)
+    with store.session() as s:
+        rows = list(s.scalars(select(Result.metrics)))
+    store.dispose()
+    return rows
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path):
+    first = f"sqlite:///{tmp_path / 'a.db'}"
+    hpsearch.run(_spec("warm-a"), db=first, progress=False)
+    # The worker the first study's trial actor ran in ended with it; Ray starts another,
+    # idle, for the next study. Wait for it to be up (not a timing: a condition).
+    deadline = time.monotonic() + 120
+    while not _idle_workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    idle = _idle_workers()
+    assert idle, "no idle Ray worker after a study"
+    second = f"sqlite:///{tmp_path / 'b.db'}"
+    hpsearch.run(_spec("warm-b"), db=second, progress=False)
+    [metrics] = _trial_metrics(second)
+    assert int(metrics["worker_pid"]) in idle, (metrics["worker_pid"], idle)  # no new process
+    assert metrics["pl_disable_fork"] == 1.0  # what Tune's runtime env set, the trial sets
+
+
+def test_a_trial_actor_needs_tunes_runtime_env_only_for_what_workers_lack(monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setitem(warm_workers._state, "worker_environ", {"PATH": "/bin"})
+    assert not warm_workers.needs_runtime_env(warm_workers.tune_env_vars())  # PL_DISABLE_FORK only
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-set-after-ray-started")
+    assert warm_workers.needs_runtime_env(warm_workers.tune_env_vars())  # the workers lack it
+    monkeypatch.setitem(warm_workers._state, "worker_environ",
+                        {"AWS_ACCESS_KEY_ID": "key-set-after-ray-started"})
+    assert not warm_workers.needs_runtime_env(warm_workers.tune_env_vars())  # they inherited it
+    monkeypatch.setitem(warm_workers._state, "worker_environ", None)  # a cluster's workers: unknown
+    assert warm_workers.needs_runtime_env(warm_workers.tune_env_vars())
+
+
+def test_nothing_is_prestarted_when_turned_off_or_nothing_ran():
+    assert warm_workers.replenish({"node": 2}, keep_alive_s=0) == 0
+    assert warm_workers.replenish({}, keep_alive_s=60) == 0
