@@ -36,7 +36,28 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    if not app.testing:
+        warm_templates(app)
     return app
+
+
+def warm_templates(app: Flask) -> None:
+    """Compile the pages' templates in a background thread as the server starts: Jinja
+    compiles each at its first use, and the study page's three (study, base, macros) took
+    0.64 s of the first study page's request in a fresh server at load 10 (its SQL 0.5 s)."""
+    import logging
+    import threading
+
+    env = app.jinja_env  # made here, not raced for by the thread and a first request
+
+    def compile_all() -> None:
+        for name in env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            try:
+                env.get_template(name)
+            except Exception as exc:  # noqa: BLE001 - its first use reports it properly
+                logging.getLogger(__name__).warning("template %s: %s", name, exc)
+
+    threading.Thread(target=compile_all, name="hpsearch-templates", daemon=True).start()
 
 
 def register_extensions(app: Flask) -> None:
