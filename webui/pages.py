@@ -73,8 +73,8 @@ def study(study_id: int):
     st = queries.store()
     row = st.get_study(study_id)
     summary = queries.study_summary(study_id)
-    trials, problem = _in_place(lambda a, clamp: queries.list_trials(row, a, clamp=clamp),
-                                request.args)
+    trials, problem = _in_place(lambda a, clamp: queries.list_trials(
+        row, a, clamp=clamp, counts=summary["counts"]), request.args)
     params = filters.params_of(row)
     pair = plots.contour_pair(row.spec)
     # The charts in page order (the multi-objective ones first for a study with several

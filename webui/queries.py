@@ -61,14 +61,16 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
     return raw, (col.desc() if raw.startswith("-") else col.asc())
 
 
-def page_of(q, *, page: int, per_page: int, order, clamp: bool = False) -> reads.Page:
+def page_of(q, *, page: int, per_page: int, order, clamp: bool = False,
+            total: int | None = None) -> reads.Page:
     """One page of ``q`` (the read model's); a page past the last one is a bad page number,
-    or with ``clamp`` (the HTML pages) the last page."""
+    or with ``clamp`` (the HTML pages) the last page. ``total``: rows ``q`` matches, if known."""
     try:
-        return reads.page(store(), q, page=page, per_page=per_page, order=order)
+        return reads.page(store(), q, page=page, per_page=per_page, order=order, total=total)
     except reads.PageOutOfRange as exc:
         if clamp:
-            return reads.page(store(), q, page=exc.pages, per_page=per_page, order=order)
+            return reads.page(store(), q, page=exc.pages, per_page=per_page, order=order,
+                              total=total)
         raise BadParam(str(exc)) from None
 
 
@@ -255,14 +257,21 @@ def export_rows(study: Study, args) -> list[dict]:
         return [reads.table_row(t, study.metric) for t in rows]
 
 
-def list_trials(study: Study, args, clamp: bool = False) -> dict:
+def list_trials(study: Study, args, clamp: bool = False,
+                counts: dict[str, int] | None = None) -> dict:
     """One page of a study's trials, filtered by status and sorted, in SQL (``clamp``: a page
-    past the end shows the last one)."""
+    past the end shows the last one). ``counts``: the study's trials by status, as its
+    summary just read them; without parameter or metric filters the page's total is taken
+    from them instead of counting the trials again (at 1,000,000 trials a count costs the
+    study page 0.1-0.7 s)."""
     page = int_arg(args, "page", 1, 1, 10**6)
     per_page = int_arg(args, "per_page", 25, 1, MAX_PER_PAGE)
     q, order, parsed = trials_filtered(study, args)
     cols = columns_arg(study, args)
-    got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp)
+    total = None
+    if counts is not None and not parsed["params"] and not parsed["metrics"]:
+        total = counts.get(parsed["status"], 0) if parsed["status"] else sum(counts.values())
+    got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp, total=total)
     items = [trial_dict(t) for t in got.items]
     if cols:
         last = reads.last_results(store(), [t.id for t in got.items]) if any(

@@ -306,13 +306,16 @@ class PageOutOfRange(ValueError):
                          f"page), got {page}")
 
 
-def page(store, q: Select, *, page: int, per_page: int, order: Sequence) -> Page:
-    """Rows ``page`` (from 1) of ``q`` in ``order``; PageOutOfRange past the last page."""
+def page(store, q: Select, *, page: int, per_page: int, order: Sequence,
+         total: int | None = None) -> Page:
+    """Rows ``page`` (from 1) of ``q`` in ``order``; PageOutOfRange past the last page.
+    ``total``: the rows ``q`` matches, when the caller already counted them (else counted)."""
     with store.session() as s:
         # Counted on the query's own table, not over a subquery of every column (a studies
         # list must not read the specs to count them).
-        total = s.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)
-                         .order_by(None)) or 0
+        if total is None:
+            total = s.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)
+                             .order_by(None)) or 0
         if page > max(1, -(-total // per_page)):
             raise PageOutOfRange(page, per_page, total)
         rows = list(s.scalars(q.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
