@@ -111,6 +111,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     from ray.tune.search import ConcurrencyLimiter
 
     info = trainables.get_trainable(spec.trainable, allow_import=allow_import)
+    # A cluster's nodes start idle workers for the trials while the study is set up.
+    warm_workers.warm_up(spec.budget.max_concurrent, spec.resources.cpu)
     space = spec.search_space
     objectives = spec.objective_list()
     searcher = searchers.create_searcher(spec.searcher.type, space, metric=spec.metric,

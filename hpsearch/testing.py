@@ -11,6 +11,7 @@ kill).
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from hpsearch import warm_workers
 from hpsearch.procs import kill_session, stop
 
 __all__ = ["RayCluster", "free_port", "kill_session", "ray_cluster", "ray_start", "stop",
@@ -97,7 +99,9 @@ def ray_cluster(head_cpus: int, node_cpus: int = 0, node_args: Sequence[str] = (
     try:
         procs.append(ray_start(["--head", f"--port={port}", f"--num-cpus={head_cpus}",
                                 f"--temp-dir={temp_dir}", "--include-dashboard=false",
-                                f"--dashboard-port={free_port()}"], env,
+                                f"--dashboard-port={free_port()}",
+                                # workers import a trial's modules as they start (warm_workers.py)
+                                f"--system-config={json.dumps(warm_workers.system_config())}"], env,
                                Path(temp_dir) / "head.out"))
         if node_cpus:
             procs.append(ray_start([f"--address=127.0.0.1:{port}", f"--num-cpus={node_cpus}",

@@ -16,10 +16,13 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
    that). Otherwise (say AWS keys set only after Ray started, or a remote cluster whose
    workers' environment is unknown) Tune's runtime environment stays as it was.
 2. A worker that served an actor ends with it, and Ray prestarts workers once, for its
-   first driver. :func:`replenish` asks each node's raylet, after a study, to start as
-   many idle workers as the study's trial actors ran there (Ray's own
+   first driver (on its node only). :func:`replenish` asks each node's raylet, after a
+   study, to start as many idle workers as the study's trial actors ran there (Ray's own
    ``NodeManagerService.PrestartWorkers`` call, with the cluster's token), kept alive for
-   ``HPSEARCH_WARM_WORKERS_S`` even above Ray's idle-worker cap.
+   ``HPSEARCH_WARM_WORKERS_S`` even above Ray's idle-worker cap; :func:`warm_up`, before a
+   study, does the same on the nodes nothing has warmed for this driver yet (a cluster's
+   nodes), as many as the study's trials fit there. A trial actor takes the first matching
+   worker that registers, its own or a prestarted one, so a prestart never delays it.
 3. A prestarted worker has imported Ray, not Ray Tune (1.6 s of CPU here). The local Ray
    that :func:`system_config` configures imports Tune's function trainable and the
    modules a trial imports into every worker as it starts (``preload_python_modules``),
@@ -43,7 +46,8 @@ TRIAL_FN_NAME = "hpsearch_trial"  # hpsearch/trial.py and trial_isolated.py name
 PRELOAD_MODULES = ("ray.tune.trainable.function_trainable", "hpsearch.trial", "hpsearch.reporting",
                    "hpsearch.capture", "hpsearch.media_client", "hpsearch.ddp")
 _MARK = "_hpsearch_warm_workers"
-_state: dict = {"worker_environ": None}  # the local Ray's environment, when this process started it
+_state: dict = {"worker_environ": None,  # the local Ray's environment, when this process started it
+          "warmed": set()}  # node ids with workers prestarted for this driver
 
 
 def system_config() -> dict:
@@ -53,7 +57,10 @@ def system_config() -> dict:
 
 def started_local_ray(environ: Mapping[str, str] | None = None) -> None:
     """Record the environment the local Ray just started with (its workers inherit it)."""
+    import ray
+
     _state["worker_environ"] = dict(os.environ if environ is None else environ)
+    _state["warmed"] = {ray.get_runtime_context().get_node_id()}  # Ray prestarted its CPUs' worth
 
 
 def tune_env_vars() -> dict[str, str]:
@@ -104,6 +111,23 @@ def install() -> bool:
     return True
 
 
+def warm_up(slots: int, cpus_per_trial: float, keep_alive_s: float | None = None) -> int:
+    """Before a study: on each alive node not warmed for this driver yet, prestart as many
+    workers as the study's trials fit there (``slots`` in all, first nodes first)."""
+    import ray
+
+    try:
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in _state["warmed"]]
+    except Exception:  # noqa: BLE001 - no answer: the study starts its workers itself
+        return 0
+    wanted: dict[str, int] = {}
+    for node in nodes:
+        fit = int((node.get("Resources") or {}).get("CPU", 0) // max(cpus_per_trial, 1.0))
+        wanted[node["NodeID"]] = count = max(0, min(fit, slots))
+        slots -= count
+    return replenish(wanted, keep_alive_s)
+
+
 def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = None) -> int:
     """Ask each node's raylet to start ``actors_per_node[node_id]`` idle workers (at most its
     CPUs) for this driver's job, with no runtime env: the next study's trial actors take
@@ -128,6 +152,7 @@ def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = N
                         int((node.get("Resources") or {}).get("CPU", 0)))
             if not node.get("Alive") or count <= 0:
                 continue
+            _state["warmed"].add(node["NodeID"])
             channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
             try:
                 node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(
