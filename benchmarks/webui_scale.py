@@ -145,13 +145,15 @@ def scale_db(backend: str, trials: int, cache: Path, reseed: bool, log=print) ->
             "figures_s": store_at_end(url, sid)}
 
 
-def store_at_end(url: str, sid: int) -> float:
+def store_at_end(url: str, sid: int, fresh: bool = True) -> float:
     """What the study's driver does once it has ended the study: build and store the page's
-    figures (``figures.store_study``), in a process that has built none yet; its seconds."""
+    figures (``figures.store_study``; ``fresh``: all of them, any stored ones dropped first),
+    in a process that has built none yet; its seconds."""
     from hpsearch.store import Store, figures
 
     store = Store(url)
-    figures.forget(store, sid)
+    if fresh:
+        figures.forget(store, sid)
     started = time.perf_counter()
     figures.store_study(store, sid)
     took = time.perf_counter() - started
@@ -352,8 +354,8 @@ def browser_times(url: str, sid: int, workdir: Path, runs: int = 3,
             for m in modes:
                 if m == "built":
                     forget_figures(url, sid)
-                else:
-                    store_at_end(url, sid)
+                else:  # as at the study's end (those a 'built' run stored are kept)
+                    store_at_end(url, sid, fresh=False)
                 with _bundle(b):
                     rounds[f"{b}, {m}"].append(_page_once(url, sid, workdir, log=log))
     out: dict = {"runs": runs, "installed": plotly_bundle.present(), "bundles": {}}
