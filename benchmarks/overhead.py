@@ -85,6 +85,7 @@ def run_bare(n: int, concurrency: int, workdir: Path) -> float:
 
 def run_hpsearch(url: str, n: int, concurrency: int) -> float:
     import hpsearch
+    from hpsearch import orchestration
     from hpsearch.store import Store, TrialStatus
 
     Store(url).dispose()  # create the schema first: a one-time cost, not per study
@@ -92,6 +93,9 @@ def run_hpsearch(url: str, n: int, concurrency: int) -> float:
     study = hpsearch.run(spec(n, concurrency, f"overhead-{uuid.uuid4().hex[:8]}"), db=url,
                          progress=False)
     elapsed = time.perf_counter() - start
+    # The page figures of a study of HPSEARCH_FIGURES_AT_END trials or more are built in a
+    # thread after run() returns; let it end before the next system's run starts.
+    orchestration.wait_for_figures()
     done = sum(1 for t in study.trials if t.status == TrialStatus.COMPLETED)
     study.store.dispose()
     if done != n:

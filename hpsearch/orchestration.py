@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -393,24 +394,53 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
     return study
 
 
+_figure_builds: list[threading.Thread] = []
+
+
 def _store_figures(store: Store, study_id: int) -> None:
     """Build and store the ended study's page figures (hpsearch/store/figures.py), so that
     its first view, in whatever web process, draws them without building them; for studies
     of HPSEARCH_FIGURES_AT_END trials or more (a small one's build in well under a second at
     first view, and its driver need not import plotly and scikit-learn: 2-8 s on a loaded
-    machine). A failure costs only that view the build."""
+    machine). The build runs in a thread of its own, after the verdict: ``run`` returns the
+    ended study at once, and the process waits for the build before it exits (or call
+    :func:`wait_for_figures`). A failure costs only that view the build."""
     from hpsearch.settings import settings
     from hpsearch.store import figures
 
-    started = time.perf_counter()
     try:
-        built = figures.store_study(store, study_id, min_trials=settings().figures_at_end)
+        if not figures.due(store, study_id, settings().figures_at_end):
+            return
+    except Exception as exc:  # noqa: BLE001 - as a failed build below
+        log.warning("figures of study %s not stored at its end: %s", study_id, exc)
+        return
+    thread = threading.Thread(target=_build_figures, args=(store.url, study_id),
+                              name=f"hpsearch-figures-{study_id}")
+    _figure_builds.append(thread)
+    thread.start()
+
+
+def _build_figures(url: str, study_id: int) -> None:
+    from hpsearch.store import figures
+
+    started = time.perf_counter()
+    store = Store(url, check_schema=False)
+    try:
+        built = figures.store_study(store, study_id)
     except Exception as exc:  # noqa: BLE001 - the study's verdict is written already
         log.warning("figures of study %s not stored at its end: %s", study_id, exc)
         return
+    finally:
+        store.dispose()
     if built:
         log.info("study %s: %d figures built and stored in %.2f s", study_id, built,
                  time.perf_counter() - started)
+
+
+def wait_for_figures(timeout: float | None = None) -> None:
+    """Until the figures of the studies this process has ended are stored."""
+    while _figure_builds:
+        _figure_builds.pop().join(timeout)
 
 
 def _retry(fn, attempts: int = 6, delay: float = 0.2):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import hpsearch
-from hpsearch import plots
+from hpsearch import orchestration, plots
 from hpsearch.store import Store, StudyStatus
 from hpsearch.store import figures
 from hpsearch.store.figures import chart_key, study_version
@@ -25,6 +25,7 @@ def test_a_study_ends_with_its_page_figures_stored(home, monkeypatch):
                                               "y": {"int": [1, 4]}, "opt": {"choice": ["a", "b"]}})
     study = hpsearch.run(spec, progress=False)
     assert study.status == StudyStatus.COMPLETED
+    orchestration.wait_for_figures(120)  # built in a thread after the verdict
     store = Store()
     wanted = plots.page_charts(store.get_study(study.id).spec)
     assert wanted["contour"] == {"params": ("x", "y")}

@@ -120,6 +120,19 @@ def forget(store, study_id: int) -> None:
         conn.execute(delete(_T).where(_T.c.study_id == study_id))
 
 
+def due(store, study_id: int, min_trials: int = 0) -> bool:
+    """Whether :func:`store_study` has figures to build: the study has ended with a best
+    trial and has at least ``min_trials`` trials."""
+    version = study_version(store, study_id)
+    if version[0] not in StudyStatus.FINISHED or version[2] is None:
+        return False
+    if min_trials > 1:
+        with store.engine.connect() as conn:
+            n = conn.scalar(select(func.count(Trial.id)).where(Trial.study_id == study_id))
+        return n >= min_trials
+    return True
+
+
 def store_study(store, study_id: int, min_trials: int = 0) -> int:
     """Build and store the figures a finished study's page opens with
     (``plots.page_charts``), those not stored yet for its present state; how many were
@@ -128,14 +141,9 @@ def store_study(store, study_id: int, min_trials: int = 0) -> int:
     A study of fewer than ``min_trials`` trials (none: cancelled while queued) is left to
     its first view and imports nothing. A chart that cannot be built is logged and left to
     its first view."""
-    version = study_version(store, study_id)
-    if version[0] not in StudyStatus.FINISHED or version[2] is None:
+    if not due(store, study_id, min_trials):
         return 0
-    if min_trials > 1:
-        with store.engine.connect() as conn:
-            n = conn.scalar(select(func.count(Trial.id)).where(Trial.study_id == study_id))
-        if n < min_trials:
-            return 0
+    version = study_version(store, study_id)
     import pandas  # noqa: F401 - before plotly (webui/cache.py figures_ready says why)
 
     from hpsearch import plots
