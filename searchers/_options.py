@@ -46,6 +46,13 @@ class Bayesian(Options):
         "how the model sees each real parameter: none (its range, or log range, as is) or "
         "logit (the unit coordinate, squeezed into [0.005, 0.995], through a logit: the regions "
         "by both bounds stretched, the bounds still reachable; see searchers/_bayesian.py)"))
+    y_transform: Literal["none", "yeo-johnson"] = Field("none", description=(
+        "how the model sees the losses: none (as they are) or yeo-johnson (a power transform "
+        "fitted to the results, then standardised: a few deep wells in a flat loss look less "
+        "like outliers; see searchers/_bayesian.py)"))
+    local_share: Float | None = Field(None, ge=0, le=1, description=(
+        "share of the acquisition's candidates drawn around the 5 best results (None: 0.5 "
+        "where the acquisition is sampled, 0 where L-BFGS refines the best candidates)"))
 
 
 class Genetic(Options):

@@ -1,6 +1,8 @@
 """Behaviour specific to the bayesian searcher (the conformance suite covers the rest)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ray.tune.search import Searcher
@@ -227,3 +229,46 @@ def test_without_lbfgs_half_the_candidates_are_projected_neighbours_of_the_best_
     nearest = [min(np.abs(unit(c) - u).mean() for u in starts) for c in candidates]
     k = int(n * _LOCAL_SHARE)
     assert np.median(nearest[:k]) < 0.5 * np.median(nearest[k:])
+
+
+def test_yeo_johnson_losses_keep_their_order_and_are_standardised():
+    """``y_transform: yeo-johnson``: the model sees standardised, power-transformed losses
+    in the same order (lies included), and a deep well is no longer a far outlier."""
+    import numpy as np
+
+    space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    f = lambda c: -3.0 * math.exp(-40 * ((c["x"] - 0.3) ** 2 + (c["y"] - 0.6) ** 2))  # noqa: E731
+    s = make("bayesian", space, n_initial_points=6, y_transform="yeo-johnson")
+    run(s, 10, f=f)
+    s.suggest("pending")  # one lie
+    raw = [loss for _, loss in s.observations]
+    _, y = s._model_data()
+    n = len(raw)
+    assert s.n_lies == 1 and len(y) == n + 1
+    assert list(np.argsort(y[:n], kind="stable")) == list(np.argsort(raw, kind="stable"))
+    assert y[-1] == pytest.approx(min(y[:n]))  # the "min" lie
+    assert np.mean(y[:n]) == pytest.approx(0, abs=1e-9)
+    assert np.std(y[:n]) == pytest.approx(1, abs=1e-6)
+    # The well's best loss is no longer several standard deviations out.
+    assert (np.mean(raw) - min(raw)) / np.std(raw) > (np.mean(y[:n]) - min(y[:n])) / np.std(y[:n])
+
+
+def test_local_share_puts_lbfgs_starts_around_the_best_results():
+    """On a continuous space L-BFGS starts from the best candidates; with ``local_share``
+    that share of them are neighbours of the best results (by default none)."""
+    import numpy as np
+    from skopt.space import Space as SkSpace
+
+    space = Space([Float(f"x{i}", 0.0, 1.0) for i in range(6)])
+    f = lambda c: sum((c[f"x{i}"] - 0.2) ** 2 for i in range(6))  # noqa: E731
+    default, local = make("bayesian", space), make("bayesian", space, local_share=0.5)
+    assert default.backend.acq_optimizer == local.backend.acq_optimizer == "lbfgs"
+    assert default.backend.local_share == 0 and local.backend.local_share == 0.5
+    run(local, 12, f=f)
+    X, y = local._model_data()
+    b = local.backend
+    n = 400
+    candidates = b._candidates(SkSpace(b.dimensions).rvs, X, y, len(X), 7)(n_samples=n, random_state=7)
+    best = np.array([X[i] for i in np.argsort(y)[:5]])
+    nearest = [np.abs(best - np.asarray(c)).mean(axis=1).min() for c in candidates]
+    assert np.median(nearest[: n // 2]) < 0.5 * np.median(nearest[n // 2:])
