@@ -62,15 +62,16 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
 
 
 def page_of(q, *, page: int, per_page: int, order, clamp: bool = False,
-            total: int | None = None) -> reads.Page:
+            total: int | None = None, total_order: bool = False) -> reads.Page:
     """One page of ``q`` (the read model's); a page past the last one is a bad page number,
-    or with ``clamp`` (the HTML pages) the last page. ``total``: rows ``q`` matches, if known."""
+    or with ``clamp`` (the HTML pages) the last page. ``total``: rows ``q`` matches, if known;
+    ``total_order``: ``order`` ties no two rows (reads.page reads back pages from the end)."""
+    kw = {"per_page": per_page, "order": order, "total": total, "total_order": total_order}
     try:
-        return reads.page(store(), q, page=page, per_page=per_page, order=order, total=total)
+        return reads.page(store(), q, page=page, **kw)
     except reads.PageOutOfRange as exc:
         if clamp:
-            return reads.page(store(), q, page=exc.pages, per_page=per_page, order=order,
-                              total=total)
+            return reads.page(store(), q, page=exc.pages, **kw)
         raise BadParam(str(exc)) from None
 
 
@@ -271,7 +272,9 @@ def list_trials(study: Study, args, clamp: bool = False,
     total = None
     if counts is not None and not parsed["params"] and not parsed["metrics"]:
         total = counts.get(parsed["status"], 0) if parsed["status"] else sum(counts.values())
-    got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp, total=total)
+    # The order ends with the trial number, unique in a study: a total order.
+    got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp, total=total,
+                  total_order=True)
     items = [trial_dict(t) for t in got.items]
     if cols:
         last = reads.last_results(store(), [t.id for t in got.items]) if any(

@@ -74,3 +74,33 @@ def test_worker_column_trial_page_and_api_say_where_a_trial_ran(client, store, f
     assert [d["columns"]["worker"] for d in items if d["number"] == 2] == ["gpu-box-1 (ab12cd34) · slot 1"]
     df = Study(store, sid).to_dataframe()
     assert df.set_index("number").loc[2, "worker"] == "gpu-box-1 (ab12cd34) · slot 1"
+
+
+def test_every_page_in_every_sort_is_the_slice_of_the_whole_order(client, store):
+    """A page in the back half is read from the other end in the reversed order
+    (hpsearch/store/queries.py page): it holds exactly the rows the forward order puts there,
+    with NULL values, ties on the sorted column and a short last page."""
+    import time
+
+    from hpsearch.store import StudyStatus, TrialStatus
+    from tests.webui.conftest import make_spec
+
+    sid = store.create_study(make_spec("pages-both-ways"), status=StudyStatus.RUNNING).id
+    ops, t = [], time.time()
+    for i in range(23):
+        rid = f"p{i}"
+        ops.append(("trial", sid, rid, i, {"lr": 0.001, "dropout": 0.1, "optimizer": "adam"},
+                    TrialStatus.RUNNING, t))
+        if i % 5 == 4:
+            ops.append(("status", sid, rid, TrialStatus.ERROR, {"error": "x"}, t))  # no value
+        else:
+            ops.append(("status", sid, rid, TrialStatus.COMPLETED, {"value": float(i % 3)}, t))
+    store.apply(ops)
+    for sort in ("number", "-number", "value", "-value", "status", "-status"):
+        whole = client.get(f"/api/v1/studies/{sid}/trials?sort={sort}&per_page=100").json["items"]
+        assert len(whole) == 23
+        got = []
+        for page in range(1, 6):
+            body = client.get(f"/api/v1/studies/{sid}/trials?sort={sort}&per_page=5&page={page}").json
+            got += [d["number"] for d in body["items"]]
+        assert got == [d["number"] for d in whole], sort
