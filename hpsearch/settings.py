@@ -119,11 +119,15 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds of a trial's last Tune report travel to the driver together. Raise it "
              "(e.g. 1) when many trials report often: the driver's loop handles one Tune "
              "result per trial per window (docs/scaling.md).", "service"),
-    Variable("HPSEARCH_WARM_WORKERS_S", "600",
-             "After a study, each Ray node starts again as many idle workers as its trial "
-             "actors used, kept this many seconds, so the next study's trials start without "
-             "waiting for new processes (hpsearch/warm_workers.py). 0: Ray starts them as "
-             "trials need them.", "service"),
+    Variable("HPSEARCH_WARM_WORKERS_S", "0",
+             "Where one driver runs studies back to back (a notebook, a benchmark): after a "
+             "study, each Ray node starts again as many idle workers as its trial actors used, "
+             "kept this many seconds, and a local Ray's workers import a trial's modules as "
+             "they start, so the next study's trials start without waiting for new processes "
+             "(hpsearch/warm_workers.py; e.g. 600). 0 (the default): Ray starts them as trials "
+             "need them. A dispatcher runs each study in a driver of its own, whose prestarted "
+             "workers end with it, and on a small machine the prestarts' CPU competes with "
+             "trials.", "service"),
     Variable("HPSEARCH_RETAIN_POINTS", "0",
              "Retention: keep at most this many results per finished trial (first, last, best "
              "and evenly spaced ones; at least 3); the dispatcher thins old curves "
@@ -297,7 +301,7 @@ def _build() -> Settings:
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),
         report_window_s=_seconds("HPSEARCH_REPORT_WINDOW_S", 0.05),
-        warm_workers_s=_seconds("HPSEARCH_WARM_WORKERS_S", 600.0),
+        warm_workers_s=_seconds("HPSEARCH_WARM_WORKERS_S", 0.0),
         retain_points=_retain_points(),
         retain_after_s=_seconds("HPSEARCH_RETAIN_AFTER_S", 86400.0),
         retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),

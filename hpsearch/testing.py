@@ -101,7 +101,8 @@ def ray_cluster(head_cpus: int, node_cpus: int = 0, node_args: Sequence[str] = (
                                 f"--temp-dir={temp_dir}", "--include-dashboard=false",
                                 f"--dashboard-port={free_port()}",
                                 # workers import a trial's modules as they start (warm_workers.py)
-                                f"--system-config={json.dumps(warm_workers.system_config())}"], env,
+                                *([f"--system-config={json.dumps(warm_workers.system_config())}"]
+                                  if warm_workers.system_config() else [])], env,
                                Path(temp_dir) / "head.out"))
         if node_cpus:
             procs.append(ray_start([f"--address=127.0.0.1:{port}", f"--num-cpus={node_cpus}",

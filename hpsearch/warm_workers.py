@@ -51,7 +51,13 @@ _state: dict = {"worker_environ": None,  # the local Ray's environment, when thi
 
 
 def system_config() -> dict:
-    """``_system_config`` for a local Ray: every worker imports what a trial needs as it starts."""
+    """``_system_config`` for a local Ray: with HPSEARCH_WARM_WORKERS_S set, every worker
+    imports what a trial needs as it starts (a cost for every other worker too: Ray Train's,
+    the sink's; with the setting 0 none)."""
+    from hpsearch.settings import settings
+
+    if settings().warm_workers_s <= 0:
+        return {}
     return {"preload_python_modules": list(PRELOAD_MODULES)}
 
 

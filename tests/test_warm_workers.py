@@ -42,7 +42,8 @@ def _trial_metrics(url: str) -> list[dict]:
 
 
 @pytest.mark.usefixtures("ray_session")
-def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path):
+def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "600")  # off by default
     first = f"sqlite:///{tmp_path / 'a.db'}"
     hpsearch.run(_spec("warm-a"), db=first, progress=False)
     # The worker the first study's trial actor ran in ended with it; Ray starts another,

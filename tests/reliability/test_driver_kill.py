@@ -23,7 +23,7 @@ GRACE_S = 3.0
 
 def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_path):
     driver_env = {**driver_env, "HPSEARCH_HEARTBEAT_S": "0.5"}
-    spec = quad_spec("killed", fixed={"epochs": 2, "sleep": 0.2}, searcher=BAYES,
+    spec = quad_spec("killed", fixed={"epochs": 2, "sleep": 0.5}, searcher=BAYES,
                      budget={"trials": 20, "max_concurrent": 2})
     path = write_spec(tmp_path / "spec.yaml", spec)
     driver = start_driver(driver_env, "submit", str(path), "--ray-address", ray_head.address,
@@ -45,6 +45,10 @@ def test_killed_driver_resumes_to_exactly_the_budget(ray_head, driver_env, tmp_p
     assert f"pid {driver.pid}" in proc.stderr
     assert TrialStatus.INTERRUPTED not in [t.status for t in store.trials(sid)]
     assert driver.poll() is None
+    # The refused resume took seconds (more under load): the driver may be between two
+    # trials now, so it is killed while one runs, as the test means to leave one cut short.
+    wait_for(lambda: TrialStatus.RUNNING in [t.status for t in store.trials(sid)], timeout=120,
+             every=0.05, proc=driver, what="a running trial to cut short")
     kill(driver)
     trials = store.trials(sid)
     before = {t.number: (t.params, t.value, t.iterations) for t in trials
