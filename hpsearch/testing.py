@@ -55,19 +55,32 @@ def wait_line(path: Path, text: str, proc: subprocess.Popen, timeout: float) -> 
     raise RuntimeError(f"timed out waiting for {text!r}: {tail}")
 
 
-def ray_start(args: Sequence[str], env: dict, log: Path, timeout: float = 120) -> subprocess.Popen:
+def ray_start(args: Sequence[str], env: dict, log: Path, timeout: float = 120,
+              attempts: int = 3) -> subprocess.Popen:
     """``ray start --block`` a head (``--head`` in ``args``) or a node, in a session of its
-    own, logging to ``log``; returns once Ray says it started."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([RAY, "start", *args, f"--dashboard-agent-listen-port={free_port()}",
-                                 *_COMMON], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_line(log, "Ray runtime started", proc, timeout)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
+    own, logging to ``log``; returns once Ray says it started. A start that gave up is tried
+    again (``attempts`` in all): ``ray start`` waits a fixed 30 s for its raylet to register,
+    which a loaded 2-core machine can miss (CI saw it once, at load 14)."""
+    for attempt in range(attempts):
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([RAY, "start", *args,
+                                     f"--dashboard-agent-listen-port={free_port()}", *_COMMON],
+                                    env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        try:
+            wait_line(log, "Ray runtime started", proc, timeout)
+            return proc
+        except RuntimeError:
+            gave_up = proc.poll() is not None and "timed out during startup" in log.read_text(
+                errors="replace")
+            stop(proc)
+            if not gave_up or attempt == attempts - 1:
+                raise
+            time.sleep(2)
+        except BaseException:
+            stop(proc)
+            raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
