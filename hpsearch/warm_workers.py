@@ -122,6 +122,10 @@ def warm_up(slots: int, cpus_per_trial: float, keep_alive_s: float | None = None
     workers as the study's trials fit there (``slots`` in all, first nodes first)."""
     import ray
 
+    from hpsearch.settings import settings
+
+    if (settings().warm_workers_s if keep_alive_s is None else keep_alive_s) <= 0:
+        return 0  # off: no need to ask the cluster for its nodes
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in _state["warmed"]]
     except Exception:  # noqa: BLE001 - no answer: the study starts its workers itself

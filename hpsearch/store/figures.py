@@ -123,14 +123,20 @@ def forget(store, study_id: int) -> None:
 def due(store, study_id: int, min_trials: int = 0) -> bool:
     """Whether :func:`store_study` has figures to build: the study has ended with a best
     trial and has at least ``min_trials`` trials."""
+    return _due_version(store, study_id, min_trials) is not None
+
+
+def _due_version(store, study_id: int, min_trials: int) -> tuple | None:
+    """The study's version when it has figures to build (see :func:`due`), else None."""
     version = study_version(store, study_id)
     if version[0] not in StudyStatus.FINISHED or version[2] is None:
-        return False
+        return None
     if min_trials > 1:
         with store.engine.connect() as conn:
             n = conn.scalar(select(func.count(Trial.id)).where(Trial.study_id == study_id))
-        return n >= min_trials
-    return True
+        if n < min_trials:
+            return None
+    return version
 
 
 def store_study(store, study_id: int, min_trials: int = 0) -> int:
@@ -141,9 +147,9 @@ def store_study(store, study_id: int, min_trials: int = 0) -> int:
     A study of fewer than ``min_trials`` trials (none: cancelled while queued) is left to
     its first view and imports nothing. A chart that cannot be built is logged and left to
     its first view."""
-    if not due(store, study_id, min_trials):
+    version = _due_version(store, study_id, min_trials)
+    if version is None:
         return 0
-    version = study_version(store, study_id)
     import pandas  # noqa: F401 - before plotly (webui/cache.py figures_ready says why)
 
     from hpsearch import plots
