@@ -16,7 +16,7 @@ journals have always had, so a journal written before the records still replays)
     ResultOp(study_id, ray_id, iteration, value, metrics, t)
     StatusOp(study_id, ray_id, status, fields, t)    # fields: value, best_value, error, note...
     RerunOp(study_id, ray_id, number, t)    # trial `number` (INTERRUPTED) runs again as ray_id
-    HeartbeatOp(study_id, t)                # the driver lives: its RUNNING trials too
+    HeartbeatOp(study_id, t, ray_ids)       # the driver lives: its RUNNING trials too
     SearcherStateOp(study_id, state)        # the searcher's versioned JSON state (or text)
     LogOp(study_id, ray_id, offset, text)   # what the trial printed from `offset` on
     MediaOp(study_id, ray_id, meta, t)      # a media file written (hpsearch/media.py)
@@ -110,9 +110,15 @@ class RerunOp(NamedTuple):
 
 
 class HeartbeatOp(NamedTuple):
-    """The driver lives, and so do its RUNNING trials."""
+    """The driver lives, and so do its RUNNING trials.
+
+    ``ray_ids``: the trials this driver runs (started, not ended). Another driver of the
+    same study keeps its own trials alive; one whose driver died is reaped even while
+    this one lives. None (a journal from before): every RUNNING trial of the study.
+    """
     study_id: int
     t: float
+    ray_ids: tuple[str, ...] | None = None
 
 
 class SearcherStateOp(NamedTuple):
@@ -526,8 +532,13 @@ def apply_ops(s: Session, ops: list, dialect: str,
                 learned[(study_id, ray_id)] = tid
                 event(tid, TrialStatus.RUNNING, t, "run again after an interruption")
         elif isinstance(op, HeartbeatOp):
-            conn.execute(update(_TRIALS).where(_TRIALS.c.study_id == op.study_id,
-                                               _TRIALS.c.status == TrialStatus.RUNNING)
+            mine = _TRIALS.c.study_id == op.study_id
+            if op.ray_ids is not None:
+                if not op.ray_ids:
+                    continue
+                # Sorted by the callback: drivers of one study lock rows in one order.
+                mine = mine & _TRIALS.c.ray_trial_id.in_(list(op.ray_ids))
+            conn.execute(update(_TRIALS).where(mine, _TRIALS.c.status == TrialStatus.RUNNING)
                          .values(heartbeat_at=_ts(op.t)))
         elif isinstance(op, SearcherStateOp):
             # The state as JSON text (the store callback serialises it once) or as a dict.
