@@ -62,11 +62,13 @@ def sort_arg(args, allowed: dict, default: str) -> tuple[str, Any]:
 
 
 def page_of(q, *, page: int, per_page: int, order, clamp: bool = False,
-            total: int | None = None, total_order: bool = False) -> reads.Page:
+            total: int | None = None, total_order: bool = False, key=None) -> reads.Page:
     """One page of ``q`` (the read model's); a page past the last one is a bad page number,
     or with ``clamp`` (the HTML pages) the last page. ``total``: rows ``q`` matches, if known;
-    ``total_order``: ``order`` ties no two rows (reads.page reads back pages from the end)."""
-    kw = {"per_page": per_page, "order": order, "total": total, "total_order": total_order}
+    ``total_order``: ``order`` ties no two rows (reads.page reads back pages from the end);
+    ``key``: a unique column the order's index holds (reads.page reads the page's keys first)."""
+    kw = {"per_page": per_page, "order": order, "total": total, "total_order": total_order,
+          "key": key}
     try:
         return reads.page(store(), q, page=page, **kw)
     except reads.PageOutOfRange as exc:
@@ -274,7 +276,7 @@ def list_trials(study: Study, args, clamp: bool = False,
         total = counts.get(parsed["status"], 0) if parsed["status"] else sum(counts.values())
     # The order ends with the trial number, unique in a study: a total order.
     got = page_of(q, page=page, per_page=per_page, order=order, clamp=clamp, total=total,
-                  total_order=True)
+                  total_order=True, key=Trial.number)
     items = [trial_dict(t) for t in got.items]
     if cols:
         last = reads.last_results(store(), [t.id for t in got.items]) if any(

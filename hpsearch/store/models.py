@@ -105,6 +105,16 @@ class Trial(Base):
     study: Mapped[Study] = relationship(back_populates="trials")
 
 
+# The trials table sorted by value, NULL values last in either direction, then by number
+# (webui/queries.py trials_filtered): one index per direction (each, read backward, serves
+# the other direction's back-half pages, hpsearch/store/queries.py page), holding every key
+# of the order, so that a page's numbers are an index-only walk past the offset instead of a
+# sort of every trial (page 20,000 of a 1,000,000-trial study: 2.8-4.2 s sorted).
+Index("ix_trials_study_value_up", Trial.study_id, Trial.value.is_(None), Trial.value, Trial.number)
+Index("ix_trials_study_value_down", Trial.study_id, Trial.value.is_(None), Trial.value.desc(),
+      Trial.number)
+
+
 class StudyFrameRow(Base):
     """A study's scored trials as columns, what its charts read (hpsearch/store/frames.py):
     kept up to date as trials end and when the study ends; ``marker`` says which state of
