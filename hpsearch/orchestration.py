@@ -338,7 +338,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         ensure_ray(ray_address)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
-        return _fit(tuner, callback, store, study_id, searcher)
+        return _fit(tuner, callback, store, study_id, searcher, spec.budget.max_concurrent)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
@@ -370,10 +370,10 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,
                                                      run_as=run_as)
-            return _fit(tuner, callback, store, study.id, searcher)
+            return _fit(tuner, callback, store, study.id, searcher, saved.budget.max_concurrent)
 
 
-def _fit(tuner, callback, store: Store, study_id: int, searcher):
+def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: int):
     if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
         try:
             tuner.fit()
@@ -390,7 +390,7 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher):
     _store_figures(store, study_id)
     study = _retry(lambda: store.get_study(study_id))
     if tuner is not None:  # its trial actors ended with it: warm workers for the next study
-        warm_workers.replenish(callback.actor_nodes())
+        warm_workers.replenish(callback.actor_nodes(), limit=concurrency)
     return study
 
 

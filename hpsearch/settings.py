@@ -119,15 +119,16 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds of a trial's last Tune report travel to the driver together. Raise it "
              "(e.g. 1) when many trials report often: the driver's loop handles one Tune "
              "result per trial per window (docs/scaling.md).", "service"),
-    Variable("HPSEARCH_WARM_WORKERS_S", "0",
-             "Where one driver runs studies back to back (a notebook, a benchmark): after a "
-             "study, each Ray node starts again as many idle workers as its trial actors used, "
-             "kept this many seconds, and a local Ray's workers import a trial's modules as "
-             "they start, so the next study's trials start without waiting for new processes "
-             "(hpsearch/warm_workers.py; e.g. 600). 0 (the default): Ray starts them as trials "
-             "need them. A dispatcher runs each study in a driver of its own, whose prestarted "
-             "workers end with it, and on a small machine the prestarts' CPU competes with "
-             "trials.", "service"),
+    Variable("HPSEARCH_WARM_WORKERS_S", "auto",
+             "Warm Ray workers for a study's trials (hpsearch/warm_workers.py): after a study, "
+             "each Ray node starts again as many idle workers as its trial actors used (at most "
+             "the study's concurrency), kept this many seconds, and a local Ray's workers import "
+             "a trial's modules as they start, so the next study's trials start without waiting "
+             "for new processes. auto (the default): on (600) in a process that started its own "
+             "local Ray and may run more studies (hpsearch.run, a notebook, `hpsearch run`), "
+             "topping up to that many idle workers; off for a dispatcher's per-study driver "
+             "(its workers end with it) and for a driver on a running cluster. A number turns "
+             "it on everywhere for that many seconds; 0 turns it off.", "service"),
     Variable("HPSEARCH_RETAIN_POINTS", "0",
              "Retention: keep at most this many results per finished trial (first, last, best "
              "and evenly spaced ones; at least 3); the dispatcher thins old curves "
@@ -181,6 +182,16 @@ def _seconds(name: str, default: float) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise ConfigError(f"must be a number of seconds >= 0, got {raw[:40]!r}", name)
     return value
+
+
+def _auto_seconds(name: str) -> float | None:
+    raw = _get(name)
+    if raw is None or raw.strip().lower() == "auto":
+        return None
+    try:
+        return _seconds(name, 0.0)
+    except ConfigError:
+        raise ConfigError(f"must be auto or a number of seconds >= 0, got {raw[:40]!r}", name) from None
 
 
 def _list(name: str, sep: str = ",") -> tuple[str, ...]:
@@ -249,7 +260,7 @@ class Settings:
     trial_grace_s: float
     write_linger_s: float
     report_window_s: float
-    warm_workers_s: float
+    warm_workers_s: float | None  # None: auto (hpsearch/warm_workers.py decides)
     retain_points: int  # 0: retention off (hpsearch/store/retention.py)
     retain_after_s: float
     retain_every_s: float
@@ -301,7 +312,7 @@ def _build() -> Settings:
         trial_grace_s=_seconds("HPSEARCH_TRIAL_GRACE_S", 120.0),
         write_linger_s=_seconds("HPSEARCH_WRITE_LINGER_S", 0.05),
         report_window_s=_seconds("HPSEARCH_REPORT_WINDOW_S", 0.05),
-        warm_workers_s=_seconds("HPSEARCH_WARM_WORKERS_S", 0.0),
+        warm_workers_s=_auto_seconds("HPSEARCH_WARM_WORKERS_S"),
         retain_points=_retain_points(),
         retain_after_s=_seconds("HPSEARCH_RETAIN_AFTER_S", 86400.0),
         retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),

@@ -109,13 +109,14 @@ def ray_cluster(head_cpus: int, node_cpus: int = 0, node_args: Sequence[str] = (
            "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     procs: list[subprocess.Popen] = []
+    preload = warm_workers.system_config(local=False)  # only with HPSEARCH_WARM_WORKERS_S > 0
     try:
         procs.append(ray_start(["--head", f"--port={port}", f"--num-cpus={head_cpus}",
                                 f"--temp-dir={temp_dir}", "--include-dashboard=false",
                                 f"--dashboard-port={free_port()}",
                                 # workers import a trial's modules as they start (warm_workers.py)
-                                *([f"--system-config={json.dumps(warm_workers.system_config())}"]
-                                  if warm_workers.system_config() else [])], env,
+                                *([f"--system-config={json.dumps(preload)}"] if preload else [])],
+                               env,
                                Path(temp_dir) / "head.out"))
         if node_cpus:
             procs.append(ray_start([f"--address=127.0.0.1:{port}", f"--num-cpus={node_cpus}",

@@ -50,15 +50,38 @@ _state: dict = {"worker_environ": None,  # the local Ray's environment, when thi
           "warmed": set()}  # node ids with workers prestarted for this driver
 
 
-def system_config() -> dict:
-    """``_system_config`` for a local Ray: with HPSEARCH_WARM_WORKERS_S set, every worker
-    imports what a trial needs as it starts (a cost for every other worker too: Ray Train's,
-    the sink's; with the setting 0 none)."""
+AUTO_KEEP_ALIVE_S = 600.0  # HPSEARCH_WARM_WORKERS_S=auto, where it is on
+
+
+def _one_study_driver() -> bool:
+    """A dispatcher's per-study driver: it exits after its study, with its workers."""
     from hpsearch.settings import settings
 
-    if settings().warm_workers_s <= 0:
-        return {}
-    return {"preload_python_modules": list(PRELOAD_MODULES)}
+    return settings().dispatcher_pid is not None
+
+
+def keep_alive() -> float:
+    """Seconds prestarted workers are kept; 0: no prestarts. HPSEARCH_WARM_WORKERS_S, or for
+    ``auto`` :data:`AUTO_KEEP_ALIVE_S` where this process started its own local Ray and may
+    run another study (not a dispatcher's per-study driver), else 0."""
+    from hpsearch.settings import settings
+
+    value = settings().warm_workers_s
+    if value is not None:
+        return value
+    return AUTO_KEEP_ALIVE_S if _state["worker_environ"] is not None and not _one_study_driver() else 0.0
+
+
+def system_config(local: bool = True) -> dict:
+    """``_system_config`` for a Ray this process starts (``local``: its own local Ray; else
+    a cluster's head): with warm workers on, every worker imports what a trial needs as it
+    starts (a cost for every other worker too: Ray Train's, the sink's). ``auto`` turns it
+    on for a local Ray only, and not in a dispatcher's per-study driver."""
+    from hpsearch.settings import settings
+
+    value = settings().warm_workers_s
+    on = value > 0 if value is not None else local and not _one_study_driver()
+    return {"preload_python_modules": list(PRELOAD_MODULES)} if on else {}
 
 
 def started_local_ray(environ: Mapping[str, str] | None = None) -> None:
@@ -122,9 +145,7 @@ def warm_up(slots: int, cpus_per_trial: float, keep_alive_s: float | None = None
     workers as the study's trials fit there (``slots`` in all, first nodes first)."""
     import ray
 
-    from hpsearch.settings import settings
-
-    if (settings().warm_workers_s if keep_alive_s is None else keep_alive_s) <= 0:
+    if (keep_alive() if keep_alive_s is None else keep_alive_s) <= 0:
         return 0  # off: no need to ask the cluster for its nodes
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in _state["warmed"]]
@@ -138,15 +159,35 @@ def warm_up(slots: int, cpus_per_trial: float, keep_alive_s: float | None = None
     return replenish(wanted, keep_alive_s)
 
 
-def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = None) -> int:
-    """Ask each node's raylet to start ``actors_per_node[node_id]`` idle workers (at most its
-    CPUs) for this driver's job, with no runtime env: the next study's trial actors take
-    them. Returns how many were asked for; never raises (a study's end must not fail here)."""
-    if keep_alive_s is None:
-        from hpsearch.settings import settings
+def idle_local_workers() -> int:
+    """Idle workers of the local Ray this process started (its raylet is our child); 0 when
+    they cannot be counted."""
+    try:
+        import psutil
 
-        keep_alive_s = settings().warm_workers_s
-    wanted = Counter({k: v for k, v in actors_per_node.items() if v > 0})
+        count = 0
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                count += proc.cmdline()[:1] == ["ray::IDLE"]
+            except psutil.Error:
+                pass
+        return count
+    except Exception:  # noqa: BLE001 - no psutil, or the process table unreadable
+        return 0
+
+
+def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = None,
+              limit: int | None = None) -> int:
+    """Ask each node's raylet to start ``actors_per_node[node_id]`` idle workers (at most
+    ``limit``, the study's concurrency, and the node's CPUs) for this driver's job, with no
+    runtime env: the next study's trial actors take them. On the local Ray this process
+    started only the missing ones are started (idle ones count), so studies that leave
+    their workers unused do not pile them up. Returns how many were asked for; never
+    raises (a study's end must not fail here)."""
+    if keep_alive_s is None:
+        keep_alive_s = keep_alive()
+    wanted = Counter({k: min(v, limit) if limit else v
+                      for k, v in actors_per_node.items() if v > 0})
     if keep_alive_s <= 0 or not wanted:
         return 0
     try:
@@ -155,11 +196,14 @@ def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = N
         from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
         from ray.core.generated.runtime_environment_pb2 import RuntimeEnvInfo
 
-        job = ray.get_runtime_context().get_job_id()
+        ctx = ray.get_runtime_context()
+        job, here = ctx.get_job_id(), ctx.get_node_id()
         asked = 0
         for node in ray.nodes():
             count = min(wanted.get(node.get("NodeID"), 0),
                         int((node.get("Resources") or {}).get("CPU", 0)))
+            if count > 0 and node.get("NodeID") == here and _state["worker_environ"] is not None:
+                count -= idle_local_workers()
             if not node.get("Alive") or count <= 0:
                 continue
             _state["warmed"].add(node["NodeID"])

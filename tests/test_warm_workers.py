@@ -43,12 +43,14 @@ def _trial_metrics(url: str) -> list[dict]:
 
 @pytest.mark.usefixtures("ray_session")
 def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "600")  # off by default
+    # The default (auto): on, since this process started its local Ray (conftest's ray_session).
+    monkeypatch.delenv("HPSEARCH_WARM_WORKERS_S", raising=False)
+    assert warm_workers.keep_alive() > 0
     first = f"sqlite:///{tmp_path / 'a.db'}"
     hpsearch.run(_spec("warm-a"), db=first, progress=False)
     # The worker the first study's trial actor ran in ended with it; Ray starts another,
     # idle, for the next study. Wait for it to be up (not a timing: a condition).
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while not _idle_workers() and time.monotonic() < deadline:
         time.sleep(0.5)
     idle = _idle_workers()
@@ -76,3 +78,31 @@ def test_a_trial_actor_needs_tunes_runtime_env_only_for_what_workers_lack(monkey
 def test_nothing_is_prestarted_when_turned_off_or_nothing_ran():
     assert warm_workers.replenish({"node": 2}, keep_alive_s=0) == 0
     assert warm_workers.replenish({}, keep_alive_s=60) == 0
+
+
+def test_auto_warms_only_a_driver_on_its_own_local_ray_that_may_run_more_studies(monkeypatch):
+    monkeypatch.delenv("HPSEARCH_WARM_WORKERS_S", raising=False)
+    monkeypatch.delenv("HPSEARCH_DISPATCHER_PID", raising=False)
+    monkeypatch.setitem(warm_workers._state, "worker_environ", {"PATH": "/bin"})
+    assert warm_workers.keep_alive() == warm_workers.AUTO_KEEP_ALIVE_S  # hpsearch.run, a notebook
+    assert warm_workers.system_config()["preload_python_modules"]
+    assert warm_workers.system_config(local=False) == {}  # a cluster's head: set by its admin
+    monkeypatch.setenv("HPSEARCH_DISPATCHER_PID", str(os.getpid()))  # one study, then exits
+    assert warm_workers.keep_alive() == 0 and warm_workers.system_config() == {}
+    monkeypatch.delenv("HPSEARCH_DISPATCHER_PID")
+    monkeypatch.setitem(warm_workers._state, "worker_environ", None)  # a driver on a cluster
+    assert warm_workers.keep_alive() == 0
+    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "120")  # forced on
+    assert warm_workers.keep_alive() == 120 and warm_workers.system_config(local=False)
+    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "0")  # forced off
+    monkeypatch.setitem(warm_workers._state, "worker_environ", {"PATH": "/bin"})
+    assert warm_workers.keep_alive() == 0 and warm_workers.system_config() == {}
+
+
+def test_a_bad_warm_workers_setting_is_refused_naming_it(monkeypatch):
+    from hpsearch.exceptions import ConfigError
+    from hpsearch.settings import settings
+
+    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "soon")
+    with pytest.raises(ConfigError, match="HPSEARCH_WARM_WORKERS_S.*auto or a number.*'soon'"):
+        settings()
