@@ -19,7 +19,9 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
    first driver (on its node only). :func:`replenish` asks each node's raylet, after a
    study, to start as many idle workers as the study's trial actors ran there (Ray's own
    ``NodeManagerService.PrestartWorkers`` call, with the cluster's token), kept alive for
-   ``HPSEARCH_WARM_WORKERS_S`` even above Ray's idle-worker cap; :func:`warm_up`, before a
+   :func:`keep_alive` seconds even above Ray's idle-worker cap (``HPSEARCH_WARM_WORKERS_S``;
+   ``auto``, the default, is on only where this process started its own local Ray and may
+   run another study); :func:`warm_up`, before a
    study, does the same on the nodes nothing has warmed for this driver yet (a cluster's
    nodes), as many as the study's trials fit there. A trial actor takes the first matching
    worker that registers, its own or a prestarted one, so a prestart never delays it.
