@@ -262,13 +262,15 @@ def best_by(task: dict, points: list, at: float) -> float | None:
 
 
 def measure(families, seeds, wall_s: float, log=print, systems=SYSTEMS) -> list[dict]:
+    from hpsearch import warm_workers
     from hpsearch.orchestration import ensure_ray
-
-    ensure_ray(num_cpus=2)
     from trainables import get_trainable
 
     for family in families:  # the model code once per process, before any clock starts
         get_trainable(family)
+    # Ray up before any clock, as on a cluster; its workers import Ray Tune and the model
+    # code as they start (hpsearch.run does the same when it starts a local Ray itself).
+    ensure_ray(num_cpus=2, preload=tuple(m for f in families for m in warm_workers.trainable_modules(f)))
     rows = []
     with tempfile.TemporaryDirectory(prefix="hps-ttt-") as tmp:
         work = Path(tmp)

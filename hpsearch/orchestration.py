@@ -37,8 +37,12 @@ from hpsearch.tune_callback import CancelStopper, ProgressCallback, RunContext, 
 
 log = logging.getLogger("hpsearch")
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+def ensure_ray(address: str | None = None, num_cpus: int | None = None,
+               preload: tuple[str, ...] = ()) -> None:
     """Connect to ``address`` (a Ray cluster) or start a local Ray, once per process.
+
+    ``preload``: modules a local Ray's workers import as they start, with warm workers on
+    (:func:`hpsearch.warm_workers.trainable_modules`).
 
     A local Ray listens on 127.0.0.1 only and keeps its token 0600 (hpsearch/ray_local.py).
     """
@@ -62,7 +66,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
         with ray_local.loopback_env():
             # Every worker imports what a trial needs as it starts (hpsearch/warm_workers.py).
-            ray.init(num_cpus=num_cpus, _system_config=warm_workers.system_config(),
+            ray.init(num_cpus=num_cpus, _system_config=warm_workers.system_config(modules=preload),
                      **ray_local.init_kwargs(), **kwargs)
         warm_workers.started_local_ray()
 
@@ -335,7 +339,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
             preflight(spec, store, allow_import=allow_import)
         store.set_study_status(study_id, StudyStatus.RUNNING)
     with driver_lock(store, study_id, name=spec.name), failing_study(store, study_id):
-        ensure_ray(ray_address)
+        ensure_ray(ray_address, preload=warm_workers.trainable_modules(spec.trainable, run_as))
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
         return _fit(tuner, callback, store, study_id, searcher, spec.budget.max_concurrent)
@@ -366,7 +370,7 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
         store.interrupt_unfinished(study.id, "the driver stopped while this trial ran")
         store.set_study_status(study.id, StudyStatus.RUNNING)
         with failing_study(store, study.id):
-            ensure_ray(ray_address)
+            ensure_ray(ray_address, preload=warm_workers.trainable_modules(saved.trainable, run_as))
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,
                                                      run_as=run_as)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import Counter
 from typing import Mapping
 
@@ -74,16 +75,34 @@ def keep_alive() -> float:
     return AUTO_KEEP_ALIVE_S if _state["worker_environ"] is not None and not _one_study_driver() else 0.0
 
 
-def system_config(local: bool = True) -> dict:
+def system_config(local: bool = True, modules: tuple[str, ...] = ()) -> dict:
     """``_system_config`` for a Ray this process starts (``local``: its own local Ray; else
     a cluster's head): with warm workers on, every worker imports what a trial needs as it
-    starts (a cost for every other worker too: Ray Train's, the sink's). ``auto`` turns it
+    starts, and ``modules`` (:func:`trainable_modules`: the first study's model code, torch
+    with it), a cost for every other worker too (Ray Train's, the sink's). ``auto`` turns it
     on for a local Ray only, and not in a dispatcher's per-study driver."""
     from hpsearch.settings import settings
 
     value = settings().warm_workers_s
     on = value > 0 if value is not None else local and not _one_study_driver()
-    return {"preload_python_modules": list(PRELOAD_MODULES)} if on else {}
+    if not on:
+        return {}
+    return {"preload_python_modules": list(dict.fromkeys(PRELOAD_MODULES + modules))}
+
+
+def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
+    """The modules of a built-in family that this process has imported (the driver checked
+    the spec with them): a worker that imports them as it starts has torch and the model
+    code in place before a trial needs them (3 s of CPU for torch here). None for a user's
+    ``module:function`` (a module that fails to import would fail every worker) or trials
+    run as another user (their child process imports the trainable, not the worker)."""
+    from trainables._options import REGISTRY
+
+    family = REGISTRY.get(trainable)
+    if run_as is not None or family is None:
+        return ()
+    modules = (family.module, "trainables._harness")
+    return modules if all(m in sys.modules for m in modules) else ()
 
 
 def started_local_ray(environ: Mapping[str, str] | None = None) -> None:
@@ -183,8 +202,8 @@ def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = N
     """Ask each node's raylet to start ``actors_per_node[node_id]`` idle workers (at most
     ``limit``, the study's concurrency, and the node's CPUs) for this driver's job, with no
     runtime env: the next study's trial actors take them. On the local Ray this process
-    started only the missing ones are started (idle ones count), so studies that leave
-    their workers unused do not pile them up. Returns how many were asked for; never
+    started, idle workers count against the node's CPUs, so studies that leave their
+    workers unused do not pile them up. Returns how many were asked for; never
     raises (a study's end must not fail here)."""
     if keep_alive_s is None:
         keep_alive_s = keep_alive()
@@ -202,10 +221,12 @@ def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = N
         job, here = ctx.get_job_id(), ctx.get_node_id()
         asked = 0
         for node in ray.nodes():
-            count = min(wanted.get(node.get("NodeID"), 0),
-                        int((node.get("Resources") or {}).get("CPU", 0)))
+            cpus = int((node.get("Resources") or {}).get("CPU", 0))
+            count = min(wanted.get(node.get("NodeID"), 0), cpus)
             if count > 0 and node.get("NodeID") == here and _state["worker_environ"] is not None:
-                count -= idle_local_workers()
+                # At most the node's CPUs idle in all (Ray's own soft cap): an idle worker
+                # of Ray's may still go (its idle-worker reaper), ours stay.
+                count = min(count, cpus - idle_local_workers())
             if not node.get("Alive") or count <= 0:
                 continue
             _state["warmed"].add(node["NodeID"])

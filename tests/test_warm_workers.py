@@ -106,3 +106,18 @@ def test_a_bad_warm_workers_setting_is_refused_naming_it(monkeypatch):
     monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "soon")
     with pytest.raises(ConfigError, match="HPSEARCH_WARM_WORKERS_S.*auto or a number.*'soon'"):
         settings()
+
+
+def test_workers_preload_a_built_in_familys_model_code_the_driver_imported(monkeypatch):
+    from trainables import get_trainable
+
+    monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "60")
+    get_trainable("cnn")  # the driver's check of a spec imports it
+    modules = warm_workers.trainable_modules("cnn")
+    assert modules == ("trainables.cnn", "trainables._harness")
+    preload = warm_workers.system_config(modules=modules)["preload_python_modules"]
+    assert set(warm_workers.PRELOAD_MODULES) | set(modules) == set(preload)
+    # A user's module may not import in a worker (every worker would fail): not preloaded;
+    # nor where trials run as another user (their child imports the trainable).
+    assert warm_workers.trainable_modules("tests.helpers:whereami") == ()
+    assert warm_workers.trainable_modules("cnn", run_as=object()) == ()
