@@ -270,7 +270,8 @@ def measure(families, seeds, wall_s: float, log=print, systems=SYSTEMS) -> list[
         get_trainable(family)
     # Ray up before any clock, as on a cluster; its workers import Ray Tune and the model
     # code as they start (hpsearch.run does the same when it starts a local Ray itself).
-    ensure_ray(num_cpus=2, preload=tuple(m for f in families for m in warm_workers.trainable_modules(f)))
+    ensure_ray(num_cpus=2,
+               preload=tuple(m for f in families for m in warm_workers.trainable_modules(f)))
     rows = []
     with tempfile.TemporaryDirectory(prefix="hps-ttt-") as tmp:
         work = Path(tmp)

@@ -191,7 +191,8 @@ def _auto_seconds(name: str) -> float | None:
     try:
         return _seconds(name, 0.0)
     except ConfigError:
-        raise ConfigError(f"must be auto or a number of seconds >= 0, got {raw[:40]!r}", name) from None
+        raise ConfigError(f"must be auto or a number of seconds >= 0, got {raw[:40]!r}",
+                          name) from None
 
 
 def _list(name: str, sep: str = ",") -> tuple[str, ...]:

@@ -72,7 +72,8 @@ def keep_alive() -> float:
     value = settings().warm_workers_s
     if value is not None:
         return value
-    return AUTO_KEEP_ALIVE_S if _state["worker_environ"] is not None and not _one_study_driver() else 0.0
+    own_local_ray = _state["worker_environ"] is not None
+    return AUTO_KEEP_ALIVE_S if own_local_ray and not _one_study_driver() else 0.0
 
 
 def system_config(local: bool = True, modules: tuple[str, ...] = ()) -> dict:
@@ -93,7 +94,7 @@ def system_config(local: bool = True, modules: tuple[str, ...] = ()) -> dict:
 def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
     """The modules of a built-in family that this process has imported (the driver checked
     the spec with them): a worker that imports them as it starts has torch and the model
-    code in place before a trial needs them (3 s of CPU for torch here). None for a user's
+    code in place before a trial needs them (3 s of CPU for torch here). Nothing for a user's
     ``module:function`` (a module that fails to import would fail every worker) or trials
     run as another user (their child process imports the trainable, not the worker)."""
     from trainables._options import REGISTRY
