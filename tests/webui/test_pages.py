@@ -32,7 +32,7 @@ def test_study_page(client, filled):
         assert f'data-src="/api/v1/studies/{filled["done"]}/plots/{name}"' in html
     # The contour's URL names the pair the picker starts on, so the page preloads it too.
     src = f'/api/v1/studies/{filled["done"]}/plots/contour?x=lr&amp;y=dropout'
-    assert f'data-src="{src}"' in html and f'<link rel="preload" as="fetch" href="{src}"' in html
+    assert f'data-src="{src}"' in html and f'<link rel="preload" as="fetch" href="{src}" fetchpriority="low"' in html
     assert 'id="contour-x"' in html and 'name="param.lr.min"' in html and 'name="param.optimizer"' in html
     assert "data-poll-url" not in html  # finished: no polling
     assert client.get(f"/studies/{filled['done']}?status=ERROR&sort=-value&page=1").status_code == 200
@@ -204,6 +204,10 @@ def test_plotly_only_where_charts_are_deferred_compressed_and_cached_by_hash(cli
     name = plotly_bundle.script_for("cartesian")
     src = re.search(r'<script defer src="([^"]*' + re.escape(name) + r'\?v=[0-9a-f]{12})"', html)
     assert src, f"the study page loads {name} deferred, by content hash"
+    # ...asked for before the charts it preloads (Chromium asks deferred scripts at low
+    # priority, behind preloads: on a server building the charts, plotly.js came last).
+    assert re.search(r'<script defer src="[^"]*' + re.escape(name) + r'[^"]*" fetchpriority="high"', html)
+    assert re.search(r'<script defer src="[^"]*app\.js[^"]*" fetchpriority="high"', html)
     r = client.get(src.group(1), headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200 and "immutable" in r.headers["Cache-Control"]
     assert gzip.decompress(r.get_data()).startswith(b"/**\n* plotly.js (")
