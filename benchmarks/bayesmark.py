@@ -45,7 +45,8 @@ METHODS = ("bayesian", "auto", "tpe", "skopt", "genetic", "random")
 SURROGATES = ("bayesian-RF", "bayesian-ET", "bayesian-GBRT")
 # bayesian with other options (run only when --methods names them): name -> options
 VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
-            "bayesian-logit": {"warping": "logit"}}
+            "bayesian-logit": {"warping": "logit"},
+            "bayesian-thompson": {"batch_explore": "thompson"}}
 
 
 # -- the problems ------------------------------------------------------------------------

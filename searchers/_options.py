@@ -53,6 +53,10 @@ class Bayesian(Options):
     local_share: Float | None = Field(None, ge=0, le=1, description=(
         "share of the acquisition's candidates drawn around the 5 best results (None: 0.5 "
         "where the acquisition is sampled, 0 where L-BFGS refines the best candidates)"))
+    batch_explore: Literal["none", "thompson"] = Field("none", description=(
+        "how a suggestion made while other trials are pending is chosen: none (the acquisition, "
+        "pending trials told the liar value) or thompson, for every second of them (the best of "
+        "1,000 neighbours of the best results under one draw from the model's posterior)"))
 
 
 class Genetic(Options):

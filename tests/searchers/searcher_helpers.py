@@ -29,7 +29,8 @@ FAST_OPTIONS = {
 # Options that change how a searcher models the space run the whole suite again:
 # variant name -> (searcher, options).
 VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"}),
-            "bayesian-shaped": ("bayesian", {"y_transform": "yeo-johnson", "local_share": 0.5})}
+            "bayesian-shaped": ("bayesian", {"y_transform": "yeo-johnson", "local_share": 0.5}),
+            "bayesian-thompson": ("bayesian", {"batch_explore": "thompson"})}
 CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
 
 

@@ -272,3 +272,38 @@ def test_local_share_puts_lbfgs_starts_around_the_best_results():
     best = np.array([X[i] for i in np.argsort(y)[:5]])
     nearest = [np.abs(best - np.asarray(c)).mean(axis=1).min() for c in candidates]
     assert np.median(nearest[: n // 2]) < 0.5 * np.median(nearest[n // 2:])
+
+
+def test_batch_explore_thompson_draws_the_pending_slot_from_the_posterior():
+    """``batch_explore: thompson``: a suggestion made while another trial is pending is the best
+    candidate of one joint posterior draw; one made with nothing pending is the acquisition's."""
+    import numpy as np
+
+    space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    f = lambda c: (c["x"] - 0.3) ** 2 + (c["y"] - 0.6) ** 2  # noqa: E731
+    plain, ts = make("bayesian", space), make("bayesian", space, batch_explore="thompson")
+    assert plain.batch_explore == "none"
+    run(ts, 8, f=f)
+    draws = []
+    thompson = ts.backend._thompson
+
+    def spy(opt, model, random_state):
+        point = thompson(opt, model, random_state)
+        draws.append(point)
+        return point
+
+    ts.backend._thompson = spy
+    first = ts.suggest("a")  # nothing pending: the acquisition (gp_hedge), which it updates
+    hedge = ts.hedge
+    assert draws == [] and hedge is not None
+    second = ts.suggest("b")  # "a" pending: the posterior draw, gp_hedge's state untouched
+    assert len(draws) == 1 and ts.hedge is hedge
+    assert second == ts.backend.to_config(draws[0]) and second != first
+    ts.suggest("c")  # every second suggestion only: "c" is the acquisition's, "d" a draw
+    assert len(draws) == 1
+    ts.suggest("d")
+    assert len(draws) == 2
+    # The draw follows the model: over many seeds its picks gather where the losses are low.
+    picks = [np.hypot(c["x"] - 0.3, c["y"] - 0.6) for c in
+             (ts.backend.to_config(thompson(*ts.backend._last, seed)) for seed in range(20))]
+    assert np.median(picks) < 0.25
