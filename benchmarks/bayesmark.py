@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     # runs are that searcher's runs; they are run once and reported under both names.
     runnable = tuple(m for m in METHODS if m != "auto")
     if args.methods:
-        runnable += tuple(m for m in SURROGATES if m in args.methods.split(","))
+        runnable += tuple(m for m in VARIANTS if m in args.methods.split(","))
     tasks = [("sk", m, p, s, rounds, b, folds, rows)
              for b in (8, 1) for p in problems for s in range(seeds) for m in runnable]
     tasks += [("syn", m, p, s, syn_rounds[0], 2, 0, 0)

@@ -133,7 +133,9 @@ Behaviour, in the order a study meets it:
   basin. Measured at 50 evaluations 2 in parallel, median regret
   (``benchmarks/results/bayesmark.md``, "A Thompson-sampling slot"): Hartmann-6
   0.126 over 20 seeds against 0.231 (8 of 20 runs <= 0.12 against 3), Branin
-  0.0000915 against 0.000377 and Rosenbrock-4 4.42 against 5.15 (20 seeds). Tried
+  0.0000915 against 0.000377 and Rosenbrock-4 4.42 against 5.15 (20 seeds). Not
+  the default: on the scikit-learn problems at batch 8 (3 seeds) it tied on 13
+  of 18 runs, lost on 4 and won on 1. Tried
   the same day and worse on Hartmann-6 (10 seeds): the draw over half uniform
   candidates 0.136 (Rosenbrock-4 5.72), over uniform ones only 0.365, half around
   the 10 best results 0.178, a draw for every model suggestion 0.171; with the
