@@ -22,7 +22,8 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import actor_reuse, ddp, oom, recovery, schedulers, teachers, warm_workers
+from hpsearch import (actor_reuse, ddp, oom, recovery, schedulers, teachers, tune_registry,
+                      warm_workers)
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
 from hpsearch.logtext import max_chars
@@ -196,6 +197,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
             num_to_keep=None if spec.scheduler.type == "pbt" else 2))
     # A free trial actor never kills one still starting on another node (hpsearch/actor_reuse.py).
     actor_reuse.install()
+    # Tune reads a trial's trainable from the GCS once, not three times per trial.
+    tune_registry.install()
     # Trial actors take the idle workers Ray prestarted (hpsearch/warm_workers.py).
     warm_workers.install()
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
