@@ -154,9 +154,6 @@ class StoreCallback(Callback):
         # Trials Tune has ended: a result still in flight when a scheduler stopped its
         # trial (the function trainable runs one report ahead) is not part of its history.
         self.ended: set[str] = set()
-        # Trials started and not ended (running or paused): the ones this driver's
-        # heartbeat keeps alive, not other drivers' trials of the same study.
-        self.alive: set[str] = set()
         self.first_error: str | None = None
         self.failpoint = settings().failpoint
         self.reruns = reruns if reruns is not None else {}
@@ -214,7 +211,6 @@ class StoreCallback(Callback):
     # -- events --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         tid = trial.trial_id
-        self.alive.add(tid)
         self.slots.start(tid, time.time())
         actor = _actor_id(trial)
         if actor is not None:
@@ -275,7 +271,6 @@ class StoreCallback(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         tid = trial.trial_id
         self.ended.add(tid)
-        self.alive.discard(tid)
         value = self.last.get(tid)
         # A function trainable that returns ends with a result Tune does not pass to
         # callbacks, so its last result seen here has done=False. When a scheduler
@@ -305,7 +300,6 @@ class StoreCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended.add(trial.trial_id)
-        self.alive.discard(trial.trial_id)
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
@@ -328,10 +322,12 @@ class StoreCallback(Callback):
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
         if now - self._last_beat >= self.heartbeat_s:
-            # The driver is alive, so are the trials Tune runs: a reaper marks a
+            # The driver is alive, so are the trials it started and Tune has not ended
+            # (running or paused; not other drivers' trials of the study): a reaper marks a
             # trial INTERRUPTED only when these stop (see Store.reap_stale_trials).
             self._last_beat = now
-            self.writer.put(HeartbeatOp(self.study_id, time.time(), tuple(sorted(self.alive))))
+            mine = tuple(sorted(self.numbers.keys() - self.ended))
+            self.writer.put(HeartbeatOp(self.study_id, time.time(), mine))
         self.save_searcher_state()
         self.poll_sink()
 
