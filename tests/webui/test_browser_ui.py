@@ -184,14 +184,17 @@ def test_chart_controls_log_y_metric_picker_and_click_to_open_a_trial(site, page
     box = point.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_url(f"**/studies/{sid}/trials/*", timeout=10_000)
+    # "commit": the trial page's own load (its plotly script) may take longer than this
+    # wait on a loaded CI machine; drawn() below waits for what the test needs.
+    page.wait_for_url(f"**/studies/{sid}/trials/*", timeout=10_000, wait_until="commit")
     number = int(page.url.rsplit("/", 1)[1])
     drawn(page, ["chart-metrics"])
     # Every metric has its panel; previous / next trial links.
     titles = page.locator("#chart-metrics .annotation-text").evaluate_all("els => els.map(e => e.textContent)")
     assert {"loss", "val_accuracy"} <= set(titles)
     page.click("#prev-trial")
-    page.wait_for_url(f"**/trials/{number - 1}")
+    page.wait_for_url(f"**/trials/{number - 1}", wait_until="commit")
+    drawn(page, ["chart-metrics"])
     assert page.problems == []
 
 

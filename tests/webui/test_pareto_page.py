@@ -73,7 +73,8 @@ def test_front_point_click_opens_its_trial(live_url, mo_study):  # noqa: F811
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             try:
-                page.wait_for_url(f"**/studies/{mo_study}/trials/*", timeout=5000)
+                page.wait_for_url(f"**/studies/{mo_study}/trials/*", timeout=5000,
+                                  wait_until="commit")
                 break
             except PlaywrightTimeout:
                 assert attempt < 4, "a click on a front point never opened its trial"
