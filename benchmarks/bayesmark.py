@@ -46,7 +46,8 @@ SURROGATES = ("bayesian-RF", "bayesian-ET", "bayesian-GBRT")
 # bayesian with other options (run only when --methods names them): name -> options
 VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
             "bayesian-logit": {"warping": "logit"},
-            "bayesian-thompson": {"batch_explore": "thompson"}}
+            "bayesian-thompson": {"batch_explore": "thompson"},
+            "bayesian-gamma": {"length_scale_prior": "gamma"}}
 
 
 # -- the problems ------------------------------------------------------------------------

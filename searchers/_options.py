@@ -53,6 +53,10 @@ class Bayesian(Options):
     local_share: Float | None = Field(None, ge=0, le=1, description=(
         "share of the acquisition's candidates drawn around the 5 best results (None: 0.5 "
         "where the acquisition is sampled, 0 where L-BFGS refines the best candidates)"))
+    length_scale_prior: Literal["none", "gamma"] = Field("none", description=(
+        "prior on the GP's length scales: none (maximum likelihood, each within [0.01, 100] unit "
+        "ranges) or gamma (Gamma(3, 6) in unit ranges, fitted by MAP: a column the first results "
+        "do not explain is not dropped; see searchers/_bayesian.py)"))
     batch_explore: Literal["none", "thompson"] = Field("none", description=(
         "how a suggestion made while other trials are pending is chosen: none (the acquisition, "
         "pending trials told the liar value) or thompson, for every second of them (the best of "

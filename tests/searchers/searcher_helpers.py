@@ -30,7 +30,8 @@ FAST_OPTIONS = {
 # variant name -> (searcher, options).
 VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"}),
             "bayesian-shaped": ("bayesian", {"y_transform": "yeo-johnson", "local_share": 0.5}),
-            "bayesian-thompson": ("bayesian", {"batch_explore": "thompson"})}
+            "bayesian-thompson": ("bayesian", {"batch_explore": "thompson"}),
+            "bayesian-gamma": ("bayesian", {"length_scale_prior": "gamma"})}
 CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
 
 

@@ -307,3 +307,22 @@ def test_batch_explore_thompson_draws_the_pending_slot_from_the_posterior():
     picks = [np.hypot(c["x"] - 0.3, c["y"] - 0.6) for c in
              (ts.backend.to_config(thompson(*ts.backend._last, seed)) for seed in range(20))]
     assert np.median(picks) < 0.25
+
+
+def test_length_scale_prior_gamma_keeps_unexplained_columns():
+    """``length_scale_prior: gamma``: the kernel's hyperparameters maximise the marginal
+    likelihood plus the length scales' log prior. A loss that ignores x1 and x2 sends their
+    maximum-likelihood length scales to skopt's bound (100: the model stops looking along
+    them); the prior holds them near its mass (mode 1/3, mean 1/2)."""
+    import numpy as np
+
+    space = Space([Float(f"x{i}", 0.0, 1.0) for i in range(3)])
+    f = lambda c: (c["x0"] - 0.3) ** 2  # noqa: E731
+    plain, map_fit = make("bayesian", space), make("bayesian", space, length_scale_prior="gamma")
+    run(plain, 12, f=f)
+    run(map_fit, 12, f=f)
+    assert plain.backend.length_scale_prior == "none"
+    ignored = lambda s: np.exp(s.hyper["theta"][2:4])  # noqa: E731  (amplitude, x0, x1, x2)
+    assert np.all(ignored(plain) > 90)
+    assert np.all(ignored(map_fit) < 3)
+
