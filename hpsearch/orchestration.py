@@ -197,7 +197,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
             num_to_keep=None if spec.scheduler.type == "pbt" else 2))
     # A free trial actor never kills one still starting on another node (hpsearch/actor_reuse.py).
     actor_reuse.install()
-    # Tune reads a trial's trainable from the GCS once, not three times per trial.
+    # Tune reads a trial's trainable from the GCS once, not three times per trial (in _fit).
     tune_registry.install()
     # Trial actors take the idle workers Ray prestarted (hpsearch/warm_workers.py).
     warm_workers.install()
@@ -383,7 +383,8 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
 def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: int):
     if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
         try:
-            tuner.fit()
+            with tune_registry.keeping():
+                tuner.fit()
         except KeyboardInterrupt:
             store.set_study_status(study_id, StudyStatus.INTERRUPTED,
                                    error="interrupted by the user")

@@ -12,14 +12,38 @@ bytes on every load, so Tune sees exactly what it saw); a name registered again 
 its entry (Tune's ``register`` / ``unregister``), and a new Ray session (``ray.init``) drops
 them all. A name not (yet) in the registry is not kept, so it is read again next time.
 Other categories (Tune's environment, model and parameter entries) are read as before.
+
+The kept answers are used only while one of hpsearch's studies runs in this process
+(:func:`keeping`, around ``Tuner.fit``): other Ray Tune experiments in the same process (a
+notebook's own ``tune.Tuner``, the benchmark's bare Ray Tune rows) read the registry as Ray
+Tune ships it.
 """
 from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 _MARK = "_hpsearch_keeps_trainables"
 _values: dict[tuple[str, str, str], bytes] = {}  # (job prefix, category, name) -> pickled value
 # Pickled value -> the class. cloudpickle gives back the very same class object for the same
 # bytes on every load (its class tracker), so keeping it changes nothing but the time.
 _loaded: dict[bytes, object] = {}
+_studies = 0  # hpsearch studies running in this process (:func:`keeping`)
+_lock = threading.Lock()
+
+
+@contextmanager
+def keeping() -> Iterator[None]:
+    """While inside, Tune's trainable lookups use the kept answers (after :func:`install`)."""
+    global _studies
+    with _lock:
+        _studies += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _studies -= 1
 
 
 def _forget(category: str, key: str) -> None:
@@ -33,7 +57,8 @@ def _forget_all() -> None:
 
 
 def install() -> None:
-    """Patch Tune's registry once per process (idempotent)."""
+    """Patch Tune's registry once per process (idempotent); it keeps answers only
+    inside :func:`keeping`."""
     import ray
     from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_initialized
     from ray.tune import registry
@@ -54,7 +79,8 @@ def install() -> None:
         return value
 
     def _kept(category: str) -> bool:
-        return category == registry.TRAINABLE_CLASS and _internal_kv_initialized()
+        return (_studies > 0 and category == registry.TRAINABLE_CLASS
+                and _internal_kv_initialized())
 
     def contains_kept(self, category, key):
         if not _kept(category):
