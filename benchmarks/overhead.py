@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 from benchmarks import _common as C
 from benchmarks._db import fresh_db, pg_available
@@ -36,6 +37,22 @@ CONCURRENCY = 1  # see the module docstring: Ray here is slow to cycle >1 actor
 TARGET_RATIO = 1.10      # hpsearch on PostgreSQL / bare Ray Tune, 200 and 1,000 trials (#21)
 TARGET_RATE = 15.0       # trials/s, hpsearch on PostgreSQL, 200 trials
 SYSTEMS = ("bare Ray Tune", "hpsearch SQLite", "hpsearch PostgreSQL", "Optuna SQLite")
+
+
+class Run(NamedTuple):
+    """One timed run: wall seconds from the call to the return, and this process's CPU
+    seconds (every thread) over the same interval. What a system does after its run returns
+    (hpsearch's page figures, built in a thread after the verdict) is in neither."""
+    seconds: float
+    cpu: float
+
+
+def _start() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> Run:
+    return Run(time.perf_counter() - start[0], time.process_time() - start[1])
 
 
 def _make_noop():
@@ -60,7 +77,7 @@ def spec(n: int, concurrency: int, name: str) -> dict:
             "resources": {"cpu": 1}, "seed": 0}
 
 
-def run_bare(n: int, concurrency: int, workdir: Path) -> float:
+def run_bare(n: int, concurrency: int, workdir: Path) -> Run:
     import searchers
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
@@ -69,7 +86,7 @@ def run_bare(n: int, concurrency: int, workdir: Path) -> float:
 
     searcher = searchers.create_searcher("random", Space.from_spec(SPACE), metric="loss",
                                          mode="min", seed=0, max_trials=n)
-    start = time.perf_counter()
+    start = _start()
     tuner = tune.Tuner(
         tune.with_resources(_make_noop(), {"cpu": 1}),
         tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, concurrency),
@@ -77,22 +94,22 @@ def run_bare(n: int, concurrency: int, workdir: Path) -> float:
         run_config=tune.RunConfig(name=f"bare-{uuid.uuid4().hex[:6]}", storage_path=str(workdir),
                                   verbose=0))
     grid = tuner.fit()
-    elapsed = time.perf_counter() - start
+    run = _since(start)
     if len(grid) != n:
         raise RuntimeError(f"bare Ray Tune ran {len(grid)} trials, expected {n}")
-    return elapsed
+    return run
 
 
-def run_hpsearch(url: str, n: int, concurrency: int) -> float:
+def run_hpsearch(url: str, n: int, concurrency: int) -> Run:
     import hpsearch
     from hpsearch import orchestration
     from hpsearch.store import Store, TrialStatus
 
     Store(url).dispose()  # create the schema first: a one-time cost, not per study
-    start = time.perf_counter()
+    start = _start()
     study = hpsearch.run(spec(n, concurrency, f"overhead-{uuid.uuid4().hex[:8]}"), db=url,
                          progress=False)
-    elapsed = time.perf_counter() - start
+    run = _since(start)
     # The page figures of a study of HPSEARCH_FIGURES_AT_END trials or more are built in a
     # thread after run() returns; let it end before the next system's run starts.
     orchestration.wait_for_figures()
@@ -100,22 +117,22 @@ def run_hpsearch(url: str, n: int, concurrency: int) -> float:
     study.store.dispose()
     if done != n:
         raise RuntimeError(f"hpsearch stored {done} completed trials, expected {n}")
-    return elapsed
+    return run
 
 
-def run_optuna(n: int, workdir: Path) -> float:
+def run_optuna(n: int, workdir: Path) -> Run:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{workdir / f'optuna-{uuid.uuid4().hex[:6]}.db'}"
-    start = time.perf_counter()
+    start = _start()
     study = optuna.create_study(storage=url, sampler=optuna.samplers.RandomSampler(seed=0),
                                 direction="minimize")
     study.optimize(lambda t: t.suggest_float("x", -1.0, 1.0) ** 2, n_trials=n, n_jobs=1)
-    elapsed = time.perf_counter() - start
+    run = _since(start)
     if len(study.trials) != n:
         raise RuntimeError(f"Optuna ran {len(study.trials)} trials, expected {n}")
-    return elapsed
+    return run
 
 
 def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool,
@@ -155,9 +172,7 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
             # second, so a drift over the rounds (Ray's or the machine's state growing slower)
             # does not always fall on the system that runs second.
             for system, fn in (plan if rep % 2 == 0 else plan[::-1]):
-                cpu0 = time.process_time()
-                seconds = fn()
-                cpu = time.process_time() - cpu0  # this process, every thread (not Ray's workers)
+                seconds, cpu = fn()  # cpu: this process, every thread (not Ray's workers)
                 runs[system].append((seconds, cpu))
                 log(f"  {system:20s} N={n:5d} c={concurrency} run {rep + 1}  {seconds:7.2f} s  "
                     f"{n / seconds:6.1f} trials/s")
@@ -172,7 +187,7 @@ def measure(sizes: list[int], concurrency: int, workdir: Path, *, postgres: bool
     return rows
 
 
-def _with_db(backend: str, workdir: Path, n: int, concurrency: int) -> float:
+def _with_db(backend: str, workdir: Path, n: int, concurrency: int) -> Run:
     with fresh_db(backend, workdir) as url:
         return run_hpsearch(url, n, concurrency)
 
@@ -235,7 +250,9 @@ def report(rows: list[dict], m: dict, notes: str | None = None,
              "every Ray row: hpsearch turns them off for its process (SQL is its logger) and bare "
              "Ray Tune runs in the same process. 'driver CPU' is the CPU time of the benchmark "
              "process (every thread: Tune's loop, hpsearch's callback and writer; Optuna's whole "
-             "run) per trial; Ray's own processes are not in it.", "",
+             "run) per trial, over the timed interval; Ray's own processes are not in it. "
+             "'bare Ray Tune' is Ray Tune as it ships: hpsearch's changes to Tune (its registry "
+             "cache, hpsearch/tune_registry.py) apply only while an hpsearch study runs.", "",
              f"## Main run: concurrency {conc}", "", _rows_table(main_rows), ""]
     if other:
         lines += ["## At higher concurrency", "", _rows_table(other), ""]
