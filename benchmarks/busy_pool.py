@@ -73,6 +73,28 @@ def share(spans, slots: int, per_trial: int = 1) -> dict:
             "share": busy / (slots * (last - first)), "first": first}
 
 
+def share_while_pending(spans, slots: int, per_trial: int = 1) -> float | None:
+    """Busy share of ``slots`` from the first start to the last trial's start: while the
+    budget still had a trial to start, an empty slot was capacity with work waiting (a
+    fault); after it, nothing was left to run (the budget's end, not a fault)."""
+    done = [s for s in spans if s.finished_at is not None]
+    first = min(_ts(s.started_at) for s in done)
+    last_start = max(_ts(s.started_at) for s in done)
+    if last_start <= first:
+        return None
+    busy = per_trial * sum(max(0.0, min(_ts(s.finished_at), last_start) - _ts(s.started_at))
+                           for s in done)
+    return busy / (slots * (last_start - first))
+
+
+def slot_lag(spans) -> float:
+    """Seconds from the first trial's start to the last slot's first trial (the ramp-up)."""
+    firsts: dict[str, float] = {}
+    for label, s in lanes(spans):
+        firsts[label] = min(firsts.get(label, float("inf")), _ts(s.started_at))
+    return max(firsts.values()) - min(firsts.values())
+
+
 def stop_gaps(spans) -> list[float]:
     """For each early-stopped trial, seconds from its end to the next trial's start."""
     starts = sorted(_ts(s.started_at) for s in spans)
@@ -207,6 +229,8 @@ def _bare_spans(raw: list) -> list:
 
 def _summary(spans, slots: int, per_trial: int = 1) -> dict:
     r = {"spans": spans, "slots": slots, "share": share(spans, slots, per_trial),
+         "pending_share": share_while_pending(spans, slots, per_trial),
+         "slot_lag_s": slot_lag(spans),
          "statuses": {}, "per_trial": per_trial}
     for sp in spans:
         r["statuses"][sp.status] = r["statuses"].get(sp.status, 0) + 1
@@ -269,7 +293,8 @@ def measure(quick: bool, log=print, bare: bool = True) -> dict:
             if workers > 1:
                 r["training_share"] = training_share(store, study.id, slots, workers)
             runs[name] = r
-            log(f"{name}: {r['share']['share']:.1%} busy, {r['share']['trials']} trials, "
+            log(f"{name}: {r['share']['share']:.1%} busy ({r['pending_share'] or 0:.1%} while "
+                f"pending, last slot {r['slot_lag_s']:.2f} s late), {r['share']['trials']} trials, "
                 f"{r['statuses']}, nodes {r['nodes']}"
                 + (f", gaps median {statistics.median(r['gaps']):.2f} s" if r["gaps"] else ""))
         store.dispose()
@@ -287,6 +312,10 @@ def targets(runs: dict) -> list[tuple[str, float | None, str]]:
         v = r["share"]["share"]
         out.append((f"slot busy share, {r['slots']} slots on two nodes, {name} trials", v,
                     C.verdict(v, TARGET_SHARE, True)))
+        p = r.get("pending_share")
+        if p is not None:  # the tail after the last start is the budget's end, not idle capacity
+            out.append((f"slot busy share while trials were pending, {name} trials", p,
+                        C.verdict(p, TARGET_SHARE, True)))
         if r.get("training_share") is not None:  # a data-parallel trial's span includes its
             t = r["training_share"]               # worker group's start: count the loops too
             out.append((f"workers' training loops' share, {name} trials", t,
@@ -310,12 +339,19 @@ def report(runs: dict, m: dict, quick: bool, png: str) -> str:
              "first start)), from the trials' times in the store (bare Ray Tune: the same "
              "driver-side times, taken by a Tune callback). No warm-up: every study starts its actors, as a new study "
              "does; bare Ray Tune ran first, in a process of its own, on the same cluster.", "",
-             "| workload | trials | statuses | nodes | first start to last end s | busy share |",
-             "|---|---|---|---|---|---|"]
+             "Busy while pending: the same share from the first start to the last trial's start "
+             "(after it the budget has nothing left to start, so an empty slot is the budget's "
+             "end, not idle capacity). Last slot's first trial: seconds from the study's first "
+             "trial start to the start of the last slot's first trial (the ramp-up).", "",
+             "| workload | trials | statuses | nodes | first start to last end s | busy share "
+             "| busy while pending | last slot's first trial s |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         st = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
+        pending = "-" if r["pending_share"] is None else f"{r['pending_share']:.1%}"
         lines.append(f"| {name} | {r['share']['trials']} | {st} | {', '.join(r['nodes'])} | "
-                     f"{r['share']['span_s']:.1f} | {r['share']['share']:.1%} |")
+                     f"{r['share']['span_s']:.1f} | {r['share']['share']:.1%} | {pending} | "
+                     f"{r['slot_lag_s']:.2f} |")
     ddp_run = runs.get("data-parallel")
     if ddp_run and ddp_run.get("training_share") is not None:
         lines += ["", f"Data-parallel: the workers' training loops filled "

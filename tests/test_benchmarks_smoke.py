@@ -287,6 +287,15 @@ def test_pool_and_target_arithmetic():
     got = busy_pool.share(spans, slots=2)
     assert got["trials"] == 4 and got["span_s"] == 4 and abs(got["share"] - 7.5 / 8) < 1e-9
     assert busy_pool.stop_gaps(spans) == [0.5, 0.0]  # stop at 1 -> next start 1.5; at 4 -> 4
+    # Until the last start (4): busy 4 + 1 + 2.5 of 2 x 4 slot-seconds.
+    assert abs(busy_pool.share_while_pending(spans, slots=2) - 7.5 / 8) < 1e-9
+    tail = [Span(0, "COMPLETED", at(0), at(2)), Span(1, "COMPLETED", at(0), at(10)),
+            Span(2, "COMPLETED", at(2), at(3))]  # the last start at 2; 2-10 is the budget's end
+    assert abs(busy_pool.share(tail, slots=2)["share"] - 13 / 20) < 1e-9
+    assert busy_pool.share_while_pending(tail, slots=2) == 1.0
+    assert busy_pool.slot_lag([Span(0, "COMPLETED", at(0), at(1), slot=0, node_id="a"),
+                               Span(1, "COMPLETED", at(2.5), at(3), slot=0, node_id="b"),
+                               Span(2, "COMPLETED", at(1), at(3), slot=0, node_id="a")]) == 2.5
     labels = [label for label, _ in busy_pool.lanes(spans)]
     assert labels[0] == "?/0" and labels.count("#0") == 3  # the recorded slot, else a free lane
     task = time_to_target.TASKS["cnn"]
