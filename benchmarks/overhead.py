@@ -246,13 +246,15 @@ def report(rows: list[dict], m: dict, notes: str | None = None,
              "`ConcurrencyLimiter`, 1 CPU per trial, `reuse_actors=True`, one local Ray (8 logical "
              "CPUs) for every Ray row. Optuna: SQLite RDB storage, RandomSampler, n_jobs=1. "
              "hpsearch rows include spec validation, the study row and every trial/result/status "
-             "row in SQL before the call returns. Tune's auto loggers (JSON/CSV files) are off in "
-             "every Ray row: hpsearch turns them off for its process (SQL is its logger) and bare "
-             "Ray Tune runs in the same process. 'driver CPU' is the CPU time of the benchmark "
+             "row in SQL before the call returns. In every Ray row Tune's auto loggers (JSON/CSV "
+             "files) are off and its periodic experiment checkpoint runs once an hour: hpsearch "
+             "sets both for its process with environment variables (SQL is its logger and its "
+             "record) and bare Ray Tune runs in the same process. 'driver CPU' is the CPU time of the benchmark "
              "process (every thread: Tune's loop, hpsearch's callback and writer; Optuna's whole "
              "run) per trial, over the timed interval; Ray's own processes are not in it. "
-             "'bare Ray Tune' is Ray Tune as it ships: hpsearch's changes to Tune (its registry "
-             "cache, hpsearch/tune_registry.py) apply only while an hpsearch study runs.", "",
+             "Otherwise 'bare Ray Tune' is Ray Tune as it ships: hpsearch's changes to Tune's code "
+             "(its registry cache, hpsearch/tune_registry.py) apply only while an hpsearch study "
+             "runs.", "",
              f"## Main run: concurrency {conc}", "", _rows_table(main_rows), ""]
     if other:
         lines += ["## At higher concurrency", "", _rows_table(other), ""]
