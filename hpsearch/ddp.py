@@ -193,6 +193,9 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
     # When Tune stops this trial and reuses its process, it waits for the trial's function
     # to end (its run aborted, its workers gone): hpsearch.trial.REUSE_WAIT_S, set for
     # every trial by the trial's wrapper.
+    # Ray Train passes this process's value to the run's controller and workers; a value
+    # the user set is kept.
+    os.environ.setdefault(POLL_ENV, POLL_S)
     results = Queue(maxsize=1, actor_options={"num_cpus": 0})
     taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
     storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
@@ -253,6 +256,14 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
 
 GO_ON, STOP = "go on", "stop"  # what the trial's process answers each round
 STOP_WAIT_S = 60
+
+# How often a run's controller polls its workers (Ray Train's RAY_TRAIN_HEALTH_CHECK_INTERVAL_S,
+# 2 s by default). Each poll is also when the controller collects the workers' reports, and a
+# worker's report waits for the last one to be collected (a queue of one): at 2 s a trial's
+# rounds could go no faster than one per 2 s, and its workers' start and end were noticed up
+# to 2 s late (#21: 5 rounds of 1 s took 8 s). A poll is one small call per worker.
+POLL_S = "0.2"
+POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 
 
 class _Run:

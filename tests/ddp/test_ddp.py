@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import hpsearch
+from hpsearch import ddp
 from hpsearch.exceptions import SpecError
 from hpsearch.spec import validate
 from hpsearch.status import StudyStatus, TrialStatus
@@ -219,6 +220,19 @@ def _scored_spec(name: str, qualities: list[float], **over) -> dict:
             "resources": {"workers": 2, "cpu": 1}, "seed": 0}
     spec.update(over)
     return spec
+
+
+def test_a_runs_controller_collects_reports_at_hpsearchs_poll_interval(home, ray_session):
+    """Ray Train's controller collects the workers' reports when it polls them (every 2 s by
+    default, so no round could go faster); hpsearch's trials set a shorter interval, which
+    reaches the controller and, through it, the workers."""
+    spec = _scored_spec("ddp-poll", [1.0], trainable="tests.ddp.workers:poll_interval",
+                        metric="loss", mode="min")
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    [trial] = Store().trials(study.id)
+    [result] = Store().results(trial.id)
+    assert result.metrics["poll_s"] == float(ddp.POLL_S)
 
 
 def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):

@@ -103,3 +103,13 @@ def _scored_worker(config: dict) -> None:
 @hpsearch.trainable
 def scored(config: dict) -> None:
     ddp.run(_scored_worker, config)
+
+
+def _poll_worker(config: dict) -> None:
+    ddp.report({"loss": 0.0, "poll_s": float(os.environ.get(ddp.POLL_ENV, "nan"))}, final=True)
+
+
+@hpsearch.trainable
+def poll_interval(config: dict) -> None:
+    """One round whose result is the controller's poll interval as the workers got it."""
+    ddp.run(_poll_worker, config)
