@@ -328,9 +328,13 @@ def targets(runs: dict) -> list[tuple[str, float | None, str]]:
     return out
 
 
-def report(runs: dict, m: dict, quick: bool, png: str) -> str:
+def report(runs: dict, m: dict, quick: bool, png: str, load_end: float | None = None) -> str:
+    """The results page; ``m``: :func:`benchmarks._common.machine` taken before the run,
+    ``load_end``: the load average after it (the run's own two Ray nodes add to it)."""
+    end = f" Load average at the end {load_end:.2f}." if load_end is not None else ""
     lines = ["# A busy pool: 8 slots over two Ray nodes (#21 §2)", "",
-             C.machine_line(m) + f" Run: `python -m benchmarks.busy_pool{' --quick' if quick else ''}`.",
+             C.machine_line(m) + end
+             + f" Run: `python -m benchmarks.busy_pool{' --quick' if quick else ''}`.",
              "",
              "A Ray head and a second `ray start` node, 4 logical CPUs each (8 slots, on this one "
              "2-core machine: the trials sleep, so they hold a slot without needing a core), one "
@@ -377,11 +381,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=C.RESULTS)
     a = ap.parse_args(argv)
     os.environ["HPSEARCH_ALLOWED_MODULES"] = "benchmarks._trials"
+    at_start = C.machine()  # its load is the start's
     runs = measure(a.quick)
     out = a.out if a.out.suffix == ".md" else a.out / "busy_pool.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(runs, out.with_suffix(".png"))
-    out.write_text(report(runs, C.machine(), a.quick, out.with_suffix(".png").name))
+    out.write_text(report(runs, at_start, a.quick, out.with_suffix(".png").name,
+                          load_end=os.getloadavg()[0]))
     print(out.read_text())
     return runs
 

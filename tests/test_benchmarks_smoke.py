@@ -296,6 +296,11 @@ def test_pool_and_target_arithmetic():
     assert busy_pool.slot_lag([Span(0, "COMPLETED", at(0), at(1), slot=0, node_id="a"),
                                Span(1, "COMPLETED", at(2.5), at(3), slot=0, node_id="b"),
                                Span(2, "COMPLETED", at(1), at(3), slot=0, node_id="a")]) == 2.5
+    m = {"cpu": "cpu", "cores": 2, "ram_gib": 1, "date": "d", "rev": "r", "load": 1.5}
+    page = busy_pool.report({"short": busy_pool._summary(tail, slots=2)}, m, True, "p.png",
+                            load_end=7.25)
+    assert "load average at start 1.50" in page and "Load average at the end 7.25" in page
+    assert "| short | 3 | COMPLETED 3 | ? | 10.0 | 65.0% | 100.0% | 0.00 |" in page
     labels = [label for label, _ in busy_pool.lanes(spans)]
     assert labels[0] == "?/0" and labels.count("#0") == 3  # the recorded slot, else a free lane
     task = time_to_target.TASKS["cnn"]
