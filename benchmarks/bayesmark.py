@@ -47,7 +47,8 @@ SURROGATES = ("bayesian-RF", "bayesian-ET", "bayesian-GBRT")
 VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
             "bayesian-logit": {"warping": "logit"},
             "bayesian-thompson": {"batch_explore": "thompson"},
-            "bayesian-gamma": {"length_scale_prior": "gamma"}}
+            "bayesian-gamma": {"length_scale_prior": "gamma"},
+            "bayesian-final": {"final_exploit": 0.2}}
 
 
 # -- the problems ------------------------------------------------------------------------

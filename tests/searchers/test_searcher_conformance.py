@@ -265,6 +265,7 @@ BAD_VALUES = [
     ("bayesian", "y_transform", "log"), ("bayesian", "local_share", 1.5),
     ("bayesian", "batch_explore", "ucb"), ("bayesian", "batch_explore", 1),
     ("bayesian", "length_scale_prior", "lognormal"), ("bayesian", "length_scale_prior", None),
+    ("bayesian", "final_exploit", 1.0), ("bayesian", "final_exploit", -0.1),
     ("genetic", "population_size", 1), ("genetic", "generations", -1), ("genetic", "tournament_size", 0),
     ("genetic", "crossover_prob", 1.5), ("genetic", "mutation_prob", "high"),
     ("genetic", "mutation_sigma", -0.1), ("genetic", "elitism", 99),
