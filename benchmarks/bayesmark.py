@@ -48,7 +48,7 @@ VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
             "bayesian-logit": {"warping": "logit"},
             "bayesian-thompson": {"batch_explore": "thompson"},
             "bayesian-gamma": {"length_scale_prior": "gamma"},
-            "bayesian-final": {"final_exploit": 0.2}}
+            "bayesian-nofinal": {"final_exploit": 0.0}}
 
 
 # -- the problems ------------------------------------------------------------------------
@@ -610,8 +610,8 @@ def report(per_rows, kind_rows, agg, syn_rows, gen_rows, mode, args, seeds, fold
         cut,
         "",
         "Methods: bayesian and auto with their defaults (GP, gp_hedge, a Sobol design of d + 2 points, "
-        "d counting a choice of k > 2 values as k; "
-        "budget and concurrency passed as a study passes them), genetic, random; Optuna 5 `TPESampler(seed=s)` defaults; plain "
+        "d counting a choice of k > 2 values as k; the last 20% of the budget on the model's predicted "
+        "minimum near the best results; budget and concurrency passed as a study passes them), genetic, random; Optuna 5 `TPESampler(seed=s)` defaults; plain "
         "scikit-optimize `Optimizer` defaults (GP, gp_hedge, 10 random points, `ask(n_points=b)`).",
         "",
         "## Aggregate (scikit-learn problems)",

@@ -57,7 +57,7 @@ class Bayesian(Options):
         "prior on the GP's length scales: none (maximum likelihood, each within [0.01, 100] unit "
         "ranges) or gamma (Gamma(3, 6) in unit ranges, fitted by MAP: a column the first results "
         "do not explain is not dropped; see searchers/_bayesian.py)"))
-    final_exploit: Float = Field(0.0, ge=0, lt=1, description=(
+    final_exploit: Float = Field(0.2, ge=0, lt=1, description=(
         "share of a known budget (max_trials), at its end, in which the acquisition's suggestions "
         "are the model's predicted minimum near the 5 best results (0: none; the thompson draws "
         "of batch_explore go on; see searchers/_bayesian.py)"))

@@ -329,33 +329,30 @@ def test_length_scale_prior_gamma_keeps_unexplained_columns():
 
 
 def test_final_exploit_takes_the_models_minimum_at_the_end_of_the_budget():
-    """``final_exploit``: in the last share of a known budget the acquisition's suggestions are
-    the model's predicted minimum near the best results (LCB with kappa 0), not gp_hedge's pick;
-    before it, and without a budget, nothing changes."""
+    """``final_exploit`` (default 0.2): in the last share of a known budget the acquisition's
+    suggestions are the model's predicted minimum near the best results (LCB with kappa 0), not
+    gp_hedge's pick; before it, without a budget, or with 0, nothing changes."""
     import numpy as np
 
     space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
     f = lambda c: (c["x"] - 0.3) ** 2 + (c["y"] - 0.6) ** 2  # noqa: E731
-    s = make("bayesian", space, final_exploit=0.25)
-    s.set_max_trials(16)
-    phases = []
-    suggest = s.backend.suggest
 
-    def spy(*args, **kwargs):
-        phases.append(kwargs["explore"])
-        return suggest(*args, **kwargs)
+    def phases_of(s, n: int) -> list[str]:
+        phases, suggest = [], s.backend.suggest
+        s.backend.suggest = lambda *a, **k: phases.append(k["explore"]) or suggest(*a, **k)
+        run(s, n, f=f)
+        return phases
 
-    s.backend.suggest = spy
-    run(s, 16, f=f)
-    assert phases == ["none"] * 7 + ["exploit"] * 4  # 5 design points, then 12 of 16 explore
+    s = make("bayesian", space)
+    s.set_max_trials(20)
+    assert phases_of(s, 20) == ["none"] * 11 + ["exploit"] * 4  # 5 design points; 16 of 20 explore
     opt, model = s.backend._last
     assert opt.acq_func == "LCB" and opt.acq_func_kwargs["kappa"] == 0.0
     # The last suggestion is where the model predicts at most what it predicts at the best result.
     last, best = s.observations[-1][0], min(s.observations[:-1], key=lambda o: o[1])[0]
     mean = lambda c: model.predict(np.asarray(opt.space.transform([s.backend.to_point(c)])))[0]  # noqa: E731
     assert mean(last) <= mean(best) + 1e-9
-    unbounded = make("bayesian", space, final_exploit=0.25)
-    unbounded.backend.suggest = lambda *a, **k: phases.append(k["explore"]) or suggest(*a, **k)
-    phases.clear()
-    run(unbounded, 10, f=f)
-    assert set(phases) == {"none"}
+    assert set(phases_of(make("bayesian", space), 12)) == {"none"}  # no budget
+    off = make("bayesian", space, final_exploit=0)
+    off.set_max_trials(20)
+    assert set(phases_of(off, 20)) == {"none"}
