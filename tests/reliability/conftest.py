@@ -39,17 +39,19 @@ def wait_for(predicate, timeout: float = 120.0, every: float = 0.2, what: str = 
     (or at once when ``proc``, a driver the condition depends on, has exited).
     """
     deadline = time.monotonic() + timeout
+    error = None  # the predicate's last exception, named if it times out
     while True:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"{what}: the driver exited with code {proc.returncode}")
         try:
             value = predicate()
-        except Exception:  # noqa: BLE001 - not there yet (no study row, database busy)
-            value = None
+        except Exception as e:  # noqa: BLE001 - not there yet (no study row, database busy)
+            value, error = None, e
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}"
+                                 + (f" (last error: {error!r})" if error else ""))
         time.sleep(every)
 
 

@@ -34,6 +34,28 @@ def _statuses(store: Store, name: str) -> list[str]:
     return [t.status for t in store.trials(store.get_study(name).id)]
 
 
+def _until_every_thread_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Wait until each of the process's threads is in the stopped state.
+
+    kill() returns once the signal is queued; a thread running on another (virtual) CPU
+    stops when that CPU takes the kernel's interrupt, which on a loaded VM can be late
+    enough for it to begin a write after the lock check below. Checked, not assumed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        states = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:  # a thread that just exited
+                pass
+        if all(state in ("T", "t") for state in states):
+            return
+        assert time.monotonic() < deadline, f"the driver's threads did not stop: {states}"
+        time.sleep(0.01)
+
+
 def _pause_outside_a_write(driver: subprocess.Popen, store: Store) -> None:
     """SIGSTOP the driver at a moment it holds no write transaction.
 
@@ -45,6 +67,7 @@ def _pause_outside_a_write(driver: subprocess.Popen, store: Store) -> None:
     path = store.engine.url.database
     for _ in range(200):
         os.kill(driver.pid, signal.SIGSTOP)
+        _until_every_thread_stopped(driver.pid)
         con = sqlite3.connect(path, timeout=0.2)
         try:
             con.execute("BEGIN IMMEDIATE")
