@@ -573,16 +573,14 @@ class _SkoptBackend:
                         random_state=random_state,
                         acq_optimizer_kwargs={"n_points": self.n_candidates,
                                               "n_restarts_optimizer": _LBFGS_STARTS})
+        # A thompson draw and the final phase look only among neighbours of the best results.
+        share = 1.0 if explore in ("thompson", "exploit") else self.local_share
+        if share or self.acq_optimizer == "sampling":
+            opt.space.rvs = self._candidates(opt.space.rvs, X, y, n_results, random_state, share)
         if explore == "thompson":
-            # Its candidates are all neighbours of the best results; the acquisition is not
-            # optimised (L-BFGS would be wasted): the posterior draw replaces it.
-            opt.space.rvs = self._candidates(opt.space.rvs, X, y, n_results, random_state, 1.0)
+            # The acquisition is not optimised (L-BFGS would be wasted): the posterior draw
+            # replaces it.
             opt.acq_optimizer = "sampling"
-        elif exploit:
-            opt.space.rvs = self._candidates(opt.space.rvs, X, y, n_results, random_state, 1.0)
-        elif self.acq_optimizer == "sampling" or self.local_share:
-            opt.space.rvs = self._candidates(opt.space.rvs, X, y, n_results, random_state,
-                                             self.local_share)
         if self.acquisition == "gp_hedge" and hedge is not None:
             opt.gains_ = np.array(hedge["gains"], dtype=float)
             opt.next_xs_ = [np.array(x, dtype=float) for x in hedge["next_xs"]]
