@@ -117,8 +117,6 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     from ray.tune.search import ConcurrencyLimiter
 
     info = trainables.get_trainable(spec.trainable, allow_import=allow_import)
-    # A cluster's nodes start idle workers for the trials while the study is set up.
-    warm_workers.warm_up(spec.budget.max_concurrent, spec.resources.cpu)
     space = spec.search_space
     objectives = spec.objective_list()
     searcher = searchers.create_searcher(spec.searcher.type, space, metric=spec.metric,
@@ -343,9 +341,11 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         store.set_study_status(study_id, StudyStatus.RUNNING)
     with driver_lock(store, study_id, name=spec.name), failing_study(store, study_id):
         ensure_ray(ray_address, preload=warm_workers.trainable_modules(spec.trainable, run_as))
+        warmup = _warm_up(spec, run_as)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
-        return _fit(tuner, callback, store, study_id, searcher, spec.budget.max_concurrent)
+        return _fit(tuner, callback, store, study_id, searcher, spec.budget.max_concurrent,
+                    warmup)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
@@ -374,14 +374,28 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
         store.set_study_status(study.id, StudyStatus.RUNNING)
         with failing_study(store, study.id):
             ensure_ray(ray_address, preload=warm_workers.trainable_modules(saved.trainable, run_as))
+            warmup = _warm_up(saved, run_as)
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,
                                                      run_as=run_as)
-            return _fit(tuner, callback, store, study.id, searcher, saved.budget.max_concurrent)
+            return _fit(tuner, callback, store, study.id, searcher, saved.budget.max_concurrent,
+                        warmup)
 
 
-def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: int):
+def _warm_up(spec: Spec, run_as=None):
+    """A cluster's nodes start the study's trial workers while the study is set up
+    (hpsearch/warm_workers.py, 4); none are prestarted for data-parallel trials, whose
+    process asks for no CPU (Ray places it anywhere) and whose start is their worker group's."""
+    slots = spec.budget.max_concurrent if spec.resources.workers == 1 else 0
+    return warm_workers.warm_up(slots, spec.resources.ray_request(),
+                                warm_workers.trial_modules(spec.trainable, run_as))
+
+
+def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: int,
+         warmup: warm_workers.Warmup | None = None):
     if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
+        if warmup is not None:  # every node's first trials start together, none cold
+            warmup.wait()
         try:
             with tune_registry.keeping():
                 tuner.fit()

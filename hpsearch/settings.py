@@ -127,8 +127,10 @@ VARIABLES: tuple[Variable, ...] = (
              "for new processes. auto (the default): on (600) in a process that started its own "
              "local Ray and may run more studies (hpsearch.run, a notebook, `hpsearch run`), "
              "topping up to that many idle workers; off for a dispatcher's per-study driver "
-             "(its workers end with it) and for a driver on a running cluster. A number turns "
-             "it on everywhere for that many seconds; 0 turns it off.", "service"),
+             "(its workers end with it). A driver on a running cluster instead has each node "
+             "prestart the study's trial workers, importing Ray Tune and the trial's modules, "
+             "and waits for them before its first trial (kept 120 s, or this many seconds). A "
+             "number turns it on everywhere for that many seconds; 0 turns it all off.", "service"),
     Variable("HPSEARCH_RETAIN_POINTS", "0",
              "Retention: keep at most this many results per finished trial (first, last, best "
              "and evenly spaced ones; at least 3); the dispatcher thins old curves "
@@ -150,6 +152,12 @@ VARIABLES: tuple[Variable, ...] = (
              "a child's environment).", "internal"),
     Variable("HPSEARCH_EXIT_WITH_PARENT", "(set by `hpsearch serve`)",
              "`1`: the dispatcher exits when its parent does.", "internal"),
+    Variable("HPSEARCH_PRELOAD_MODULES", "(set by a driver on a cluster)",
+             "In a trial worker's runtime env: the modules it imports as it starts, before it "
+             "takes a trial (hpsearch/warm_workers.py).", "internal"),
+    Variable("HPSEARCH_WARM_SIGNAL", "(set by a driver on a cluster)",
+             "In a trial worker's runtime env: the key under which it tells its driver it has "
+             "imported them (hpsearch/warm_workers.py).", "internal"),
     Variable("HPSEARCH_FAILPOINT", "(none)",
              "Fault injection in tests: the named failpoint raises.", "development"),
     Variable("HPSEARCH_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
@@ -267,6 +275,8 @@ class Settings:
     retain_every_s: float
     study_max_concurrent: int
     dispatcher_pid: int | None
+    preload_modules: tuple[str, ...]
+    warm_signal: str | None
     exit_with_parent: bool
     failpoint: str | None
 
@@ -319,6 +329,8 @@ def _build() -> Settings:
         retain_every_s=_seconds("HPSEARCH_RETAIN_EVERY_S", 3600.0),
         study_max_concurrent=_count("HPSEARCH_STUDY_MAX_CONCURRENT", 0, 0),
         dispatcher_pid=int(pid) if pid is not None else None,
+        preload_modules=tuple(filter(None, (_get("HPSEARCH_PRELOAD_MODULES") or "").split(","))),
+        warm_signal=_get("HPSEARCH_WARM_SIGNAL"),
         exit_with_parent=_flag("HPSEARCH_EXIT_WITH_PARENT"),
         failpoint=_get("HPSEARCH_FAILPOINT"),
     )

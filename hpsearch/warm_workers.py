@@ -1,7 +1,7 @@
 """Trial actors on warm Ray workers: a study's trials do not wait for new processes (#21).
 
 Ray hands an actor only an idle worker started for the same runtime environment (the
-raylet's worker pool compares their runtime-env hashes). Three things kept every study of
+raylet's worker pool compares their runtime-env hashes). Four things kept every study of
 hpsearch waiting 1.5-3 s (more on a loaded machine) for a fresh worker process before its
 first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
 
@@ -16,20 +16,30 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
    that). Otherwise (say AWS keys set only after Ray started, or a remote cluster whose
    workers' environment is unknown) Tune's runtime environment stays as it was.
 2. A worker that served an actor ends with it, and Ray prestarts workers once, for its
-   first driver (on its node only). :func:`replenish` asks each node's raylet, after a
-   study, to start as many idle workers as the study's trial actors ran there (Ray's own
-   ``NodeManagerService.PrestartWorkers`` call, with the cluster's token), kept alive for
-   :func:`keep_alive` seconds even above Ray's idle-worker cap (``HPSEARCH_WARM_WORKERS_S``;
-   ``auto``, the default, is on only where this process started its own local Ray and may
-   run another study); :func:`warm_up`, before a
-   study, does the same on the nodes nothing has warmed for this driver yet (a cluster's
-   nodes), as many as the study's trials fit there. A trial actor takes the first matching
-   worker that registers, its own or a prestarted one, so a prestart never delays it.
-3. A prestarted worker has imported Ray, not Ray Tune (1.6 s of CPU here). The local Ray
+   first driver (on its node only). On the local Ray this process started,
+   :func:`replenish` asks the raylet, after a study, to start as many idle workers as the
+   study's trial actors ran there (Ray's own ``NodeManagerService.PrestartWorkers`` call),
+   kept alive for :func:`keep_alive` seconds even above Ray's idle-worker cap
+   (``HPSEARCH_WARM_WORKERS_S``; ``auto``, the default, is on only where this process
+   started its own local Ray and may run another study). A trial actor takes the first
+   matching worker that registers, its own or a prestarted one, so a prestart never delays it.
+3. A prestarted worker has imported Ray, not Ray Tune (1-2 s of CPU more). The local Ray
    that :func:`system_config` configures imports Tune's function trainable and the
    modules a trial imports into every worker as it starts (``preload_python_modules``),
-   before a study needs it. A cluster's nodes get the same with
-   ``ray start --system-config='{"preload_python_modules": [...]}'``.
+   before a study needs it.
+4. A driver on a running cluster cannot configure its nodes, and its studies' first trials
+   started unevenly: a node whose workers were up (the head's, prestarted by Ray for the
+   first driver) ran trials 1-2 s (3.5 s under load) before a node whose trial actors each
+   started a process and imported Tune there (#21 §2, benchmarks/results/busy_pool.md).
+   There, unless ``HPSEARCH_WARM_WORKERS_S=0``, trial actors are declared with Tune's
+   variables plus Ray's worker setup hook naming :func:`preload` (the variable behind
+   ``worker_process_setup_hook``), which imports Tune, hpsearch's trial modules and the
+   trainable's module in each trial worker as it starts, and nowhere else (not in Ray
+   Train's or the sink's workers). :func:`warm_up`, as the study is set up, asks each
+   node's raylet to prestart as many such workers as the study's trials fit there, and
+   the driver waits (:meth:`Warmup.wait`, at most :data:`READY_WAIT_S`) until they have
+   imported it all before Tune starts the trials: every node's first trials then start
+   within a moment of each other, and the imports overlap the driver's own setup.
 
 The trial's boundary is unchanged: a worker's environment is the raylet's with or without
 Tune's runtime environment (that only adds variables), and the trial still drops
@@ -40,6 +50,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+import uuid
 from collections import Counter
 from typing import Mapping
 
@@ -50,10 +62,18 @@ PRELOAD_MODULES = ("ray.tune.trainable.function_trainable", "hpsearch.trial", "h
                    "hpsearch.capture", "hpsearch.media_client", "hpsearch.ddp")
 _MARK = "_hpsearch_warm_workers"
 _state: dict = {"worker_environ": None,  # the local Ray's environment, when this process started it
-          "warmed": set()}  # node ids with workers prestarted for this driver
-
+                "trial_env": None,  # a cluster driver's trial actors' runtime env (warm_up)
+                "token": uuid.uuid4().hex[:16],  # this driver's warm workers' signal keys
+                "preloaded_at": None}  # in a worker: when preload() finished
 
 AUTO_KEEP_ALIVE_S = 600.0  # HPSEARCH_WARM_WORKERS_S=auto, where it is on
+CLUSTER_KEEP_ALIVE_S = 120.0  # a cluster's prestarted trial workers wait this long for a study
+READY_WAIT_S = 60.0  # at most this long for them before a study starts its trials anyway
+STALL_S = 8.0  # a node whose count has not moved this long is asked again (an ask the
+# raylet dropped: it starts at most its startup concurrency at once, its own starts included)
+MODULES_ENV = "HPSEARCH_PRELOAD_MODULES"  # in the trial workers' runtime env only
+SIGNAL_ENV = "HPSEARCH_WARM_SIGNAL"
+KV_NAMESPACE = "hpsearch"
 
 
 def _one_study_driver() -> bool:
@@ -108,10 +128,7 @@ def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
 
 def started_local_ray(environ: Mapping[str, str] | None = None) -> None:
     """Record the environment the local Ray just started with (its workers inherit it)."""
-    import ray
-
     _state["worker_environ"] = dict(os.environ if environ is None else environ)
-    _state["warmed"] = {ray.get_runtime_context().get_node_id()}  # Ray prestarted its CPUs' worth
 
 
 def tune_env_vars() -> dict[str, str]:
@@ -149,11 +166,14 @@ def install() -> bool:
 
     def get(self, trainable_cls):
         if (trainable_cls not in self._cache
-                and getattr(trainable_cls, "_name", None) == TRIAL_FN_NAME
-                and not needs_runtime_env(tune_env_vars())):
+                and getattr(trainable_cls, "_name", None) == TRIAL_FN_NAME):
             import ray
 
-            self._cache[trainable_cls] = ray.remote(trainable_cls)
+            if _state["trial_env"] is not None:  # a cluster's: on the workers warm_up started
+                self._cache[trainable_cls] = ray.remote(runtime_env=_state["trial_env"])(
+                    trainable_cls)
+            elif not needs_runtime_env(tune_env_vars()):
+                self._cache[trainable_cls] = ray.remote(trainable_cls)
         return original(self, trainable_cls)
 
     setattr(get, _MARK, True)
@@ -162,23 +182,214 @@ def install() -> bool:
     return True
 
 
-def warm_up(slots: int, cpus_per_trial: float, keep_alive_s: float | None = None) -> int:
-    """Before a study: on each alive node not warmed for this driver yet, prestart as many
-    workers as the study's trials fit there (``slots`` in all, first nodes first)."""
+class Warmup:
+    """Trial workers being prestarted on a cluster's nodes for one study (:func:`warm_up`);
+    :meth:`wait` before the study's ``fit``."""
+
+    def __init__(self, wanted: Mapping[str, int], env: dict, keep_alive_s: float,
+                 nodes: Mapping[str, dict]):
+        self.wanted, self.env, self.keep_alive_s = dict(wanted), env, keep_alive_s
+        self.nodes = dict(nodes)
+        self.asked: dict[str, tuple[int, int]] = {}  # node -> (started when asked, asked up to)
+        self.ready: dict[str, int] = {}
+
+    def _counts(self) -> tuple[Counter, Counter, dict[str, int]]:
+        """Per node: workers whose preload began, finished, and the raylet's startup
+        concurrency (its CPUs, at most the machine's cores: ray/_private/services.py)."""
+        from ray.experimental import internal_kv
+
+        started, ready, caps = Counter(), Counter(), {}
+        for key in internal_kv._internal_kv_list(_signal_prefix(), namespace=KV_NAMESPACE):
+            _, _, stage, node, cores, _pid = key.decode().split(":")
+            (started if stage == "s" else ready)[node] += 1
+            cpus = int((self.nodes.get(node, {}).get("Resources") or {}).get("CPU", 1))
+            caps[node] = max(1, min(int(cores), cpus))
+        return started, ready, caps
+
+    def wait(self, timeout_s: float = READY_WAIT_S) -> dict[str, int]:
+        """Until each node's asked-for workers have imported what a trial needs (or
+        ``timeout_s``); returns how many did, per node. A raylet starts at most its startup
+        concurrency (its CPUs, at most the machine's cores) at once and drops the rest of
+        an ask: the rest is asked for once the first ones began. Never raises."""
+        import ray
+
+        began = time.monotonic()
+        deadline = began + timeout_s
+        progress = dict.fromkeys(self.wanted, (0, time.monotonic()))
+        try:
+            while time.monotonic() < deadline:
+                started, ready, caps = self._counts()
+                self.ready = {n: min(ready[n], w) for n, w in self.wanted.items()}
+                if all(ready[n] >= w for n, w in self.wanted.items()):
+                    break
+                now = time.monotonic()
+                for node, want in self.wanted.items():
+                    if started[node] != progress[node][0]:
+                        progress[node] = (started[node], now)
+                    base, upto = self.asked[node]
+                    if node in caps:  # the first ask started at most the node's cap
+                        upto = min(upto, base + caps[node])
+                    stalled = now - progress[node][1] > STALL_S
+                    if started[node] < want and (started[node] >= upto or stalled):
+                        count = want - started[node]
+                        prestart(self.nodes[node], min(count, caps.get(node, count)), self.env,
+                                 self.keep_alive_s)
+                        log.debug("warm trial workers: node %s: %d started, %d ready; asked "
+                                  "for %d more", node[:8], started[node], ready[node], count)
+                        self.asked[node] = (started[node], started[node] + count)
+                        progress[node] = (started[node], now)
+                    else:
+                        self.asked[node] = (base, upto)
+                time.sleep(0.1)
+        except Exception:  # noqa: BLE001 - the study's actors start their workers themselves
+            log.warning("waiting for warm trial workers failed", exc_info=True)
+        finally:
+            try:
+                from ray.experimental import internal_kv
+
+                if ray.is_initialized():
+                    internal_kv._internal_kv_del(_signal_prefix(), del_by_prefix=True,
+                                                 namespace=KV_NAMESPACE)
+            except Exception:  # noqa: BLE001 - a few stale keys: the next count is off
+                pass
+        log.info("warm trial workers: %d of %d ready in %.1f s", sum(self.ready.values()),
+                 sum(self.wanted.values()), time.monotonic() - began)
+        return self.ready
+
+
+def warm_up(slots: int, request: Mapping[str, float],
+            modules: tuple[str, ...] = ()) -> Warmup | None:
+    """Before a study, for a driver on a running cluster (see the module's docstring, 4):
+    ask each alive node to prestart as many trial workers as the study's trials fit there
+    (``request``: one trial's resources in Tune's spelling; ``slots`` in all, first nodes
+    first), each importing Ray Tune, hpsearch's trial modules and ``modules`` as it starts.
+    The study's trial actors are declared with the same runtime env (:func:`install`), so
+    they take these workers. None where this does not apply (a local Ray, or
+    HPSEARCH_WARM_WORKERS_S=0)."""
     import ray
 
-    if (keep_alive() if keep_alive_s is None else keep_alive_s) <= 0:
-        return 0  # off: no need to ask the cluster for its nodes
+    from hpsearch.settings import settings
+
+    _state["trial_env"] = None
+    if _state["worker_environ"] is not None or settings().warm_workers_s == 0:
+        return None  # a local Ray: its workers preload as they start (system_config)
     try:
-        nodes = [n for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in _state["warmed"]]
-    except Exception:  # noqa: BLE001 - no answer: the study starts its workers itself
-        return 0
-    wanted: dict[str, int] = {}
-    for node in nodes:
-        fit = int((node.get("Resources") or {}).get("CPU", 0) // max(cpus_per_trial, 1.0))
-        wanted[node["NodeID"]] = count = max(0, min(fit, slots))
-        slots -= count
-    return replenish(wanted, keep_alive_s)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        env = trial_runtime_env(modules)
+        wanted: dict[str, int] = {}
+        for node in nodes:
+            count = max(0, min(_fit(node.get("Resources") or {}, request, slots), slots))
+            if count:
+                wanted[node["NodeID"]] = count
+                slots -= count
+        keep = settings().warm_workers_s or CLUSTER_KEEP_ALIVE_S
+        warmup = Warmup(wanted, env, keep, {n["NodeID"]: n for n in nodes})
+        for node in nodes:
+            if node["NodeID"] in wanted:
+                prestart(node, wanted[node["NodeID"]], env, keep)
+                warmup.asked[node["NodeID"]] = (0, wanted[node["NodeID"]])
+        _state["trial_env"] = env
+        return warmup
+    except Exception:  # noqa: BLE001 - the study starts its workers itself
+        log.warning("could not prestart trial workers on the cluster", exc_info=True)
+        return None
+
+
+def _fit(resources: Mapping[str, float], request: Mapping[str, float], most: int) -> int:
+    """How many trials asking ``request`` (Tune's spelling: cpu, gpu, custom) fit in a
+    node's ``resources`` (Ray's: CPU, GPU, custom)."""
+    names = {"cpu": "CPU", "gpu": "GPU"}
+    fits = [int(resources.get(names.get(k, k), 0) // v) for k, v in request.items() if v > 0]
+    return min(fits) if fits else most
+
+
+def trial_modules(trainable: str, run_as=None) -> tuple[str, ...]:
+    """The modules a trial of ``trainable`` imports, for its worker to import as it starts:
+    a built-in family's (:func:`trainable_modules`) or a ``module:function``'s module;
+    nothing for trials run as another user (their child process imports the trainable)."""
+    if run_as is not None:
+        return ()
+    if ":" in trainable:
+        return (trainable.split(":", 1)[0],)
+    return trainable_modules(trainable)
+
+
+def trial_runtime_env(modules: tuple[str, ...] = ()) -> dict:
+    """The runtime env of a cluster driver's trial actors: the variables Tune would give
+    them, and Ray's worker setup hook (the variable behind ``worker_process_setup_hook``)
+    naming :func:`preload`, with the modules to import and this driver's signal key."""
+    from ray._private.ray_constants import WORKER_PROCESS_SETUP_HOOK_ENV_VAR
+
+    return {"env_vars": {**tune_env_vars(),
+                         WORKER_PROCESS_SETUP_HOOK_ENV_VAR: f"{__name__}.preload",
+                         MODULES_ENV: ",".join(dict.fromkeys(PRELOAD_MODULES + modules)),
+                         SIGNAL_ENV: _state["token"]}}
+
+
+def preloaded_at() -> float | None:
+    """In a worker: when :func:`preload` finished there (None: it did not run)."""
+    return _state["preloaded_at"]
+
+
+def _signal_prefix(token: str | None = None) -> str:
+    return f"warm:{token or _state['token']}:"
+
+
+def preload() -> None:
+    """Run by Ray in a trial worker as it starts, before it takes its actor (the setup
+    hook of :func:`trial_runtime_env`): import what a trial needs, and tell the driver
+    (keys in Ray's KV store: begun, then done, with the node's cores). Never raises: a
+    failing setup hook would end the worker."""
+    import importlib
+
+    try:
+        import multiprocessing
+
+        import ray
+        from ray.experimental import internal_kv
+
+        node = ray.get_runtime_context().get_node_id()
+        tail = f"{node}:{multiprocessing.cpu_count()}:{os.getpid()}"
+        from hpsearch.settings import settings
+
+        prefix = _signal_prefix(settings().warm_signal or "none")
+        internal_kv._internal_kv_put(prefix + "s:" + tail, b"", namespace=KV_NAMESPACE)
+        for name in settings().preload_modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the trial imports it again and reports why
+                log.warning("warm worker: could not import %s", name, exc_info=True)
+        _state["preloaded_at"] = time.time()
+        internal_kv._internal_kv_put(prefix + "r:" + tail, b"", namespace=KV_NAMESPACE)
+    except Exception:  # noqa: BLE001 - a cold worker still runs its trial
+        log.warning("warm worker: preload failed", exc_info=True)
+
+
+def prestart(node: dict, count: int, env: dict | None, keep_alive_s: float) -> None:
+    """Ask ``node``'s raylet (Ray's own ``NodeManagerService.PrestartWorkers`` call) to start
+    ``count`` idle workers for this driver's job with runtime env ``env`` (None: none),
+    kept ``keep_alive_s`` even above Ray's idle-worker cap."""
+    import ray
+    from ray._private.grpc_utils import init_grpc_channel
+    from ray._private.utils import get_runtime_env_info
+    from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
+    from ray.core.generated.runtime_environment_pb2 import RuntimeEnvInfo
+    from ray.runtime_env import RuntimeEnv
+
+    # the same runtime env info an actor declared with ``env`` carries (ray/actor.py)
+    info = (get_runtime_env_info(RuntimeEnv(**env)) if env
+            else RuntimeEnvInfo(serialized_runtime_env="{}"))
+    channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
+    try:
+        node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(
+            node_manager_pb2.PrestartWorkersRequest(
+                language=common_pb2.PYTHON,
+                job_id=bytes.fromhex(ray.get_runtime_context().get_job_id()),
+                runtime_env_info=info, keep_alive_duration_secs=int(keep_alive_s),
+                num_workers=count),
+            timeout=10)
+    finally:
+        channel.close()
 
 
 def idle_local_workers() -> int:
@@ -200,48 +411,33 @@ def idle_local_workers() -> int:
 
 def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = None,
               limit: int | None = None) -> int:
-    """Ask each node's raylet to start ``actors_per_node[node_id]`` idle workers (at most
-    ``limit``, the study's concurrency, and the node's CPUs) for this driver's job, with no
-    runtime env: the next study's trial actors take them. On the local Ray this process
-    started, idle workers count against the node's CPUs, so studies that leave their
-    workers unused do not pile them up. Returns how many were asked for; never
-    raises (a study's end must not fail here)."""
+    """After a study on the local Ray this process started: ask its raylet to start
+    ``actors_per_node[node_id]`` idle workers (at most ``limit``, the study's concurrency,
+    and no more idle in all than the node's CPUs, so studies that leave their workers unused
+    do not pile them up) for this driver's job, with no runtime env: the next study's trial
+    actors take them. (A cluster's nodes are warmed before each study: :func:`warm_up`.)
+    Returns how many were asked for; never raises (a study's end must not fail here)."""
     if keep_alive_s is None:
         keep_alive_s = keep_alive()
     wanted = Counter({k: min(v, limit) if limit else v
                       for k, v in actors_per_node.items() if v > 0})
-    if keep_alive_s <= 0 or not wanted:
+    if keep_alive_s <= 0 or not wanted or _state["worker_environ"] is None:
         return 0
     try:
         import ray
-        from ray._private.grpc_utils import init_grpc_channel
-        from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
-        from ray.core.generated.runtime_environment_pb2 import RuntimeEnvInfo
 
-        ctx = ray.get_runtime_context()
-        job, here = ctx.get_job_id(), ctx.get_node_id()
+        here = ray.get_runtime_context().get_node_id()
         asked = 0
         for node in ray.nodes():
             cpus = int((node.get("Resources") or {}).get("CPU", 0))
             count = min(wanted.get(node.get("NodeID"), 0), cpus)
-            if count > 0 and node.get("NodeID") == here and _state["worker_environ"] is not None:
+            if node.get("NodeID") == here:
                 # At most the node's CPUs idle in all (Ray's own soft cap): an idle worker
                 # of Ray's may still go (its idle-worker reaper), ours stay.
                 count = min(count, cpus - idle_local_workers())
-            if not node.get("Alive") or count <= 0:
-                continue
-            _state["warmed"].add(node["NodeID"])
-            channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
-            try:
-                node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(
-                    node_manager_pb2.PrestartWorkersRequest(
-                        language=common_pb2.PYTHON, job_id=bytes.fromhex(job),
-                        runtime_env_info=RuntimeEnvInfo(serialized_runtime_env="{}"),
-                        keep_alive_duration_secs=int(keep_alive_s), num_workers=count),
-                    timeout=10)
-            finally:
-                channel.close()
-            asked += count
+            if node.get("Alive") and count > 0:
+                prestart(node, count, None, keep_alive_s)
+                asked += count
         return asked
     except Exception:  # noqa: BLE001 - a later study starts its workers itself, as Ray would
         log.warning("could not prestart Ray workers for the next study", exc_info=True)

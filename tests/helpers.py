@@ -188,3 +188,17 @@ def whereami(config: dict) -> None:
     """Reports the process it ran in (the warm worker test)."""
     tune.report({"loss": float(config.get("x", 0.0)), "worker_pid": os.getpid(),
                  "pl_disable_fork": float(os.environ.get("PL_DISABLE_FORK") == "1")})
+
+
+@hpsearch.trainable
+def warmth(config: dict) -> None:
+    """Reports its node, when its trial began, and when its worker had imported what a trial
+    needs before taking the trial's actor (hpsearch/warm_workers.py; 0: it had not)."""
+    import ray
+
+    from hpsearch import warm_workers
+
+    start = time.time()
+    time.sleep(float(config.get("sleep", 0.2)))
+    tune.report({"loss": float(config.get("x", 0.0)), "node": ray.get_runtime_context().get_node_id(),
+                 "t_start": start, "preloaded_at": warm_workers.preloaded_at() or 0.0})
