@@ -341,8 +341,10 @@ def report(runs: dict, m: dict, quick: bool, png: str, load_end: float | None = 
              "driver on PostgreSQL, 8 trials at once (`resources.cpu: 1`; data-parallel: 4 trials "
              "of 2 workers). Busy share = the sum of trial durations x workers / (8 x (last end - "
              "first start)), from the trials' times in the store (bare Ray Tune: the same "
-             "driver-side times, taken by a Tune callback). No warm-up: every study starts its actors, as a new study "
-             "does; bare Ray Tune ran first, in a process of its own, on the same cluster.", "",
+             "driver-side times, taken by a Tune callback). No warm-up beyond hpsearch's own: every study starts "
+             "its actors as a new study does (a driver on a cluster first has each node prestart the study's "
+             "trial workers and waits for them, hpsearch/warm_workers.py, before the first trial starts); bare "
+             "Ray Tune ran first, in a process of its own, on the same cluster.", "",
              "Busy while pending: the same share from the first start to the last trial's start "
              "(after it the budget has nothing left to start, so an empty slot is the budget's "
              "end, not idle capacity). Last slot's first trial: seconds from the study's first "
