@@ -252,8 +252,9 @@ class Warmup:
                                                  namespace=KV_NAMESPACE)
             except Exception:  # noqa: BLE001 - a few stale keys: the next count is off
                 pass
-        log.info("warm trial workers: %d of %d ready in %.1f s", sum(self.ready.values()),
-                 sum(self.wanted.values()), time.monotonic() - began)
+        ready, wanted = sum(self.ready.values()), sum(self.wanted.values())
+        (log.debug if ready == wanted else log.info)(
+            "warm trial workers: %d of %d ready in %.1f s", ready, wanted, time.monotonic() - began)
         return self.ready
 
 
