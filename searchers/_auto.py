@@ -18,7 +18,11 @@ at a time (mean best loss over 20 seeds: genetic 0.0350, bayesian 0.0390, Optuna
 conditional space (optimizer branches, per-layer sizes: tests/searchers/searcher_helpers.py,
 a smooth loss) bayesian was far ahead at every budget measured (10 seeds, mean best loss:
 16 evaluations -0.81 against genetic's -0.32 and random's -0.49; 40: -1.32 / -1.12 / -0.91;
-16 rounds x 4: -1.43 / -1.12 / -1.02). One problem each way is no rule for genetic.
+16 rounds x 4: -1.43 / -1.12 / -1.02). One problem each way is no rule for genetic, and
+genetic's SVC-breast lead is the space's, not the search's: rbf scores its best (0.0300) along
+gamma = 0.01 (C >= 56), the middle of gamma's log range, which is the placeholder a linear individual
+carries for its inactive gamma; a mutation of the kernel gene makes it an rbf there (4 of its
+5 runs at 0.0300 end at gamma 0.0096-0.0100; bayesmark.md, "auto on the conditional").
 :func:`choose` returns the name and the reason, which is logged and kept in the
 searcher's saved state (``auto``), so the study records what ran.
 """
