@@ -61,6 +61,11 @@ class Bayesian(Options):
         "share of a known budget (max_trials), at its end, in which the acquisition's suggestions "
         "are the model's predicted minimum near the 5 best results (0: none; the thompson draws "
         "of batch_explore go on; see searchers/_bayesian.py)"))
+    final_model: Literal["local", "global"] = Field("local", description=(
+        "how the final phase finds the model's predicted minimum on a numeric space: local (a GP "
+        "fitted afresh on the results nearest the best, its mean minimised in a box around the "
+        "best that shrinks over the phase) or global (the study's GP, over the whole space from "
+        "neighbours of the 5 best results); see searchers/_bayesian.py"))
     batch_explore: Literal["none", "thompson"] = Field("none", description=(
         "how a suggestion made while other trials are pending is chosen: none (the acquisition, "
         "pending trials told the liar value) or thompson, for every second of them (the best of "

@@ -32,7 +32,8 @@ VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"}),
             "bayesian-shaped": ("bayesian", {"y_transform": "yeo-johnson", "local_share": 0.5}),
             "bayesian-thompson": ("bayesian", {"batch_explore": "thompson"}),
             "bayesian-gamma": ("bayesian", {"length_scale_prior": "gamma"}),
-            "bayesian-final": ("bayesian", {"final_exploit": 0.5})}
+            "bayesian-final": ("bayesian", {"final_exploit": 0.5}),
+            "bayesian-final-global": ("bayesian", {"final_exploit": 0.5, "final_model": "global"})}
 CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
 
 
