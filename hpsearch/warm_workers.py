@@ -279,7 +279,7 @@ def warm_up(slots: int, request: Mapping[str, float],
         env = trial_runtime_env(modules)
         wanted: dict[str, int] = {}
         for node in nodes:
-            count = max(0, min(_fit(node.get("Resources") or {}, request, slots), slots))
+            count = max(0, min(_trials_fitting(node.get("Resources") or {}, request, slots), slots))
             if count:
                 wanted[node["NodeID"]] = count
                 slots -= count
@@ -296,11 +296,12 @@ def warm_up(slots: int, request: Mapping[str, float],
         return None
 
 
-def _fit(resources: Mapping[str, float], request: Mapping[str, float], most: int) -> int:
-    """How many trials asking ``request`` (Tune's spelling: cpu, gpu, custom) fit in a
+def _trials_fitting(resources: Mapping[str, float], request: Mapping[str, float], most: int) -> int:
+    """How many trials asking ``request`` (hpsearch's names: cpu, gpu, custom) fit in a
     node's ``resources`` (Ray's: CPU, GPU, custom)."""
-    names = {"cpu": "CPU", "gpu": "GPU"}
-    fits = [int(resources.get(names.get(k, k), 0) // v) for k, v in request.items() if v > 0]
+    from hpsearch.pool import RAY_NAMES
+
+    fits = [int(resources.get(RAY_NAMES.get(k, k), 0) // v) for k, v in request.items() if v > 0]
     return min(fits) if fits else most
 
 
