@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -44,8 +45,32 @@ def has_foreign_tables(engine: Engine) -> bool:
     return bool(names)
 
 
+# SQLite's transient lock failures: SQLITE_PROTOCOL ("locking protocol"), which WAL mode
+# returns when a lock race persists through its own retries (seen on a loaded CI machine
+# on a new file's first commit), and a busy_timeout that ran out. The upgrade's transaction
+# rolled back whole (SQLite's DDL is transactional), so it is tried again.
+_TRANSIENT = ("locking protocol", "database is locked")
+_ATTEMPTS = 5
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade under a database-wide lock, so concurrent first uses don't race."""
+    """Upgrade under a database-wide lock, so concurrent first uses don't race; a transient
+    SQLite lock failure is retried (up to ``_ATTEMPTS`` tries in all)."""
+    from sqlalchemy.exc import OperationalError
+
+    delay = 0.1
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _upgrade_once(engine, revision)
+        except OperationalError as exc:
+            if (engine.dialect.name != "sqlite" or attempt == _ATTEMPTS - 1
+                    or not any(t in str(exc.orig) for t in _TRANSIENT)):
+                raise
+            time.sleep(delay)
+            delay *= 2
+
+
+def _upgrade_once(engine: Engine, revision: str) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import text
