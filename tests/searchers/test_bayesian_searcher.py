@@ -357,6 +357,30 @@ def test_final_exploit_takes_the_models_minimum_at_the_end_of_the_budget():
     assert set(phases_of(off, 20)) == {"none"}
 
 
+def test_final_model_local_fits_five_results_per_dimension_nearest_the_best():
+    """The final phase's local GP is fitted on the max(20, 5 d) results nearest the best: on a
+    6-d space with 40 results, the 30 nearest (4 d, 24, before: Hartmann-6's second-basin runs
+    stopped 0.002 above its floor; bayesmark.md, "Five results per dimension")."""
+    import numpy as np
+
+    space = Space([Float(f"x{i}", 0.0, 1.0) for i in range(6)])
+    f = lambda x: float(np.sum((np.asarray(x) - 0.3) ** 2))  # noqa: E731
+    s = make("bayesian", space, final_exploit=0.5, n_initial_points=1, seed=0)
+    s.set_max_trials(2)  # the second suggestion is the final phase's
+    points = np.random.default_rng(0).random((39, 6))
+    for x in points:
+        s.observe({f"x{i}": float(v) for i, v in enumerate(x)}, f(x))
+    config = s.suggest("0")
+    s.on_trial_complete("0", {"loss": f([config[f"x{i}"] for i in range(6)])})
+    points = np.vstack([points, [config[f"x{i}"] for i in range(6)]])
+    s.suggest("1")
+    _, gp = s.backend._last
+    best = points[int(np.argmin([f(x) for x in points]))]
+    nearest = points[np.argsort(np.linalg.norm(points - best, axis=1), kind="stable")[:30]]
+    assert gp.X_train_.shape == (30, 6)
+    assert np.allclose(np.sort(gp.X_train_, axis=0), np.sort(nearest, axis=0))
+
+
 def test_final_model_local_refines_inside_a_shrinking_box_around_the_best():
     """``final_model: local`` (default): in the final phase on a space with a real parameter the
     suggestion is the mean minimum of a GP fitted afresh on the results nearest the best, inside
