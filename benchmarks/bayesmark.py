@@ -49,7 +49,8 @@ VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
             "bayesian-thompson": {"batch_explore": "thompson"},
             "bayesian-gamma": {"length_scale_prior": "gamma"},
             "bayesian-nofinal": {"final_exploit": 0.0},
-            "bayesian-global": {"final_model": "global"}}
+            "bayesian-global": {"final_model": "global"},
+            "bayesian-outside": {"inactive": "outside"}}
 
 
 # -- the problems ------------------------------------------------------------------------

@@ -66,6 +66,11 @@ class Bayesian(Options):
         "fitted afresh on the results nearest the best, its mean minimised in a box around the "
         "best that shrinks over the phase) or global (the study's GP, over the whole space from "
         "neighbours of the 5 best results); see searchers/_bayesian.py"))
+    inactive: Literal["placeholder", "outside"] = Field("placeholder", description=(
+        "how the GP sees a conditional parameter where it is inactive: placeholder (the middle "
+        "of its range, the value Space.fill gives) or outside (a constant outside the model's "
+        "unit box: a linear kernel's gamma tells the model nothing about an rbf's); see "
+        "searchers/_bayesian.py"))
     batch_explore: Literal["none", "thompson"] = Field("none", description=(
         "how a suggestion made while other trials are pending is chosen: none (the acquisition, "
         "pending trials told the liar value) or thompson, for every second of them (the best of "

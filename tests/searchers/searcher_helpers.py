@@ -33,7 +33,8 @@ VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"}),
             "bayesian-thompson": ("bayesian", {"batch_explore": "thompson"}),
             "bayesian-gamma": ("bayesian", {"length_scale_prior": "gamma"}),
             "bayesian-final": ("bayesian", {"final_exploit": 0.5}),
-            "bayesian-final-global": ("bayesian", {"final_exploit": 0.5, "final_model": "global"})}
+            "bayesian-final-global": ("bayesian", {"final_exploit": 0.5, "final_model": "global"}),
+            "bayesian-outside": ("bayesian", {"inactive": "outside"})}
 CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
 
 

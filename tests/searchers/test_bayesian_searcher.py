@@ -231,6 +231,51 @@ def test_without_lbfgs_half_the_candidates_are_projected_neighbours_of_the_best_
     assert np.median(nearest[:k]) < 0.5 * np.median(nearest[k:])
 
 
+def test_inactive_outside_shows_the_model_inactive_parameters_outside_its_box():
+    """``inactive: outside``: where a conditional parameter is inactive, the GP sees a
+    constant outside its unit box in that parameter's columns (not the placeholder a
+    genome or a config fill uses), in the rows it fits and in those it predicts; active
+    columns are as before, and a space without conditions is modelled as before."""
+    import numpy as np
+    from skopt.space import Space as SkSpace
+    from skopt.utils import normalize_dimensions
+
+    from searchers._bayesian import _OUTSIDE
+
+    space = Space.from_spec({
+        "kernel": {"choice": ["linear", "rbf", "poly"]},
+        "C": {"loguniform": [1e-2, 1e3]},
+        "gamma": {"loguniform": [1e-4, 1.0], "when": {"kernel": ["rbf", "poly"]}},
+        "degree": {"int": [2, 4], "when": {"kernel": "poly"}},
+    })
+    f = lambda c: abs(math.log10(c["C"]) - 2) + abs(math.log10(c.get("gamma", 1e-2)) + 2)  # noqa: E731
+    outside, plain = (make("bayesian", space, seed=0, n_initial_points=5, inactive=how)
+                      for how in ("outside", "placeholder"))
+    run(outside, 9, f=f)
+    run(plain, 9, f=f)
+    # The last fit (before the 9th suggestion) saw the first 8 results, in order.
+    # Columns: kernel one-hot (0-2), C (3), gamma (4), degree (5).
+    Z = outside.backend._last[1].X_train_
+    kernels = [c["kernel"] for c, _ in outside.observations][:len(Z)]
+    assert len(Z) == 8 and {"linear", "rbf"} <= set(kernels)
+    inactive_gamma = np.array([k == "linear" for k in kernels])
+    inactive_degree = np.array([k != "poly" for k in kernels])
+    assert np.all(Z[inactive_gamma, 4] == _OUTSIDE) and np.all(Z[inactive_degree, 5] == _OUTSIDE)
+    assert np.all((Z[~inactive_gamma, 4] >= 0) & (Z[~inactive_gamma, 4] <= 1))
+    assert np.all((Z[:, 3] >= 0) & (Z[:, 3] <= 1))
+    assert not np.any(plain.backend._last[1].X_train_ == _OUTSIDE)  # the placeholder's middle
+    # A prediction at a linear kernel does not depend on the gamma it was drawn with.
+    sk = SkSpace(normalize_dimensions(outside.backend.dimensions))
+    rows = sk.transform([[0, 10.0, 1e-4, 2], [0, 10.0, 0.5, 4]])
+    mean, std = outside.backend._last[1].predict(rows, return_std=True)
+    assert mean[0] == mean[1] and std[0] == std[1]
+    # Without conditions the option changes nothing.
+    flat = Space([Float("x", 0.0, 1.0), Categorical("k", ("a", "b", "c"))])
+    g = lambda c: (c["x"] - 0.3) ** 2 + (c["k"] != "b")  # noqa: E731
+    assert (run(make("bayesian", flat, seed=1, inactive="outside"), 8, f=g)
+            == run(make("bayesian", flat, seed=1), 8, f=g))
+
+
 def test_yeo_johnson_losses_keep_their_order_and_are_standardised():
     """``y_transform: yeo-johnson``: the model sees standardised, power-transformed losses
     in the same order (lies included), and a deep well is no longer a far outlier."""
