@@ -50,7 +50,8 @@ VARIANTS = {**{m: {"surrogate": m.split("-")[1]} for m in SURROGATES},
             "bayesian-gamma": {"length_scale_prior": "gamma"},
             "bayesian-nofinal": {"final_exploit": 0.0},
             "bayesian-global": {"final_model": "global"},
-            "bayesian-outside": {"inactive": "outside"}}
+            "bayesian-outside": {"inactive": "outside"},
+            "bayesian-nospread": {"batch_spread": 0.0}}
 
 
 # -- the problems ------------------------------------------------------------------------

@@ -75,6 +75,11 @@ class Bayesian(Options):
         "how a suggestion made while other trials are pending is chosen: none (the acquisition, "
         "pending trials told the liar value) or thompson, for every second of them (the best of "
         "1,000 neighbours of the best results under one draw from the model's posterior)"))
+    batch_spread: Float | None = Field(None, ge=0, description=(
+        "while other trials are pending, the acquisition's candidates within this many of the "
+        "GP's length scales of a pending point are dropped, so a batch does not crowd its own "
+        "lies (None: 0.25 where the acquisition is sampled (a categorical parameter or "
+        "conditions), 0 where L-BFGS refines it; see searchers/_bayesian.py)"))
 
 
 class Genetic(Options):

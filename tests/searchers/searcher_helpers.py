@@ -34,7 +34,8 @@ VARIANTS = {"bayesian-logit": ("bayesian", {"warping": "logit"}),
             "bayesian-gamma": ("bayesian", {"length_scale_prior": "gamma"}),
             "bayesian-final": ("bayesian", {"final_exploit": 0.5}),
             "bayesian-final-global": ("bayesian", {"final_exploit": 0.5, "final_model": "global"}),
-            "bayesian-outside": ("bayesian", {"inactive": "outside"})}
+            "bayesian-outside": ("bayesian", {"inactive": "outside"}),
+            "bayesian-spread": ("bayesian", {"batch_spread": 0.5})}
 CONFORMANCE = ALL_SEARCHERS + list(VARIANTS)
 
 

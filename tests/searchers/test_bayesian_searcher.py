@@ -463,3 +463,39 @@ def test_final_model_local_refines_inside_a_shrinking_box_around_the_best():
     assert all(step <= h + 1e-9 for step, h in zip(local_steps[2:], half))
     assert max(global_steps[2:]) > _BOX[0]
     assert min(local) < 0.003 < 0.009 < min(global_)
+
+
+def test_batch_spread_keeps_a_batch_apart_in_the_gps_length_scales():
+    """``batch_spread``: while trials are pending, the acquisition's candidates within that many
+    of the just-fitted GP's length scales of a pending point are dropped, so a batch does not
+    pile up beside its own lies (the "min" liar, on a noisy fit, invites it). By default 0.25
+    where the acquisition is sampled (here: a categorical parameter), 0 where L-BFGS runs."""
+    import numpy as np
+    from skopt.space import Space as SkSpace
+    from skopt.utils import normalize_dimensions
+
+    space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0), Categorical("c", ("p", "q"))])
+
+    def f(c: dict) -> float:  # a plateau-and-steps loss, as a decision tree's
+        return round(4 * ((c["x"] - 0.3) ** 2 + (c["y"] - 0.6) ** 2), 1) + 0.1 * (c["c"] == "q")
+
+    def nearest_in_scales(s) -> list[float]:
+        run(s, 10, f=f)
+        out = []
+        for i in range(6):
+            pending = [s.backend.to_point(c) for c in s.pending.values()]
+            config = s.suggest(f"p{i}")
+            if pending:
+                sk, model = SkSpace(normalize_dimensions(s.backend.dimensions)), s.backend._last[1]
+                scales = model.kernel_.k1.k2.length_scale
+                z = np.asarray(sk.transform([s.backend.to_point(config)])) / scales
+                P = np.asarray(sk.transform(pending)) / scales
+                out.append(float(np.min(np.linalg.norm(P - z, axis=1))))
+        return out
+
+    default = make("bayesian", space)
+    assert default.backend.acq_optimizer == "sampling" and default.backend.batch_spread == 0.25
+    assert make("bayesian", Space([Float("x", 0.0, 1.0)])).backend.batch_spread == 0  # L-BFGS
+    assert min(nearest_in_scales(default)) >= 0.25
+    assert min(nearest_in_scales(make("bayesian", space, batch_spread=0.5))) >= 0.5
+    assert min(nearest_in_scales(make("bayesian", space, batch_spread=0))) < 0.25

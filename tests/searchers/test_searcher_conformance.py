@@ -267,6 +267,8 @@ BAD_VALUES = [
     ("bayesian", "length_scale_prior", "lognormal"), ("bayesian", "length_scale_prior", None),
     ("bayesian", "final_exploit", 1.0), ("bayesian", "final_exploit", -0.1),
     ("bayesian", "final_model", "trust"), ("bayesian", "inactive", "zero"),
+    ("bayesian", "batch_spread", -0.5),
+    ("bayesian", "batch_spread", float("inf")),
     ("genetic", "population_size", 1), ("genetic", "generations", -1), ("genetic", "tournament_size", 0),
     ("genetic", "crossover_prob", 1.5), ("genetic", "mutation_prob", "high"),
     ("genetic", "mutation_sigma", -0.1), ("genetic", "elitism", 99),
