@@ -275,7 +275,12 @@ Behaviour, in the order a study meets it:
   at batch 8 (seeds 0-4) the same but seed 1 (0.0250 -> 0.0249), SVC-breast
   0.0300 on every seed either way. At batch 1 nothing is
   pending, so nothing changes; L-BFGS spaces (continuous, integer: the test
-  functions) keep 0, unmeasured there. Also tried on DT-breast (10 seeds) and
+  functions) keep 0, unmeasured there. A cost: on the test suite's conditional
+  space (smooth loss) at 16 rounds of 4, seeds 0-9, the mean best is the same
+  (-1.4215 against -1.4211) but 9 of 10 seeds end worse (-1.24 to -1.49 against
+  -1.485 to -1.4999): a batch kept apart refines a smooth minimum less closely.
+  Off in the final phase: that space -1.4748, but DT-breast 0.0560 (0.0501 on 8
+  of 20 seeds), so not taken. Also tried on DT-breast (10 seeds) and
   not kept: local candidates reflected at the bounds instead of clipped (49 of
   seed 0's 120 model suggestions had a coordinate exactly on a bound, 1 with
   reflection) 0.0561, with 0.5 0.0594.
