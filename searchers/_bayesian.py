@@ -681,13 +681,10 @@ class _SkoptBackend:
             return self._suggest(Optimizer, X, y, random_state, hyper, refit, hedge, n_results, explore)
 
     def _fit_hyper(self, X: list[list], y: list[float], random_state: int, hyper: dict | None) -> dict:
-        from skopt.space import Space as SkSpace
-        from skopt.utils import normalize_dimensions
-
         gp = self._estimator(random_state, hyper, refit=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gp.fit(SkSpace(normalize_dimensions(self.dimensions)).transform(X), y)
+            gp.fit(self.unit_space.transform(X), y)
         return {"theta": gp.kernel_.k1.theta.tolist(), "noise": float(gp.noise_)}
 
     def _suggest(self, Optimizer: type, X: list[list], y: list[float], random_state: int,
@@ -746,10 +743,8 @@ class _SkoptBackend:
         the next best.
         """
         from scipy.optimize import minimize
-        from skopt.space import Space as SkSpace
-        from skopt.utils import normalize_dimensions
 
-        space = SkSpace(normalize_dimensions(self.dimensions))  # the GP's unit box, as skopt's
+        space = self.unit_space
         Z = np.asarray(space.transform(X), dtype=float)
         v = np.asarray(y, dtype=float)
         best = Z[int(np.argmin(v[:n_results]))]
@@ -922,6 +917,14 @@ class _SkoptBackend:
         return gp
 
     @functools.cached_property
+    def unit_space(self):
+        """skopt's space of the GP's inputs (every dimension normalised to the unit box), built once."""
+        from skopt.space import Space as SkSpace
+        from skopt.utils import normalize_dimensions
+
+        return SkSpace(normalize_dimensions(self.dimensions))
+
+    @functools.cached_property
     def _outside_gp(self) -> type:
         return _inactive_outside_gp(self._encode_inactive)
 
@@ -936,10 +939,7 @@ class _SkoptBackend:
         Z = np.array(Z, dtype=float)
         if not len(Z):
             return Z
-        from skopt.space import Space as SkSpace
-        from skopt.utils import normalize_dimensions
-
-        points = SkSpace(normalize_dimensions(self.dimensions)).inverse_transform(Z)
+        points = self.unit_space.inverse_transform(Z)
         for i, point in enumerate(points):
             active = self.to_config(point)
             for name, cols in self.columns.items():
