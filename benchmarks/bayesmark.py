@@ -117,6 +117,29 @@ def _svc(c):
     return _scaled(SVC(**c))
 
 
+def _mlp(c):
+    from sklearn.neural_network import MLPClassifier
+
+    c = dict(c)
+    layers = c.pop("layers")
+    sizes = tuple(c.pop(f"units_{i}") for i in range(1, layers + 1))
+    return _scaled(MLPClassifier(hidden_layer_sizes=sizes, max_iter=60, random_state=0, **c))
+
+
+def _cash(c):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
+
+    c = dict(c)
+    model = c.pop("model")
+    if model == "knn":
+        return _scaled(KNeighborsClassifier(**c))
+    if model == "svc":
+        return _scaled(SVC(**c))
+    return _scaled(LogisticRegression(max_iter=300, **c))
+
+
 def _rf(c):
     from sklearn.ensemble import RandomForestClassifier
 
@@ -157,6 +180,27 @@ SK_PROBLEMS = {p.name: p for p in [
         "gamma": {"loguniform": [1.0e-4, 1.0], "when": {"kernel": ["rbf", "poly"]}},
         "degree": {"int": [2, 4], "when": {"kernel": "poly"}},
     }, _svc),
+    # The issue's own example of a conditional space: an optimizer's parameters and per-layer
+    # sizes up to `layers`.
+    SkProblem("MLP-digits", "conditional", "digits", {
+        "solver": {"choice": ["adam", "sgd"]},
+        "learning_rate_init": {"loguniform": [1.0e-4, 1.0e-1]},
+        "beta_1": {"uniform": [0.5, 0.99], "when": {"solver": "adam"}},
+        "momentum": {"uniform": [0.5, 0.99], "when": {"solver": "sgd"}},
+        "alpha": {"loguniform": [1.0e-6, 1.0e-1]},
+        "layers": {"int": [1, 3]},
+        "units_1": {"logint": [8, 128]},
+        "units_2": {"logint": [8, 128], "when": {"layers": {"min": 2}}},
+        "units_3": {"logint": [8, 128], "when": {"layers": {"min": 3}}},
+    }, _mlp),
+    # Model selection (CASH): which model, then that model's parameters.
+    SkProblem("CASH-digits", "conditional", "digits", {
+        "model": {"choice": ["knn", "svc", "logreg"]},
+        "n_neighbors": {"int": [1, 30], "when": {"model": "knn"}},
+        "weights": {"choice": ["uniform", "distance"], "when": {"model": "knn"}},
+        "C": {"loguniform": [1.0e-3, 1.0e3], "when": {"model": ["svc", "logreg"]}},
+        "gamma": {"loguniform": [1.0e-4, 1.0], "when": {"model": "svc"}},
+    }, _cash),
     SkProblem("RF-wine", "integer", "wine", {
         "n_estimators": {"int": [5, 40]},
         "max_depth": {"int": [1, 12]},
@@ -481,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("all", "sk", "syn"), default="all")
     parser.add_argument("--methods", help="comma-separated subset of the methods to run")
     parser.add_argument("--batches", help="comma-separated subset of the batch sizes to run (1,2,8)")
+    parser.add_argument("--problems", help="comma-separated subset of the scikit-learn problems")
     parser.add_argument("--seeds", type=int, help="seeds of the scikit-learn problems (overrides the size)")
     parser.add_argument("--syn-seeds", type=int, help="seeds of the test functions (overrides the size)")
     parser.add_argument("--log", type=Path, help="append each run to this JSON-lines file as it ends")
@@ -490,7 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds, folds, rows, syn_seeds, only = SIZES[mode]
     seeds, syn_seeds = args.seeds or seeds, args.syn_seeds or syn_seeds
     rounds = 2 if args.smoke else args.rounds
-    problems = only or tuple(SK_PROBLEMS)
+    problems = tuple(args.problems.split(",")) if args.problems else only or tuple(SK_PROBLEMS)
+    unknown = [p for p in problems if p not in SK_PROBLEMS]
+    if unknown:
+        parser.error(f"unknown problems {unknown}; known: {', '.join(SK_PROBLEMS)}")
     syn_rounds = (2, 2) if args.smoke else (25, 16)  # 50 evaluations x2; 128 evaluations x8
 
     # auto is deterministic: it builds the searcher it chooses with the same seed, so its

@@ -53,10 +53,11 @@ class Bayesian(Options):
     local_share: Float | None = Field(None, ge=0, le=1, description=(
         "share of the acquisition's candidates drawn around the 5 best results (None: 0.5 "
         "where the acquisition is sampled, 0 where L-BFGS refines the best candidates)"))
-    length_scale_prior: Literal["none", "gamma"] = Field("none", description=(
+    length_scale_prior: Literal["none", "gamma"] | None = Field(None, description=(
         "prior on the GP's length scales: none (maximum likelihood, each within [0.01, 100] unit "
         "ranges) or gamma (Gamma(3, 6) in unit ranges, fitted by MAP: a column the first results "
-        "do not explain is not dropped; see searchers/_bayesian.py)"))
+        "do not explain is not dropped); None: gamma on a conditional space, none otherwise "
+        "(see searchers/_bayesian.py)"))
     final_exploit: Float = Field(0.2, ge=0, lt=1, description=(
         "share of a known budget (max_trials), at its end, in which the acquisition's suggestions "
         "are the model's predicted minimum near the 5 best results (0: none; the thompson draws "

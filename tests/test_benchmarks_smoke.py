@@ -174,6 +174,30 @@ def test_bayesmark_drives_every_method_on_a_conditional_problem_and_summarises()
         ("met (first on all 1)", "MISSED (first on 0 of 1; behind on conditional"))
 
 
+def test_bayesmark_conditional_problems_score_every_branch():
+    """MLP-digits and CASH-digits (#20's conditional class): a config of each branch, holding
+    only its active parameters, builds and scores; the CLI names an unknown problem (exit 2)."""
+    from benchmarks import bayesmark as bm
+    from hpsearch.space import Space
+
+    branches = {"MLP-digits": [
+        {"solver": "adam", "learning_rate_init": 0.01, "beta_1": 0.9, "alpha": 1e-4, "layers": 1, "units_1": 16},
+        {"solver": "sgd", "learning_rate_init": 0.05, "momentum": 0.9, "alpha": 1e-4, "layers": 3,
+         "units_1": 16, "units_2": 8, "units_3": 8}],
+        "CASH-digits": [{"model": "knn", "n_neighbors": 3, "weights": "distance"},
+                        {"model": "svc", "C": 10.0, "gamma": 0.001}, {"model": "logreg", "C": 1.0}]}
+    for name, configs in branches.items():
+        problem = bm.SK_PROBLEMS[name]
+        space, f = Space.from_spec(problem.space), bm.sk_objective(problem, folds=2, max_rows=80)
+        assert problem.kind == "conditional" and space.conditional
+        for config in configs:
+            assert space.contains(config), config
+            assert 0.0 <= f(config) < 0.9, config  # better than chance on 10 digits
+    with pytest.raises(SystemExit) as exit_:
+        bm.main(["--smoke", "--problems", "MLP-digits,NoSuch"])
+    assert exit_.value.code == 2
+
+
 def test_bayesmark_objectives_do_not_depend_on_numpy_global_state():
     """A problem's loss is a function of the config: the comparison between methods holds
     only if a config scores the same in every worker process (liblinear shuffles with

@@ -373,6 +373,25 @@ def test_length_scale_prior_gamma_keeps_unexplained_columns():
 
 
 
+def test_length_scale_prior_defaults_to_gamma_on_conditional_spaces_only():
+    """By default the prior is on where the space has conditions (a column holds its
+    placeholder in every row of another branch; benchmarks/results/bayesmark.md, "Three
+    conditional problems") and off elsewhere; an explicit value wins either way. On the
+    conditional space the fitted length scales stay off skopt's bounds."""
+    import numpy as np
+
+    from tests.searchers.searcher_helpers import conditional_objective, conditional_space
+
+    s = make("bayesian", conditional_space())
+    assert s.backend.length_scale_prior == "gamma"
+    assert make("bayesian", mixed_space()).backend.length_scale_prior == "none"
+    assert make("bayesian", conditional_space(), length_scale_prior="none").backend.length_scale_prior == "none"
+    assert make("bayesian", mixed_space(), length_scale_prior="gamma").backend.length_scale_prior == "gamma"
+    run(s, 12, f=conditional_objective)
+    scales = np.exp(s.hyper["theta"][1:-1])
+    assert np.all((scales > 0.02) & (scales < 50)), scales
+
+
 def test_final_exploit_takes_the_models_minimum_at_the_end_of_the_budget():
     """``final_exploit`` (default 0.2): in the last share of a known budget the acquisition's
     suggestions are the model's predicted minimum near the best results (LCB with kappa 0), not

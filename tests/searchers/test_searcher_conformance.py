@@ -150,7 +150,12 @@ def test_conditional_space_configs_hold_exactly_their_active_parameters(name):
 def _finds_the_best_branch(name: str, seed: int) -> bool:
     space = conditional_space()
     budget = 30 if kind(name) == "bayesian" else 100
-    configs = run(make(name, space, seed=seed), budget, f=conditional_objective)
+    # bayesian with its own design size (10 points here), not the suite's fast 5: with 5,
+    # its default length-scale prior on conditional spaces misses the sgd, three-layer
+    # branch on 3 of seeds 0-9 (without the prior on none; with 10 points both find it on
+    # all ten; benchmarks/results/bayesmark.md, "Three conditional problems").
+    design = {"n_initial_points": None} if kind(name) == "bayesian" else {}
+    configs = run(make(name, space, seed=seed, **design), budget, f=conditional_objective)
     best = min(configs, key=conditional_objective)
     # The sgd, three-layer branch (1 in 6 at random) holds the only losses below -0.5.
     return (best["optimizer"], best["layers"]) == ("sgd", 3) and conditional_objective(best) < -0.5
@@ -264,7 +269,7 @@ BAD_VALUES = [
     ("bayesian", "warping", "probit"), ("bayesian", "warping", True),
     ("bayesian", "y_transform", "log"), ("bayesian", "local_share", 1.5),
     ("bayesian", "batch_explore", "ucb"), ("bayesian", "batch_explore", 1),
-    ("bayesian", "length_scale_prior", "lognormal"), ("bayesian", "length_scale_prior", None),
+    ("bayesian", "length_scale_prior", "lognormal"), ("bayesian", "length_scale_prior", 1),
     ("bayesian", "final_exploit", 1.0), ("bayesian", "final_exploit", -0.1),
     ("bayesian", "final_model", "trust"), ("bayesian", "inactive", "zero"),
     ("bayesian", "batch_spread", -0.5),
