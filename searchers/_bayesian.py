@@ -212,19 +212,20 @@ Behaviour, in the order a study meets it:
   0.0007 and 3.11 -> 4.06. On a quadratic with ample random data the
   global model converges faster (tests/searchers: the local one wins where the
   global one holds a flat coordinate on a bound).
-* **A prior on the length scales** (``length_scale_prior: gamma``; the default on
-  a conditional space since 2026-12-03, ``none`` elsewhere). The GP's kernel hyperparameters maximise the marginal likelihood
-  plus a Gamma(3, 6) log prior on each length scale (unit ranges; mode 1/3,
-  mean 1/2, BoTorch's SingleTaskGP prior before 0.12): a MAP fit. Without it,
-  a few results let a length scale run to skopt's bounds. On SVC-breast after
-  the 8 design points (seed 0) the kernel's one-hot columns and C sat at 100
-  (the model saw no difference between kernels) and ``degree`` at 0.011 (each
-  degree unrelated to the others), so every unseen degree of the poly branch
-  looked uncertain and 7 of the 8 model suggestions went there (losses
-  0.155-0.365); with the prior every scale was 0.2-1 and the model refined the
-  rbf branch first. Measured (``benchmarks/results/bayesmark.md``, "A prior on
-  the length scales"), it is not the default on unconditional spaces: at 16 evaluations one at a time,
-  10 seeds, mean best loss (none -> gamma) it wins on SVC-breast 0.0399 -> 0.0374
+* **A prior on the length scales** (``length_scale_prior: gamma``; the default
+  on a conditional space since 2026-12-03, ``none`` elsewhere). The GP's kernel
+  hyperparameters maximise the marginal likelihood plus a Gamma(3, 6) log prior
+  on each length scale (unit ranges; mode 1/3, mean 1/2, BoTorch's SingleTaskGP
+  prior before 0.12): a MAP fit. Without it, a few results let a length scale
+  run to skopt's bounds. On SVC-breast after the 8 design points (seed 0) the
+  kernel's one-hot columns and C sat at 100 (the model saw no difference between
+  kernels) and ``degree`` at 0.011 (each degree unrelated to the others), so
+  every unseen degree of the poly branch looked uncertain and 7 of the 8 model
+  suggestions went there (losses 0.155-0.365); with the prior every scale was
+  0.2-1 and the model refined the rbf branch first. Measured
+  (``benchmarks/results/bayesmark.md``, "A prior on the length scales"), it is
+  not the default on unconditional spaces: at 16 evaluations one at a time, 10
+  seeds, mean best loss (none -> gamma) it wins on SVC-breast 0.0399 -> 0.0374
   (genetic 0.0345) and kNN-wine 0.2146 -> 0.2023 but loses on DT-breast, LR-breast,
   SVR-diabetes and ElasticNet (mean rank over the six 2.41 -> 2.52); at 50
   evaluations 2 in parallel, seeds 0-9, median regret Hartmann-6 0.231 -> 0.204,
@@ -584,7 +585,7 @@ class _SkoptBackend:
 
     def __init__(self, space: Space, *, surrogate: str, acquisition: str, xi: float,
                  kappa: float, n_candidates: int, warping: str = "none",
-                 local_share: float | None = None, length_scale_prior: str | None = "none",
+                 local_share: float | None = None, length_scale_prior: str | None = None,
                  final_model: str = "local", inactive: str = "placeholder",
                  batch_spread: float | None = None):
         from skopt.space import Categorical as SkCategorical, Integer, Real

@@ -152,7 +152,7 @@ def _finds_the_best_branch(name: str, seed: int) -> bool:
     budget = 30 if kind(name) == "bayesian" else 100
     # bayesian with its own design size (10 points here), not the suite's fast 5: with 5,
     # its default length-scale prior on conditional spaces misses the sgd, three-layer
-    # branch on 3 of seeds 0-9 (without the prior on none; with 10 points both find it on
+    # branch on 3 of seeds 0-9 (without the prior: on none; with 10 points both find it on
     # all ten; benchmarks/results/bayesmark.md, "Three conditional problems").
     design = {"n_initial_points": None} if kind(name) == "bayesian" else {}
     configs = run(make(name, space, seed=seed, **design), budget, f=conditional_objective)
