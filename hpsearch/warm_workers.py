@@ -40,6 +40,9 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
    the driver waits (:meth:`Warmup.wait`, at most :data:`READY_WAIT_S`) until they have
    imported it all before Tune starts the trials: every node's first trials then start
    within a moment of each other, and the imports overlap the driver's own setup.
+5. A warm worker still spent 0.25-0.3 s of CPU on its first actor: Ray's serialization
+   context (it imports pydantic) and Tune's constructor importing IPython. The last module
+   of :data:`PRELOAD_MODULES` does both as the worker starts (:func:`ready_worker`).
 
 The trial's boundary is unchanged: a worker's environment is the raylet's with or without
 Tune's runtime environment (that only adds variables), and the trial still drops
@@ -59,12 +62,14 @@ log = logging.getLogger("hpsearch")
 
 TRIAL_FN_NAME = "hpsearch_trial"  # hpsearch/trial.py and trial_isolated.py name theirs so
 PRELOAD_MODULES = ("ray.tune.trainable.function_trainable", "hpsearch.trial", "hpsearch.reporting",
-                   "hpsearch.capture", "hpsearch.media_client", "hpsearch.ddp")
+                   "hpsearch.capture", "hpsearch.media_client", "hpsearch.ddp",
+                   "hpsearch._worker_setup")  # last: ready_worker() in the worker
 _MARK = "_hpsearch_warm_workers"
 _state: dict = {"worker_environ": None,  # the local Ray's environment, when this process started it
                 "trial_env": None,  # a cluster driver's trial actors' runtime env (warm_up)
                 "token": uuid.uuid4().hex[:16],  # this driver's warm workers' signal keys
-                "preloaded_at": None}  # in a worker: when preload() finished
+                "preloaded_at": None,  # in a worker: when preload() finished
+                "ready_at": None}  # in a worker: when ready_worker() had built its context
 
 AUTO_KEEP_ALIVE_S = 600.0  # HPSEARCH_WARM_WORKERS_S=auto, where it is on
 CLUSTER_KEEP_ALIVE_S = 120.0  # a cluster's prestarted trial workers wait this long for a study
@@ -333,6 +338,11 @@ def preloaded_at() -> float | None:
     return _state["preloaded_at"]
 
 
+def ready_at() -> float | None:
+    """In a worker: when :func:`ready_worker` had built its serialization context (None: not)."""
+    return _state["ready_at"]
+
+
 def _signal_prefix(token: str | None = None) -> str:
     return f"warm:{token or _state['token']}:"
 
@@ -365,6 +375,51 @@ def preload() -> None:
         internal_kv._internal_kv_put(prefix + "r:" + tail, b"", namespace=KV_NAMESPACE)
     except Exception:  # noqa: BLE001 - a cold worker still runs its trial
         log.warning("warm worker: preload failed", exc_info=True)
+
+
+def ready_worker() -> None:
+    """In a trial worker as it starts (imported from :data:`PRELOAD_MODULES`): do the two
+    things that made most of a warm worker's actor start, 0.25-0.3 s of CPU here, before
+    an actor comes (#21 §2: eight trial actors starting at once on a 2-core machine spent
+    0.9-1.5 s each in their constructor, and the last slot's first trial began 0.6-0.8 s
+    after the first):
+
+    - Ray builds a worker's serialization context when it first deserializes anything (a
+      trial worker: its actor's constructor arguments); building it imports ``pydantic.v1``
+      to register a serializer (``ray/_common/pydantic_compat.py``, 0.1-0.2 CPU-s). It is
+      built here (Ray's private call, pinned version; if it fails, the first task builds
+      it, as before).
+    - Tune's trainable actor calls ``disable_ipython()`` in its constructor, which imports
+      IPython (0.13 CPU-s) to clear IPython's shell instance. A process that has not
+      imported IPython has no instance to clear, so there the call now returns at once;
+      where IPython is imported it runs as before (:func:`_skip_ipython_import`).
+    Never raises: a failing preload must not end the worker."""
+    try:
+        from ray._private.worker import global_worker
+
+        global_worker.get_serialization_context()
+        _state["ready_at"] = time.time()
+    except Exception:  # noqa: BLE001 - the first task builds it, as without warm workers
+        log.debug("warm worker: no serialization context yet", exc_info=True)
+    try:
+        _skip_ipython_import()
+    except Exception:  # noqa: BLE001 - Tune's own call stays
+        log.debug("warm worker: disable_ipython left as Tune's", exc_info=True)
+
+
+def _skip_ipython_import() -> None:
+    from ray.tune.trainable import trainable
+
+    original = trainable.disable_ipython  # the name Trainable.__init__ looks up
+    if getattr(original, _MARK, False):
+        return
+
+    def disable_ipython() -> None:
+        if "IPython" in sys.modules:  # else no shell instance exists to clear
+            original()
+
+    setattr(disable_ipython, _MARK, True)
+    trainable.disable_ipython = disable_ipython
 
 
 def prestart(node: dict, count: int, env: dict | None, keep_alive_s: float) -> None:

@@ -185,15 +185,24 @@ def oom_prone(config: dict) -> None:
 
 @hpsearch.trainable
 def whereami(config: dict) -> None:
-    """Reports the process it ran in (the warm worker test)."""
+    """Reports the process it ran in, when its worker was readied for a trial actor, and
+    whether the actor's start imported IPython (the warm worker tests)."""
+    import sys
+
+    from hpsearch import warm_workers
+
     tune.report({"loss": float(config.get("x", 0.0)), "worker_pid": os.getpid(),
-                 "pl_disable_fork": float(os.environ.get("PL_DISABLE_FORK") == "1")})
+                 "pl_disable_fork": float(os.environ.get("PL_DISABLE_FORK") == "1"),
+                 "t_start": time.time(), "ready_at": warm_workers.ready_at() or 0.0,
+                 "ipython": float("IPython" in sys.modules)})
 
 
 @hpsearch.trainable
 def warmth(config: dict) -> None:
     """Reports its node, when its trial began, and when its worker had imported what a trial
     needs before taking the trial's actor (hpsearch/warm_workers.py; 0: it had not)."""
+    import sys
+
     import ray
 
     from hpsearch import warm_workers
@@ -201,4 +210,6 @@ def warmth(config: dict) -> None:
     start = time.time()
     time.sleep(float(config.get("sleep", 0.2)))
     tune.report({"loss": float(config.get("x", 0.0)), "node": ray.get_runtime_context().get_node_id(),
-                 "t_start": start, "preloaded_at": warm_workers.preloaded_at() or 0.0})
+                 "t_start": start, "preloaded_at": warm_workers.preloaded_at() or 0.0,
+                 "ready_at": warm_workers.ready_at() or 0.0,
+                 "ipython": float("IPython" in sys.modules)})

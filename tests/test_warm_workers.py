@@ -60,6 +60,10 @@ def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path
     [metrics] = _trial_metrics(second)
     assert int(metrics["worker_pid"]) in idle, (metrics["worker_pid"], idle)  # no new process
     assert metrics["pl_disable_fork"] == 1.0  # what Tune's runtime env set, the trial sets
+    # Readied as it started, not by its actor: Ray's serialization context built (it imports
+    # pydantic), and Tune's trainable constructor did not import IPython (no shell to clear).
+    assert 0 < metrics["ready_at"] < metrics["t_start"], metrics
+    assert metrics["ipython"] == 0.0, metrics
 
 
 def test_a_trial_actor_needs_tunes_runtime_env_only_for_what_workers_lack(monkeypatch):

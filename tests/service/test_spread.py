@@ -42,3 +42,7 @@ def test_every_nodes_first_trials_find_tune_imported(ray_cluster, tmp_path):
     assert len(reports) == 6 and len({r["node"] for r in reports}) == 2
     first_start = min(r["t_start"] for r in reports)
     assert all(0 < r["preloaded_at"] < first_start for r in reports), reports
+    # and readied for their actor: Ray's serialization context built (it imports pydantic)
+    # and Tune's constructor kept from importing IPython, 0.25-0.3 CPU-s of each actor's start
+    assert all(0 < r["ready_at"] <= r["preloaded_at"] for r in reports), reports
+    assert not any(r["ipython"] for r in reports), reports
