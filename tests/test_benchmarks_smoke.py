@@ -324,7 +324,16 @@ def test_pool_and_target_arithmetic():
     page = busy_pool.report({"short": busy_pool._summary(tail, slots=2)}, m, True, "p.png",
                             load_end=7.25)
     assert "load average at start 1.50" in page and "Load average at the end 7.25" in page
-    assert "| short | 3 | COMPLETED 3 | ? | 10.0 | 65.0% | 100.0% | 0.00 |" in page
+    assert "| short | 3 | COMPLETED 3 | ? | 10.0 | 65.0% | 100.0% | 65.0% | 0.00 |" in page
+    # No overhead: the same durations back to back on the first free slot. The tail's loss
+    # is all the budget's end (65%); a gap and a late start are the pool's own.
+    assert abs(busy_pool.no_overhead_share(tail, slots=2) - 13 / 20) < 1e-9
+    gappy = [Span(0, "COMPLETED", at(0), at(1)), Span(1, "COMPLETED", at(2), at(3)),
+             Span(2, "COMPLETED", at(0.5), at(2.5))]  # one slot idles 1-2, the other 0-0.5
+    assert abs(busy_pool.share(gappy, slots=2)["share"] - 4 / 6) < 1e-9
+    assert abs(busy_pool.no_overhead_share(gappy, slots=2) - 4 / 4) < 1e-9  # [0,1]+[1,2] | [0,2]
+    # 3 slots of 2-worker trials: one trial at a time, 4 s back to back, 2 x 4 of 3 x 4
+    assert abs(busy_pool.no_overhead_share(gappy, slots=3, per_trial=2) - 8 / 12) < 1e-9
     labels = [label for label, _ in busy_pool.lanes(spans)]
     assert labels[0] == "?/0" and labels.count("#0") == 3  # the recorded slot, else a free lane
     task = time_to_target.TASKS["cnn"]
