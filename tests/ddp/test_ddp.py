@@ -222,23 +222,14 @@ def _scored_spec(name: str, qualities: list[float], **over) -> dict:
     return spec
 
 
-def test_a_runs_controller_collects_reports_at_hpsearchs_poll_interval(home, ray_session):
-    """Ray Train's controller collects the workers' reports when it polls them (every 2 s by
-    default, so no round could go faster); hpsearch's trials set a shorter interval, which
-    reaches the controller and, through it, the workers."""
-    spec = _scored_spec("ddp-poll", [1.0], trainable="tests.ddp.workers:poll_interval",
-                        metric="loss", mode="min")
-    study = hpsearch.run(spec, progress=False)
-    assert study.status == StudyStatus.COMPLETED, study.error
-    [trial] = Store().trials(study.id)
-    [result] = Store().results(trial.id)
-    assert result.metrics["poll_s"] == float(ddp.POLL_S)
-
-
 def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     """A data-parallel trial that Tune stops with the study's end (ASHA stopping the last
     trial) leaves no placement group reserved. (A time limit or a cancel stops it the same
-    way; the next test kills a run's owner outright, the case with no stop at all.)"""
+    way; the next test kills a run's owner outright, the case with no stop at all.)
+
+    Also: Ray Train's controller collects the workers' reports when it polls them (every 2 s
+    by default, so no round could go faster); hpsearch's trials set a shorter interval,
+    which reaches the controller and, through it, the workers (each report carries it)."""
     store = Store()
     asha = hpsearch.run(_scored_spec("ddp-asha-last", [1.0, 0.5],
                                      scheduler={"type": "asha", "grace_period": 1,
@@ -247,6 +238,7 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     first, last = sorted(store.trials(asha.id), key=lambda t: t.number)
     assert first.status == TrialStatus.COMPLETED and last.status == TrialStatus.EARLY_STOPPED
     assert [r.metrics["epoch"] for r in store.results(last.id)] == [1]
+    assert {r.metrics["poll_s"] for r in store.results(first.id)} == {float(ddp.POLL_S)}
     assert _reserved_groups() == [], "ASHA's stop of the last trial left its workers' group"
 
 

@@ -95,7 +95,8 @@ def _scored_worker(config: dict) -> None:
         print(f"rank {ddp.rank()} of {ddp.world_size()}: epoch {epoch}", flush=True)
         with tempfile.TemporaryDirectory() as out:
             (Path(out) / "state.json").write_text(json.dumps({"epoch": epoch}))
-            ddp.report({"score": config["quality"] * epoch, "epoch": epoch, "resumed_from": start},
+            ddp.report({"score": config["quality"] * epoch, "epoch": epoch, "resumed_from": start,
+                        "poll_s": float(os.environ.get(ddp.POLL_ENV, "nan"))},
                        checkpoint_dir=out if ddp.rank() == 0 else None,
                        final=epoch == config["epochs"])
 
@@ -103,13 +104,3 @@ def _scored_worker(config: dict) -> None:
 @hpsearch.trainable
 def scored(config: dict) -> None:
     ddp.run(_scored_worker, config)
-
-
-def _poll_worker(config: dict) -> None:
-    ddp.report({"loss": 0.0, "poll_s": float(os.environ.get(ddp.POLL_ENV, "nan"))}, final=True)
-
-
-@hpsearch.trainable
-def poll_interval(config: dict) -> None:
-    """One round whose result is the controller's poll interval as the workers got it."""
-    ddp.run(_poll_worker, config)

@@ -171,7 +171,10 @@ def test_searcher_options_keep_finding_the_best_branch_of_a_conditional_space(na
     # The opt-in options are judged over seeds: "shaped" (local_share 0.5) keeps drawing
     # its local candidates in the incumbent's branch and misses it on seeds 2 and 3 with
     # scipy 1.17 / scikit-learn 1.9 (the default found it on all of seeds 0-7).
-    found = [_finds_the_best_branch(name, seed) for seed in range(5)]
+    # Seeds in order, stopping once the verdict is settled (3 found, or 3 no longer reachable).
+    found: list[bool] = []
+    while sum(found) < 3 and len(found) - sum(found) < 3:
+        found.append(_finds_the_best_branch(name, seed=len(found)))
     assert sum(found) >= 3, found
 
 
@@ -215,8 +218,10 @@ def _quadratic(c: dict) -> float:
     return (c["x"] - 1.0) ** 2 + (c["y"] + 2.0) ** 2 + (c["k"] - 7) ** 2 / 10
 
 
-@pytest.mark.parametrize("name", [*LEARNING_SEARCHERS, *VARIANTS])
-@pytest.mark.parametrize("mode", ["min", "max"])
+# Both modes for each searcher; its option variants in one (the sign is the base class's,
+# test_mode_max_negates_the_metric checks it for every variant).
+@pytest.mark.parametrize("name,mode", [(n, m) for n in LEARNING_SEARCHERS for m in ("min", "max")]
+                         + [(v, "min") for v in VARIANTS])
 def test_learning_searchers_improve_on_their_random_start(name, mode):
     sign = 1 if mode == "min" else -1
     n_random, budget = (8, 25) if kind(name) == "bayesian" else (10, 120)

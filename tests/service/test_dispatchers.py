@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 def test_two_dispatchers_never_run_a_study_twice(ray_cluster, pg_url, services, home):
     store = Store(pg_url)
+    # Five studies: one more than the two dispatchers take at once (two each).
     ids = [store.create_study(specmod.load(quad_spec(
         f"many-{i}", trainable="tests.helpers:noop", fixed={},
-        budget={"trials": 1, "max_concurrent": 1}))).id for i in range(6)]
+        budget={"trials": 1, "max_concurrent": 1}))).id for i in range(5)]
     port = free_port()
     _, log_a = services.dispatcher(pg_url, ray_cluster, "--max-studies", "2",
                                    "--metrics-port", str(port), name="a")
