@@ -9,6 +9,7 @@ import time
 
 import ray
 from ray.train.torch import TorchTrainer
+from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
 from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 from ray.train.v2._internal.execution.callback import ControllerCallback
 from ray.train.v2.api.callback import UserCallback
@@ -37,15 +38,21 @@ class ToTrial(UserCallback):
 
 
 class Trainer(TorchTrainer):
-    """Ray's TorchTrainer with :class:`ReleaseReservation` in place of Ray Train's own
-    placement-group cleaner, which learns that a controller died through Ray's state API:
-    that API is served by the dashboard, which a local Ray started by hpsearch does not
-    run, so Ray's cleaner never saw a death, never removed the group, and never exited
-    (and an abort could wait up to 12 s for its stuck monitor thread)."""
+    """Ray's TorchTrainer with two of its default callbacks left out.
+
+    * :class:`ReleaseReservation` replaces Ray Train's own placement-group cleaner, which
+      learns that a controller died through Ray's state API: that API is served by the
+      dashboard, which a local Ray started by hpsearch does not run, so Ray's cleaner never
+      saw a death, never removed the group, and never exited (and an abort could wait up
+      to 12 s for its stuck monitor thread).
+    * Without Ray Datasets (a trial's workers load their own shard), no dataset callback:
+      Ray Train's starts a ``DatasetManager`` actor for every run and restart all the same,
+      one more process importing Ray Data (1.5-2 s of CPU) before the workers train (#21)."""
 
     def _create_default_callbacks(self):
         callbacks = [cb for cb in super()._create_default_callbacks()
-                     if not isinstance(cb, PlacementGroupCleanerCallback)]
+                     if not isinstance(cb, PlacementGroupCleanerCallback)
+                     and not (isinstance(cb, DatasetsCallback) and not self.datasets)]
         return callbacks + [ReleaseReservation()]
 
 

@@ -231,6 +231,7 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     by default, so no round could go faster); hpsearch's trials set a shorter interval,
     which reaches the controller and, through it, the workers (each report carries it)."""
     store = Store()
+    controllers, managers = _actors_started("TrainController"), _actors_started("DatasetManager")
     asha = hpsearch.run(_scored_spec("ddp-asha-last", [1.0, 0.5],
                                      scheduler={"type": "asha", "grace_period": 1,
                                                 "reduction_factor": 2}), progress=False)
@@ -240,6 +241,19 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     assert [r.metrics["epoch"] for r in store.results(last.id)] == [1]
     assert {r.metrics["poll_s"] for r in store.results(first.id)} == {float(ddp.POLL_S)}
     assert _reserved_groups() == [], "ASHA's stop of the last trial left its workers' group"
+    # Two runs, and no DatasetManager process for either (the trials pass no Ray Datasets).
+    assert _actors_started("TrainController") - controllers == 2
+    assert _actors_started("DatasetManager") == managers, "a run started a DatasetManager"
+
+
+def _actors_started(name: str) -> int:
+    """How many actors of class ``name`` the session's Ray has started so far (each worker
+    process's log names the actor it hosted)."""
+    import ray
+
+    logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
+    return sum(f":actor_name:{name}\n" in f.read_text(errors="replace")
+               for f in logs.glob("worker-*.out"))
 
 
 def _sleep_worker(config: dict) -> None:

@@ -109,9 +109,9 @@ def test_state_round_trip_mid_search_continues_identically(name, space_fn, tmp_p
 @parametrize_searcher()
 def test_seeded_reproducibility(name):
     n = 12 if kind(name) == "bayesian" else 40
-    a, b, c = make(name, seed=7), make(name, seed=7), make(name, seed=8)
-    assert run(a, n) == run(b, n)
-    assert run(c, n) != run(make(name, seed=7), n)
+    seven = run(make(name, seed=7), n)
+    assert run(make(name, seed=7), n) == seven
+    assert run(make(name, seed=8), n) != seven
 
 
 @parametrize_searcher()
