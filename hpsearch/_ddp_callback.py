@@ -46,7 +46,7 @@ class Trainer(TorchTrainer):
       saw a death, never removed the group, and never exited (and an abort could wait up
       to 12 s for its stuck monitor thread).
     * Without Ray Datasets (a trial's workers load their own shard), no dataset callback:
-      Ray Train's starts a ``DatasetManager`` actor for every run and restart all the same,
+      Ray Train's callback starts a ``DatasetManager`` actor for every run and restart even then,
       one more process importing Ray Data (1.5-2 s of CPU) before the workers train (#21)."""
 
     def _create_default_callbacks(self):
