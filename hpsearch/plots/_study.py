@@ -47,10 +47,15 @@ def optimization_history(store, study_id: int, metric: str | None = None) -> go.
                              hovertemplate="trial %{x}: %{y}<extra>click to open</extra>"))
     if metric is None:
         bests = (np.maximum if study.mode == "max" else np.minimum).accumulate(values)
-        steps = np.flatnonzero(np.r_[True, bests[1:] != bests[:-1]])
-        steps = np.unique(np.r_[steps, len(values) - 1])
-        fig.add_trace(go.Scatter(x=numbers[steps], y=bests[steps],
-                                 mode="lines", name="best so far", line={"shape": "hv"}))
+        changes = np.flatnonzero(np.r_[True, bests[1:] != bests[:-1]])
+        steps = np.unique(np.r_[changes, len(values) - 1])
+        # Each point of the line opens the trial that set that best (a click on the best
+        # marker may land on the line's point over it).
+        setter = numbers[changes[np.searchsorted(changes, steps, side="right") - 1]]
+        fig.add_trace(go.Scatter(x=numbers[steps], y=bests[steps], customdata=setter,
+                                 mode="lines", name="best so far", line={"shape": "hv"},
+                                 hovertemplate="best so far: %{y} (trial %{customdata})"
+                                               "<extra>click to open</extra>"))
     return fig
 
 

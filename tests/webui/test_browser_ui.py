@@ -179,14 +179,19 @@ def test_chart_controls_log_y_metric_picker_and_click_to_open_a_trial(site, page
     until(page, "document.getElementById('chart-history')._fullLayout.yaxis.type === 'log'")
     page.select_option("#curves-metric", "loss")
     until(page, "document.getElementById('chart-curves').layout.yaxis.title.text === 'loss'")
-    # A click on a trial's point opens that trial.
+    # A click on a trial's point opens that trial. The best trial's marker lies under the
+    # best-so-far line's point, and either opens it. The hover label shows once plotly
+    # has found the point under the mouse (after the log-scale redraw has placed it).
     point = page.locator("#chart-history .scatterlayer .trace").first.locator(".point").last
     box = point.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    until(page, "Array.from(document.querySelectorAll('#chart-history .hoverlayer .hovertext'))"
+                ".some(e => e.textContent.includes('click to open'))")
+    page.mouse.click(x, y)
     # "commit": the trial page's own load (its plotly script) may take longer than this
     # wait on a loaded CI machine; drawn() below waits for what the test needs.
-    page.wait_for_url(f"**/studies/{sid}/trials/*", timeout=10_000, wait_until="commit")
+    page.wait_for_url(f"**/studies/{sid}/trials/*", timeout=30_000, wait_until="commit")
     number = int(page.url.rsplit("/", 1)[1])
     drawn(page, ["chart-metrics"])
     # Every metric has its panel; previous / next trial links.

@@ -90,6 +90,7 @@ def test_big_studies_are_sampled_with_a_note(store, wide):
     assert len(hist.data[0].x) <= plots.MAX_MARKERS and best in hist.data[0].x
     assert "2,500 trials" in hist.layout.title.subtitle.text
     assert hist.data[1].y[-1] == pytest.approx(2499 / 2500)  # best so far over all trials
+    assert hist.data[1].customdata[-1] == best  # the line's last point opens the best trial
     axes = parallel_axes(plots.parallel_coordinates(store, sid))
     assert len(axes["lr (log)"]["values"]) <= plots.MAX_LINES
     assert max(axes[list(axes)[-1]]["values"].values()) == pytest.approx(2499 / 2500)
