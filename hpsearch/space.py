@@ -323,6 +323,7 @@ class Space:
     def __init__(self, params: Sequence[Param]):
         self.params: tuple[Param, ...] = tuple(params)
         self.by_name = {p.name: p for p in self.params}
+        self._names = tuple(p.name for p in self.params)
         problems = check_conditions(self.params)
         if problems:
             raise SpecError(problems)
@@ -368,12 +369,12 @@ class Space:
         for p in self.params:
             if self.is_active(p, config, active):
                 active.add(p.name)
-        return [n for n in self.names if n in active]
+        return [n for n in self._names if n in active]
 
     def prune(self, config: dict) -> dict:
         """``config`` without its inactive parameters (and without unknown keys)."""
         if not self.conditional:
-            return {n: config[n] for n in self.names if n in config}
+            return {n: config[n] for n in self._names if n in config}
         return {n: config[n] for n in self.active_names(config) if n in config}
 
     def fill(self, config: dict) -> dict:
@@ -383,7 +384,7 @@ class Space:
 
     @property
     def names(self) -> list[str]:
-        return [p.name for p in self.params]
+        return list(self._names)
 
     @property
     def grid_params(self) -> list[Categorical]:

@@ -608,6 +608,10 @@ class _SkoptBackend:
         # Reals the model sees through the logit of their unit coordinate (warping: logit).
         self.warped = {p.name for p in self.free if isinstance(p, Float)} if warping != "none" else set()
         self.warp, self.unwarp = _WARPS.get(warping, (None, None))
+        # Each free parameter with its kind, for the conversions (run for every candidate):
+        # "w" a warped real, "f" a real, "i" an integer, "c" a categorical (as an index).
+        self._kinds = [(p, "w" if p.name in self.warped else "f" if isinstance(p, Float)
+                        else "i" if isinstance(p, Int) else "c") for p in self.free]
         for p in self.free:
             if p.name in self.warped:
                 self.dimensions.append(Real(self.warp(0.0), self.warp(1.0)))
@@ -647,22 +651,22 @@ class _SkoptBackend:
     # -- conversions ----------------------------------------------------------------
     def to_point(self, config: dict) -> list:
         config = self.space.fill(config)  # an inactive parameter has a placeholder value
-        return [p.index(config[p.name]) if isinstance(p, Categorical)
-                else self.warp(p.to_unit(config[p.name])) if p.name in self.warped
-                else config[p.name] for p in self.free]
+        return [p.index(config[p.name]) if kind == "c"
+                else self.warp(p.to_unit(config[p.name])) if kind == "w"
+                else config[p.name] for p, kind in self._kinds]
 
     def to_config(self, point: Sequence) -> dict:
-        free = {}
-        for p, v in zip(self.free, point):
-            if p.name in self.warped:
-                free[p.name] = p.from_unit(self.unwarp(float(v)))
-            elif isinstance(p, Float):
-                free[p.name] = min(p.high, max(p.low, float(v)))
-            elif isinstance(p, Int):
-                free[p.name] = min(p.high, max(p.low, int(round(float(v)))))
+        config = dict(self.fixed)
+        for (p, kind), v in zip(self._kinds, point):
+            if kind == "w":
+                config[p.name] = p.from_unit(self.unwarp(float(v)))
+            elif kind == "f":
+                config[p.name] = min(p.high, max(p.low, float(v)))
+            elif kind == "i":
+                config[p.name] = min(p.high, max(p.low, int(round(float(v)))))
             else:
-                free[p.name] = p.values[int(v)]
-        return self.space.prune({n: free[n] if n in free else self.fixed[n] for n in self.space.names})
+                config[p.name] = p.values[int(v)]
+        return self.space.prune(config)
 
     # -- one suggestion ---------------------------------------------------------------
     def suggest(self, X: list[list], y: list[float], *, n_results: int, random_state: int,
@@ -837,11 +841,14 @@ class _SkoptBackend:
         order = np.argsort(np.asarray(y[:n_results], dtype=float), kind="stable")
         starts = [X[i] for i in order[:_LOCAL_STARTS]]
         gen = np.random.default_rng(random_state)
+        units: list[list[float]] = []  # each start's unit coordinates, once
 
         def rvs(n_samples: int = 1, random_state: Any = None) -> list[list]:
             xs = list(draw(n_samples=n_samples, random_state=random_state))
             n_local = int(n_samples * share) if starts else 0
-            xs[:n_local] = [self._perturb(starts[i % len(starts)], gen) for i in range(n_local)]
+            if n_local and not units:
+                units.extend(self._units(start) for start in starts)
+            xs[:n_local] = [self._perturb(units[i % len(units)], gen) for i in range(n_local)]
             # L-BFGS starts from the best candidates and needs them in the model's box as drawn.
             xs = [self.to_point(self.to_config(x)) for x in xs] if project else xs
             return self._spread_out(xs, X[n_results:], *spread) if spread else xs
@@ -860,15 +867,20 @@ class _SkoptBackend:
         keep = [x for x, far in zip(xs, d2 >= radius ** 2) if far]
         return keep or xs
 
-    def _perturb(self, point: list, gen: np.random.Generator) -> list:
-        """A neighbour of ``point``: numeric unit coordinates moved by a Gaussian step
-        (scale drawn from _LOCAL_SCALES), each categorical redrawn with probability 1/d."""
+    def _units(self, point: list) -> list[float]:
+        """``point``'s unit coordinates, one per parameter of the space (inactive ones at
+        their placeholders)."""
         config = self.space.fill(self.to_config(point))
+        return [p.to_unit(config[p.name]) for p in self.space.params]
+
+    def _perturb(self, units: list[float], gen: np.random.Generator) -> list:
+        """A neighbour of the point at unit coordinates ``units`` (:meth:`_units`): numeric
+        coordinates moved by a Gaussian step (scale drawn from _LOCAL_SCALES), each
+        categorical redrawn with probability 1/d."""
         params = self.space.params
         scale = float(gen.choice(_LOCAL_SCALES))
         u = []
-        for p in params:
-            x = p.to_unit(config[p.name])
+        for p, x in zip(params, units):
             if isinstance(p, Categorical):
                 if gen.random() < 1 / len(params):
                     x = (int(gen.integers(len(p.values))) + 0.5) / len(p.values)

@@ -103,16 +103,27 @@ def pytest_configure(config):
 # (xdist's own ``--dist loadgroup`` does not group under pytest 9: it renames ``_nodeid``,
 # which pytest 9 no longer reads.)
 HEAVY_FIRST = ("service", "ddp", "reliability", "webui", "transfer", "security", "trainables")
+# Modules of pure computation (no Ray, no shared fixture; 5 min in all): last, and each
+# test handed out by itself, so that both sessions finish on short tests instead of one
+# of them running a whole package while the other has nothing left.
+FILL_LAST = ("searchers/test_searcher_conformance.py", "searchers/test_bayesian_searcher.py")
+
+
+def _module(path: str) -> str:
+    """``.../tests/searchers/test_x.py`` -> ``searchers/test_x.py``."""
+    parts = Path(path).parts
+    return "/".join(parts[parts.index("tests") + 1:])
 
 
 def _group(path: str) -> str:
     """``tests/service/test_x.py`` -> ``service``; ``tests/test_y.py`` -> ``test_y.py``."""
-    parts = Path(path).parts
-    return parts[parts.index("tests") + 1]
+    return _module(path).split("/", 1)[0]
 
 
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
+        if _module(str(item.fspath)) in FILL_LAST:
+            return len(HEAVY_FIRST) + 1
         g = _group(str(item.fspath))
         return HEAVY_FIRST.index(g) if g in HEAVY_FIRST else len(HEAVY_FIRST)
 
@@ -124,10 +135,12 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class ByPackage(LoadScopeScheduling):
-        """Hands out a package (or a top-level module) at a time, in collection order."""
+        """Hands out a package (or a top-level module) at a time, in collection order
+        (a FILL_LAST module's tests one by one)."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return _group(nodeid.split("::", 1)[0])
+            path = nodeid.split("::", 1)[0]
+            return nodeid if _module(path) in FILL_LAST else _group(path)
 
     config.option.loadscopereorder = False  # keep the order above
     return ByPackage(config, log)
