@@ -9,8 +9,8 @@ from ray.tune.search import Searcher
 
 from hpsearch.exceptions import SpecError
 from hpsearch.space import Categorical, Float, Int, Space
-from tests.searchers.searcher_helpers import (ALL_SEARCHERS, FACTORIES, LEARNING_SEARCHERS, conditional_objective,
-                                             VARIANTS, conditional_space, discrete_space, kind, make,
+from tests.searchers.searcher_helpers import (ALL_SEARCHERS, FACTORIES, LEARNING_OPTIONS, LEARNING_SEARCHERS,
+                                             VARIANTS, conditional_objective, conditional_space, discrete_space, kind, make,
                                              mixed_space, objective, parametrize_searcher, run)
 from searchers import SEARCHERS
 
@@ -155,7 +155,8 @@ def _finds_the_best_branch(name: str, seed: int) -> bool:
     # branch on 3 of seeds 0-9 (without the prior: on none; with 10 points both find it on
     # all ten; benchmarks/results/bayesmark.md, "Three conditional problems").
     design = {"n_initial_points": None} if kind(name) == "bayesian" else {}
-    configs = run(make(name, space, seed=seed, **design), budget, f=conditional_objective)
+    configs = run(make(name, space, seed=seed, **LEARNING_OPTIONS.get(kind(name), {}), **design),
+                  budget, f=conditional_objective)
     best = min(configs, key=conditional_objective)
     # The sgd, three-layer branch (1 in 6 at random) holds the only losses below -0.5.
     return (best["optimizer"], best["layers"]) == ("sgd", 3) and conditional_objective(best) < -0.5
@@ -226,7 +227,8 @@ def test_learning_searchers_improve_on_their_random_start(name, mode):
     sign = 1 if mode == "min" else -1
     n_random, budget = (8, 25) if kind(name) == "bayesian" else (10, 120)
     options = {"n_initial_points": n_random} if kind(name) == "bayesian" else {"population_size": n_random}
-    s = make(name, _quadratic_space(), seed=1, mode=mode, **options)
+    s = make(name, _quadratic_space(), seed=1, mode=mode, **LEARNING_OPTIONS.get(kind(name), {}),
+             **options)
     configs = run(s, budget, f=lambda c: sign * _quadratic(c))
     best_random = min(_quadratic(c) for c in configs[:n_random])
     best_model = min(_quadratic(c) for c in configs[n_random:])
