@@ -12,18 +12,16 @@ import pytest
 
 from hpsearch.orchestration import run_study
 from hpsearch.store import TrialStatus
+from tests.live_server import LiveServer
 from tests.outputs.conftest import spec, web_app
-from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port, chromium_page
+from tests.webui.test_browser import ARTIFACTS, CHROMIUM, chromium_page
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 
 
 def serve(url: str):
-    from waitress.server import create_server
-
-    server = create_server(web_app(url), host="127.0.0.1", port=_free_port(), threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}"
+    server = LiveServer(web_app(url))
+    return server, server.url
 
 
 def browse(fn):
@@ -78,7 +76,7 @@ def test_a_slowly_printing_trial_is_followed_live_in_the_browser(ray_session, ou
         browse(check)
     finally:
         release.touch()
-        server.close()
+        server.stop()
         runner.join(120)
     # Incremental: the page asked only for what followed what it had.
     assert any(not u.endswith("after=0") for u in polls) and len(polls) >= 3

@@ -15,6 +15,7 @@ from hpsearch.orchestration import run_study
 from hpsearch.store import Store
 from hpsearch.store.outputs import trial_log
 from hpsearch.trial import SECRET_ENV
+from tests.live_server import LiveServer
 from tests.outputs.conftest import spec, web_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,11 +128,6 @@ def test_logs_on_postgresql(ray_session, pg_url, outputs_env):
 
 
 def test_logs_command_reads_from_a_service_with_a_token(ran):
-    import socket
-    import threading
-
-    from waitress.server import create_server
-
     from hpsearch.accounts import Accounts
 
     accounts = Accounts(ran.store)
@@ -139,13 +135,8 @@ def test_logs_command_reads_from_a_service_with_a_token(ran):
         accounts.add_user("ada-cli", "correct horse battery staple", role="admin")
     accounts.add_user("vic-cli", "correct horse battery staple", role="viewer")
     _, token = accounts.create_token("vic-cli", "cli")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = create_server(web_app(ran.env.url, AUTH=True, SECRET_KEY="k" * 48),
-                           host="127.0.0.1", port=port, threads=2)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
+    server = LiveServer(web_app(ran.env.url, AUTH=True, SECRET_KEY="k" * 48), threads=2)
+    base = server.url
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HPSEARCH_TOKEN": token}
     try:
         r = subprocess.run([sys.executable, "-m", "hpsearch.cli", "logs", "--server", base,
@@ -159,4 +150,4 @@ def test_logs_command_reads_from_a_service_with_a_token(ran):
                            capture_output=True, text=True, timeout=60)
         assert r.returncode != 0 and "401" in r.stderr and "hello" not in r.stdout
     finally:
-        server.close()
+        server.stop()

@@ -166,7 +166,7 @@ def test_media_panel_and_compare_in_the_browser(drawn):
     try:
         browse(check)
     finally:
-        server.close()
+        server.stop()
 
 
 def test_media_are_deleted_with_their_study(drawn):

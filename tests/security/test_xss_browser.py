@@ -1,15 +1,15 @@
 """XSS in a real browser: HTML in study names, params and errors is shown as text, never run."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from hpsearch.store import StudyStatus, TrialStatus
+from tests.live_server import LiveServer
 from tests.security.conftest import PASSWORD
 from tests.webui.conftest import make_spec
-from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port
+from tests.webui.test_browser import ARTIFACTS, CHROMIUM
 
 XSS = "<img src=x onerror=alert(1)>"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
@@ -41,13 +41,10 @@ def test_html_in_user_strings_raises_no_dialog(sec_app, sec_store, accounts):
     """Logged in through the real form (login, CSRF and CSP in a real browser), then every
     page that shows the strings."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from waitress.server import create_server
-
     ids = _studies(sec_store)
     accounts.add_user("ada", PASSWORD)
-    server = create_server(sec_app, host="127.0.0.1", port=_free_port(), threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    server = LiveServer(sec_app)
+    url = server.url
     dialogs: list[str] = []
     csp_violations: list[str] = []
     try:
@@ -80,6 +77,6 @@ def test_html_in_user_strings_raises_no_dialog(sec_app, sec_store, accounts):
             finally:
                 browser.close()
     finally:
-        server.close()
+        server.stop()
     assert dialogs == []
     assert csp_violations == []  # nothing even tried to run inline

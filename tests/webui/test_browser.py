@@ -7,11 +7,11 @@ Screenshots go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from pathlib import Path
 
 import pytest
+
+from tests.live_server import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,21 +40,10 @@ def chromium_page(width: int = 1400, console_errors: bool = False):
             browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_url(app, filled):
-    from waitress.server import create_server
-
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with live_server(app) as url:
+        yield url
 
 
 def test_study_page_charts_filter_contour_and_compare(live_url, filled):

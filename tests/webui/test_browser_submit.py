@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from tests.helpers import quad_spec
-from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port
+from tests.live_server import LiveServer
+from tests.webui.test_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium"),
               pytest.mark.slow, pytest.mark.browser]
@@ -16,17 +17,14 @@ pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chro
 
 def test_submit_follow_and_compare(home, sqlite_url, monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api")
-    from waitress.server import create_server
-
     from hpsearch.dispatcher import Dispatcher
     from hpsearch.store import Store
     from webui import create_app
 
     monkeypatch.setenv("HPSEARCH_ALLOWED_MODULES", "tests.helpers")  # the admin allow-list
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url})
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    server = LiveServer(app)
+    url = server.url
     stop = threading.Event()
     dispatcher = Dispatcher(Store(sqlite_url), max_studies=2)
 
@@ -66,7 +64,7 @@ def test_submit_follow_and_compare(home, sqlite_url, monkeypatch):
     finally:
         stop.set()
         worker.join(30)
-        server.close()
+        server.stop()
     store = Store(sqlite_url)
     for sid in ids:
         assert store.get_study(int(sid)).status == "COMPLETED"

@@ -8,7 +8,6 @@ One server and one browser for the module; a screenshot per page in test-artifac
 from __future__ import annotations
 
 import os
-import threading
 import time
 from types import SimpleNamespace
 
@@ -16,7 +15,8 @@ import pytest
 
 from hpsearch.store import Store, StudyStatus, TrialStatus
 from tests.webui.conftest import fill, make_spec
-from tests.webui.test_browser import ARTIFACTS, CHROMIUM, _free_port
+from tests.live_server import live_server
+from tests.webui.test_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium"),
               pytest.mark.browser]
@@ -29,8 +29,6 @@ STUDY_CHARTS = ["history", "curves", "parallel", "importance", "slice", "contour
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from waitress.server import create_server
-
     from webui import create_app
 
     old = os.environ.get("HPSEARCH_ALLOWED_MODULES")
@@ -46,11 +44,9 @@ def site(tmp_path_factory):
     ids["queued"] = store.create_study(make_spec("queued-study"), status=StudyStatus.QUEUED).id
     ids["live"] = store.create_study(make_spec("live-study"), status=StudyStatus.RUNNING).id
     app = create_app({"TESTING": True, "DATABASE_URL": url})
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=6)
-    threading.Thread(target=server.run, daemon=True).start()
     ARTIFACTS.mkdir(exist_ok=True)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", store=store, ids=ids)
-    server.close()
+    with live_server(app, threads=6) as base:
+        yield SimpleNamespace(url=base, store=store, ids=ids)
     store.dispose()
     if old is None:
         os.environ.pop("HPSEARCH_ALLOWED_MODULES", None)

@@ -1,0 +1,43 @@
+"""The browser tests' server (tests/live_server.py) stops without writing to a descriptor
+it closed: a request still running when a test ends must not leave its wake-up byte in the
+next file the process opens (a CI run found a new SQLite database holding ``xx``)."""
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+
+from flask import Flask
+
+from tests.live_server import live_server
+
+
+def test_a_stopped_server_writes_into_no_file_opened_after_it(tmp_path):
+    app = Flask("slow")
+    entered, release = threading.Event(), threading.Event()
+
+    @app.get("/slow")
+    def slow():
+        entered.set()
+        release.wait(10)
+        return "done " * 2000  # a response the worker writes in more than one piece
+
+    answers = []
+    with live_server(app) as url:
+        client = threading.Thread(target=lambda: answers.append(
+            urllib.request.urlopen(url + "/slow", timeout=20).read()), daemon=True)
+        client.start()
+        assert entered.wait(10), "the request never reached the app"
+        # The request finishes while the server is being stopped.
+        threading.Timer(0.5, release.set).start()
+    # Files opened now take the descriptor numbers the server gave back.
+    files = [open(tmp_path / f"file-{i}", "w+b") for i in range(16)]
+    release.wait(10)
+    client.join(10)
+    time.sleep(0.5)
+    try:
+        written = {f.name: f.read() for f in files if f.seek(0) == 0}
+    finally:
+        for f in files:
+            f.close()
+    assert {name: data for name, data in written.items() if data} == {}
