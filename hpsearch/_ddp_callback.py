@@ -14,27 +14,106 @@ from ray.train.v2._internal.callbacks.placement_group_callback import PlacementG
 from ray.train.v2._internal.execution.callback import ControllerCallback
 from ray.train.v2.api.callback import UserCallback
 
-from hpsearch.ddp import STOP
+from hpsearch.ddp import JOB_KEY, STOP
 
 logger = logging.getLogger(__name__)
 
 
 class ToTrial(UserCallback):
     """Runs in the Ray Train run's controller: each round's rank-0 result (metrics and the
-    persisted checkpoint's path) goes to the trial's process, and the run waits until that
-    process has it (and stops when the trial is over)."""
+    persisted checkpoint's path) goes to the trial's process through the run's
+    :class:`Mailbox`, and the run waits until that process has it (and stops when the
+    process answers STOP: it is aborting the run)."""
 
-    def __init__(self, results, taken):
-        self.results, self.taken = results, taken
+    def __init__(self, mailbox):
+        self.mailbox = mailbox
         self.stopped = False
 
     def after_report(self, run_context, metrics, checkpoint) -> None:
         if self.stopped:  # the trial is over; its process aborts this run
             return
-        self.results.put({"metrics": dict(metrics[0]),
-                          "checkpoint": checkpoint.path if checkpoint is not None else None,
-                          "controller": ray.get_runtime_context().current_actor})
-        self.stopped = self.taken.get() == STOP
+        answer = ray.get(self.mailbox.exchange.remote(
+            {"metrics": dict(metrics[0]),
+             "checkpoint": checkpoint.path if checkpoint is not None else None,
+             "controller": ray.get_runtime_context().current_actor}))
+        self.stopped = answer == STOP
+
+
+class Mailbox:
+    """One per Ray Train run that a trial's process keeps (hpsearch/ddp.py), owned by that
+    process: it carries the run's rounds to the process, the process's answers back to
+    the controller, and the process's trials (jobs) to the workers, which train one job
+    after another on the same worker group.
+
+    A job is ``{"fn", "config", "checkpoint"}``, numbered from 1. Workers ask for the job
+    after the last one they finished (:meth:`next_job`); workers that Ray Train restarted
+    after a failure ask from 0 and get the job still running, with whether it has
+    checkpointed (a round of it with a checkpoint reached the controller: the run's
+    latest checkpoint is then that job's)."""
+
+    def __init__(self, workers: int):
+        import asyncio
+
+        self._workers = workers
+        self._results: asyncio.Queue = asyncio.Queue()
+        self._answers: asyncio.Queue = asyncio.Queue()
+        self._changed = asyncio.Condition()
+        self._seq, self._job, self._ended, self._checkpointed = 0, None, True, False
+        self._starts = 0  # workers that asked for their first job: more than ``workers``
+        self._closed = False  # after a restart
+
+    # the controller (ToTrial)
+    async def exchange(self, item: dict) -> str:
+        if item["checkpoint"] and item["metrics"].get(JOB_KEY) == self._seq:
+            # The controller holds it as the run's latest: restarted workers resume from it
+            self._checkpointed = True
+        await self._results.put(item)
+        return await self._answers.get()
+
+    # the trial's process
+    async def take(self, timeout_s: float):
+        """The next round, or None after ``timeout_s``."""
+        import asyncio
+
+        try:
+            return await asyncio.wait_for(self._results.get(), timeout_s)
+        except asyncio.TimeoutError:
+            return None
+
+    def answer(self, answer: str) -> None:
+        self._answers.put_nowait(answer)
+
+    async def post(self, job: dict) -> int:
+        async with self._changed:
+            self._seq += 1
+            self._job, self._ended, self._checkpointed = job, False, False
+            self._changed.notify_all()
+            return self._seq
+
+    def end(self, seq: int) -> None:
+        if seq == self._seq:
+            self._ended, self._job = True, None
+
+    def restarted(self) -> bool:
+        return self._starts > self._workers
+
+    async def close(self) -> None:
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    # the workers
+    async def next_job(self, after: int):
+        """``(seq, job, checkpointed)`` of the first unfinished job after ``after``;
+        ``(0, None, False)`` once the run is to end."""
+        async with self._changed:
+            if after == 0:
+                self._starts += 1
+            await self._changed.wait_for(
+                lambda: self._closed or (self._seq > after and not self._ended))
+            if self._closed:
+                return 0, None, False
+            return self._seq, self._job, self._checkpointed
 
 
 class Trainer(TorchTrainer):

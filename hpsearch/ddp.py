@@ -14,9 +14,13 @@ controller hands each result to the trial's process, which reports it to Tune
 (``hpsearch.report``), so that Tune, its schedulers and the store callback see exactly
 the stream a one-process trial sends: one result per round, each with its checkpoint.
 The run waits for the trial's process to take each round (not for Tune to decide on it).
-When Tune stops the trial (ASHA, the budget, a cancel), the trial's process aborts the
-run through its controller, which removes the workers and their placement group; when
-the process ends first (Tune does not wait for it), the controller dies with it and the
+
+The run outlives its trial: Tune reuses a trial's process for the next trial, and that
+trial trains on the same workers (one job after another, :class:`_Group`), so a worker
+group starts once per trial process, not once per trial. When Tune stops a trial early
+(ASHA, the budget, a cancel), or its run fails, the trial's process aborts the run
+through its controller, which removes the workers and their placement group; when the
+process ends first (Tune does not wait for it), the controller dies with it and the
 cluster's reservations actor removes the group (hpsearch/_ddp_callback.py). A resumed or
 restored trial passes its Tune checkpoint to the run: every worker starts from it
 (:func:`checkpoint_dir`).
@@ -144,17 +148,24 @@ def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = N
     """In a worker: report a round. Every worker must call it the same number of times
     (it is a barrier); only rank 0's metrics and ``checkpoint_dir`` are kept. The
     directory is copied to the run's storage before this returns. ``final``: this is the
-    last round (the trial's process lets the run end before Tune sees it, so that a trial
-    Tune stops on its last result leaves nothing running)."""
+    last round (the trial's process lets the workers finish the trial before Tune sees it,
+    so that a trial Tune stops on its last result leaves nothing running)."""
+    global _job_checkpointed
     import ray.train
 
     checkpoint = None
     if checkpoint_dir is not None and rank() == 0:
         checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
-    ray.train.report({**metrics, FINAL_KEY: final} if rank() == 0 else {}, checkpoint=checkpoint)
+    tag = {JOB_KEY: _job} if _job is not None else {}
+    ray.train.report({**metrics, FINAL_KEY: final, **tag} if rank() == 0 else {},
+                     checkpoint=checkpoint)
+    if checkpoint is not None and _job is not None:
+        _job_checkpointed = True  # this worker's latest checkpoint is now this job's
 
 
-_start_checkpoint = None  # in a worker: the trial's Tune checkpoint (set by _worker_main)
+_start_checkpoint = None  # in a worker: the trial's Tune checkpoint (set by _serve)
+_job: int | None = None  # in a worker of hpsearch's run: the job's number
+_job_checkpointed = False  # whether this job has reported a checkpoint to the run
 
 
 @contextmanager
@@ -164,7 +175,10 @@ def checkpoint_dir() -> Iterator[str | None]:
     checkpoint (a resumed trial, a PBT exploit, a Tune retry)."""
     import ray.train
 
-    checkpoint = ray.train.get_checkpoint() or _start_checkpoint
+    # The run's latest checkpoint may be an earlier trial's (the workers train one trial
+    # after another): it is this trial's only once this trial has reported one.
+    latest = ray.train.get_checkpoint() if _job is None or _job_checkpointed else None
+    checkpoint = latest or _start_checkpoint
     if checkpoint is None:
         yield None
         return
@@ -176,86 +190,76 @@ def checkpoint_dir() -> Iterator[str | None]:
 
 def run(train_worker: Callable[[dict], None], config: dict) -> None:
     """Run ``train_worker(config)`` on this trial's workers and report rank 0's results
-    to Ray Tune as this trial's. With one worker it runs here, in the trial's process."""
+    to Ray Tune as this trial's. With one worker it runs here, in the trial's process.
+
+    The workers stay for this process's next trial when this one ends its epochs (Tune
+    reuses a trial's process for the next trial): see :class:`_Group`."""
     sc = scaling()
     if sc.workers <= 1:
         train_worker(config)
         return
-    import ray
     from ray import tune
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchConfig
-    from ray.util.queue import Empty, Queue
 
     from hpsearch import reporting
-    from hpsearch._ddp_callback import ToTrial, Trainer
 
-    # When Tune stops this trial and reuses its process, it waits for the trial's function
-    # to end (its run aborted, its workers gone): hpsearch.trial.REUSE_WAIT_S, set for
-    # every trial by the trial's wrapper.
+    global _group
     # Ray Train passes this process's value to the run's controller and workers; a value
     # the user set is kept.
     os.environ.setdefault(POLL_ENV, POLL_S)
-    results = Queue(maxsize=1, actor_options={"num_cpus": 0})
-    taken = Queue(maxsize=1, actor_options={"num_cpus": 0})
-    storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
-    trainer = Trainer(
-        _worker_main, train_loop_config={"fn": train_worker, "config": dict(config),
-                                         "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0),
-                                         # Ray Train 2's way to start a run from a checkpoint
-                                         "checkpoint": tune.get_checkpoint()},
-        scaling_config=ScalingConfig(num_workers=sc.workers, use_gpu=sc.use_gpu,
-                                     resources_per_worker=dict(sc.resources)),
-        torch_config=TorchConfig(backend=sc.backend),
-        run_config=RunConfig(
-            name="run", storage_path=storage, callbacks=[ToTrial(results, taken)],
-            failure_config=FailureConfig(max_failures=sc.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=3)))
-    outcome: dict[str, Any] = {}
-
-    def fit() -> None:
-        try:
-            outcome["result"] = trainer.fit()
-        except BaseException as exc:  # noqa: BLE001 - raised in the trial's thread below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=fit, name="hpsearch-ddp-fit", daemon=True)
-    run_state = _Run(thread, taken)
-    # Tune ends a stopped trial's process when it does not reuse it; the run should still
-    # end gracefully (see _Run.stop), so the process tries on its way out too.
-    atexit.register(run_state.stop)
-    thread.start()
+    group = _group
+    if group is not None and not group.reusable(sc):
+        group.close()
+        group = _group = None
+    if group is None:
+        group = _group = _Group(sc)
+    done, final = False, None
     try:
+        seq = group.post({"fn": train_worker, "config": dict(config),
+                          "checkpoint": tune.get_checkpoint()})  # Tune's: a resumed trial's
         while True:
-            try:
-                item = results.get(timeout=0.2)
-            except Empty:
-                if not thread.is_alive():
+            item = group.take()
+            if item is None:
+                if not group.thread.is_alive():  # the run failed (or was aborted)
                     break
                 continue
-            run_state.controller = item["controller"]
+            group.controller = item["controller"]
+            metrics = dict(item["metrics"])
+            if metrics.pop(JOB_KEY, None) != seq:  # a round of a job before a restart
+                group.answer(GO_ON)
+                continue
+            if metrics.pop(JOB_END_KEY, False):
+                group.answer(GO_ON)
+                group.end(seq)
+                done = True  # the workers are free: this trial's last result may go to Tune
+                if final is not None:
+                    reporting.report(final[0], checkpoint=final[1])  # may stop this trial
+                break
             checkpoint = (tune.Checkpoint.from_directory(item["checkpoint"])
                           if item["checkpoint"] else None)
             # The run goes on while Tune takes the result (the checkpoint is already in the
-            # run's storage and kept for two more rounds), so that after the last round it
-            # ends by itself even when Tune stops the trial on that result.
-            taken.put(GO_ON)
-            metrics = dict(item["metrics"])
+            # run's storage and kept for two more rounds).
+            group.answer(GO_ON)
             if metrics.pop(FINAL_KEY, False):
-                thread.join(timeout=STOP_WAIT_S)  # the run ends: workers and their group go
+                # Tune sees the last round once the workers are done with this trial, so
+                # that a trial Tune stops on its last result leaves nothing running.
+                final = (metrics, checkpoint)
+                continue
             reporting.report(metrics, checkpoint=checkpoint)  # may stop this trial
     finally:
-        run_state.stop()
-        atexit.unregister(run_state.stop)
-        for queue in (results, taken):
-            queue.shutdown(force=True)
-        shutil.rmtree(storage, ignore_errors=True)
-    if "error" in outcome:
-        raise worker_error(outcome["error"])
+        # Tune stopped the trial (ASHA, the budget, a cancel: its report raised), or the
+        # run failed: the run is aborted, its workers and their group go.
+        if not done:
+            group.close()
+            if _group is group:
+                _group = None
+    if group.error is not None:
+        raise worker_error(group.error)
 
 
 GO_ON, STOP = "go on", "stop"  # what the trial's process answers each round
 STOP_WAIT_S = 60
+JOB_KEY = "_hps_job"  # on rank 0's rounds: the job (trial) they belong to
+JOB_END_KEY = "_hps_job_end"  # the round every worker reports when a job's function returned
 
 # How often a run's controller polls its workers (Ray Train's RAY_TRAIN_HEALTH_CHECK_INTERVAL_S,
 # 2 s by default). Each poll is also when the controller collects the workers' reports, and a
@@ -264,37 +268,122 @@ STOP_WAIT_S = 60
 # to 2 s late (#21: 5 rounds of 1 s took 8 s). A poll is one small call per worker.
 POLL_S = "0.2"
 POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+TAKE_WAIT_S = 0.5  # how long the trial's process waits for a round before it checks the run
+
+_group: "_Group | None" = None  # this process's Ray Train run, kept for its next trial
 
 
-class _Run:
-    """A trial's Ray Train run, as its process sees it: ``stop()`` waits for the run to end,
-    first aborting it gracefully when it still runs (Tune stopped the trial: ASHA, the
-    budget, a cancel). Its controller then removes the workers and their placement group.
-    Tune often ends the process before that is done (it does not wait for the trial's
-    function once ``stop()`` returns); the controller, which the process owns, dies with
-    it, and :class:`hpsearch._ddp_callback.Reservations` removes the group instead."""
+class _Group:
+    """A Ray Train run that a trial's process keeps: its worker group trains this
+    process's trials one after another (jobs through a :class:`hpsearch._ddp_callback.Mailbox`).
 
-    def __init__(self, thread: threading.Thread, taken):
-        self.thread, self.taken = thread, taken
+    Starting a run costs a controller, a synchronization actor and one process per worker,
+    each importing torch and Ray Train: seconds per trial (docs/models.md, "Start-up
+    cost"). Tune reuses a trial's process for the next trial with the same resources, so
+    the next trial of this process takes the run over when the last one ended its epochs
+    and nothing changed: the same scaling, and no restart (Ray Train's failure budget is
+    per run, and each trial gets the whole of ``budget.max_failures``). A trial Tune stops
+    early, or one whose run failed, aborts the run (:meth:`close`).
+
+    The run goes with the process: :meth:`close` runs at its exit too (Tune ends a trial's
+    process when it no longer needs it). An idle run ends gracefully: its workers are
+    told to return. A busy one is aborted through its controller, which removes the
+    workers and their placement group. When Tune ends the process first (it does not wait
+    for a stopped trial's function), the controller, which the process owns, dies with
+    it, and the cluster's reservations actor removes the group
+    (:class:`hpsearch._ddp_callback.Reservations`)."""
+
+    def __init__(self, sc: Scaling):
+        import ray
+        from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+        from ray.train.torch import TorchConfig
+
+        from hpsearch._ddp_callback import Mailbox, ToTrial, Trainer
+
+        self.scaling = sc
         self.controller = None  # known from the first round's result
-        self._lock = threading.Lock()
-        self._stopping = False
+        self.error: BaseException | None = None
+        self._idle = True  # no job running
+        self._closed = False
+        self.mailbox = ray.remote(Mailbox).options(num_cpus=0).remote(sc.workers)
+        self.storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
+        trainer = Trainer(
+            _serve, train_loop_config={"mailbox": self.mailbox,
+                                       "gpu_memory_gb": sc.resources.get("gpu_memory_gb", 0)},
+            scaling_config=ScalingConfig(num_workers=sc.workers, use_gpu=sc.use_gpu,
+                                         resources_per_worker=dict(sc.resources)),
+            torch_config=TorchConfig(backend=sc.backend),
+            run_config=RunConfig(
+                name="run", storage_path=self.storage, callbacks=[ToTrial(self.mailbox)],
+                failure_config=FailureConfig(max_failures=sc.max_failures),
+                checkpoint_config=CheckpointConfig(num_to_keep=3)))
 
-    def stop(self) -> None:
-        with self._lock:
-            first, self._stopping = not self._stopping, True
-        if first and self.thread.is_alive() and self.controller is not None:
-            import ray
+        def fit() -> None:
+            try:
+                trainer.fit()
+            except BaseException as exc:  # noqa: BLE001 - raised in the trial's thread
+                self.error = exc
 
+        self.thread = threading.Thread(target=fit, name="hpsearch-ddp-fit", daemon=True)
+        atexit.register(self.close)
+        self.thread.start()
+
+    def _call(self, method, *args, timeout: float | None = None):
+        import ray
+
+        return ray.get(method.remote(*args), timeout=timeout)
+
+    def reusable(self, sc: Scaling) -> bool:
+        if sc != self.scaling or not self._idle or self._closed or not self.thread.is_alive():
+            return False
+        try:
+            return not self._call(self.mailbox.restarted, timeout=STOP_WAIT_S)
+        except Exception:  # noqa: BLE001 - the mailbox is gone (its node died): a new run
+            return False
+
+    def post(self, job: dict) -> int:
+        self._idle = False
+        return self._call(self.mailbox.post, job)
+
+    def take(self) -> dict | None:
+        return self._call(self.mailbox.take, TAKE_WAIT_S)
+
+    def answer(self, answer: str) -> None:
+        self._call(self.mailbox.answer, answer)
+
+    def end(self, seq: int) -> None:
+        self._call(self.mailbox.end, seq)
+        self._idle = True
+
+    def close(self) -> None:
+        """End the run (once): gracefully when idle, else abort it; then wait for it."""
+        if self._closed:
+            return
+        self._closed = True
+        import ray
+
+        if self.thread.is_alive():
             try:
-                self.taken.put(STOP, timeout=5)  # the controller waits for this round's answer
-            except Exception:  # noqa: BLE001 - it was not waiting
-                pass
-            try:
-                ray.get(self.controller.abort.remote(), timeout=STOP_WAIT_S)
+                if self._idle or self.controller is None:
+                    self._call(self.mailbox.close, timeout=5)  # the workers return
+                if not self._idle and self.controller is not None:
+                    try:
+                        self._call(self.mailbox.answer, STOP, timeout=5)  # if it waits for one
+                    except Exception:  # noqa: BLE001 - the mailbox is gone: so is the run
+                        pass
+                    ray.get(self.controller.abort.remote(), timeout=STOP_WAIT_S)
             except Exception:  # noqa: BLE001 - abort() ends the controller: the call dies with it
                 pass
-        self.thread.join(timeout=STOP_WAIT_S)
+            self.thread.join(timeout=STOP_WAIT_S)
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001 - at the process's exit
+            pass
+        try:
+            ray.kill(self.mailbox)
+        except Exception:  # noqa: BLE001 - Ray is shutting down with the process
+            pass
+        shutil.rmtree(self.storage, ignore_errors=True)
 
 
 def worker_error(exc: BaseException) -> BaseException:
@@ -313,15 +402,45 @@ def worker_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _worker_main(loop_config: dict) -> None:
+def _serve(loop_config: dict) -> None:
+    """Each worker's loop (the run's ``train_loop_per_worker``): train the trial process's
+    jobs one after another until it closes the run. After each job every worker reports
+    one more round, the job's end (a barrier: all of them are done with it)."""
+    global _job, _job_checkpointed
+    import gc
+
+    import ray
+    import ray.train
+
     for name in SECRET_ENV:  # a worker is a fresh Ray process: it must see no secrets either
         os.environ.pop(name, None)
     if loop_config["gpu_memory_gb"]:
         from hpsearch.trial import cap_gpu_memory
 
         cap_gpu_memory(loop_config["gpu_memory_gb"])  # each worker keeps to its declared share
-    start_from(loop_config["checkpoint"])
-    loop_config["fn"](loop_config["config"])
+    mailbox = loop_config["mailbox"]
+    after = 0  # a restarted worker asks from 0: the job still running, if one is
+    while True:
+        seq, job, checkpointed = ray.get(mailbox.next_job.remote(after))
+        if job is None:
+            return
+        _job = seq
+        _job_checkpointed = checkpointed
+        start_from(job["checkpoint"])
+        job["fn"](job["config"])
+        ray.train.report({JOB_KEY: seq, JOB_END_KEY: True} if rank() == 0 else {})
+        after, _job, job = seq, None, None
+        start_from(None)
+        gc.collect()  # the trial's model and data go before the next job's
+        _empty_gpu_cache()
+
+
+def _empty_gpu_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def start_from(checkpoint) -> None:

@@ -196,6 +196,54 @@ def test_asha_random_and_a_killed_worker(home, ray_session, tmp_path):
     assert _reserved_groups() == [], "the restarted run left its workers' group"
 
 
+def test_the_next_trial_trains_on_the_same_workers_and_survives_a_kill(home, ray_session,
+                                                                     tmp_path):
+    """Two trials one after another: Tune reuses the first trial's process for the second,
+    and the second trains on the workers the first one's Ray Train run started (no new
+    worker group, docs/models.md). The test SIGKILLs the rank-1 worker after the second
+    trial's first result: Ray Train restarts both workers, and they go on with the second
+    trial from its own checkpoint (epochs 2 and 3 follow its epoch 1), not from the first
+    trial's last one, which the same run holds too."""
+    import threading
+
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    spec = _ddp_spec("ddp-reuse", trainable="tests.ddp.workers:cnn_with_pid_files",
+                     fixed={"epochs": 3, "train_samples": 400, "batch_size": 16,
+                            "pid_dir": str(pid_dir)},
+                     budget={"trials": 2, "max_concurrent": 1, "max_failures": 1})
+    store = Store()
+    killed: list[int] = []
+
+    def kill_rank_1_in_the_second_trial():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            trials = sorted((t for s in store.list_studies() if s.name == "ddp-reuse"
+                             for t in store.trials(s.id)), key=lambda t: t.number)
+            if len(trials) == 2 and store.results(trials[1].id):
+                killed.append(int((pid_dir / "rank-1").read_text().split()[-1]))
+                os.kill(killed[0], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_rank_1_in_the_second_trial, daemon=True)
+    killer.start()
+    study = hpsearch.run(spec, progress=False)
+    killer.join(timeout=1)
+    assert killed, "the study ended before a worker could be killed"
+    assert study.status == StudyStatus.COMPLETED, study.error
+    first, second = sorted(store.trials(study.id), key=lambda t: t.number)
+    for trial in (first, second):
+        assert trial.status == TrialStatus.COMPLETED, trial.error
+        assert _epochs(store, trial) == [1, 2, 3]
+    rank_1 = [int(p) for p in (pid_dir / "rank-1").read_text().split()]
+    # one line per trial a worker started: trial 1, trial 2 on the same worker, the restart
+    assert rank_1[:2] == [killed[0], killed[0]] and len(rank_1) == 3 and rank_1[2] != killed[0]
+    rank_0 = [int(p) for p in (pid_dir / "rank-0").read_text().split()]
+    assert rank_0[0] == rank_0[1], "the second trial started new workers"
+    assert _reserved_groups() == [], "the run left its workers' group"
+
+
 def _reserved_groups(timeout_s: float = 30.0) -> list[str]:
     """Placement groups still reserved on the session's Ray after a bounded wait (a run's
     controller removes its group asynchronously)."""
@@ -224,7 +272,8 @@ def _scored_spec(name: str, qualities: list[float], **over) -> dict:
 
 def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     """A data-parallel trial that Tune stops with the study's end (ASHA stopping the last
-    trial) leaves no placement group reserved. (A time limit or a cancel stops it the same
+    trial) leaves no placement group reserved; the trial before it, which ended its epochs,
+    left its workers to it. (A time limit or a cancel stops it the same
     way; the next test kills a run's owner outright, the case with no stop at all.)
 
     Also: Ray Train's controller collects the workers' reports when it polls them (every 2 s
@@ -241,9 +290,14 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     assert [r.metrics["epoch"] for r in store.results(last.id)] == [1]
     assert {r.metrics["poll_s"] for r in store.results(first.id)} == {float(ddp.POLL_S)}
     assert _reserved_groups() == [], "ASHA's stop of the last trial left its workers' group"
-    # Two runs, and no DatasetManager process for either (the trials pass no Ray Datasets).
-    assert _actors_started("TrainController") - controllers == 2
+    # One run for both trials: Tune reuses the first trial's process for the second, and
+    # the second trains on the workers the first one's run started (no DatasetManager
+    # process either: the trials pass no Ray Datasets) ...
+    assert _actors_started("TrainController") - controllers == 1
     assert _actors_started("DatasetManager") == managers, "a run started a DatasetManager"
+    # ... from scratch, not from the first trial's checkpoints, which that run holds too
+    assert [r.metrics["resumed_from"] for r in store.results(last.id)] == [0]
+    assert [r.metrics["resumed_from"] for r in store.results(first.id)] == [0, 0, 0]
 
 
 def _actors_started(name: str) -> int:
