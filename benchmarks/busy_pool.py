@@ -276,6 +276,21 @@ def training_share(store, study_id: int, slots: int, workers: int) -> float | No
     return workers * sum(loops) / (slots * (last - first)) if loops else None
 
 
+REUSED_S = 1.0  # a trial whose first epoch began sooner trained on kept workers
+
+
+def loop_waits(store, study_id: int) -> list[float]:
+    """Data-parallel trials: seconds from each trial's start to its workers' first epoch
+    (a new worker group's start, or well under a second on the workers an earlier trial
+    of the same trial process started: hpsearch/ddp.py keeps them)."""
+    waits = []
+    for t in store.trials(study_id):
+        results = store.results(t.id)
+        if results and t.started_at is not None:
+            waits.append(results[0].metrics["t_train0"] - _ts(t.started_at))
+    return sorted(waits)
+
+
 def measure(quick: bool, log=print, bare: bool = True) -> dict:
     import hpsearch
     from hpsearch.store import Store, queries
@@ -312,6 +327,7 @@ def measure(quick: bool, log=print, bare: bool = True) -> dict:
             r = _summary(queries.trial_spans(store, study.id), slots, workers)
             if workers > 1:
                 r["training_share"] = training_share(store, study.id, slots, workers)
+                r["loop_waits"] = loop_waits(store, study.id)
             runs[name] = r
             log(f"{name}: {r['share']['share']:.1%} busy ({r['pending_share'] or 0:.1%} while "
                 f"pending, last slot {r['slot_lag_s']:.2f} s late), {r['share']['trials']} trials, "
@@ -390,10 +406,19 @@ def report(runs: dict, m: dict, quick: bool, png: str, load_end: float | None = 
                      f"{ideal} | {r['slot_lag_s']:.2f} |")
     ddp_run = runs.get("data-parallel")
     if ddp_run and ddp_run.get("training_share") is not None:
+        waits = ddp_run.get("loop_waits") or []
+        new = [w for w in waits if w >= REUSED_S]
         lines += ["", f"Data-parallel: the workers' training loops filled "
-                      f"{ddp_run['training_share']:.1%} of the slots' time (the rest of each "
-                      "trial's span is its worker group starting and ending: Ray Train starts a "
-                      "new group for every trial)."]
+                      f"{ddp_run['training_share']:.1%} of the slots' time. The rest of a "
+                      "trial's span is mostly its worker group starting: a trial process's "
+                      "first trial starts a Ray Train run, its next trials train on the same "
+                      f"workers. Here {len(waits) - len(new)} of {len(waits)} trials took over "
+                      f"workers (their first epoch within {REUSED_S:.0f} s of their start"
+                      + (f", at most {max(w for w in waits if w < REUSED_S):.2f} s"
+                         if len(new) < len(waits) else "")
+                      + "); " + (f"{len(new)} waited for a new group, median "
+                                 f"{statistics.median(new):.1f} s." if new else "none waited "
+                                 "for a new group.")]
     gaps = runs.get("asha", {}).get("gaps")
     if gaps:
         lines += ["", f"ASHA: {len(gaps)} early stops; seconds from a stop to the next trial start: "

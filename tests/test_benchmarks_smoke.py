@@ -325,6 +325,12 @@ def test_pool_and_target_arithmetic():
                             load_end=7.25)
     assert "load average at start 1.50" in page and "Load average at the end 7.25" in page
     assert "| short | 3 | COMPLETED 3 | ? | 10.0 | 65.0% | 100.0% | 65.0% | 0.00 |" in page
+    ddp_run = {**busy_pool._summary(tail, slots=2), "training_share": 0.2,
+               "loop_waits": [0.05, 0.25, 12.0, 14.0]}  # two trials took over kept workers
+    page = busy_pool.report({"data-parallel": ddp_run}, m, True, "p.png", load_end=1)
+    assert "filled 20.0% of the slots' time" in page
+    assert "2 of 4 trials took over workers (their first epoch within 1 s of their start, " \
+           "at most 0.25 s); 2 waited for a new group, median 13.0 s." in page
     # No overhead: the same durations back to back on the first free slot. The tail's loss
     # is all the budget's end (65%); a gap and a late start are the pool's own.
     assert abs(busy_pool.no_overhead_share(tail, slots=2) - 13 / 20) < 1e-9
