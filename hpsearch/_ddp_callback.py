@@ -14,7 +14,7 @@ from ray.train.v2._internal.callbacks.placement_group_callback import PlacementG
 from ray.train.v2._internal.execution.callback import ControllerCallback
 from ray.train.v2.api.callback import UserCallback
 
-from hpsearch.ddp import JOB_KEY, STOP
+from hpsearch.ddp import GO_ON, JOB_END_KEY, JOB_KEY, STOP
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ class Mailbox:
     after the last one they finished (:meth:`next_job`); workers that Ray Train restarted
     after a failure ask from 0 and get the job still running, with whether it has
     checkpointed (a round of it with a checkpoint reached the controller: the run's
-    latest checkpoint is then that job's)."""
+    latest checkpoint is then that job's). A job whose trial Tune stopped is cancelled:
+    rank 0 asks at each report (:meth:`cancelled`), and its remaining rounds, and its
+    end, are answered here."""
 
     def __init__(self, workers: int):
         import asyncio
@@ -61,10 +63,19 @@ class Mailbox:
         self._seq, self._job, self._ended, self._checkpointed = 0, None, True, False
         self._starts = 0  # workers that asked for their first job: more than ``workers``
         self._closed = False  # after a restart
+        self._cancelled = False
+        self._born, self._start_s = time.monotonic(), None
 
     # the controller (ToTrial)
     async def exchange(self, item: dict) -> str:
-        if item["checkpoint"] and item["metrics"].get(JOB_KEY) == self._seq:
+        job = item["metrics"].get(JOB_KEY)
+        if job != self._seq or self._cancelled:
+            # No trial waits for this round: its job was stopped (or ended before the
+            # workers' restart). A stopped job's end frees the workers.
+            if job == self._seq and item["metrics"].get(JOB_END_KEY):
+                self._ended, self._job = True, None
+            return GO_ON
+        if item["checkpoint"]:
             # The controller holds it as the run's latest: restarted workers resume from it
             self._checkpointed = True
         await self._results.put(item)
@@ -87,12 +98,32 @@ class Mailbox:
         async with self._changed:
             self._seq += 1
             self._job, self._ended, self._checkpointed = job, False, False
+            self._cancelled = False
             self._changed.notify_all()
             return self._seq
 
     def end(self, seq: int) -> None:
         if seq == self._seq:
             self._ended, self._job = True, None
+
+    def cancel(self, seq: int) -> None:
+        """Tune stopped job ``seq``'s trial: its workers drop it at their next report, and
+        the rounds they still report go nowhere."""
+        if seq == self._seq and not self._ended:
+            self._cancelled = True
+            while not self._results.empty():  # a round handed over as the trial stopped
+                self._results.get_nowait()
+                self._answers.put_nowait(GO_ON)
+
+    def start_s(self) -> float | None:
+        """Seconds from this mailbox's start to the workers' first ask for a job: about
+        what starting the run's workers took."""
+        return self._start_s
+
+    # the workers (and ``cancel``)
+    def cancelled(self, seq: int) -> bool:
+        """Whether the workers are to drop job ``seq`` (stopped, or a later one posted)."""
+        return seq != self._seq or self._cancelled
 
     def restarted(self) -> bool:
         return self._starts > self._workers
@@ -109,6 +140,8 @@ class Mailbox:
         async with self._changed:
             if after == 0:
                 self._starts += 1
+                if self._start_s is None:
+                    self._start_s = time.monotonic() - self._born
             await self._changed.wait_for(
                 lambda: self._closed or (self._seq > after and not self._ended))
             if self._closed:

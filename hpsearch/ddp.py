@@ -18,10 +18,12 @@ The run waits for the trial's process to take each round (not for Tune to decide
 The run outlives its trial: Tune reuses a trial's process for the next trial, and that
 trial trains on the same workers (one job after another, :class:`_Group`), so a worker
 group starts once per trial process, not once per trial. When Tune stops a trial early
-(ASHA, the budget, a cancel), or its run fails, the trial's process aborts the run
-through its controller, which removes the workers and their placement group; when the
-process ends first (Tune does not wait for it), the controller dies with it and the
-cluster's reservations actor removes the group (hpsearch/_ddp_callback.py). A resumed or
+(ASHA, PBT, the budget, a cancel), its workers drop it at their next report and take
+the next trial, when a round is shorter than starting new workers took. Otherwise, or
+when its run fails, the trial's process aborts the run through its controller, which
+removes the workers and their placement group; when the process ends first (Tune does
+not wait for it), the controller dies with it and the cluster's reservations actor
+removes the group (hpsearch/_ddp_callback.py). A resumed or
 restored trial passes its Tune checkpoint to the run: every worker starts from it
 (:func:`checkpoint_dir`).
 
@@ -50,6 +52,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -153,6 +156,8 @@ def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = N
     global _job_checkpointed
     import ray.train
 
+    if _job is not None and _cancelled():
+        raise JobCancelled(_job)
     checkpoint = None
     if checkpoint_dir is not None and rank() == 0:
         checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
@@ -163,7 +168,25 @@ def report(metrics: dict[str, Any], checkpoint_dir: str | os.PathLike | None = N
         _job_checkpointed = True  # this worker's latest checkpoint is now this job's
 
 
+class JobCancelled(BaseException):
+    """Raised by :func:`report` in every worker of a trial that Tune stopped, at the same
+    round (a ``BaseException``, so that a worker loop's ``except Exception`` lets it
+    through): the workers drop the trial and wait for the next one."""
+
+
+def _cancelled() -> bool:
+    """Whether Tune stopped this worker's trial: rank 0 asks the run's mailbox and every
+    worker gets its answer (Ray Train's broadcast, a barrier), so all drop the trial at
+    the same report."""
+    import ray
+    import ray.train.collective
+
+    stop = ray.get(_mailbox.cancelled.remote(_job)) if rank() == 0 else None
+    return bool(ray.train.collective.broadcast_from_rank_zero(stop) if world_size() > 1 else stop)
+
+
 _start_checkpoint = None  # in a worker: the trial's Tune checkpoint (set by _serve)
+_mailbox = None  # in a worker of hpsearch's run: the run's mailbox
 _job: int | None = None  # in a worker of hpsearch's run: the job's number
 _job_checkpointed = False  # whether this job has reported a checkpoint to the run
 
@@ -212,7 +235,7 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
         group = _group = None
     if group is None:
         group = _group = _Group(sc)
-    done, final = False, None
+    done, final, stopped = False, None, False
     try:
         seq = group.post({"fn": train_worker, "config": dict(config),
                           "checkpoint": tune.get_checkpoint()})  # Tune's: a resumed trial's
@@ -223,6 +246,7 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
                     break
                 continue
             group.controller = item["controller"]
+            group.round()
             metrics = dict(item["metrics"])
             if metrics.pop(JOB_KEY, None) != seq:  # a round of a job before a restart
                 group.answer(GO_ON)
@@ -244,12 +268,18 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
                 # that a trial Tune stops on its last result leaves nothing running.
                 final = (metrics, checkpoint)
                 continue
-            reporting.report(metrics, checkpoint=checkpoint)  # may stop this trial
+            try:
+                reporting.report(metrics, checkpoint=checkpoint)  # may stop this trial
+            except SystemExit:  # Tune stopped it: ASHA, PBT, the budget, a cancel
+                stopped = True
+                raise
     finally:
-        # Tune stopped the trial (ASHA, the budget, a cancel: its report raised), or the
-        # run failed: the run is aborted, its workers and their group go.
-        if not done:
-            group.close()
+        if done:
+            pass
+        elif stopped and group.keep_after_stop():
+            group.cancel(seq)  # the workers drop this trial and wait for the next one
+        else:  # the run failed, or its workers would finish the round later than new
+            group.close()  # ones would start: the run is aborted, its workers go
             if _group is group:
                 _group = None
     if group.error is not None:
@@ -281,9 +311,11 @@ class _Group:
     each importing torch and Ray Train: seconds per trial (docs/models.md, "Start-up
     cost"). Tune reuses a trial's process for the next trial with the same resources, so
     the next trial of this process takes the run over when the last one ended its epochs
-    and nothing changed: the same scaling, and no restart (Ray Train's failure budget is
+    (or was stopped and dropped, below) and nothing changed: the same scaling, and no restart (Ray Train's failure budget is
     per run, and each trial gets the whole of ``budget.max_failures``). A trial Tune stops
-    early, or one whose run failed, aborts the run (:meth:`close`).
+    early is cancelled (its workers drop it at their next report) when a round is
+    shorter than the run's start (:meth:`keep_after_stop`), else it aborts the run
+    (:meth:`close`), as one whose run failed does.
 
     The run goes with the process: :meth:`close` runs at its exit too (Tune ends a trial's
     process when it no longer needs it). An idle run ends gracefully: its workers are
@@ -303,8 +335,11 @@ class _Group:
         self.scaling = sc
         self.controller = None  # known from the first round's result
         self.error: BaseException | None = None
-        self._idle = True  # no job running
+        self._idle = True  # no job running, or only a cancelled one (the mailbox ends it)
         self._closed = False
+        self._created = time.monotonic()
+        self._rounds: list[float] = []  # when the current job was posted, and its rounds came
+        self._jobs = 0  # posted so far
         self.mailbox = ray.remote(Mailbox).options(num_cpus=0).remote(sc.workers)
         self.storage = tempfile.mkdtemp(prefix="hpsearch-ddp-")
         trainer = Trainer(
@@ -343,7 +378,37 @@ class _Group:
 
     def post(self, job: dict) -> int:
         self._idle = False
+        self._jobs += 1
+        self._rounds = [time.monotonic()]
         return self._call(self.mailbox.post, job)
+
+    def round(self) -> None:
+        self._rounds.append(time.monotonic())
+
+    def keep_after_stop(self) -> bool:
+        """Whether to keep the run when Tune stops its trial: its workers finish the round
+        they are in before they drop the trial, so the run is kept when a round is
+        shorter than starting new workers took (else it is aborted)."""
+        if len(self._rounds) < 2 or self._closed:
+            return False  # not a round yet: nothing to compare
+        try:
+            start_s = self._call(self.mailbox.start_s, timeout=5)
+        except Exception:  # noqa: BLE001 - the mailbox is gone: so is the run
+            return False
+        if start_s is None:
+            return False
+        round_s = self._rounds[-1] - self._rounds[-2]
+        if len(self._rounds) == 2 and self._jobs == 1:
+            round_s -= start_s  # the run's first round came after its workers started
+        return round_s < start_s
+
+    def cancel(self, seq: int) -> None:
+        try:
+            self._call(self.mailbox.cancel, seq, timeout=5)
+        except Exception:  # noqa: BLE001 - the mailbox is gone: so is the run
+            self.close()
+            return
+        self._idle = True
 
     def take(self) -> dict | None:
         return self._call(self.mailbox.take, TAKE_WAIT_S)
@@ -418,7 +483,8 @@ def _serve(loop_config: dict) -> None:
         from hpsearch.trial import cap_gpu_memory
 
         cap_gpu_memory(loop_config["gpu_memory_gb"])  # each worker keeps to its declared share
-    mailbox = loop_config["mailbox"]
+    global _mailbox
+    mailbox = _mailbox = loop_config["mailbox"]
     after = 0  # a restarted worker asks from 0: the job still running, if one is
     while True:
         seq, job, checkpointed = ray.get(mailbox.next_job.remote(after))
@@ -427,7 +493,10 @@ def _serve(loop_config: dict) -> None:
         _job = seq
         _job_checkpointed = checkpointed
         start_from(job["checkpoint"])
-        job["fn"](job["config"])
+        try:
+            job["fn"](job["config"])
+        except JobCancelled:
+            pass  # every worker, at the same report
         ray.train.report({JOB_KEY: seq, JOB_END_KEY: True} if rank() == 0 else {})
         after, _job, job = seq, None, None
         start_from(None)

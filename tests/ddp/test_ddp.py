@@ -300,6 +300,37 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     assert [r.metrics["resumed_from"] for r in store.results(first.id)] == [0, 0, 0]
 
 
+def test_a_trial_stopped_early_leaves_its_workers_to_the_next(home, ray_session, tmp_path):
+    """ASHA stops the second and third of three trials after their first round. The second
+    one's workers drop it at the end of the round they are in (they do not train its
+    remaining rounds) and take the third trial: one Ray Train run for all three, the third
+    from scratch, and no reservation left after the study."""
+    store = Store()
+    trace = tmp_path / "rounds"
+    controllers = _actors_started("TrainController")
+    epochs = 8
+    study = hpsearch.run(_scored_spec("ddp-asha-keep", [1.0, 0.5, 0.25],
+                                      fixed={"epochs": epochs, "sleep": 0.5, "trace": str(trace)},
+                                      scheduler={"type": "asha", "grace_period": 1,
+                                                 "reduction_factor": 2}), progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    first, second, third = sorted(store.trials(study.id), key=lambda t: t.number)
+    assert first.status == TrialStatus.COMPLETED
+    assert second.status == third.status == TrialStatus.EARLY_STOPPED
+    assert _epochs(store, second) == _epochs(store, third) == [1]
+    trained = {}
+    for quality, epoch in (line.split() for line in trace.read_text().splitlines()):
+        trained.setdefault(float(quality), []).append(int(epoch))
+    assert trained[1.0] == list(range(1, epochs + 1))
+    # the stop reaches the workers a round or two late (Tune decides on round 1 while they
+    # train round 2), never at the trial's end
+    assert trained[0.5] == list(range(1, len(trained[0.5]) + 1)) and len(trained[0.5]) <= 3
+    assert trained[0.25][0] == 1
+    assert _actors_started("TrainController") - controllers == 1
+    assert [r.metrics["resumed_from"] for r in store.results(third.id)] == [0]
+    assert _reserved_groups() == [], "the study's end left its workers' group"
+
+
 def _actors_started(name: str) -> int:
     """How many actors of class ``name`` the session's Ray has started so far (each worker
     process's log names the actor it hosted)."""

@@ -30,7 +30,8 @@ def _scored_worker(config: dict) -> None:
     """On every worker: ``epochs`` rounds whose score is ``quality * epoch`` (no model: the
     schedulers' tests need known scores, not training), each reporting the epoch its run
     started from (``resumed_from``: the checkpoint's, else 0). Each worker prints a line
-    per round; rank 0 checkpoints its epoch.
+    per round; rank 0 checkpoints its epoch, and with ``trace`` (a file) appends
+    "quality epoch" to it for each round it trained.
 
     With ``together: [directory, n, store_url, study]`` (PBT's test) a fresh run first
     waits until n runs have started, so that PBT sees a population. Then the runs take
@@ -93,6 +94,9 @@ def _scored_worker(config: dict) -> None:
         elif best and epoch > 1:
             wait_for_stored(False, epoch - 1, 120)
         print(f"rank {ddp.rank()} of {ddp.world_size()}: epoch {epoch}", flush=True)
+        if config.get("trace") and ddp.rank() == 0:  # a line per round rank 0 trained
+            with open(config["trace"], "a") as f:
+                f.write(f"{config['quality']} {epoch}\n")
         with tempfile.TemporaryDirectory() as out:
             (Path(out) / "state.json").write_text(json.dumps({"epoch": epoch}))
             ddp.report({"score": config["quality"] * epoch, "epoch": epoch, "resumed_from": start,
