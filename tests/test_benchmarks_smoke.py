@@ -349,3 +349,16 @@ def test_pool_and_target_arithmetic():
     assert time_to_target.first_epoch(points) == 1.0 and time_to_target.first_epoch([]) is None
     assert time_to_target.best_by(task, points, 2.5) == 0.981
     assert time_to_target.best_by(time_to_target.TASKS["vae"], [(1.0, 30.0), (2.0, 25.0)], 5) == 25.0
+
+
+def test_ddp_reuse_report():
+    """ddp_reuse's table: trials that took over workers (first round within 5 s) and the
+    others' median wait, from hand-made trials."""
+    from benchmarks import ddp_reuse
+
+    trials = [{"status": "COMPLETED", "start": 0.0, "end": 6.0, "wait": 20.0, "rounds": 5},
+              {"status": "COMPLETED", "start": 0.0, "end": 6.0, "wait": 18.0, "rounds": 5},
+              {"status": "EARLY_STOPPED", "start": 6.0, "end": 7.0, "wait": 0.3, "rounds": 1}]
+    m = {"cpu": "cpu", "cores": 2, "ram_gib": 1, "date": "d", "rev": "r", "load": 1.0}
+    page = ddp_reuse.report([{"study": "asha", "wall_s": 8.0, "span_s": 7.0, "trials": trials}], m)
+    assert "| asha | 3 | COMPLETED 2, EARLY_STOPPED 1 | 7 | 1 of 3 | 0.30 | 19.0 |" in page
