@@ -15,7 +15,7 @@ study's span (first start to last end), and those waits for the trials that took
 workers (first round within 5 s) and for the others.
 
     .venv/bin/python -m benchmarks.ddp_reuse              # writes results/ddp_reuse.md
-    .venv/bin/python -m benchmarks.ddp_reuse --out /tmp/r
+    .venv/bin/python -m benchmarks.ddp_reuse --quick --out /tmp/r   # 4 trials of 2 rounds each
 """
 from __future__ import annotations
 
@@ -44,15 +44,26 @@ STUDIES = {"fifo": spec("fifo", 6, 5, {"type": "fifo"}),
                                          "reduction_factor": 3})}
 
 
-def measure(name: str, work: Path) -> dict:
+def measure(name: str, work: Path, quick: bool = False) -> dict:
     import hpsearch
     from hpsearch.store import Store
 
-    os.environ["HPSEARCH_HOME"] = str(work / name)
-    t0 = time.time()
-    study = hpsearch.run(STUDIES[name], progress=False)
-    wall = time.time() - t0
-    store = Store()
+    study_spec = dict(STUDIES[name])
+    if quick:  # a smoke run: 4 trials of 2 rounds
+        study_spec = {**study_spec, "fixed": {"epochs": 2, "sleep": 1.0},
+                      "budget": {"trials": 4, "max_concurrent": 2}}
+    home = os.environ.get("HPSEARCH_HOME")
+    os.environ["HPSEARCH_HOME"] = str(work / name)  # this study's own SQLite store
+    try:
+        t0 = time.time()
+        study = hpsearch.run(study_spec, progress=False)
+        wall = time.time() - t0
+        store = Store()
+    finally:
+        if home is None:
+            os.environ.pop("HPSEARCH_HOME", None)
+        else:
+            os.environ["HPSEARCH_HOME"] = home
     trials = []
     for t in store.trials(study.id):
         results = store.results(t.id)
@@ -93,13 +104,14 @@ def report(rows: list[dict], m: dict) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=C.RESULTS)
+    parser.add_argument("--quick", action="store_true", help="4 trials of 2 rounds: a smoke run")
     args = parser.parse_args(argv)
     m = C.machine()
     C.start_ray()
     rows = []
     with tempfile.TemporaryDirectory(prefix="hps-ddp-reuse-") as work:
         for name in STUDIES:
-            rows.append(measure(name, Path(work)))
+            rows.append(measure(name, Path(work), args.quick))
             r = rows[-1]
             print(f"{name}: {r['span_s']:.1f} s, waits "
                   f"{[round(t['wait'], 1) for t in sorted(r['trials'], key=lambda t: t['start'])]}",

@@ -20,6 +20,7 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 13. a busy pool: 8 slots on two Ray nodes (#21)               busy_pool.md/.png
 14. many studies at once on one service, 20 studies (#21)    many_studies_quick.md
 15. data-parallel trials, 1 vs 2 CPU workers (CNN on digits) (#19)  ddp_scaling.md
+15b. data-parallel trials one after another: their wait for workers (#21)  ddp_reuse.md
 16. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
@@ -179,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
     if ddp_rows:
         targets += [("data-parallel", t, v, verdict) for t, v, verdict in ddp_scaling.targets(ddp_rows)]
+    # 15b. data-parallel trials one after another (#21 §2): for information, no target.
+    from benchmarks import ddp_reuse
+
+    _section("data-parallel reuse", lambda: ddp_reuse.main(
+        ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
     _stop_ray()
 
     # 7-9. compression, fine-tuning, serving load (#17, #18): each starts what it needs.
@@ -331,7 +337,7 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), [data-parallel](ddp_scaling.md), "
+             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), [data-parallel](ddp_scaling.md), [data-parallel reuse](ddp_reuse.md), "
              "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
              "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
              "([autoscaling](serving_autoscale.png)), "
