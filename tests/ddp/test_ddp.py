@@ -158,8 +158,6 @@ def test_asha_random_and_a_killed_worker(home, ray_session, tmp_path):
     that checkpoint and the trial goes on (each epoch once, none twice), one result stream
     (rank 0's), one row per epoch; the restarted run gives its workers' reservation back.
     (ASHA stopping a data-parallel trial: test_stopped_trials_give_back_...)"""
-    import threading
-
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     spec = _ddp_spec("ddp-kill", trainable="tests.ddp.workers:cnn_with_pid_files",
@@ -168,23 +166,8 @@ def test_asha_random_and_a_killed_worker(home, ray_session, tmp_path):
                             "pid_dir": str(pid_dir)},
                      budget={"trials": 1, "max_concurrent": 1, "max_failures": 1})
     store = Store()
-    killed: list[int] = []
-
-    def kill_rank_1_after_a_result():  # the study runs in this test's main thread, as a driver does
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            trials = [t for s in store.list_studies() if s.name == "ddp-kill"
-                      for t in store.trials(s.id)]
-            if trials and store.results(trials[0].id) and (pid_dir / "rank-1").exists():
-                killed.append(int((pid_dir / "rank-1").read_text().split()[0]))
-                os.kill(killed[0], signal.SIGKILL)
-                return
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=kill_rank_1_after_a_result, daemon=True)
-    killer.start()
-    study = hpsearch.run(spec, progress=False)
-    killer.join(timeout=1)
+    study, killed = _run_killing_rank_1(spec, store, pid_dir,
+                                        lambda trials: trials and store.results(trials[0].id))
     assert killed, "the trial ended before a worker could be killed"
     assert study.status == StudyStatus.COMPLETED, study.error
     [first] = store.trials(study.id)
@@ -204,8 +187,6 @@ def test_the_next_trial_trains_on_the_same_workers_and_survives_a_kill(home, ray
     trial's first result: Ray Train restarts both workers, and they go on with the second
     trial from its own checkpoint (epochs 2 and 3 follow its epoch 1), not from the first
     trial's last one, which the same run holds too."""
-    import threading
-
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     spec = _ddp_spec("ddp-reuse", trainable="tests.ddp.workers:cnn_with_pid_files",
@@ -213,23 +194,8 @@ def test_the_next_trial_trains_on_the_same_workers_and_survives_a_kill(home, ray
                             "pid_dir": str(pid_dir)},
                      budget={"trials": 2, "max_concurrent": 1, "max_failures": 1})
     store = Store()
-    killed: list[int] = []
-
-    def kill_rank_1_in_the_second_trial():
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            trials = sorted((t for s in store.list_studies() if s.name == "ddp-reuse"
-                             for t in store.trials(s.id)), key=lambda t: t.number)
-            if len(trials) == 2 and store.results(trials[1].id):
-                killed.append(int((pid_dir / "rank-1").read_text().split()[-1]))
-                os.kill(killed[0], signal.SIGKILL)
-                return
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=kill_rank_1_in_the_second_trial, daemon=True)
-    killer.start()
-    study = hpsearch.run(spec, progress=False)
-    killer.join(timeout=1)
+    study, killed = _run_killing_rank_1(
+        spec, store, pid_dir, lambda trials: len(trials) == 2 and store.results(trials[1].id))
     assert killed, "the study ended before a worker could be killed"
     assert study.status == StudyStatus.COMPLETED, study.error
     first, second = sorted(store.trials(study.id), key=lambda t: t.number)
@@ -242,6 +208,33 @@ def test_the_next_trial_trains_on_the_same_workers_and_survives_a_kill(home, ray
     rank_0 = [int(p) for p in (pid_dir / "rank-0").read_text().split()]
     assert rank_0[0] == rank_0[1], "the second trial started new workers"
     assert _reserved_groups() == [], "the run left its workers' group"
+
+
+def _run_killing_rank_1(spec: dict, store, pid_dir: Path, when) -> tuple:
+    """Run the study in this test's thread, as a driver does, while another thread SIGKILLs
+    the rank-1 worker that started last (the last pid in ``pid_dir/rank-1``) as soon as
+    ``when(trials)`` holds for the study's trials in order. Returns the study and the
+    killed pid (none if the study ended first)."""
+    import threading
+
+    killed: list[int] = []
+
+    def kill() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            trials = sorted((t for s in store.list_studies() if s.name == spec["name"]
+                             for t in store.trials(s.id)), key=lambda t: t.number)
+            if when(trials) and (pid_dir / "rank-1").exists():
+                killed.append(int((pid_dir / "rank-1").read_text().split()[-1]))
+                os.kill(killed[0], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    study = hpsearch.run(spec, progress=False)
+    killer.join(timeout=1)
+    return study, killed
 
 
 def _reserved_groups(timeout_s: float = 30.0) -> list[str]:
