@@ -69,9 +69,9 @@ class Mailbox:
     # the controller (ToTrial)
     async def exchange(self, item: dict) -> str:
         job = item["metrics"].get(JOB_KEY)
-        if job != self._seq or self._cancelled:
-            # No trial waits for this round: its job was stopped (or ended before the
-            # workers' restart). A stopped job's end frees the workers.
+        if job != self._seq or self._cancelled or self._ended:
+            # No trial waits for this round: its job was stopped, or it ended before the
+            # workers' restart ran it again. A stopped job's end frees the workers.
             if job == self._seq and item["metrics"].get(JOB_END_KEY):
                 self._ended, self._job = True, None
             return GO_ON

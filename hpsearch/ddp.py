@@ -248,9 +248,7 @@ def run(train_worker: Callable[[dict], None], config: dict) -> None:
             group.controller = item["controller"]
             group.round()
             metrics = dict(item["metrics"])
-            if metrics.pop(JOB_KEY, None) != seq:  # a round of a job before a restart
-                group.answer(GO_ON)
-                continue
+            metrics.pop(JOB_KEY, None)  # this job's: the mailbox answers the others' rounds
             if metrics.pop(JOB_END_KEY, False):
                 group.answer(GO_ON)
                 group.end(seq)
