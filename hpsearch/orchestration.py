@@ -178,7 +178,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                      max_t=epochs if isinstance(epochs, int) else None,
                      tracked=tuple(dict.fromkeys(tracked)))
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
-    callback.stopper = CancelStopper(store.url, study_id)  # closed with the callback
+    # Cancel and the time limit (each run's own, from its start): closed with the callback.
+    callback.stopper = CancelStopper(store.url, study_id, time_limit_s=spec.budget.time_limit_s)
     callback.sink, callback.media_limits = sink, media_limits  # released with the callback
     if spec.on_oom is not None:  # retries read from the sink once per trial end
         budget.oom = callback.oom = oom.OomLedger(sink)
@@ -200,8 +201,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     # Trial actors take the idle workers Ray prestarted (hpsearch/warm_workers.py).
     warm_workers.install()
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
-                                  num_samples=plan.total, reuse_actors=True,
-                                  time_budget_s=spec.budget.time_limit_s)
+                                  num_samples=plan.total, reuse_actors=True)
     return tune.Tuner(trial_fn, tune_config=tune_config, run_config=run_config), callback, searcher
 
 
@@ -486,9 +486,14 @@ def _finish(store: Store, study_id: int) -> None:
     counts = queries.counts(store, study_id)
     if counts.ran and not counts.scored:
         first = next((t.error for t in store.trials(study_id, status=TrialStatus.ERROR) if t.error),
-                     "no trial reported a result")
-        store.set_study_status(study_id, StudyStatus.FAILED,
-                               error=f"every trial failed; first error: {_last_line(first)}")
+                     None)
+        if first is not None or not counts.by_status.get(TrialStatus.INTERRUPTED):
+            first = _last_line(first or "no trial reported a result")
+            error = f"every trial failed; first error: {first}"
+        else:  # the time limit cut every trial before its first result
+            error = (f"no trial reported a result; {counts.by_status[TrialStatus.INTERRUPTED]} "
+                     "stopped before their first (see their events)")
+        store.set_study_status(study_id, StudyStatus.FAILED, error=error)
     else:
         store.set_study_status(study_id, StudyStatus.COMPLETED)
 

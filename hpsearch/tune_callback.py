@@ -418,15 +418,42 @@ class StoreCallback(Callback):
 
     def on_experiment_end(self, trials, **info):
         # Tune fails some trials without a callback (a reused process whose last trial would
-        # not stop in time); each still gets its end here, never RUNNING in SQL. (Trials the
-        # experiment's end stopped, a cancel or a time limit, are the orchestrator's to mark.)
+        # not stop in time); each still gets its end here, never RUNNING in SQL. So do the
+        # trials the time limit cut. (Those a cancel cut are the orchestrator's to mark.)
+        time_limit = self.stopper is not None and self.stopper.reason == "time limit"
         for trial in trials:
-            if trial.trial_id not in self.ended and trial.status == "ERROR":
+            if trial.trial_id in self.ended:
+                continue
+            if trial.status == "ERROR":
                 self.on_trial_error(0, trials, trial)
+            elif time_limit and trial.trial_id in self.numbers:
+                self._cut_by_time_limit(trial)
         self.poll_sink(final=True)
         self.save_searcher_state(force=True)
         if self._writer is not None:
             self._writer.flush(120)
+
+    def _cut_by_time_limit(self, trial) -> None:
+        """A trial still running when ``budget.time_limit_s`` passed: one that reported
+        keeps its last value (EARLY_STOPPED: it counts, as a scheduler's stop does); one
+        that had not is INTERRUPTED (a resume runs it again)."""
+        tid = trial.trial_id
+        self.ended.add(tid)
+        note = ("stopped by the study's time limit "
+                f"(budget.time_limit_s = {self.stopper.time_limit_s:g} s)")
+        value = self.last.get(tid)
+        if value is None:
+            status, fields = TrialStatus.INTERRUPTED, {"note": note + " before its first result"}
+        else:
+            status = TrialStatus.EARLY_STOPPED
+            fields = {"value": value, "best_value": self.best.get(tid), "note": note}
+            if self.tracked:
+                fields["values"] = dict(self.last_values.get(tid, {}))
+            ckpt = getattr(trial, "checkpoint", None)
+            if ckpt is not None:
+                fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
+        self.slots.end(tid, time.time())
+        self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
 
     def actor_nodes(self) -> Counter:
         """Node id -> how many trial actors (processes) of this study said they ran there."""
@@ -535,7 +562,9 @@ class ProgressCallback(Callback):
 
 
 class CancelStopper(Stopper):
-    """Stops the whole experiment when the study's cancel flag is set in SQL.
+    """Stops the whole experiment when the study's cancel flag is set in SQL, or when its
+    time limit (``budget.time_limit_s``, counted from this run's start) has passed;
+    :attr:`reason` says which, so that the trials it cut get their end with it.
 
     A daemon thread reads the flag every ``every_s``; Tune's loop, which calls
     ``stop_all`` after every step, only reads a boolean, so a slow database never
@@ -545,8 +574,12 @@ class CancelStopper(Stopper):
 
     IDLE_EXIT_S = 30.0
 
-    def __init__(self, url: str, study_id: int, every_s: float = 1.0):
+    def __init__(self, url: str, study_id: int, every_s: float = 1.0,
+                 time_limit_s: float | None = None):
         self.url, self.study_id, self.every_s = url, study_id, every_s
+        self.time_limit_s = time_limit_s
+        self._deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+        self.reason: str | None = None  # why it stopped the experiment: "cancel", "time limit"
         self._cancel = False
         self._asked = time.monotonic()
         self._thread: threading.Thread | None = None
@@ -554,17 +587,25 @@ class CancelStopper(Stopper):
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
-        return {"url": self.url, "study_id": self.study_id, "every_s": self.every_s}
+        return {"url": self.url, "study_id": self.study_id, "every_s": self.every_s,
+                "time_limit_s": self.time_limit_s}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
     def __call__(self, trial_id, result) -> bool:
-        return self.stop_all()
+        self.stop_all()
+        return self._cancel  # the time limit stops the experiment, not one trial (stop_all)
 
     def stop_all(self) -> bool:
         self._asked = time.monotonic()
-        if not self._cancel and self._thread is None:
+        if self._cancel:
+            self.reason = self.reason or "cancel"
+            return True
+        if self._deadline is not None and self._asked >= self._deadline:
+            self.reason = "time limit"
+            return True
+        if self._thread is None:
             with self._lock:
                 if self._thread is None and not self._closed.is_set():
                     self._thread = threading.Thread(target=self._poll, daemon=True,

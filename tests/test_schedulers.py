@@ -115,3 +115,29 @@ def test_bad_scheduler_options_name_the_field(scheduler, field):
     with pytest.raises(SpecError) as e:
         validate(quad_spec("bad-sched", scheduler=scheduler))
     assert field in str(e.value)
+
+
+def test_a_time_limit_ends_the_study_and_records_the_trials_it_cut(home):
+    """``budget.time_limit_s`` stops the trials still running when it passes: each gets its
+    end in SQL (never RUNNING in an ended study), with the limit as the reason: one that
+    reported keeps its last value (EARLY_STOPPED, it counts), one that had not reported is
+    INTERRUPTED (a resume runs it again)."""
+    spec = quad_spec("time-limit", fixed={"epochs": 1000, "sleep": 0.1},
+                     budget={"trials": 20, "max_concurrent": 2, "time_limit_s": 15})
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    trials = study.trials
+    live = [(t.number, t.status) for t in trials if t.status in TrialStatus.LIVE]
+    assert not live, live
+    cut = [t for t in trials if t.status in (TrialStatus.EARLY_STOPPED, TrialStatus.INTERRUPTED)]
+    assert cut, [(t.number, t.status) for t in trials]  # 1000 epochs of 0.1 s outlast 15 s
+    for t in cut:
+        results = study.results(t.number)
+        if t.status == TrialStatus.EARLY_STOPPED:
+            assert results and t.value == results[-1]["loss"], (t.number, t.value)
+            assert len(results) < 1000
+        else:
+            assert not results, (t.number, len(results))
+        assert t.finished_at is not None
+        notes = [e.message or "" for e in study.store.trial_events(t.id)]
+        assert any("time limit" in n for n in notes), notes
