@@ -435,7 +435,8 @@ def report(runs: dict, m: dict, quick: bool, png: str, load_end: float | None = 
                       f"median {statistics.median(gaps):.2f}, p95 {C.percentile(gaps, 0.95):.2f}, "
                       f"max {max(gaps):.2f} (target: within {TARGET_GAP_S:g} s)."]
     lines += ["", f"Timeline of slot use: [{png}]({png}) (one lane per node slot as the trials "
-                  "recorded it; blue completed, orange stopped by ASHA).", "",
+                  "recorded it; blue completed, orange stopped by ASHA or by the time limit, red cut by the "
+                  "time limit before its first result).", "",
               "## Verdicts", "", "| target | measured | verdict |", "|---|---|---|"]
     for name, val, verdict in targets(runs):
         lines.append(f"| {name} | {'-' if val is None else f'{val:.3g}'} | {verdict} |")
