@@ -603,6 +603,9 @@ class CancelStopper(Stopper):
             self.reason = self.reason or "cancel"
             return True
         if self._deadline is not None and self._asked >= self._deadline:
+            if self.reason is None:
+                log.info("study %s: its time limit (budget.time_limit_s = %g s) has passed; "
+                         "stopping its running trials", self.study_id, self.time_limit_s)
             self.reason = "time limit"
             return True
         if self._thread is None:
