@@ -293,6 +293,32 @@ def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     assert [r.metrics["resumed_from"] for r in store.results(first.id)] == [0, 0, 0]
 
 
+def test_a_time_limit_cuts_a_training_trial_and_frees_its_workers(home, ray_session):
+    """``budget.time_limit_s`` ends the study while a data-parallel trial is mid-run (Tune's
+    end of the experiment stops its process, with no scheduler's decision): the trial gets
+    its end in SQL with the limit as the reason (EARLY_STOPPED with its last score once it
+    reported, else INTERRUPTED) and its workers' placement group is given back."""
+    store = Store()
+    study = hpsearch.run(_scored_spec("ddp-time-limit", [1.0, 0.5],
+                                      fixed={"epochs": 1000, "sleep": 0.2},
+                                      budget={"trials": 2, "max_concurrent": 1,
+                                              "time_limit_s": 45}), progress=False)
+    trials = store.trials(study.id)
+    assert [t.status for t in trials if t.status in TrialStatus.LIVE] == []
+    cut = [t for t in trials if t.status in (TrialStatus.EARLY_STOPPED, TrialStatus.INTERRUPTED)]
+    assert len(cut) == 1, [(t.number, t.status) for t in trials]  # 200 s of rounds: the first
+    (t,) = cut
+    results = store.results(t.id)
+    print(f"cut: {t.status} after {len(results)} rounds")  # which case this run was
+    if t.status == TrialStatus.EARLY_STOPPED:  # it reported before the limit (most runs)
+        assert study.status == StudyStatus.COMPLETED, study.error
+        assert t.value == results[-1].metrics["score"] and len(results) < 1000
+    else:  # its workers were still starting when 45 s passed (a loaded machine)
+        assert not results and study.status == StudyStatus.FAILED
+    assert any("time limit" in (e.message or "") for e in store.trial_events(t.id))
+    assert _reserved_groups() == [], "the cut trial's workers' group is still reserved"
+
+
 def test_a_trial_stopped_early_leaves_its_workers_to_the_next(home, ray_session, tmp_path):
     """ASHA stops the second and third of three trials after their first round. The second
     one's workers drop it at the end of the round they are in (they do not train its
