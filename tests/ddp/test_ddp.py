@@ -266,8 +266,9 @@ def _scored_spec(name: str, qualities: list[float], **over) -> dict:
 def test_stopped_trials_give_back_their_workers_reservation(home, ray_session):
     """A data-parallel trial that Tune stops with the study's end (ASHA stopping the last
     trial) leaves no placement group reserved; the trial before it, which ended its epochs,
-    left its workers to it. (A time limit or a cancel stops it the same
-    way; the next test kills a run's owner outright, the case with no stop at all.)
+    left its workers to it. (A time limit ends a run mid-round:
+    test_a_time_limit_cuts_a_training_trial_and_frees_its_workers; a later test kills a run's
+    owner outright, the case with no stop at all.)
 
     Also: Ray Train's controller collects the workers' reports when it polls them (every 2 s
     by default, so no round could go faster); hpsearch's trials set a shorter interval,
