@@ -487,12 +487,12 @@ def _finish(store: Store, study_id: int) -> None:
     if counts.ran and not counts.scored:
         first = next((t.error for t in store.trials(study_id, status=TrialStatus.ERROR) if t.error),
                      None)
-        if first is not None or not counts.by_status.get(TrialStatus.INTERRUPTED):
-            first = _last_line(first or "no trial reported a result")
-            error = f"every trial failed; first error: {first}"
-        else:  # the time limit cut every trial before its first result
-            error = (f"no trial reported a result; {counts.by_status[TrialStatus.INTERRUPTED]} "
-                     "stopped before their first (see their events)")
+        cut = counts.by_status.get(TrialStatus.INTERRUPTED, 0)
+        if first is None and cut:  # the time limit cut every trial before its first result
+            error = f"no trial reported a result; {cut} stopped before their first (their events)"
+        else:
+            error = ("every trial failed; first error: "
+                     + _last_line(first or "no trial reported a result"))
         store.set_study_status(study_id, StudyStatus.FAILED, error=error)
     else:
         store.set_study_status(study_id, StudyStatus.COMPLETED)

@@ -285,12 +285,8 @@ class StoreCallback(Callback):
             fields = {"error": f"the trial finished without reporting {self.metric!r}"}
         else:
             status = TrialStatus.EARLY_STOPPED if early else TrialStatus.COMPLETED
-            fields = {"value": value, "best_value": self.best.get(tid)}
-            if self.tracked:
-                fields["values"] = dict(self.last_values.get(tid, {}))
-        ckpt = getattr(trial, "checkpoint", None)
-        if ckpt is not None:
-            fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
+            fields = self._scored_fields(trial, value)
+        _add_checkpoint(trial, fields)
         if self.failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
             failpoint(self.failpoint, "before_final_status")
@@ -433,6 +429,15 @@ class StoreCallback(Callback):
         if self._writer is not None:
             self._writer.flush(120)
 
+    def _scored_fields(self, trial, value: float) -> dict:
+        """The columns a trial that reported ends with: its last and best value and its
+        tracked objectives' last values."""
+        tid = trial.trial_id
+        fields = {"value": value, "best_value": self.best.get(tid)}
+        if self.tracked:
+            fields["values"] = dict(self.last_values.get(tid, {}))
+        return fields
+
     def _cut_by_time_limit(self, trial) -> None:
         """A trial still running when ``budget.time_limit_s`` passed: one that reported
         keeps its last value (EARLY_STOPPED: it counts, as a scheduler's stop does); one
@@ -445,13 +450,9 @@ class StoreCallback(Callback):
         if value is None:
             status, fields = TrialStatus.INTERRUPTED, {"note": note + " before its first result"}
         else:
-            status = TrialStatus.EARLY_STOPPED
-            fields = {"value": value, "best_value": self.best.get(tid), "note": note}
-            if self.tracked:
-                fields["values"] = dict(self.last_values.get(tid, {}))
-            ckpt = getattr(trial, "checkpoint", None)
-            if ckpt is not None:
-                fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
+            status, fields = TrialStatus.EARLY_STOPPED, {**self._scored_fields(trial, value),
+                                                         "note": note}
+        _add_checkpoint(trial, fields)
         self.slots.end(tid, time.time())
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
 
@@ -469,6 +470,13 @@ class StoreCallback(Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _add_checkpoint(trial, fields: dict) -> None:
+    """The trial's last checkpoint, where Tune has one, goes with its final status."""
+    ckpt = getattr(trial, "checkpoint", None)
+    if ckpt is not None:
+        fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
 
 
 class SlotBook:
