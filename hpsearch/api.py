@@ -122,6 +122,12 @@ class Study:
         return self._row.error
 
     @property
+    def end_reason(self) -> str | None:
+        """Why the finished study ended, in words (its budget ran, its time limit passed, a
+        cancel); None while it has not ended."""
+        return self._row.end_reason
+
+    @property
     def trials(self) -> list[TrialInfo]:
         return [TrialInfo.of(t, self.store) for t in self.store.trials(self.id)]
 

@@ -408,7 +408,8 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: in
     # The verdict is written once the trials have ended: a database blip here must not
     # leave a study RUNNING, so these idempotent steps are retried with backoff.
     _retry(lambda: store.save_searcher_state(study_id, searcher.get_state()))
-    _retry(lambda: _finish(store, study_id))
+    stopper = callback.stopper if tuner is not None else None
+    _retry(lambda: _finish(store, study_id, stopper))
     _store_figures(store, study_id)
     study = _retry(lambda: store.get_study(study_id))
     if tuner is not None:  # its trial actors ended with it: warm workers for the next study
@@ -477,13 +478,23 @@ def _retry(fn, attempts: int = 6, delay: float = 0.2):
             delay = min(delay * 2, 5.0)
 
 
-def _finish(store: Store, study_id: int) -> None:
-    """Decide the study's final status from what SQL holds."""
+def _finish(store: Store, study_id: int, stopper: CancelStopper | None = None) -> None:
+    """Decide the study's final status from what SQL holds, and say why it ended: the
+    ``stopper`` knows whether its time limit cut the run (``CancelStopper.reason``)."""
+    counts = queries.counts(store, study_id)
+    budget = store.get_study(study_id).n_trials
+    after = f"after {counts.done} of {budget} trials"
     if store.cancel_requested(study_id):
         store.interrupt_unfinished(study_id, "the study was cancelled")
-        store.set_study_status(study_id, StudyStatus.CANCELLED)
+        store.set_study_status(study_id, StudyStatus.CANCELLED,
+                               end_reason=f"cancelled while it ran, {after}")
         return
-    counts = queries.counts(store, study_id)
+    if stopper is not None and stopper.reason == "time limit":
+        reason = f"its time limit (budget.time_limit_s = {stopper.time_limit_s:g} s) passed {after}"
+    elif counts.done >= budget:
+        reason = f"all {budget} trials of its budget ran"
+    else:
+        reason = f"its searcher suggested no more configurations {after}"  # a finite space
     if counts.ran and not counts.scored:
         first = next((t.error for t in store.trials(study_id, status=TrialStatus.ERROR) if t.error),
                      None)
@@ -493,9 +504,9 @@ def _finish(store: Store, study_id: int) -> None:
         else:
             error = ("every trial failed; first error: "
                      + _last_line(first or "no trial reported a result"))
-        store.set_study_status(study_id, StudyStatus.FAILED, error=error)
+        store.set_study_status(study_id, StudyStatus.FAILED, error=error, end_reason=reason)
     else:
-        store.set_study_status(study_id, StudyStatus.COMPLETED)
+        store.set_study_status(study_id, StudyStatus.COMPLETED, end_reason=reason)
 
 
 def _last_line(text: str) -> str:

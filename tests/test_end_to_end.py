@@ -87,6 +87,7 @@ def test_grid_runs_the_full_product(home):
     study = hpsearch.run(spec, progress=False)
     combos = sorted((t.params["x"], t.params["y"]) for t in study.trials)
     assert combos == [(x, y) for x in (0.0, 1.0, 2.0) for y in (1, 2)]
+    assert study.end_reason == "its searcher suggested no more configurations after 6 of 100 trials"
 
 
 def test_failing_trials_keep_traceback_and_fail_the_study(home):
@@ -95,6 +96,7 @@ def test_failing_trials_keep_traceback_and_fail_the_study(home):
     study = hpsearch.run(spec, progress=False)
     assert study.status == StudyStatus.FAILED
     assert "boom at x=" in study.error
+    assert study.end_reason == "all 2 trials of its budget ran"
     for t in study.trials:
         assert t.status == TrialStatus.ERROR and "RuntimeError: boom" in t.error
 
@@ -113,6 +115,7 @@ def test_cli_submit_list_show(home, tmp_path, capsys):
     assert cli(["submit", str(path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "study 'cli-run': COMPLETED, 3 trials" in out and "*" in out
+    assert "\nended: all 3 trials of its budget ran\n" in out
     assert cli(["list"]) == 0
     out = capsys.readouterr().out
     assert "cli-run" in out and "3/3" in out

@@ -19,6 +19,7 @@ def _run(name: str, scheduler: dict, trials: int = 9):
                      budget={"trials": trials, "max_concurrent": 2})
     study = hpsearch.run(spec, progress=False)
     assert study.status == StudyStatus.COMPLETED, study.error
+    assert study.end_reason == f"all {trials} trials of its budget ran"
     return study
 
 
@@ -141,3 +142,7 @@ def test_a_time_limit_ends_the_study_and_records_the_trials_it_cut(home):
         assert t.finished_at is not None
         notes = [e.message or "" for e in study.store.trial_events(t.id)]
         assert any("time limit" in n for n in notes), notes
+    # The study says why it ended (the CLI, the API and its page show this).
+    done = sum(t.status in TrialStatus.DONE for t in trials)
+    assert study.end_reason == (f"its time limit (budget.time_limit_s = 15 s) passed after "
+                                f"{done} of 20 trials"), study.end_reason

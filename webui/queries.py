@@ -106,7 +106,8 @@ def study_dict(study: Study, summary: reads.StudySummary) -> dict:
         "cancel_requested": bool(study.cancel_requested),
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
         "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
-        "error": redact(study.error), "tags": list(study.tags or []),
+        "error": redact(study.error), "end_reason": study.end_reason,
+        "tags": list(study.tags or []),
         "archived_at": _iso(study.archived_at),
         "init_source": study.init_source,  # cold start: the trial its trials started from
         "warm_start_picked": study.warm_start_picked,  # warm_start: auto's picks and why

@@ -106,6 +106,9 @@ class Study(Out):
     finished_at: Timestamp
     duration_s: Optional[float]
     error: Optional[str]
+    end_reason: Optional[str] = Field(
+        None, description="why a finished study ended: its budget ran, its time limit passed, "
+                          "a cancel")
     tags: list[str]
     archived_at: Timestamp
     init_source: Optional[dict[str, Any]] = Field(

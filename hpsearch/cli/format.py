@@ -45,6 +45,8 @@ def leaderboard(study, limit: int | None = None) -> str:
             + (f", {counts.imported} imported" if counts.imported else ""))
     if best is not None:
         head += f", best {study.metric}={fmt(best.value)} (trial {best.number})"
+    if study.end_reason:
+        head += f"\nended: {study.end_reason}"
     if study.error:
         head += f"\nerror: {study.error}"
     return head + "\n" + table(headers, rows)
@@ -85,6 +87,8 @@ def pareto_leaderboard(study, limit: int | None = None) -> str:
         head += "\nconstraints: " + ", ".join(str(c) for c in view.constraints)
     head += (f"\nranked: feasible first, then non-dominated rank (0 = front; 0-2 computed), then "
              f"{view.objectives.metrics[0]} best first; * on the front, x infeasible")
+    if study.end_reason:
+        head += f"\nended: {study.end_reason}"
     if study.error:
         head += f"\nerror: {study.error}"
     return head + "\n" + table(headers, rows)

@@ -32,6 +32,8 @@ def submit(server: str, raw: dict, *, wait: bool, top: int) -> int:
     print(table(["trial"] + names + [d["metric"], "status"],
                 [[t["number"]] + [t["params"].get(n) for n in names] + [t["value"], t["status"]]
                  for t in rows]))
+    if d.get("end_reason"):
+        print(f"ended: {d['end_reason']}")
     if d.get("error"):
         print(f"error: {d['error']}", file=sys.stderr)
     return 0 if d["status"] == StudyStatus.COMPLETED else 1

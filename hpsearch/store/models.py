@@ -43,6 +43,8 @@ class Study(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a finished study ended, in words: its budget ran, its time limit passed, a cancel.
+    end_reason: Mapped[str | None] = mapped_column(Text)
     searcher_state: Mapped[dict | None] = mapped_column(JSON)
     # service mode: the dispatcher holding the study, until its lease expires
     lease_owner: Mapped[str | None] = mapped_column(String(100))

@@ -345,15 +345,20 @@ class Store:
                 q = q.limit(limit)
             return list(s.scalars(q))
 
-    def set_study_status(self, study_id: int, status: str, *, error: str | None = None) -> None:
+    def set_study_status(self, study_id: int, status: str, *, error: str | None = None,
+                         end_reason: str | None = None) -> None:
+        """``end_reason``: why a finished study ended, in words (``Study.end_reason``)."""
         values: dict[str, Any] = {"status": status}
         if status == StudyStatus.RUNNING:
             values["started_at"] = utcnow()
             values["finished_at"] = None
+            values["end_reason"] = None
         if status in StudyStatus.FINISHED:
             values["finished_at"] = utcnow()
         if error is not None:
             values["error"] = error
+        if end_reason is not None:
+            values["end_reason"] = end_reason
         with self.session(write=True) as s:
             s.execute(update(Study).where(Study.id == study_id).values(**values))
         if status in StudyStatus.FINISHED:
@@ -379,6 +384,9 @@ class Store:
                 raise ConflictError(f"study {study.name!r} is already {study.status}")
             study.cancel_requested = True
             if study.status in StudyStatus.CANCEL_AT_ONCE:
+                queued = study.status == StudyStatus.QUEUED
+                study.end_reason = ("cancelled before it started" if queued
+                                    else "cancelled while interrupted, instead of a resume")
                 study.status = StudyStatus.CANCELLED
                 study.finished_at = utcnow()
             return study.status

@@ -29,6 +29,7 @@ def test_cancel_from_the_api_stops_a_running_study(ray_cluster, pg_url, services
     study.wait(timeout=90, poll=0.5)
     print(f"cancel -> CANCELLED in {time.monotonic() - asked:.1f} s")  # figure for the notes
     assert study.status == StudyStatus.CANCELLED
+    assert study.data["end_reason"].startswith("cancelled while it ran, after "), study.data
     trials = store.trials(study.id)
     assert not [t for t in trials if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
     assert not [t for t in trials if t.status == TrialStatus.COMPLETED]  # stopped mid-trial

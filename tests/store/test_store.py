@@ -86,6 +86,8 @@ def test_interrupt_unfinished_and_cancel(db_url):
     assert store.request_cancel(sid) == StudyStatus.RUNNING and store.cancel_requested(sid)
     queued = store.create_study(spec("q")).id
     assert store.request_cancel(queued) == StudyStatus.CANCELLED
+    assert store.get_study(queued).end_reason == "cancelled before it started"
+    assert store.get_study(sid).end_reason is None  # asked to stop: its driver decides
     with pytest.raises(ConflictError):
         store.request_cancel(queued)
 

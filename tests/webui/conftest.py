@@ -86,7 +86,8 @@ def filled(store) -> dict:
     """A COMPLETED study with 6 trials (one early stopped, one error) and a QUEUED empty one."""
     done = store.create_study(make_spec("done-study"), status=StudyStatus.RUNNING)
     fill(store, done.id)
-    store.set_study_status(done.id, StudyStatus.COMPLETED)
+    store.set_study_status(done.id, StudyStatus.COMPLETED,
+                           end_reason="all 6 trials of its budget ran")
     empty = store.create_study(make_spec("empty-study"), status=StudyStatus.QUEUED)
     return {"done": done.id, "empty": empty.id}
 

@@ -50,6 +50,7 @@ def test_study_and_trials(client, filled):
     sid = filled["done"]
     body = client.get(f"/api/v1/studies/{sid}").json
     assert body["name"] == "done-study" and body["best_trial"]["number"] == 4
+    assert body["end_reason"] == "all 6 trials of its budget ran"
     page = client.get(f"/api/v1/studies/{sid}/trials?per_page=2&page=2").json
     assert page["total"] == 6 and page["pages"] == 3 and [t["number"] for t in page["items"]] == [2, 3]
     page = client.get(f"/api/v1/studies/{sid}/trials?status=ERROR").json
@@ -99,6 +100,8 @@ def test_create_validates_and_is_idempotent(client):
 def test_cancel(client, filled):
     r = client.post(f"/api/v1/studies/{filled['empty']}/cancel")
     assert r.status_code == 200 and r.json["status"] == "CANCELLED"
+    body = client.get(f"/api/v1/studies/{filled['empty']}").json
+    assert body["end_reason"] == "cancelled before it started"
     r = client.post(f"/api/v1/studies/{filled['empty']}/cancel")
     assert r.status_code == 409 and r.is_json
 

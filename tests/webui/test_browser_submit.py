@@ -54,6 +54,9 @@ def test_submit_follow_and_compare(home, sqlite_url, monkeypatch):
                 ids.append(page.url.rstrip("/").rsplit("/", 1)[-1])
             # The page polls the API and flips to COMPLETED without a reload.
             page.wait_for_selector("[data-field=status]:has-text('COMPLETED')", timeout=180_000)
+            # ... and reloads once finished: the page says why the study ended.
+            page.wait_for_selector("#end-reason:has-text('all 3 trials of its budget ran')",
+                                   timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "submitted.png"), full_page=True)
             page.goto(f"{url}/compare?ids={','.join(ids)}")
             page.wait_for_selector(".main-svg", timeout=15_000)

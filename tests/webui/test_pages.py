@@ -35,6 +35,7 @@ def test_study_page(client, filled):
     assert f'data-src="{src}"' in html and f'<link rel="preload" as="fetch" href="{src}" fetchpriority="low"' in html
     assert 'id="contour-x"' in html and 'name="param.lr.min"' in html and 'name="param.optimizer"' in html
     assert "data-poll-url" not in html  # finished: no polling
+    assert '<span id="end-reason">all 6 trials of its budget ran</span>' in html
     assert client.get(f"/studies/{filled['done']}?status=ERROR&sort=-value&page=1").status_code == 200
     assert client.get(f"/studies/{filled['done']}?per_page=0").status_code == 400
     assert "data-poll-url" in client.get(f"/studies/{filled['empty']}").get_data(as_text=True)
