@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import trainables
 from hpsearch.store import Store, StudyStatus, TrialStatus, queries

@@ -128,7 +128,7 @@ def check_format(fmt: str) -> Format:
 def export_trial(store: Store, study: str | int, trial: int | str | None = "best", *,
                  fmt: str = "torchscript", out: str | Path) -> dict:
     """Write trial ``trial`` (default: the best) of ``study`` to ``out`` as ``fmt``; return the card."""
-    form = check_format(fmt)
+    check_format(fmt)
     tm = transfer.pick(store, study, trial)
     from trainables import _transfer
     if not _transfer.get(tm.family).predicts:

@@ -24,7 +24,7 @@ def add_dispatcher_options(p) -> None:
 def run_dispatcher(args) -> int:
     """Run queued studies (from the web UI, the API or `submit --server`) as they arrive."""
     from hpsearch.dispatcher import Dispatcher
-    from hpsearch.monitoring import METRICS_DIR_ENV, serve_dispatcher_metrics, setup_logging
+    from hpsearch.monitoring import serve_dispatcher_metrics, setup_logging
     from hpsearch.store import Store
 
     from hpsearch import isolation
