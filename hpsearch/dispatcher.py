@@ -374,7 +374,10 @@ class Dispatcher:
                 driver.proc.wait(10)
                 del self.drivers[sid]
                 self.store.interrupt_unfinished(sid, "the study was cancelled")
-                self.store.set_study_status(sid, StudyStatus.CANCELLED)
+                self.store.set_study_status(
+                    sid, StudyStatus.CANCELLED,
+                    end_reason=f"cancelled; its driver ignored the cancel for "
+                               f"{self.cancel_grace_s:.0f} s and was killed")
                 self._release(sid)
                 self._log(logging.WARNING, f"study {sid}: the driver ignored the cancel for "
                           f"{self.cancel_grace_s:.0f} s and was killed", "study.cancel_forced",
@@ -550,7 +553,8 @@ def run_one(study_id: int, resume: bool) -> int:
     study = store.get_study(study_id)
     if study.cancel_requested:  # cancelled between the claim and this start
         store.interrupt_unfinished(study_id, "the study was cancelled")
-        store.set_study_status(study_id, StudyStatus.CANCELLED)
+        store.set_study_status(study_id, StudyStatus.CANCELLED,
+                               end_reason="cancelled before it started")
         return 0
     log.info("driver for study %s (%s)%s", study_id, study.name, " resuming" if resume else "",
              extra={"event": "driver.start", "study_id": study_id, "resume": resume})

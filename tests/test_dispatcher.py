@@ -152,6 +152,7 @@ def test_a_driver_that_ignores_cancel_is_killed(sqlite_url, home):
     assert proc.poll() is not None and sid not in d.drivers
     study = store.get_study(sid)
     assert study.status == StudyStatus.CANCELLED and study.lease_owner is None
+    assert study.end_reason == "cancelled; its driver ignored the cancel for 0 s and was killed"
 
 
 def test_a_driver_that_dies_fails_its_study_with_its_last_words(sqlite_url, home):
