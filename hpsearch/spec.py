@@ -338,6 +338,14 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# YAML 1.2's (and JSON's) floats: PyYAML follows YAML 1.1, where a float needs a dot, so
+# ``1e-4`` (a learning rate as most people write it, and as JSON writes it) would be read
+# as the text '1e-4' and refused. The 1.1 forms (``1.5``, ``.inf``, ``1_000.0``) still read.
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
+     [-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+    |[-+]?\.[0-9_]+[eE][-+]?[0-9]+)$""", re.X), list("-+0123456789."))
+
+
 def parse_text(text: str) -> dict:
     """YAML (a superset of JSON) through the safe loader only: no Python tags, no aliases."""
     if len(text.encode("utf-8", errors="replace")) > MAX_SPEC_BYTES:

@@ -36,6 +36,25 @@ def test_yaml_and_json_text_and_file(tmp_path):
     assert specmod.load(yaml.safe_dump(raw)).name == "files"
 
 
+def test_numbers_read_as_json_and_yaml_1_2_read_them():
+    """``1e-4`` is a number in JSON and in YAML 1.2; PyYAML's YAML 1.1 reads it as the text
+    '1e-4' (no dot), so a spec copied from JSON or written as most people write a learning
+    rate was refused ("must be a finite number, got '1e-4'"). A quoted one stays text."""
+    text = ("name: lr\ntrainable: tests.helpers:quadratic\nmetric: loss\nmode: min\n"
+            "space: {x: {loguniform: [1e-4, 1E+1]}, y: {choice: [-2e-3, .5e1, 3., '1e-4']}}\n"
+            "budget: {trials: 2}\n")
+    raw = specmod.parse_text(text)
+    assert raw["space"]["x"]["loguniform"] == [1e-4, 10.0]
+    assert raw["space"]["y"]["choice"] == [-2e-3, 5.0, 3.0, "1e-4"]
+    assert specmod.load(text).space["x"] == {"loguniform": [1e-4, 10.0]}
+    as_json = json.dumps({**quad_spec("lr-json"), "space": {"x": {"uniform": [-1e-5, 2e-6]}}})
+    assert "[-1e-05, 2e-06]" in as_json
+    assert specmod.load(as_json).space["x"] == {"uniform": [-1e-5, 2e-6]}
+    # What YAML 1.1 already read is read the same: ints, dotted floats, inf, nan, text.
+    assert specmod.parse_text("a: [1, -2, 0x1f, 1.5, .inf, 1_000, 1e4x, e5, 1.2.3]") == {
+        "a": [1, -2, 31, 1.5, float("inf"), 1000, "1e4x", "e5", "1.2.3"]}
+
+
 @pytest.mark.parametrize("change, field, words", [
     ({"colour": "red"}, "colour", "unknown field"),
     ({"budget": {"trials": 0}}, "budget.trials", "greater than 0"),
