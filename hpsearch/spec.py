@@ -346,12 +346,19 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
     |[-+]?\.[0-9_]+[eE][-+]?[0-9]+)$""", re.X), list("-+0123456789."))
 
 
+TWICE = "a spec names each field once"
+
+
 def parse_text(text: str) -> dict:
-    """YAML (a superset of JSON) through the safe loader only: no Python tags, no aliases."""
+    """YAML (a superset of JSON) through the safe loader only: no Python tags, no aliases,
+    and no field given twice (a parser would silently keep the last)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_SPEC_BYTES:
         raise SpecError(f"larger than {MAX_SPEC_BYTES} bytes", "spec")
+    loader = _Loader(text)
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        twice = _repeated_keys(node)
+        data = None if node is None or twice else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -359,9 +366,64 @@ def parse_text(text: str) -> dict:
         raise SpecError(f"not valid YAML/JSON{where}: {problem}", "spec") from None
     except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a 5,000-digit number
         raise SpecError(f"not valid YAML/JSON: {str(exc).splitlines()[0][:200]}", "spec") from None
+    finally:
+        loader.dispose()
+    if twice:
+        raise SpecError(twice)
     if not isinstance(data, dict):
         raise SpecError(f"must be a mapping of fields, got {type(data).__name__}", "spec")
     return data
+
+
+def _repeated_keys(node, path: str = "") -> list[tuple[str, str]]:
+    """Each key of a mapping that appears in it again, with both lines (the composed nodes
+    still know them). ``1`` and ``'1'`` differ: their tags do."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            here = f"{path}.{name}" if path else name
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first:
+                    out.append((here, f"given twice (lines {first[key.tag, key.value]} and "
+                                      f"{line}); {TWICE}"))
+                first.setdefault((key.tag, key.value), line)
+            out += _repeated_keys(value, here)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _repeated_keys(item, f"{path}[{i}]")
+    return out
+
+
+def parse_json(text: str) -> Any:
+    """JSON as ``json.loads`` reads it, except that a field given twice in an object is a
+    problem (``SpecError``, every one at once) instead of the last one silently kept.
+    Raises ValueError (or RecursionError) for text that is not JSON, as ``json.loads``."""
+    twice: list[tuple[str, str]] = []
+    data = _objects(json.loads(text, object_pairs_hook=_Pairs), "", twice)
+    if twice:
+        raise SpecError(twice)
+    return data
+
+
+class _Pairs(list):
+    """A JSON object as read: its (key, value) pairs in their order, repeats kept."""
+
+
+def _objects(value: Any, path: str, twice: list[tuple[str, str]]) -> Any:
+    if isinstance(value, _Pairs):
+        out: dict = {}
+        for key, item in value:
+            here = f"{path}.{key}" if path else key
+            if key in out:
+                twice.append((here, f"given twice; {TWICE}"))
+            out[key] = _objects(item, here, twice)
+        return out
+    if isinstance(value, list):
+        return [_objects(item, f"{path}[{i}]", twice) for i, item in enumerate(value)]
+    return value
 
 
 def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -> Spec:

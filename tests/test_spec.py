@@ -55,6 +55,24 @@ def test_numbers_read_as_json_and_yaml_1_2_read_them():
         "a": [1, -2, 31, 1.5, float("inf"), 1000, "1e4x", "e5", "1.2.3"]}
 
 
+def test_a_field_given_twice_is_refused_not_silently_overwritten():
+    """YAML and JSON parsers keep the last of two equal keys: ``budget`` written twice (a
+    paste, a merge) ran with whichever came last. Each repeat is a problem that names the
+    field and both lines, all at once; keys equal only as text (1 and '1') differ."""
+    text = ("name: twice\ntrainable: tests.helpers:quadratic\nmetric: loss\nmode: min\n"
+            "space:\n  x: {uniform: [0, 1], uniform: [0, 2]}\n"
+            "budget: {trials: 50}\nfixed: {1: a, '1': b}\nbudget: {trials: 2}\n")
+    got = problems(text)
+    assert got == {"budget": "given twice (lines 7 and 9); a spec names each field once",
+                   "space.x.uniform": "given twice (lines 6 and 6); a spec names each field "
+                                      "once"}, got
+    as_json = '{"name": "j", "space": {"x": {"uniform": [0, 1]}}, "name": "k", "budget": {}}'
+    assert problems(as_json) == {"name": "given twice (lines 1 and 1); a spec names each "
+                                         "field once"}
+    assert specmod.parse_text("a: {b: 1}\nc: {b: 2}\nd: [{b: 1}, {b: 2}]") == {
+        "a": {"b": 1}, "c": {"b": 2}, "d": [{"b": 1}, {"b": 2}]}  # the same key, elsewhere
+
+
 @pytest.mark.parametrize("change, field, words", [
     ({"colour": "red"}, "colour", "unknown field"),
     ({"budget": {"trials": 0}}, "budget.trials", "greater than 0"),

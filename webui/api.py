@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from hpsearch import plots
+from hpsearch import plots, spec as specmod
 from hpsearch.exceptions import SpecError
 from hpsearch.store.figures import study_version
 from webui import manage, queries, schemas as S
@@ -245,7 +245,12 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
            status=201, body=(S.NewStudy, S.SpecYaml), headers=(IDEMPOTENCY_KEY,),
            errors=(400, 409, 413, 415, 422))
 def create():
-    body = request.get_json(silent=True)
+    body = None
+    if request.is_json:  # read here, not by get_json: a field given twice is a problem
+        try:
+            body = specmod.parse_json(request.get_data(as_text=True))
+        except (ValueError, RecursionError):
+            body = None
     if not isinstance(body, dict):
         raise BadParam("the body must be a JSON object: a spec, or {\"spec_yaml\": text}")
     raw = body["spec_yaml"] if set(body) == {"spec_yaml"} else body

@@ -85,6 +85,13 @@ def test_create_validates_and_is_idempotent(client):
     assert r.status_code == 422 and r.json["fields"][0]["field"] == "spec"
     assert client.post("/api/v1/studies", data="not json",
                        content_type="application/json").status_code == 400
+    # A field given twice in the JSON body is refused (json.loads keeps the last one).
+    twice = json.dumps(GOOD)[:-1] + ', "budget": {"trials": 500}, "space": {}}'
+    r = client.post("/api/v1/studies", data=twice, content_type="application/json")
+    assert r.status_code == 422 and {(f["field"], f["message"]) for f in r.json["fields"]} == {
+        ("budget", "given twice; a spec names each field once"),
+        ("space", "given twice; a spec names each field once")}, r.json
+    assert client.get("/api/v1/studies").json["total"] == 0  # nothing written
     r1 = client.post("/api/v1/studies", json=GOOD, headers={"Idempotency-Key": "k-1"})
     assert r1.status_code == 201 and r1.json["status"] == "QUEUED"
     r2 = client.post("/api/v1/studies", json=GOOD, headers={"Idempotency-Key": "k-1"})
