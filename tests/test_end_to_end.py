@@ -147,3 +147,23 @@ def test_cli_usage_error_exits_2(capsys):
 def test_db_upgrade_command(home, capsys):
     assert cli(["db", "upgrade"]) == 0
     assert "schema at" in capsys.readouterr().out
+
+
+def test_the_readme_spec_is_valid_and_runs(home):
+    """The spec a newcomer copies first (README.md's first yaml block) validates as written,
+    and runs here with a smaller budget: 2 trials of 1 epoch on 256 samples (its searcher,
+    scheduler, conditional space and on_oom as written)."""
+    from pathlib import Path
+    import re
+
+    from hpsearch import spec as specmod
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    specmod.load(text)
+    raw = specmod.parse_text(text)
+    raw["budget"] = {**raw["budget"], "trials": 2}
+    raw["fixed"] = {**raw["fixed"], "epochs": 1, "train_samples": 256}
+    study = hpsearch.run(raw, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    assert [t.status for t in study.trials] == [TrialStatus.COMPLETED] * 2
