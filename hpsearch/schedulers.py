@@ -69,6 +69,32 @@ def check(name: str, options: dict) -> dict:
     return checked
 
 
+def fit_problems(name: str, opts: dict, epochs: Any) -> list[tuple[str, str]]:
+    """What would keep scheduler ``name`` (checked ``opts``) from acting on trials of
+    ``epochs`` (the spec's ``fixed.epochs``; any other value: not known here). Ray's ASHA
+    asserts ``grace_period <= max_t`` once the study runs; the others run, but a first
+    decision later than a trial's last epoch turns early stopping (or PBT) off unsaid."""
+    epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+    out = []
+    if name == "asha":
+        max_t, where = (opts["max_t"], "") if opts.get("max_t") else (epochs, ", fixed.epochs")
+        grace = opts["grace_period"]
+        if max_t is not None and grace > max_t:
+            out.append(("scheduler.grace_period", f"{grace} is more than max_t ({max_t}{where}); "
+                                                  "ASHA needs grace_period <= max_t"))
+        elif epochs is not None and grace > epochs:
+            out.append(("scheduler.grace_period", f"{grace} is more than the {epochs} epochs a "
+                        "trial runs (fixed.epochs): ASHA would stop no trial"))
+    if name == "median" and epochs is not None and opts["grace_period"] > epochs:
+        out.append(("scheduler.grace_period", f"{opts['grace_period']} is more than the {epochs} "
+                    "epochs a trial runs (fixed.epochs): the median rule would stop no trial"))
+    if name == "pbt" and epochs is not None and opts["perturbation_interval"] >= epochs:
+        out.append(("scheduler.perturbation_interval",
+                    f"{opts['perturbation_interval']} is not less than the {epochs} epochs a "
+                    "trial runs (fixed.epochs): PBT would never exploit or explore"))
+    return out
+
+
 def build(name: str, options: dict, *, metric: str, mode: str, max_t: int, space=None, seed: int = 0):
     """The Ray Tune scheduler for a validated spec (``None`` means FIFO)."""
     opts = check(name, options)

@@ -551,7 +551,9 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
                 problems.append(("space", "the grid searcher needs at least one {grid: [...]} parameter"))
     plugin = raw.get("scheduler", {"type": "fifo"})
     if isinstance(plugin, dict) and isinstance(plugin.get("type"), str):
-        check(schedulers.check, plugin["type"], _options(plugin))
+        opts = check(schedulers.check, plugin["type"], _options(plugin))
+        if opts is not None:  # and that it can act on trials of fixed.epochs
+            problems.extend(schedulers.fit_problems(plugin["type"], opts, fixed.get("epochs")))
     if spec is not None and spec.init_from is not None and info is not None and space is not None:
         from hpsearch.cold_start import check_spec
 

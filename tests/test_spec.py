@@ -55,6 +55,37 @@ def test_numbers_read_as_json_and_yaml_1_2_read_them():
         "a": [1, -2, 31, 1.5, float("inf"), 1000, "1e4x", "e5", "1.2.3"]}
 
 
+@pytest.mark.parametrize("scheduler, epochs, field, words", [
+    # Ray's ASHA asserts grace_period <= max_t: the study was written, then FAILED.
+    ({"type": "asha", "grace_period": 10, "max_t": 5}, 20, "scheduler.grace_period",
+     "10 is more than max_t (5)"),
+    ({"type": "asha", "grace_period": 10}, 3, "scheduler.grace_period",
+     "10 is more than max_t (3, fixed.epochs)"),
+    # Runs, but no trial ever reaches the scheduler's first decision: early stopping is off.
+    ({"type": "asha", "grace_period": 10, "max_t": 50}, 4, "scheduler.grace_period",
+     "10 is more than the 4 epochs a trial runs (fixed.epochs): ASHA would stop no trial"),
+    ({"type": "median", "grace_period": 6}, 5, "scheduler.grace_period",
+     "6 is more than the 5 epochs a trial runs (fixed.epochs): the median rule would stop no "
+     "trial"),
+    ({"type": "pbt", "perturbation_interval": 4}, 4, "scheduler.perturbation_interval",
+     "4 is not less than the 4 epochs a trial runs (fixed.epochs): PBT would never exploit"),
+])
+def test_a_scheduler_that_could_not_act_on_the_trials_is_refused(scheduler, epochs, field, words):
+    got = problems(quad_spec("sched", scheduler=scheduler, fixed={"epochs": epochs}))
+    assert words in got.get(field, ""), got
+
+
+@pytest.mark.parametrize("scheduler, epochs", [
+    ({"type": "asha", "grace_period": 3}, 3),        # its one rung at the last epoch
+    ({"type": "asha", "grace_period": 2, "max_t": 100}, 9),
+    ({"type": "median", "grace_period": 5}, 5),
+    ({"type": "pbt", "perturbation_interval": 2}, 4),
+    ({"type": "hyperband", "max_t": 100}, 2),
+])
+def test_schedulers_that_fit_the_trials_pass(scheduler, epochs):
+    specmod.load(quad_spec("sched", scheduler=scheduler, fixed={"epochs": epochs}))
+
+
 def test_a_field_given_twice_is_refused_not_silently_overwritten():
     """YAML and JSON parsers keep the last of two equal keys: ``budget`` written twice (a
     paste, a merge) ran with whichever came last. Each repeat is a problem that names the
