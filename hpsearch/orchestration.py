@@ -25,7 +25,7 @@ import trainables
 from hpsearch import (actor_reuse, ddp, oom, recovery, schedulers, teachers, tune_registry,
                       warm_workers)
 from hpsearch.cold_start import resolve, trial_keys
-from hpsearch.exceptions import ConflictError, HpsearchError, StorageError
+from hpsearch.exceptions import ConflictError, HpsearchError, SpecError, StorageError
 from hpsearch.logtext import max_chars
 from hpsearch.media import MediaLimits
 from hpsearch.sink import start_sink
@@ -37,6 +37,9 @@ from hpsearch.trial import make_trial_fn
 from hpsearch.tune_callback import CancelStopper, ProgressCallback, RunContext, StoreCallback
 
 log = logging.getLogger("hpsearch")
+
+_ray_fixed = False  # this process started its own Ray: it never gains nodes
+
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None,
                preload: tuple[str, ...] = ()) -> None:
@@ -52,8 +55,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     # Tune's experiment state is never restored here (a resume is a new Tune experiment, SQL
     # says what is left): its periodic save, O(trials) on Tune's loop, runs once an hour.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
+    global _ray_fixed
     if ray.is_initialized():
         return
+    _ray_fixed = not address or address == "local"
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # SQL is our logger
     # ...so Tune's ResultGrid finds no result.json and warns for every trial; we never read it.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
@@ -70,6 +75,21 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
             ray.init(num_cpus=num_cpus, _system_config=warm_workers.system_config(modules=preload),
                      **ray_local.init_kwargs(), **kwargs)
         warm_workers.started_local_ray()
+
+
+def check_pool(spec: Spec) -> None:
+    """On a Ray that cannot grow (the local one :func:`ensure_ray` started), a trial that
+    fits no node would wait forever (Ray only logs that it cannot schedule it): a
+    SpecError naming each resource. A cluster may gain nodes (an autoscaler, or a team
+    adding them): there, the trial waits for them."""
+    if not _ray_fixed:
+        return
+    from hpsearch import pool
+
+    problems = pool.never_fits(spec.resources)
+    if problems:
+        raise SpecError([(f, m + "; the local Ray does not grow: ask for less, or run on a "
+                                 "cluster (HPSEARCH_RAY_ADDRESS)") for f, m in problems])
 
 
 def coalesce_window(spec: Spec) -> float:
@@ -329,8 +349,13 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
     if not isinstance(spec, Spec):
         from hpsearch.spec import load
         spec = load(spec, allow_import=allow_import)
+    def preload() -> tuple[str, ...]:
+        return warm_workers.trainable_modules(spec.trainable, run_as)
+
     if study_id is None:
         preflight(spec, store, allow_import=allow_import)
+        ensure_ray(ray_address, preload=preload())  # its size is known before anything is written
+        check_pool(spec)
         init_source = resolve(spec, store)  # init_from's source trial: fits, and is recorded
         study = store.create_study(spec, owner=owner, status=StudyStatus.RUNNING,
                                    init_source=init_source)
@@ -340,7 +365,8 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
             preflight(spec, store, allow_import=allow_import)
         store.set_study_status(study_id, StudyStatus.RUNNING)
     with driver_lock(store, study_id, name=spec.name), failing_study(store, study_id):
-        ensure_ray(ray_address, preload=warm_workers.trainable_modules(spec.trainable, run_as))
+        ensure_ray(ray_address, preload=preload())
+        check_pool(spec)
         warmup = _warm_up(spec, run_as)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
@@ -374,6 +400,7 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
         store.set_study_status(study.id, StudyStatus.RUNNING)
         with failing_study(store, study.id):
             ensure_ray(ray_address, preload=warm_workers.trainable_modules(saved.trainable, run_as))
+            check_pool(saved)
             warmup = _warm_up(saved, run_as)
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,

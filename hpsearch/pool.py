@@ -45,6 +45,42 @@ def per_trial(spec: dict) -> dict[str, float]:
     return {RAY_NAMES.get(k, k): float(v) * workers for k, v in res.ray_request().items() if v}
 
 
+def never_fits(resources) -> list[tuple[str, str]]:
+    """Why no trial asking for ``resources`` (a validated :class:`hpsearch.spec.Resources`)
+    could start on the Ray this process is connected to, as its alive nodes are now: each
+    resource no node has enough of, or (data-parallel) more workers than all the nodes have
+    room for at once. ``(field, message)`` pairs; empty when a trial fits."""
+    import ray
+
+    from hpsearch.spec import GPU_MEMORY_RESOURCE
+
+    nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]
+    one = {RAY_NAMES.get(k, k): float(v) for k, v in resources.per_worker().items() if v}
+    each = "worker" if resources.workers > 1 else "trial"
+    fields = {"CPU": "cpu", "GPU": "gpu", GPU_MEMORY_RESOURCE: GPU_MEMORY_RESOURCE}
+    fit = [n for n in nodes if all(n.get(k, 0) >= v for k, v in one.items())]
+    out = []
+    if not fit:
+        for k, v in one.items():
+            most = max((n.get(k, 0) for n in nodes), default=0)
+            if most < v:
+                out.append((f"resources.{fields.get(k) or 'custom.' + k}",
+                            f"{v:g} per {each}, but no node of this Ray has that much {k} "
+                            f"(the most: {most:g})"))
+        if not out:  # each resource is somewhere, never all on one node
+            out.append(("resources", f"no node of this Ray has {_spelled(one)} at once"))
+    elif resources.workers > 1:
+        room = sum(min(int(n.get(k, 0) // v) for k, v in one.items()) for n in fit)
+        if room < resources.workers:
+            out.append(("resources.workers", f"{resources.workers} workers of {_spelled(one)} "
+                                             f"each, but this Ray has room for {room}"))
+    return out
+
+
+def _spelled(request: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in request.items())
+
+
 def requested(store) -> dict[str, float]:
     """What the RUNNING studies want at once (see the module docstring)."""
     out: dict[str, float] = {}

@@ -167,3 +167,31 @@ def test_the_readme_spec_is_valid_and_runs(home):
     study = hpsearch.run(raw, progress=False)
     assert study.status == StudyStatus.COMPLETED, study.error
     assert [t.status for t in study.trials] == [TrialStatus.COMPLETED] * 2
+
+
+def test_a_trial_no_node_of_the_local_ray_could_run_is_refused_before_anything_is_written(
+        home, tmp_path, capsys):
+    """On the Ray that hpsearch starts on this machine (2 CPUs, no GPU here; it never gains
+    nodes), a trial asking for more than a node has waited forever: Ray only logged every
+    minute that it could not schedule it. Now each resource that no node has enough of is a
+    spec problem (CLI exit 2), and no study is written."""
+    from hpsearch.exceptions import SpecError
+
+    spec = quad_spec("too-big", resources={"cpu": 64, "gpu": 1, "custom": {"A100": 1}})
+    with pytest.raises(SpecError) as e:
+        hpsearch.run(spec, progress=False)
+    got = dict(e.value.problems)
+    assert set(got) == {"resources.cpu", "resources.gpu", "resources.custom.A100"}, got
+    assert "64 per trial, but no node of this Ray has that much CPU (the most: 2)" in \
+        got["resources.cpu"]
+    assert "no node of this Ray has that much GPU (the most: 0)" in got["resources.gpu"]
+    # Data-parallel: each worker fits, but not all of one trial's workers at once.
+    with pytest.raises(SpecError) as e:
+        hpsearch.run(quad_spec("too-wide", resources={"workers": 3, "cpu": 1}), progress=False)
+    assert "3 workers of CPU 1 each, but this Ray has room for 2" in \
+        dict(e.value.problems)["resources.workers"]
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert cli(["submit", str(path), "--no-progress"]) == 2
+    assert "resources.gpu: 1 per trial, but no node" in capsys.readouterr().err
+    assert Store().list_studies() == []

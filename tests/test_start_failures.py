@@ -37,6 +37,9 @@ BEFORE_ROW = {
     "import the trainable": (trainables, "get_trainable"),
     "build the searcher": (searchers, "create_searcher"),
     "check the scheduler": (schedulers, "check"),
+    # A local Ray's size decides whether a trial can ever start (check_pool): known first.
+    "start or reach Ray": (orchestration, "ensure_ray"),
+    "check the pool": (orchestration, "check_pool"),
 }
 
 
@@ -62,7 +65,6 @@ def _after_row_steps(monkeypatch) -> dict:
     from ray import tune
 
     return {
-        "start or reach Ray": lambda: monkeypatch.setattr(orchestration, "ensure_ray", _boom),
         "build the searcher": lambda: monkeypatch.setattr(
             searchers, "create_searcher", _fail_on_call(2, searchers.create_searcher)),
         "import warm-start trials": lambda: monkeypatch.setattr(orchestration, "_warm_start", _boom),
@@ -73,7 +75,7 @@ def _after_row_steps(monkeypatch) -> dict:
     }
 
 
-AFTER_ROW = ["start or reach Ray", "build the searcher", "import warm-start trials",
+AFTER_ROW = ["build the searcher", "import warm-start trials",
              "build the scheduler", "build the Tuner", "run the trials", "decide the verdict"]
 
 
@@ -91,15 +93,18 @@ def test_a_failure_after_the_row_leaves_the_study_failed_with_the_reason(
     assert not [t for t in store.trials(study.id) if t.status == "RUNNING"]
 
 
+@pytest.mark.parametrize("module, name", [(trainables, "get_trainable"),
+                                          (orchestration, "ensure_ray"),
+                                          (orchestration, "check_pool")])
 def test_a_queued_study_whose_start_fails_is_failed_not_running(ray_session, sqlite_url, home,
-                                                                monkeypatch):
+                                                                monkeypatch, module, name):
     """The dispatcher's path: the row exists (QUEUED) before the driver starts it."""
     from hpsearch.spec import validate
 
     store = Store(sqlite_url)
     spec = validate(quad_spec("queued"))
     row = store.create_study(spec, status=StudyStatus.QUEUED)
-    monkeypatch.setattr(trainables, "get_trainable", _boom)
+    monkeypatch.setattr(module, name, _boom)
     with pytest.raises(Injected):
         orchestration.run_study(spec, store=store, study_id=row.id, progress=False)
     study = store.get_study(row.id)
