@@ -144,6 +144,26 @@ def test_cli_usage_error_exits_2(capsys):
     assert "usage: hpsearch submit" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, words", [
+    # Accepted before: a negative --top cut the best rows off, a status no study can have
+    # listed nothing, a port past 65535 printed its URL and served nothing.
+    (["show", "s", "--top", "-3"], "argument --top: must be a whole number >= 1, got '-3'"),
+    (["submit", "s.yaml", "--top", "0"], "argument --top: must be a whole number >= 1, got '0'"),
+    (["list", "--status", "done"], "argument --status: invalid choice: 'DONE' (choose from "),
+    (["ui", "--port", "99999"], "argument --port: must be a port number 1 to 65535, got '99999'"),
+    (["dispatcher", "--metrics-port", "0"], "argument --metrics-port: must be a port number"),
+])
+def test_cli_options_out_of_range_exit_2(capsys, argv, words):
+    with pytest.raises(SystemExit) as e:
+        cli(argv)
+    assert e.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_cli_list_status_any_case(home, capsys):
+    assert cli(["list", "--status", "completed"]) == 0
+
+
 def test_db_upgrade_command(home, capsys):
     assert cli(["db", "upgrade"]) == 0
     assert "schema at" in capsys.readouterr().out

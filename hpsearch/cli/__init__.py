@@ -12,12 +12,35 @@ import sys
 
 from hpsearch.exceptions import HpsearchError, SpecError, StorageError
 from hpsearch.settings import settings
+from hpsearch.status import StudyStatus
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: the subcommand's help, exit 2
         self.print_help(sys.stderr)
         self.exit(2, f"\n{self.prog}: error: {message}\n")
+
+
+def count(text: str) -> int:
+    """An option's whole number >= 1 (rows to print, ...), as an argparse type."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on, as an argparse type."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1 to 65535, got {text!r}")
+    return value
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -52,17 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="with a server: follow the study to its end")
     p.add_argument("--local", action="store_true", help="run here even if a server is configured")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--top", type=int, default=20, help="leaderboard rows to print")
+    p.add_argument("--top", type=count, default=20, help="leaderboard rows to print")
 
     p = add("validate", c.cmd_validate, db=False)
     p.add_argument("spec", help="spec file (YAML or JSON), or - for standard input")
 
     p = add("list", c.cmd_list)
-    p.add_argument("--status", help="only studies with this status")
+    p.add_argument("--status", type=str.upper, choices=[str(s) for s in StudyStatus],
+                   metavar="{" + ",".join(StudyStatus) + "}", help="only studies with this status")
 
     p = add("show", c.cmd_show)
     p.add_argument("study", help="study name or id")
-    p.add_argument("--top", type=int, default=None, help="show only the best N trials")
+    p.add_argument("--top", type=count, default=None, help="show only the best N trials")
 
     p = add("resume", c.cmd_resume)
     p.add_argument("study", help="study name or id")
@@ -93,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("dispatcher", c.cmd_dispatcher)
     add_dispatcher_options(p)
     p.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
-    p.add_argument("--metrics-port", type=int, default=None,
+    p.add_argument("--metrics-port", type=port, default=None,
                    help="serve Prometheus /metrics (this dispatcher, its drivers' write latency)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
     p.add_argument("--metrics-dir", default=None,
@@ -103,11 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve)
     add_dispatcher_options(p)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=port, default=8080)
 
     p = add("ui", c.cmd_ui)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=port, default=8080)
     p.add_argument("--auth", dest="auth", action="store_true", default=None,
                    help="require login (default: on when users exist or the host is not loopback)")
     p.add_argument("--no-auth", dest="auth", action="store_false",
