@@ -14,6 +14,7 @@ def test_studies_page(client, filled):
     assert client.get("/?page=-1").status_code == 400
     assert "<th>owner</th>" in html and "<th>duration</th>" in html
     assert 'name="ids"' in html  # checkboxes submit ?ids=1&ids=2 to the compare page
+    assert 'title="all 6 trials of its budget ran">COMPLETED</td>' in html  # why it ended
 
 
 def test_compare_from_checkboxes(client, filled):
