@@ -50,12 +50,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
 
     A local Ray listens on 127.0.0.1 only and keeps its token 0600 (hpsearch/ray_local.py).
     """
+    global _ray_fixed
     import ray
 
     # Tune's experiment state is never restored here (a resume is a new Tune experiment, SQL
     # says what is left): its periodic save, O(trials) on Tune's loop, runs once an hour.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
-    global _ray_fixed
     if ray.is_initialized():
         return
     _ray_fixed = not address or address == "local"
@@ -349,6 +349,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
     if not isinstance(spec, Spec):
         from hpsearch.spec import load
         spec = load(spec, allow_import=allow_import)
+
     def preload() -> tuple[str, ...]:
         return warm_workers.trainable_modules(spec.trainable, run_as)
 
