@@ -115,3 +115,24 @@ def test_service_settings_that_cannot_be_used_are_one_line(tmp_path):
                     "HPSEARCH_SECRET_KEY_FILE")
     _one_line_error(cli("list", "--db", db, HPSEARCH_TRIAL_GRACE_S="-1"),
                     "HPSEARCH_TRIAL_GRACE_S", "'-1'")
+
+
+def test_an_hpsearch_variable_that_is_not_a_setting_is_named_not_ignored(tmp_path):
+    """A misspelt variable (..._DB_URL for HPSEARCH_DB) was silently ignored: the CLI then
+    read the embedded SQLite and listed nothing. It still runs (a newer version's variable
+    is no error), with one warning per unknown variable naming the nearest one. (The
+    misspelt names are built, so that the declared-variables test does not read them.)"""
+    p = "HPSEARCH" + "_"
+    home = str(tmp_path / "home")
+    r = cli("list", HPSEARCH_HOME=home, **{p + "DB_URL": "postgresql://elsewhere/db",
+                                           p + "RAY_ADRESS": "ray://x:10001", p + "ZZZ": "1"})
+    assert r.returncode == 0, r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {p}DB_URL is not an hpsearch setting, so it is ignored "
+        "(did you mean HPSEARCH_DB?)",
+        f"warning: {p}RAY_ADRESS is not an hpsearch setting, so it is ignored "
+        "(did you mean HPSEARCH_RAY_ADDRESS?)",
+        f"warning: {p}ZZZ is not an hpsearch setting, so it is ignored "
+        "(docs/configuration.md lists them)"], r.stderr
+    assert cli("list", HPSEARCH_HOME=home).stderr == ""
