@@ -63,7 +63,11 @@ def never_fits(resources) -> list[tuple[str, str]]:
     if not fit:
         for k, v in one.items():
             most = max((n.get(k, 0) for n in nodes), default=0)
-            if most < v:
+            if most < v and k not in ("CPU", "GPU") and not most:
+                out.append((f"resources.{fields.get(k) or 'custom.' + k}",
+                            f"{v:g} per {each}, but no node of this Ray declares {k} (a node "
+                            "declares it with `ray start --resources`: docs/deployment.md)"))
+            elif most < v:
                 out.append((f"resources.{fields.get(k) or 'custom.' + k}",
                             f"{v:g} per {each}, but no node of this Ray has that much {k} "
                             f"(the most: {most:g})"))

@@ -205,6 +205,8 @@ def test_a_trial_no_node_of_the_local_ray_could_run_is_refused_before_anything_i
     assert "64 per trial, but no node of this Ray has that much CPU (the most: 2)" in \
         got["resources.cpu"]
     assert "no node of this Ray has that much GPU (the most: 0)" in got["resources.gpu"]
+    assert "1 per trial, but no node of this Ray declares A100 (a node declares it with `ray " \
+           "start --resources`" in got["resources.custom.A100"]
     # Data-parallel: each worker fits, but not all of one trial's workers at once.
     with pytest.raises(SpecError) as e:
         hpsearch.run(quad_spec("too-wide", resources={"workers": 3, "cpu": 1}), progress=False)
