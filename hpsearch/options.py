@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -101,20 +101,59 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def unknown_name(words: str, name: Any, valid: Iterable[str] | None) -> str:
+    """``words`` for an unknown ``name``, then the known name it is near (a typo), then every
+    known name: ``unknown field (did you mean 'cpu'?); valid: workers, cpu, ...``."""
+    if valid is None:
+        return words
+    import difflib
+
+    valid, name = list(valid), str(name)
+    # A known name the unknown one begins or ends (grace for grace_period), else a close one.
+    near = sorted((v for v in valid if len(name) >= 3 and (v.startswith(name) or
+                                                           name.startswith(v))),
+                  key=lambda v: abs(len(v) - len(name))) or \
+        difflib.get_close_matches(name, valid, n=1, cutoff=0.75)
+    return (words + (f" (did you mean {near[0]!r}?)" if near else "")
+            + f"; valid: {', '.join(valid) or 'none'}")
+
+
+def fields_at(model: type[BaseModel], path: tuple) -> list[str] | None:
+    """The field names of the model found at ``path`` (keys and list indexes) under
+    ``model``, or None where the path leaves the models (a free-form mapping)."""
+    for key in path:
+        if isinstance(key, int):
+            continue  # an item of a list: the fields of the list's item model
+        field = model.model_fields.get(key)
+        model = _model_in(field.annotation) if field is not None else None
+        if model is None:
+            return None
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_in, get_args(annotation))), None)
+
+
 def problems_of(exc: ValidationError, prefix: str = "", *, unknown: str = "unknown field",
-                valid: list[str] | None = None) -> list[tuple[str, str]]:
+                valid: list[str] | None = None,
+                model: type[BaseModel] | None = None) -> list[tuple[str, str]]:
     """``(field, message)`` for each error pydantic found, each naming the value.
 
     ``unknown`` words an unknown key (``unknown option for searcher 'bayesian'``;
-    ``{key}`` in it becomes the key); ``valid`` lists the known names after it.
+    ``{key}`` in it becomes the key); the known names follow it, the nearest first when it
+    looks like a typo: ``valid``, or those of ``model`` at the key's place.
     """
     out = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         field = field_path(loc, prefix)
         if err["type"] == "extra_forbidden":
-            tail = f"; valid: {', '.join(valid) or 'none'}" if valid is not None else ""
-            out.append((field, unknown.replace("{key}", repr(loc[-1]) if loc else "") + tail))
+            names = valid if valid is not None or model is None else fields_at(model, loc[:-1])
+            key = loc[-1] if loc else ""
+            out.append((field, unknown_name(unknown.replace("{key}", repr(key)), key, names)))
         elif err["type"] == "missing":
             out.append((field, "required field is missing"))
         else:

@@ -39,7 +39,7 @@ from hpsearch import schedulers
 from hpsearch.data_roots import looks_like_path, resolve_dataset
 from hpsearch.exceptions import SpecError
 from hpsearch.limits import MAX_SPEC_BYTES, name_problem
-from hpsearch.options import MAX_TRIALS, field_path, problems_of
+from hpsearch.options import MAX_TRIALS, field_path, problems_of, unknown_name
 from hpsearch.settings import settings
 from hpsearch.space import Categorical, Float, Space
 
@@ -449,7 +449,7 @@ def validate(raw: dict, *, allow_import: bool = True, check_data: bool = True) -
         spec: Spec | None = Spec.model_validate(raw)
     except ValidationError as exc:
         spec = None
-        problems.extend(problems_of(exc))
+        problems.extend(problems_of(exc, model=Spec))
 
     def check(fn, *args, **kwargs):
         try:
@@ -623,7 +623,7 @@ def _family_problems(info, space: Space | None, raw_space: Any, fixed: dict) -> 
             continue
         if p.name not in schema.model_fields:
             out.append((field_path(("space", p.name)),
-                        f"{unknown.replace('{key}', repr(p.name))}; valid: {', '.join(valid)}"))
+                        unknown_name(unknown.replace("{key}", repr(p.name)), p.name, valid)))
             continue
         kind = next(iter(raw_space[p.name]))  # parsed, so one distribution key
         field = field_path(("space", p.name, kind))
@@ -650,8 +650,8 @@ def _oom_problems(info, key: str) -> list[tuple[str, str]]:
     if schema is None:
         return []
     if key not in schema.model_fields or key in trainables.RESERVED_KEYS:
-        return [("on_oom.halve", f"{info.name!r} has no hyperparameter {key!r}; "
-                                 f"valid: {', '.join(info.hyperparameters)}")]
+        return [("on_oom.halve", unknown_name(f"{info.name!r} has no hyperparameter {key!r}",
+                                              key, info.hyperparameters))]
     if not _is_integer(schema, key):
         return [("on_oom.halve", f"{key!r} is not an integer hyperparameter of {info.name!r}")]
     return []

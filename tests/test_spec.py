@@ -86,6 +86,35 @@ def test_schedulers_that_fit_the_trials_pass(scheduler, epochs):
     specmod.load(quad_spec("sched", scheduler=scheduler, fixed={"epochs": epochs}))
 
 
+@pytest.mark.parametrize("change, field, words", [
+    ({"resources": {"cpus": 1}}, "resources.cpus",
+     "unknown field (did you mean 'cpu'?); valid: workers, cpu, gpu, gpu_memory_gb, custom"),
+    ({"budget": {"trials": 2, "max_concurency": 2}}, "budget.max_concurency",
+     "unknown field (did you mean 'max_concurrent'?); valid: trials, max_concurrent,"),
+    ({"objectives": [{"metric": "loss", "mdoe": "min"}]}, "objectives[0].mdoe",
+     "(did you mean 'mode'?); valid: metric, mode, reference"),
+    ({"searchr": {"type": "random"}}, "searchr", "unknown field (did you mean 'searcher'?)"),
+    ({"searcher": {"type": "bayesian", "n_initial_point": 3}}, "searcher.n_initial_point",
+     "(did you mean 'n_initial_points'?); valid:"),
+    ({"scheduler": {"type": "asha", "grace": 1}}, "scheduler.grace",
+     "(did you mean 'grace_period'?); valid:"),
+    ({"colour": "red"}, "colour", "unknown field; valid: name, trainable,"),  # nothing near
+])
+def test_an_unknown_name_says_which_known_one_it_is_near(change, field, words):
+    got = problems({**quad_spec("typo"), **change})
+    assert words in got.get(field, ""), got
+
+
+def test_a_hyperparameter_the_family_lacks_says_which_one_it_is_near():
+    cnn = {"name": "typo", "trainable": "cnn", "dataset": "digits", "metric": "val_accuracy",
+           "mode": "max", "budget": {"trials": 2}}
+    got = problems({**cnn, "space": {"chanels": {"int": [8, 32]}}, "fixed": {"dropuot": 0.2}})
+    assert "'cnn' has no hyperparameter 'chanels' (did you mean 'channels'?); valid: " in \
+        got["space.chanels"], got
+    assert "'cnn' has no hyperparameter 'dropuot' (did you mean 'dropout'?); valid: " in \
+        got["fixed.dropuot"], got
+
+
 def test_a_field_given_twice_is_refused_not_silently_overwritten():
     """YAML and JSON parsers keep the last of two equal keys: ``budget`` written twice (a
     paste, a merge) ran with whichever came last. Each repeat is a problem that names the
