@@ -5,6 +5,22 @@ them into one line and exit code 2, the web API into a JSON 4xx.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
+
+def nearest(name: str, known: Iterable[str]) -> str | None:
+    """The known name a misspelt ``name`` most likely meant, for a message's "did you
+    mean": one that ``name`` begins or that begins with it (``grace`` for ``grace_period``,
+    ``DB_URL`` for ``DB``; the closest in length), else a close spelling, else None."""
+    import difflib
+
+    known = list(known)
+    near = sorted((k for k in known if len(name) >= 3 and (k.startswith(name) or
+                                                           name.startswith(k))),
+                  key=lambda k: abs(len(k) - len(name))) or \
+        difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return near[0] if near else None
+
 
 class HpsearchError(Exception):
     """Base class of every error hpsearch raises on purpose."""

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Iterable, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from hpsearch.exceptions import nearest
+
 # A spec's largest budget; also the cap on options counted in trials.
 MAX_TRIALS = 100_000
 
@@ -106,15 +108,9 @@ def unknown_name(words: str, name: Any, valid: Iterable[str] | None) -> str:
     known name: ``unknown field (did you mean 'cpu'?); valid: workers, cpu, ...``."""
     if valid is None:
         return words
-    import difflib
-
-    valid, name = list(valid), str(name)
-    # A known name the unknown one begins or ends (grace for grace_period), else a close one.
-    near = sorted((v for v in valid if len(name) >= 3 and (v.startswith(name) or
-                                                           name.startswith(v))),
-                  key=lambda v: abs(len(v) - len(name))) or \
-        difflib.get_close_matches(name, valid, n=1, cutoff=0.75)
-    return (words + (f" (did you mean {near[0]!r}?)" if near else "")
+    valid = list(valid)
+    near = nearest(str(name), valid)
+    return (words + (f" (did you mean {near!r}?)" if near else "")
             + f"; valid: {', '.join(valid) or 'none'}")
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from hpsearch.exceptions import ConfigError
+from hpsearch.exceptions import ConfigError, nearest
 
 
 @dataclass(frozen=True)
@@ -178,18 +178,13 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """A warning for each ``HPSEARCH_*`` variable set that is not a setting, with the one
     it most likely meant: a misspelt ``HPSEARCH_DB`` would otherwise leave the embedded
     database in use without a word. Not an error: a newer version's variable is no fault."""
-    import difflib
-
     environ = os.environ if environ is None else environ
     prefix = "HPSEARCH_"
     known = sorted(n[len(prefix):] for n in NAMES)
     out = []
     for name in sorted(n for n in environ if n.startswith(prefix) and n not in NAMES):
-        rest = name[len(prefix):]
-        near = [k for k in known if rest.startswith(k + "_")] or \
-            difflib.get_close_matches(rest, known, n=1, cutoff=0.75)
-        hint = (f"did you mean {prefix}{max(near, key=len)}?" if near
-                else "docs/configuration.md lists them")
+        near = nearest(name[len(prefix):], known)
+        hint = f"did you mean {prefix}{near}?" if near else "docs/configuration.md lists them"
         out.append(f"{name} is not an hpsearch setting, so it is ignored ({hint})")
     return out
 

@@ -21,26 +21,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"\n{self.prog}: error: {message}\n")
 
 
-def count(text: str) -> int:
-    """An option's whole number >= 1 (rows to print, ...), as an argparse type."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
+def _whole(low: int, high: int | None, what: str):
+    """An argparse type: a whole number from ``low`` to ``high``, else ``must be {what}``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
 
-def port(text: str) -> int:
-    """A TCP port to listen on, as an argparse type."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 1 to 65535, got {text!r}")
-    return value
+count = _whole(1, None, "a whole number >= 1")  # rows to print
+port = _whole(1, 65535, "a port number 1 to 65535")  # to listen on
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
