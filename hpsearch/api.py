@@ -128,6 +128,12 @@ class Study:
         return self._row.end_reason
 
     @property
+    def waiting(self) -> str | None:
+        """While it runs on a cluster: what its trials wait for when no node can run one
+        (a node that fits has to join); None otherwise."""
+        return self._row.waiting
+
+    @property
     def trials(self) -> list[TrialInfo]:
         return [TrialInfo.of(t, self.store) for t in self.store.trials(self.id)]
 

@@ -257,7 +257,7 @@ class RemoteStudy:
         last = None
         while True:
             d = self.refresh()
-            state = (d["status"], d.get("trials_done"), d.get("best_value"))
+            state = (d["status"], d.get("trials_done"), d.get("best_value"), d.get("waiting"))
             if on_change is not None and state != last:
                 on_change(d)
             last = state

@@ -22,8 +22,8 @@ from typing import Iterator
 
 import searchers
 import trainables
-from hpsearch import (actor_reuse, ddp, oom, recovery, schedulers, teachers, tune_registry,
-                      warm_workers)
+from hpsearch import (actor_reuse, ddp, oom, pool, recovery, schedulers, teachers,
+                      tune_registry, warm_workers)
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, SpecError, StorageError
 from hpsearch.logtext import max_chars
@@ -81,10 +81,10 @@ def check_pool(spec: Spec) -> None:
     """On a Ray that cannot grow (the local one :func:`ensure_ray` started), a trial that
     fits no node would wait forever (Ray only logs that it cannot schedule it): a
     SpecError naming each resource. A cluster may gain nodes (an autoscaler, or a team
-    adding them): there, the trial waits for them."""
+    adding them): there, the trial waits for them, and the study says so while it waits
+    (:class:`hpsearch.pool.NodeWatch`)."""
     if not _ray_fixed:
         return
-    from hpsearch import pool
 
     problems = pool.never_fits(spec.resources)
     if problems:
@@ -371,8 +371,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         warmup = _warm_up(spec, run_as)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
-        return _fit(tuner, callback, store, study_id, searcher, spec.budget.max_concurrent,
-                    warmup)
+        return _fit(tuner, callback, store, study_id, searcher, spec, warmup)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
@@ -406,8 +405,7 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,
                                                      run_as=run_as)
-            return _fit(tuner, callback, store, study.id, searcher, saved.budget.max_concurrent,
-                        warmup)
+            return _fit(tuner, callback, store, study.id, searcher, saved, warmup)
 
 
 def _warm_up(spec: Spec, run_as=None):
@@ -419,12 +417,15 @@ def _warm_up(spec: Spec, run_as=None):
                                 warm_workers.trial_modules(spec.trainable, run_as))
 
 
-def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: int,
+def _fit(tuner, callback, store: Store, study_id: int, searcher, spec: Spec,
          warmup: warm_workers.Warmup | None = None):
+    concurrency = spec.budget.max_concurrent
     if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
-        if warmup is not None:  # every node's first trials start together, none cold
-            warmup.wait()
+        # On a cluster, the study says when its trials wait for a node that fits to join.
+        watch = None if _ray_fixed else pool.NodeWatch(store, study_id, spec.resources).start()
         try:
+            if warmup is not None:  # every node's first trials start together, none cold
+                warmup.wait()
             with tune_registry.keeping():
                 tuner.fit()
         except KeyboardInterrupt:
@@ -432,6 +433,8 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher, concurrency: in
                                    error="interrupted by the user")
             raise
         finally:
+            if watch is not None:
+                watch.close()
             callback.close()
     # The verdict is written once the trials have ended: a database blip here must not
     # leave a study RUNNING, so these idempotent steps are retried with backoff.

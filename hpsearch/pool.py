@@ -18,6 +18,7 @@ trial rows themselves (``trials.node_id`` / ``slot``, hpsearch/plots/_more.py ti
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from sqlalchemy import func, select
@@ -79,6 +80,57 @@ def never_fits(resources) -> list[tuple[str, str]]:
             out.append(("resources.workers", f"{resources.workers} workers of {_spelled(one)} "
                                              f"each, but this Ray has room for {room}"))
     return out
+
+
+class NodeWatch:
+    """While a study runs on a cluster, which may gain nodes, a trial that fits no node
+    waits for one to join (Ray only logs it). This thread of the study's driver looks at
+    the alive nodes every ``every_s`` and writes what the trials wait for in the study's row
+    (``Study.waiting``, shown by the study page, the API and ``hpsearch show``), or None
+    once a node that fits has joined. A database or GCS blip costs one look, not the study.
+    """
+
+    EVERY_S = 5.0
+
+    def __init__(self, store, study_id: int, resources, every_s: float = EVERY_S):
+        self.store, self.study_id, self.resources, self.every_s = store, study_id, resources, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"hpsearch-nodes-{study_id}")
+
+    def start(self) -> "NodeWatch":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        shown: str | None | bool = False  # False: nothing written yet by this driver
+        while True:
+            try:
+                text = waiting_text(never_fits(self.resources))
+                if text != shown:
+                    self.store.set_waiting(self.study_id, text)
+                    if text:
+                        log.warning("study %s waits: %s", self.study_id, text)
+                    elif shown:
+                        log.info("study %s: a node that fits its trials has joined", self.study_id)
+                    shown = text
+            except Exception as exc:  # noqa: BLE001 - a blip costs one look, not the study
+                log.debug("study %s: nodes not checked: %s", self.study_id, exc)
+            if self._stop.wait(self.every_s):
+                return
+
+
+def waiting_text(problems: list[tuple[str, str]]) -> str | None:
+    """What a study's trials wait for, in words, from :func:`never_fits`; None: nothing."""
+    if not problems:
+        return None
+    return ("no node can run a trial yet: "
+            + "; ".join(f"{field}: {message}" for field, message in problems)
+            + ". The trials wait for a node that fits to join")
 
 
 def _spelled(request: dict[str, float]) -> str:

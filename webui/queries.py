@@ -107,6 +107,7 @@ def study_dict(study: Study, summary: reads.StudySummary) -> dict:
         "created_at": _iso(study.created_at), "started_at": _iso(study.started_at),
         "finished_at": _iso(study.finished_at), "duration_s": _duration(study),
         "error": redact(study.error), "end_reason": study.end_reason,
+        "waiting": study.waiting,
         "tags": list(study.tags or []),
         "archived_at": _iso(study.archived_at),
         "init_source": study.init_source,  # cold start: the trial its trials started from

@@ -109,6 +109,9 @@ class Study(Out):
     end_reason: Optional[str] = Field(
         None, description="why a finished study ended: its budget ran, its time limit passed, "
                           "a cancel")
+    waiting: Optional[str] = Field(
+        None, description="while it runs on a cluster: what its trials wait for when no node "
+                          "can run one (a node that fits has to join)")
     tags: list[str]
     archived_at: Timestamp
     init_source: Optional[dict[str, Any]] = Field(

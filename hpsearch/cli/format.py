@@ -47,6 +47,8 @@ def leaderboard(study, limit: int | None = None) -> str:
         head += f", best {study.metric}={fmt(best.value)} (trial {best.number})"
     if study.end_reason:
         head += f"\nended: {study.end_reason}"
+    if study.waiting:
+        head += f"\nwaiting: {study.waiting}"
     if study.error:
         head += f"\nerror: {study.error}"
     return head + "\n" + table(headers, rows)
@@ -89,6 +91,8 @@ def pareto_leaderboard(study, limit: int | None = None) -> str:
              f"{view.objectives.metrics[0]} best first; * on the front, x infeasible")
     if study.end_reason:
         head += f"\nended: {study.end_reason}"
+    if study.waiting:
+        head += f"\nwaiting: {study.waiting}"
     if study.error:
         head += f"\nerror: {study.error}"
     return head + "\n" + table(headers, rows)

@@ -23,6 +23,8 @@ def submit(server: str, raw: dict, *, wait: bool, top: int) -> int:
         best = "" if d.get("best_value") is None else f", best {d['metric']}={fmt(d['best_value'])}"
         print(f"study {d['id']}: {d['status']}, {d.get('trials_done', 0)}/{d['n_trials']} "
               f"trials{best}", flush=True)
+        if d.get("waiting"):
+            print(f"waiting: {d['waiting']}", flush=True)
 
     study.wait(on_change=show)
     d = study.data

@@ -45,6 +45,9 @@ class Study(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Why a finished study ended, in words: its budget ran, its time limit passed, a cancel.
     end_reason: Mapped[str | None] = mapped_column(Text)
+    # While it runs on a cluster: what its trials wait for when no node can run one (the
+    # driver's pool.NodeWatch); None once one can, and when it ends.
+    waiting: Mapped[str | None] = mapped_column(Text)
     searcher_state: Mapped[dict | None] = mapped_column(JSON)
     # service mode: the dispatcher holding the study, until its lease expires
     lease_owner: Mapped[str | None] = mapped_column(String(100))

@@ -348,7 +348,8 @@ class Store:
     def set_study_status(self, study_id: int, status: str, *, error: str | None = None,
                          end_reason: str | None = None) -> None:
         """``end_reason``: why a finished study ended, in words (``Study.end_reason``)."""
-        values: dict[str, Any] = {"status": status}
+        # What the trials waited for is the running driver's to say (pool.NodeWatch).
+        values: dict[str, Any] = {"status": status, "waiting": None}
         if status == StudyStatus.RUNNING:
             values["started_at"] = utcnow()
             values["finished_at"] = None
@@ -363,6 +364,13 @@ class Store:
             s.execute(update(Study).where(Study.id == study_id).values(**values))
         if status in StudyStatus.FINISHED:
             self.refresh_frame(study_id)
+
+    def set_waiting(self, study_id: int, waiting: str | None) -> None:
+        """What the running study's trials wait for (``Study.waiting``), or None."""
+        with self.session(write=True) as s:
+            s.execute(update(Study).where(Study.id == study_id,
+                                          Study.status == StudyStatus.RUNNING)
+                      .values(waiting=waiting))
 
     def refresh_frame(self, study_id: int) -> None:
         """Bring the study's chart frame up to date (hpsearch/store/frames.py): when it ends,

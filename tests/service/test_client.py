@@ -72,6 +72,38 @@ def test_queue_returns_at_once_and_cancel_over_the_api(web, tmp_path):
     assert "queued study" in out and "CANCELLED" in out
 
 
+def test_wait_says_what_a_running_study_waits_for(web, tmp_path):
+    """``submit --server --wait`` prints what the trials wait for when no node of the
+    cluster can run one (the driver's NodeWatch writes it in the study's row; written here
+    as it would), and follows the study on to its end."""
+    from hpsearch.pool import waiting_text
+
+    url, store = web
+    path, log = tmp_path / "stuck.yaml", tmp_path / "follower.out"
+    path.write_text(yaml.safe_dump(quad_spec("stuck")))
+    with open(log, "w") as out:
+        follower = subprocess.Popen(cli("submit", str(path), "--server", url, "--wait"),
+                                    env=service_env(), stdout=out, stderr=subprocess.STDOUT,
+                                    text=True)
+    try:
+        sid = wait_for(lambda: store.list_studies(status=StudyStatus.QUEUED), 60,
+                       "the queued study")[0].id
+        store.set_study_status(sid, StudyStatus.RUNNING)  # as a dispatcher's driver does
+        text = waiting_text([("resources.gpu", "1 per trial, but no node of this Ray has that "
+                                               "much GPU (the most: 0)")])
+        store.set_waiting(sid, text)
+        wait_for(lambda: f"waiting: {text}" in log.read_text(), 30, "the follower to say it")
+        store.set_waiting(sid, None)
+        store.set_study_status(sid, StudyStatus.COMPLETED, end_reason="all 6 trials of its "
+                                                                      "budget ran")
+        assert follower.wait(60) == 0, log.read_text()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    out = log.read_text()
+    assert out.count("waiting: ") == 1 and "ended: all 6 trials" in out, out
+
+
 def test_python_api_handle(web):
     url, store = web
     handle = hpsearch.submit(quad_spec("from-python"), server=url)

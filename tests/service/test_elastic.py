@@ -9,12 +9,10 @@ trials. Ray notices the dead node by its health checks, shortened here (1 s x 3)
 """
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +95,66 @@ def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path)
             assert store.results(t.id)[-1].metrics["node"] == t.node_id
         print(f"elastic: joined node {joined[:8]} took trial(s) {[t.number for t in there]}; "
               f"{len(retried)} retried after the kill; {table()}")
+    finally:
+        store.dispose()
+        for proc in reversed(procs):
+            stop(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_study_whose_trials_fit_no_node_says_so_until_one_joins(tmp_path):
+    """On a cluster a trial that fits no node waits for one to join (an autoscaler, or a
+    team adding it): the study says what it waits for, where its user looks (the row the
+    page and the API read, ``hpsearch show``), and says nothing once a node that fits has
+    joined and the trials ran there."""
+    temp_dir = tempfile.mkdtemp(prefix="hps-nf-", dir="/tmp")
+    token, port = secrets.token_hex(32), free_port()
+    env = {**service_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    spec = {"name": "nofit", "trainable": "tests.helpers:quadratic", "metric": "loss",
+            "mode": "min", "space": {"x": {"uniform": [-5.0, 5.0]}}, "fixed": {"epochs": 2},
+            "searcher": {"type": "random"}, "budget": {"trials": 2, "max_concurrent": 1},
+            "resources": {"cpu": 1, "custom": {"big_node": 1}}, "seed": 1}
+    path, db = tmp_path / "nofit.yaml", f"sqlite:///{tmp_path / 'hps.db'}"
+    path.write_text(yaml.safe_dump(spec))
+    procs: list[subprocess.Popen] = []
+    store = Store(db)
+
+    def waiting():
+        try:
+            return store.get_study("nofit").waiting
+        except Exception:  # noqa: BLE001 - the study's row is not written yet
+            return None
+
+    try:
+        procs.append(ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                                "--include-dashboard=false", f"--dashboard-port={free_port()}"],
+                               env, Path(temp_dir) / "head.out"))
+        with open(tmp_path / "driver.out", "wb") as out:
+            driver = subprocess.Popen(
+                cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
+                    "--no-progress"), env={**env, "HPSEARCH_HOME": str(tmp_path)},
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(driver)
+        try:
+            notice = wait_for(waiting, 90, "the study to say what its trials wait for")
+        except AssertionError:
+            raise AssertionError((tmp_path / "driver.out").read_text()[-3000:]) from None
+        assert "big_node" in notice and "no node" in notice, notice
+        shown = subprocess.run(cli("show", "nofit", "--db", db), env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        assert f"waiting: {notice}" in shown.stdout, shown.stdout
+        assert store.trials(store.get_study("nofit").id) == []  # none ran meanwhile
+        procs.append(ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=1",
+                                '--resources={"big_node": 1}'], env, Path(temp_dir) / "node.out"))
+        assert driver.wait(120) == 0, (tmp_path / "driver.out").read_text()[-3000:]
+        study = store.get_study("nofit")
+        assert study.status == StudyStatus.COMPLETED, study.error
+        assert study.waiting is None
+        rows = store.trials(study.id)
+        assert len(rows) == 2 and all(t.status == TrialStatus.COMPLETED for t in rows)
+        print(f"no node fitted: {notice!r}; then the joined node ran the trials")
     finally:
         store.dispose()
         for proc in reversed(procs):

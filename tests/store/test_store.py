@@ -111,6 +111,25 @@ def test_interrupt_unfinished_and_cancel(db_url):
         store.request_cancel(queued)
 
 
+def test_waiting_is_a_running_studys_and_goes_with_its_run(db_url):
+    """``Study.waiting`` (what the trials of a study on a cluster wait for): written only
+    while the study runs, and cleared by any change of its status (a new driver, its end)."""
+    store = Store(db_url)
+    sid = store.create_study(spec(), status=StudyStatus.RUNNING).id
+    store.set_waiting(sid, "no node of the cluster can run a trial: resources.gpu: ...")
+    assert store.get_study(sid).waiting.startswith("no node of the cluster")
+    store.set_waiting(sid, None)
+    assert store.get_study(sid).waiting is None
+    store.set_waiting(sid, "x")
+    store.set_study_status(sid, StudyStatus.COMPLETED, end_reason="all 1 trials of its budget ran")
+    assert store.get_study(sid).waiting is None
+    store.set_waiting(sid, "late")  # a watch's last look after the end writes nothing
+    assert store.get_study(sid).waiting is None
+    queued = store.create_study(spec("q")).id
+    store.set_waiting(queued, "x")
+    assert store.get_study(queued).waiting is None
+
+
 def test_summaries_aggregate_in_sql(db_url):
     store = Store(db_url)
     sid = store.create_study(spec(), status=StudyStatus.RUNNING).id

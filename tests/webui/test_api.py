@@ -51,6 +51,7 @@ def test_study_and_trials(client, filled):
     body = client.get(f"/api/v1/studies/{sid}").json
     assert body["name"] == "done-study" and body["best_trial"]["number"] == 4
     assert body["end_reason"] == "all 6 trials of its budget ran"
+    assert body["waiting"] is None  # only a running study's trials wait for a node
     page = client.get(f"/api/v1/studies/{sid}/trials?per_page=2&page=2").json
     assert page["total"] == 6 and page["pages"] == 3 and [t["number"] for t in page["items"]] == [2, 3]
     page = client.get(f"/api/v1/studies/{sid}/trials?status=ERROR").json

@@ -310,3 +310,34 @@ def test_keyboard_reaches_the_filters_before_any_chart_toolbar(site, page):
         else:
             pytest.fail("60 Tabs never reached the trial filters")
         assert n < 30
+
+
+def test_a_study_waiting_for_a_node_says_what_for_and_clears_live(site, page):
+    """A running study on a cluster whose trials fit no node: its page says what they wait
+    for (the driver's NodeWatch writes it; written directly here), the studies list marks
+    it, and the note goes once a node that fits joined (the page's poll), without a reload."""
+    from hpsearch.pool import waiting_text
+
+    store = site.store
+    sid = store.create_study(make_spec("waiting-study"), status=StudyStatus.RUNNING).id
+    text = waiting_text([("resources.gpu", "1 per trial, but no node of this Ray has that "
+                                           "much GPU (the most: 0)")])
+    store.set_waiting(sid, text)
+    try:
+        page.goto(f"{site.url}/studies/{sid}")
+        note = page.locator("#waiting")
+        assert note.is_visible(), page.content()[:2000]
+        assert "resources.gpu: 1 per trial" in note.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "ui-waiting-for-a-node.png"), full_page=True)
+        page.goto(f"{site.url}/?q=waiting-study")
+        cell = page.locator("td.status-RUNNING").first
+        assert "(waiting for a node)" in cell.inner_text()
+        assert "resources.gpu" in cell.get_attribute("title")
+        page.goto(f"{site.url}/studies/{sid}")
+        page.wait_for_selector("#waiting", state="visible", timeout=5000)
+        store.set_waiting(sid, None)  # a node that fits has joined
+        page.wait_for_selector("#waiting", state="hidden", timeout=5000)
+        assert page.locator("b[data-field=status]").inner_text() == "RUNNING"
+    finally:
+        store.set_study_status(sid, StudyStatus.CANCELLED)
+    assert page.problems == []

@@ -195,6 +195,8 @@
         });
         var waiting = document.getElementById("no-dispatcher");
         if (waiting) { waiting.hidden = !(s.dispatchers && s.dispatchers.alive === 0); }
+        var noNode = document.getElementById("waiting");  // no node fits its trials (yet)
+        if (noNode) { noNode.hidden = !s.waiting; }
         if (liveStatuses.indexOf(s.status) < 0) {
           clearInterval(timer);
           if (resultsTimer) { clearInterval(resultsTimer); }
