@@ -2,6 +2,8 @@
 
 * ``hpsearch_studies{status}``: studies per status (QUEUED and RUNNING are the queue);
 * ``hpsearch_trials_running``: trials RUNNING in running studies;
+* ``hpsearch_studies_waiting_for_node``: running studies whose trials no node of the
+  cluster can run (``Study.waiting``: a node that fits has to join; alert when it stays);
 * ``hpsearch_trial_duration_seconds{status}``: a histogram of finished trials'
   durations, counted in SQL (so every web replica reports the same numbers);
 * ``hpsearch_result_write_seconds``: result write latency. Results are written by
@@ -48,6 +50,8 @@ class SqlCollector:
                                                   .group_by(Study.status))}
             running = s.scalar(select(func.count()).select_from(Trial).join(Study).where(
                 Trial.status == TrialStatus.RUNNING, Study.status == StudyStatus.RUNNING)) or 0
+            stuck = s.scalar(select(func.count()).select_from(Study).where(
+                Study.status == StudyStatus.RUNNING, Study.waiting.is_not(None))) or 0
             cols = [func.sum(case((dur <= b, 1), else_=0)) for b in DURATION_BUCKETS]
             rows = s.execute(select(Trial.status, func.count(), func.sum(dur), *cols)
                              .where(and_(Trial.status.in_(TIMED), Trial.started_at.is_not(None),
@@ -60,6 +64,9 @@ class SqlCollector:
         yield g
         yield GaugeMetricFamily("hpsearch_trials_running", "Trials running in running studies",
                                 value=running)
+        yield GaugeMetricFamily("hpsearch_studies_waiting_for_node",
+                                "Running studies whose trials no node of the cluster can run "
+                                "(a node that fits has to join)", value=stuck)
         h = HistogramMetricFamily("hpsearch_trial_duration_seconds",
                                   "Durations of finished trials (from SQL)", labels=["status"])
         by_status = {r[0]: r for r in rows}

@@ -39,13 +39,16 @@ def test_metrics_from_sql(db_url):
             ("trial", running.id, "live", 0, {"lr": 0.3}, TrialStatus.RUNNING, t)]
     store.apply(ops)
     store.set_study_status(done.id, StudyStatus.COMPLETED)
+    stuck = store.create_study(make_spec("stuck"), status=StudyStatus.RUNNING)
+    store.set_waiting(stuck.id, "no node can run a trial yet: resources.gpu: ...")
 
     app = create_app({"DATABASE_URL": db_url, "TESTING": True, "AUTH": False})
     resp = app.test_client().get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     m = _samples(resp.get_data(as_text=True))
     assert m['hpsearch_studies{status="QUEUED"}'] == 1
-    assert m['hpsearch_studies{status="RUNNING"}'] == 1
+    assert m['hpsearch_studies{status="RUNNING"}'] == 2
+    assert m["hpsearch_studies_waiting_for_node"] == 1  # "stuck"; "running" waits for nothing
     assert m['hpsearch_studies{status="COMPLETED"}'] == 1
     assert m["hpsearch_trials_running"] == 1
     done_ = 'status="COMPLETED"'
