@@ -74,7 +74,8 @@ def cmd_list(args) -> int:
     rows = []
     for s in studies:
         d = summary[s.id]
-        rows.append([s.id, s.name, s.status, s.trainable, s.searcher,
+        status = f"{s.status} (waiting for a node)" if s.waiting else s.status
+        rows.append([s.id, s.name, status, s.trainable, s.searcher,
                      f"{s.metric} ({s.mode})", d.best_value,
                      f"{d.counts.done}/{s.n_trials}", s.created_at.strftime("%Y-%m-%d %H:%M")])
     print(table(["id", "name", "status", "trainable", "searcher", "metric", "best", "trials",

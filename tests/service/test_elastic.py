@@ -145,6 +145,9 @@ def test_a_study_whose_trials_fit_no_node_says_so_until_one_joins(tmp_path):
                                text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr[-2000:]
         assert f"waiting: {notice}" in shown.stdout, shown.stdout
+        listed = subprocess.run(cli("list", "--db", db), env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert "RUNNING (waiting for a node)" in listed.stdout, listed.stdout + listed.stderr
         assert store.trials(store.get_study("nofit").id) == []  # none ran meanwhile
         procs.append(ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=1",
                                 '--resources={"big_node": 1}'], env, Path(temp_dir) / "node.out"))
