@@ -37,6 +37,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from hpsearch.procs import kill_session
+from hpsearch.ray_address import reachable as ray_reachable
 from hpsearch.settings import settings
 from hpsearch.store import Store, StudyStatus, queries
 from hpsearch.store.models import Study, utcnow
@@ -234,6 +235,7 @@ class Dispatcher:
         # Trials whose driver stopped heartbeating this long are marked INTERRUPTED.
         self.trial_grace_s = settings().trial_grace_s
         self._beat_at = float("-inf")
+        self._cluster_down: str | None = None  # why the Ray head cannot be reached, or None
         self.serving = ServingHost(store.url, ray_address)
         self.retention = Retention(store)
 
@@ -400,12 +402,30 @@ class Dispatcher:
         self.enforce_cancel()
         self.serving.ensure(self.store)
         self.retention.maybe_start()
-        while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
-            claim = self.claim()
-            if claim is None:
-                break
-            self.start(claim)
+        if len(self.drivers) < self.max_studies and self._cluster_up():
+            while not self.stop_event.is_set() and len(self.drivers) < self.max_studies:
+                claim = self.claim()
+                if claim is None:
+                    break
+                self.start(claim)
         self.renew()
+
+    def _cluster_up(self) -> bool:
+        """On a cluster, queued studies wait while its head cannot be reached: a driver
+        started now would fail its study (hpsearch/ray_address.py). Said once when the head
+        goes, and once when it is back."""
+        if not self.ray_address:
+            return True
+        why = ray_reachable(self.ray_address)
+        if why != self._cluster_down:
+            if why:
+                self._log(logging.WARNING, f"{why}; queued studies wait for it",
+                          "dispatcher.ray_unreachable", ray_address=self.ray_address)
+            else:
+                self._log(logging.INFO, f"the Ray head at {self.ray_address} answers",
+                          "dispatcher.ray_reachable", ray_address=self.ray_address)
+            self._cluster_down = why
+        return why is None
 
     def run(self, *, poll_s: float = 1.0, until_idle: bool = False) -> None:
         """Loop: reap finished drivers, claim and start new ones, renew leases.

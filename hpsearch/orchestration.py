@@ -66,6 +66,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
     if address and address != "local":
+        from hpsearch import ray_address
+
+        ray_address.check(address)  # Ray would wait without end on a wrong or dead address
         ray.init(address=address, **kwargs)
     else:
         from hpsearch import ray_local

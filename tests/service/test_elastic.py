@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -162,4 +163,45 @@ def test_a_study_whose_trials_fit_no_node_says_so_until_one_joins(tmp_path):
         store.dispose()
         for proc in reversed(procs):
             stop(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_queued_studies_wait_for_a_head_that_is_down_and_run_once_it_is_up(tmp_path, services):
+    """A dispatcher whose Ray head cannot be reached claims nothing (a driver would fail the
+    study: hpsearch/ray_address.py) and says so once; the head started at that address,
+    the queued study runs there."""
+    from hpsearch import spec as specmod
+    from hpsearch.testing import RayCluster
+    from tests.service.conftest import events
+
+    temp_dir = tempfile.mkdtemp(prefix="hps-dn-", dir="/tmp")
+    token, port = secrets.token_hex(32), free_port()
+    cluster = RayCluster(f"127.0.0.1:{port}", token, temp_dir)  # nothing listens there yet
+    db = f"sqlite:///{tmp_path / 'hps.db'}"
+    store = Store(db)
+    sid = store.create_study(specmod.load({
+        "name": "head-down", "trainable": "tests.helpers:noop", "metric": "loss", "mode": "min",
+        "space": {"x": {"uniform": [0.0, 1.0]}}, "budget": {"trials": 1}})).id
+    head = None
+    try:
+        _, log = services.dispatcher(db, cluster, "--max-studies", "1")
+        wait_for(lambda: events(log, "dispatcher.ray_unreachable"), 60, "the dispatcher to say")
+        time.sleep(3)  # a few more steps: it still claims nothing
+        assert store.get_study(sid).status == StudyStatus.QUEUED
+        assert len(events(log, "dispatcher.ray_unreachable")) == 1  # said once, not each step
+        assert f"cannot reach a Ray head at 127.0.0.1:{port}" in \
+            events(log, "dispatcher.ray_unreachable")[0]["message"]
+        env = {**service_env(), **cluster.env, "RAY_USAGE_STATS_ENABLED": "0"}
+        head = ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                          "--include-dashboard=false", f"--dashboard-port={free_port()}"],
+                         env, Path(temp_dir) / "head.out")
+        wait_for(lambda: store.get_study(sid).status in StudyStatus.FINISHED, 120,
+                 "the study to run once the head is up")
+        study = store.get_study(sid)
+        assert study.status == StudyStatus.COMPLETED, study.error
+        assert events(log, "dispatcher.ray_reachable")
+    finally:
+        store.dispose()
+        if head is not None:
+            stop(head)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""A Ray address that is not a Ray head is named at once, not waited on forever.
+
+``ray.init(address=...)`` to a port where nothing listens, or where something that is not
+Ray answers, waits without end (Ray retries and logs). `hpsearch submit --ray-address` (or
+HPSEARCH_RAY_ADDRESS) checks the address first: real CLI processes, real sockets, no Ray.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from hpsearch.store import Store
+from hpsearch.testing import free_port
+from tests.helpers import quad_spec
+
+
+def _submit(tmp_path, address: str, via_env: bool = False) -> subprocess.CompletedProcess:
+    path = tmp_path / "far.yaml"
+    path.write_text(yaml.safe_dump(quad_spec("far", budget={"trials": 1})))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "HPSEARCH_RAY_ADDRESS")}
+    env["HPSEARCH_HOME"] = str(tmp_path / "home")
+    args = [sys.executable, "-m", "hpsearch.cli", "submit", str(path), "--no-progress",
+            "--db", f"sqlite:///{tmp_path / 'hps.db'}"]
+    if via_env:
+        env["HPSEARCH_RAY_ADDRESS"] = address
+    else:
+        args += ["--ray-address", address]
+    # the timeout only ends a hang (the failure this test is about), it times nothing
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _nothing_written(tmp_path) -> None:
+    db = tmp_path / "hps.db"
+    if db.exists():
+        store = Store(f"sqlite:///{db}")
+        assert store.list_studies() == []
+        store.dispose()
+
+
+@pytest.mark.parametrize("via_env", [False, True])
+def test_an_address_where_nothing_listens_is_named(tmp_path, via_env):
+    address = f"127.0.0.1:{free_port()}"
+    proc = _submit(tmp_path, address, via_env=via_env)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"cannot reach a Ray head at {address}" in proc.stderr, proc.stderr[-2000:]
+    assert "HPSEARCH_RAY_ADDRESS" in proc.stderr and "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
+
+
+class _Web(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_address_that_answers_but_is_not_ray_is_named(tmp_path):
+    """Such as the Ray dashboard's port (8265, the Jobs address) given for the head's."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        proc = _submit(tmp_path, address)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"{address} answers, but not as a Ray head" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("address, says", [
+    ("http://127.0.0.1:8265", "the Ray dashboard's address"),
+    ("127.0.0.1", "HOST:PORT"),
+    ("127.0.0.1:http", "HOST:PORT"),
+    ("127.0.0.1:70000", "HOST:PORT"),
+])
+def test_a_malformed_address_is_refused(tmp_path, address, says):
+    proc = _submit(tmp_path, address)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert address in proc.stderr and says in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
+
