@@ -46,7 +46,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HPSEARCH_TOKEN", "(config file `token`)",
              "API token sent as a Bearer token to the service. Never passed to trials."),
     Variable("HPSEARCH_RAY_ADDRESS", "(a local Ray per driver)",
-             "Ray cluster the drivers run trials on (`--ray-address` wins)."),
+             "Ray cluster the drivers run trials on (`--ray-address` wins): the head's "
+             "`HOST:PORT`, `ray://HOST:PORT`, `auto` or `local`. Checked before joining: not a "
+             "Ray head there is an error at once, not a wait (docs/deployment.md, \"The Ray "
+             "address\")."),
     Variable("HPSEARCH_DATA_ROOTS", "$HPSEARCH_HOME/data",
              "Folders (separated by `os.pathsep`) that dataset paths in specs from the web UI "
              "or the API must lie in."),
