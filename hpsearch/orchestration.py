@@ -49,15 +49,23 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     (:func:`hpsearch.warm_workers.trainable_modules`).
 
     A local Ray listens on 127.0.0.1 only and keeps its token 0600 (hpsearch/ray_local.py).
+    With no address (or ``auto``), Ray's own ``RAY_ADDRESS`` names the cluster, as it does
+    for ``ray.init``; ``local`` always starts a local Ray. An address is checked before
+    Ray joins it (hpsearch/ray_address.py): Ray would wait without end on a wrong one.
     """
     global _ray_fixed
     import ray
+
+    from hpsearch import ray_address
 
     # Tune's experiment state is never restored here (a resume is a new Tune experiment, SQL
     # says what is left): its periodic save, O(trials) on Tune's loop, runs once an hour.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
     if ray.is_initialized():
         return
+    where = ray_address.WHERE
+    if address in (None, "", "auto") and os.environ.get("RAY_ADDRESS"):
+        address, where = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
     _ray_fixed = not address or address == "local"
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # SQL is our logger
     # ...so Tune's ResultGrid finds no result.json and warns for every trial; we never read it.
@@ -66,14 +74,15 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
     if address and address != "local":
-        from hpsearch import ray_address
-
-        ray_address.check(address)  # Ray would wait without end on a wrong or dead address
-        ray.init(address=address, **kwargs)
+        ray_address.check(address, where=where)
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError as exc:  # auto: no Ray runs on this machine
+            raise ray_address.RayUnreachable(f"{where}: {address}: {exc}") from None
     else:
         from hpsearch import ray_local
 
-        with ray_local.loopback_env():
+        with ray_local.loopback_env(), ray_address.without_ray_address():
             # Every worker imports what a trial needs as it starts (hpsearch/warm_workers.py).
             ray.init(num_cpus=num_cpus, _system_config=warm_workers.system_config(modules=preload),
                      **ray_local.init_kwargs(), **kwargs)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from hpsearch.exceptions import ConfigError, HpsearchError
 
@@ -39,28 +41,29 @@ class RayUnreachable(HpsearchError):
     exit_code = 1
 
 
-def split(address: str) -> tuple[str, int]:
+def split(address: str, where: str = WHERE) -> tuple[str, int]:
     """``(host, port)`` of a ``HOST:PORT`` or ``ray://HOST:PORT`` address; ConfigError else."""
     text = address.strip()
     if text.startswith(("http://", "https://")):
         raise ConfigError(f"{address!r} is the Ray dashboard's address (the one Ray Jobs "
                           "takes); a driver joins the head itself: HOST:PORT, the port "
-                          "`ray start --head --port` took (6379 by default)", WHERE)
+                          "`ray start --head --port` took (6379 by default)", where)
     host, sep, port = text.removeprefix("ray://").rpartition(":")
     host = host.strip("[]")  # [::1]:6379
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ConfigError(f"{address!r} is not a Ray address: expected HOST:PORT (the head's "
-                          "port, 6379 by default), ray://HOST:PORT, auto or local", WHERE)
+                          "port, 6379 by default), ray://HOST:PORT, auto or local", where)
     return host, int(port)
 
 
-def check(address: str | None, refused_wait_s: float = REFUSED_WAIT_S) -> None:
+def check(address: str | None, refused_wait_s: float = REFUSED_WAIT_S,
+          where: str = WHERE) -> None:
     """Raise ConfigError or :class:`RayUnreachable` when ``address`` is not a Ray head (see
     the module docstring); return when it is, or may be. ``auto``, ``local`` and none are
-    Ray's to resolve."""
+    Ray's to resolve. ``where``: where the address comes from, for the message."""
     if not address or address.strip() in ("auto", "local"):
         return
-    host, port = split(address)
+    host, port = split(address, where)
     deadline = time.monotonic() + refused_wait_s
     while True:
         try:
@@ -75,7 +78,7 @@ def check(address: str | None, refused_wait_s: float = REFUSED_WAIT_S) -> None:
             why = f"no such host ({exc.strerror or exc})"
         except OSError as exc:  # no route, or the connect timed out
             why = exc.strerror or str(exc) or type(exc).__name__
-        raise RayUnreachable(f"{WHERE}: cannot reach a Ray head at {address}: {why}. Is the "
+        raise RayUnreachable(f"{where}: cannot reach a Ray head at {address}: {why}. Is the "
                              "cluster up (`ray start --head`), and is this its address, the "
                              "port its head took (6379 by default)?")
     with sock:
@@ -90,7 +93,19 @@ def check(address: str | None, refused_wait_s: float = REFUSED_WAIT_S) -> None:
     if first and not (len(first) >= 4 and first[3] == SETTINGS):
         raise ConfigError(f"{address} answers, but not as a Ray head (it answered "
                           f"{first[:24]!r}); give the port the head took with `ray start "
-                          "--head --port` (6379 by default), not another service's", WHERE)
+                          "--head --port` (6379 by default), not another service's", where)
+
+
+@contextmanager
+def without_ray_address() -> Iterator[None]:
+    """Around ``ray.init`` of a local Ray: Ray's own ``RAY_ADDRESS`` would make it join that
+    cluster instead (``local`` asked for this machine's Ray)."""
+    saved = os.environ.pop("RAY_ADDRESS", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["RAY_ADDRESS"] = saved
 
 
 def reachable(address: str | None) -> str | None:

@@ -90,3 +90,21 @@ def test_a_malformed_address_is_refused(tmp_path, address, says):
     assert "Traceback" not in proc.stderr
     _nothing_written(tmp_path)
 
+
+
+def test_rays_own_ray_address_is_used_and_checked(tmp_path):
+    """With no --ray-address, Ray's RAY_ADDRESS names the cluster (as for ``ray.init``);
+    it used to make ``ray.init`` refuse hpsearch's local-Ray settings with a traceback."""
+    address = f"127.0.0.1:{free_port()}"
+    path = tmp_path / "far.yaml"
+    path.write_text(yaml.safe_dump(quad_spec("far", budget={"trials": 1})))
+    env = {k: v for k, v in os.environ.items() if k != "HPSEARCH_RAY_ADDRESS"}
+    env.update(HPSEARCH_HOME=str(tmp_path / "home"), RAY_ADDRESS=address)
+    proc = subprocess.run([sys.executable, "-m", "hpsearch.cli", "submit", str(path),
+                           "--no-progress", "--db", f"sqlite:///{tmp_path / 'hps.db'}"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"RAY_ADDRESS: cannot reach a Ray head at {address}" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
+
