@@ -108,3 +108,18 @@ def test_rays_own_ray_address_is_used_and_checked(tmp_path):
     assert "Traceback" not in proc.stderr
     _nothing_written(tmp_path)
 
+
+
+@pytest.mark.parametrize("command", ["dispatcher", "serve"])
+def test_a_service_refuses_a_malformed_address_before_it_starts(tmp_path, command):
+    """A dispatcher waits for a head that is down (tests/service/test_elastic.py), but an
+    address that cannot be one is refused at its start, before it claims anything."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",
+                                                            "HPSEARCH_RAY_ADDRESS")}
+    env["HPSEARCH_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run([sys.executable, "-m", "hpsearch.cli", command, "--ray-address",
+                           "http://127.0.0.1:8265", "--db", f"sqlite:///{tmp_path / 'hps.db'}"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "'http://127.0.0.1:8265' is the Ray dashboard's address" in proc.stderr
+    assert "Traceback" not in proc.stderr
