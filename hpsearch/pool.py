@@ -93,7 +93,8 @@ class NodeWatch:
     EVERY_S = 5.0
 
     def __init__(self, store, study_id: int, resources, every_s: float = EVERY_S):
-        self.store, self.study_id, self.resources, self.every_s = store, study_id, resources, every_s
+        self.store, self.study_id, self.resources = store, study_id, resources
+        self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"hpsearch-nodes-{study_id}")

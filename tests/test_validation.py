@@ -241,3 +241,29 @@ def test_option_schemas_are_the_one_truth_for_searchers_schedulers_and_families(
                                                 "searcher.zz"}
     from trainables._layers import ACTIVATIONS
     assert set(_options.ACTIVATIONS) == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("args", [["list"], ["show", "s"], ["cancel", "s"], ["logs", "s", "0"],
+                                  ["export", "s", "--out", "m"], ["deployments"],
+                                  ["db", "current"]])
+def test_a_missing_sqlite_file_named_for_reading_is_a_typo_not_a_new_database(tmp_path, args):
+    """`hpsearch list --db sqlite:///hpsearh.db` created an empty database there and listed
+    no studies; commands that read what is there refuse a file that does not exist (named
+    by --db or HPSEARCH_DB) and create nothing. The built-in default is created as ever."""
+    home = tmp_path / "home"
+    typo = tmp_path / "hpsearh.db"
+    for how in ("option", "env"):
+        env = {"HPSEARCH_HOME": str(home)}
+        argv = list(args)
+        if how == "option":
+            argv += ["--db", f"sqlite:///{typo}"]
+        else:
+            env["HPSEARCH_DB"] = f"sqlite:///{typo}"
+        r = cli(*argv, env=env)
+        assert r.returncode == 2, (how, r.stderr)
+        assert f"no database at {typo} (a typo?)" in r.stderr and "Traceback" not in r.stderr
+        assert not typo.exists()
+    if args == ["list"]:  # zero config: the default database is made on first use
+        r = cli("list", env={"HPSEARCH_HOME": str(home)})
+        assert r.returncode == 0, r.stderr
+        assert (home / "hpsearch.db").exists()

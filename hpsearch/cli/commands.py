@@ -18,6 +18,30 @@ def _read_spec(path: str) -> dict:
     return _read(path)
 
 
+def reading_store(url: str | None, upgrade: bool | None = None):
+    """The store of a command that reads what is there (or changes it): an SQLite file
+    named by --db or HPSEARCH_DB that does not exist is a typo, refused (exit 2) instead of
+    created empty and listed as "no studies"; the built-in default ($HPSEARCH_HOME's
+    hpsearch.db) is created as ever (zero config). Commands that write (submit, db upgrade,
+    ui, user add) create a new file."""
+    from pathlib import Path
+
+    from hpsearch.exceptions import ConfigError
+    from hpsearch.settings import settings
+    from hpsearch.store import Store
+    from hpsearch.store.store import DB_SETTING, engine_url
+
+    target = url or settings().db
+    if target != f"sqlite:///{settings().home / 'hpsearch.db'}":
+        parsed = engine_url(target)
+        path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        if path and path != ":memory:" and not path.startswith("file:") \
+                and not Path(path).exists():
+            raise ConfigError(f"no database at {path} (a typo?); `hpsearch submit` or "
+                              "`hpsearch db upgrade` creates one there", DB_SETTING)
+    return Store(url, upgrade=upgrade)
+
+
 def _server(args) -> str | None:
     """--server, else $HPSEARCH_SERVER or the config file's, unless --db names a database."""
     from hpsearch.client import resolve_server
@@ -66,9 +90,9 @@ def cmd_validate(args) -> int:
 
 def cmd_list(args) -> int:
     """List studies: status, family, searcher, best value, trials done/budget."""
-    from hpsearch.store import Store, queries
+    from hpsearch.store import queries
 
-    store = Store(args.db)
+    store = reading_store(args.db)
     studies = store.list_studies(status=args.status)
     summary = queries.summaries(store, studies)
     rows = []
@@ -86,9 +110,8 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     """Show one study: its trials (best first) and its best trial."""
     from hpsearch.api import Study
-    from hpsearch.store import Store
 
-    store = Store(args.db)
+    store = reading_store(args.db)
     print(leaderboard(Study(store, store.get_study(args.study).id), limit=args.top))
     return 0
 
@@ -97,9 +120,8 @@ def cmd_resume(args) -> int:
     """Continue a study whose driver stopped; finished trials are kept as they are."""
     from hpsearch.api import Study
     from hpsearch.orchestration import resume_study
-    from hpsearch.store import Store
 
-    store = Store(args.db)
+    store = reading_store(args.db)
     spec = _read_spec(args.spec) if args.spec else None
     row = resume_study(args.study, store=store, spec=spec, ray_address=args.ray_address,
                        progress=not args.no_progress)
@@ -109,14 +131,13 @@ def cmd_resume(args) -> int:
 
 def cmd_cancel(args) -> int:
     """Cancel a queued study, or stop a running one within seconds."""
-    from hpsearch.store import Store
 
     server = _server(args)
     if server:
         from hpsearch.cli import remote
 
         return remote.cancel(server, args.study)
-    store = Store(args.db)
+    store = reading_store(args.db)
     study = store.get_study(args.study)
     status = store.request_cancel(study.id)
     print(f"study {study.name!r}: "
@@ -136,7 +157,8 @@ def cmd_db(args) -> int:
 
     if args.action == "retain":
         return _retain(args)
-    store = Store(args.db, upgrade=args.action == "upgrade")
+    store = (Store(args.db, upgrade=True) if args.action == "upgrade"
+             else reading_store(args.db, upgrade=False))
     print(f"{store.safe_url}: schema at {migrate.current_revision(store.engine)} "
           f"(head {migrate.head_revision()})")
     return 0
@@ -145,7 +167,6 @@ def cmd_db(args) -> int:
 def _retain(args) -> int:
     from hpsearch.settings import settings
     from hpsearch.store.retention import RetentionPolicy, retain
-    from hpsearch.store.store import Store
 
     s = settings()
     points = args.points if args.points is not None else s.retain_points
@@ -157,7 +178,7 @@ def _retain(args) -> int:
                 for f, m in policy.problems()]
     if problems:
         raise SpecError(problems)
-    store = Store(args.db)
+    store = reading_store(args.db)
     study_id = store.get_study(args.study).id if args.study else None
     done = retain(store, policy, study_id=study_id)
     print(f"{done.trials} trials thinned to at most {policy.points} results each: "

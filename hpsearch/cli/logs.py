@@ -10,10 +10,10 @@ FOLLOW_EVERY_S = 1.0
 
 
 def _local(args) -> Callable[[int], dict]:
-    from hpsearch.store import Store
+    from hpsearch.cli.commands import reading_store
     from hpsearch.store.outputs import log_page
 
-    store = Store(args.db)
+    store = reading_store(args.db)
     study_id = store.get_study(args.study).id
     return lambda after: log_page(store, study_id, args.trial, after)
 

@@ -13,12 +13,12 @@ def cmd_export(args) -> int:
     source study and trial, compression and checksums.
     """
     from hpsearch.export import check_format, export_trial
-    from hpsearch.store import Store
+    from hpsearch.cli.commands import reading_store
     from hpsearch.transfer import parse_trial
 
     check_format(args.format)
     trial = parse_trial(args.trial, "--trial")
-    card = export_trial(Store(args.db), args.study, trial, fmt=args.format, out=args.out)
+    card = export_trial(reading_store(args.db), args.study, trial, fmt=args.format, out=args.out)
     ver = card["verification"]
     print(f"{args.out}/{card['file']}: {card['family']} from {card['source']['study']!r} trial "
           f"{card['source']['trial']}, sha256 {card['sha256'][:16]}..., max |diff| "
@@ -38,10 +38,10 @@ def cmd_deploy(args) -> int:
     import time
 
     from hpsearch import deployments as dep
-    from hpsearch.store import Store
+    from hpsearch.cli.commands import reading_store
     from hpsearch.transfer import parse_trial
 
-    store = Store(args.db)
+    store = reading_store(args.db)
     row = dep.declare(store, args.study, parse_trial(args.trial, "--trial"), name=args.name,
                       replicas=args.replicas, autoscale=args.autoscale,
                       created_by=args.owner or getpass.getuser())
@@ -61,9 +61,9 @@ def cmd_deploy(args) -> int:
 def cmd_undeploy(args) -> int:
     """Stop serving a deployment (the dispatcher removes it from Ray Serve, then its row)."""
     from hpsearch import deployments as dep
-    from hpsearch.store import Store
+    from hpsearch.cli.commands import reading_store
 
-    row = dep.request_stop(Store(args.db), args.name)
+    row = dep.request_stop(reading_store(args.db), args.name)
     print(f"deployment {row.name!r}: stopping")
     return 0
 
@@ -72,11 +72,11 @@ def cmd_deployments(args) -> int:
     """List deployments: status, model, replicas, creator."""
     from hpsearch import deployments as dep
     from hpsearch.cli.format import table
-    from hpsearch.store import Store
+    from hpsearch.cli.commands import reading_store
 
     rows = [[r.name, r.status, f"{r.study_name} #{r.trial_number}", r.family,
              f"{r.min_replicas}" if r.min_replicas == r.max_replicas else f"{r.min_replicas}-{r.max_replicas}",
-             r.created_by or "-", r.error or ""] for r in dep.all_(Store(args.db))]
+             r.created_by or "-", r.error or ""] for r in dep.all_(reading_store(args.db))]
     print(table(["name", "status", "trial", "family", "replicas", "by", "error"], rows))
     return 0
 
