@@ -80,21 +80,53 @@ def _free_port() -> int:
 def python_for_everyone():
     """The trial user must be able to run the interpreter and read the installed packages (a
     deployment installs Python system-wide). Here pyenv may live under a 0700 /root: open
-    the folders on the way for traversal (o+x only) during the test, and close them again."""
+    the folders on the way for traversal (o+x only) during the test, and close them again.
+
+    Tests on other pytest-xdist workers may need them at the same time (test_trial_oom.py):
+    each holds a shared lock on one file while it runs, the modes to restore are kept in one
+    file, and only the last one out (whose shared lock can become exclusive) closes the
+    folders; a second lock file keeps these steps one at a time."""
+    import fcntl
     import sysconfig
 
-    opened = []
-    for target in {os.path.realpath(sys.executable), sys.prefix, sys.base_prefix,
-                   sysconfig.get_paths()["purelib"], str(ROOT)}:
-        path = Path(target)
-        for folder in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
-            mode = folder.stat().st_mode
-            if not mode & 0o001:
-                folder.chmod(mode | 0o001)
-                opened.append((folder, mode))
-    yield
-    for folder, mode in reversed(opened):
-        folder.chmod(mode)
+    base = Path(tempfile.gettempdir())
+    saved = base / "hpsearch-tests-python-for-everyone.json"
+    steps = open(base / "hpsearch-tests-python-for-everyone.steps", "a+")
+    users = open(base / "hpsearch-tests-python-for-everyone.users", "a+")
+    fcntl.flock(steps, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(users, fcntl.LOCK_SH)
+        opened = json.loads(saved.read_text()) if saved.exists() else {}
+        for target in {os.path.realpath(sys.executable), sys.prefix, sys.base_prefix,
+                       sysconfig.get_paths()["purelib"], str(ROOT)}:
+            path = Path(target)
+            for folder in [*reversed(path.parents), path] if path.is_dir() else reversed(
+                    path.parents):
+                mode = folder.stat().st_mode
+                if not mode & 0o001:
+                    folder.chmod(mode | 0o001)
+                    opened.setdefault(str(folder), mode)
+        saved.write_text(json.dumps(opened))
+    finally:
+        fcntl.flock(steps, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        fcntl.flock(steps, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another test still needs them: the last one out closes them
+        else:
+            opened = json.loads(saved.read_text()) if saved.exists() else {}
+            for folder in sorted(opened, key=len, reverse=True):
+                Path(folder).chmod(opened[folder])
+            saved.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(users, fcntl.LOCK_UN)
+            fcntl.flock(steps, fcntl.LOCK_UN)
+            users.close()
+            steps.close()
 
 
 @pytest.fixture
