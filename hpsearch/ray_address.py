@@ -27,7 +27,7 @@ from typing import Iterator
 from hpsearch.exceptions import ConfigError, HpsearchError
 
 WHERE = "--ray-address / HPSEARCH_RAY_ADDRESS"
-REFUSED_WAIT_S = 10.0   # connection refused is tried again this long (a head starting)
+REFUSED_WAIT_S = 3.0    # connection refused is tried again this long (a head just starting)
 CONNECT_WAIT_S = 5.0    # one connect
 ANSWER_WAIT_S = 3.0     # the server's first HTTP/2 frame
 # An HTTP/2 client's connection preface and an empty SETTINGS frame (RFC 9113, 3.4).

@@ -26,6 +26,22 @@ from tests.service.conftest import cli, service_env, wait_for
 pytestmark = [pytest.mark.slow]
 
 
+def _head(port: int, temp_dir: str, env: dict) -> subprocess.Popen:
+    """A Ray head of 1 CPU on ``port``: this test's own cluster."""
+    return ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                      "--include-dashboard=false", f"--dashboard-port={free_port()}"],
+                     env, Path(temp_dir) / "head.out")
+
+
+def _driver(path: Path, db: str, port: int, env: dict, tmp_path: Path) -> subprocess.Popen:
+    """`hpsearch submit` of the spec at ``path`` on that cluster; its output in driver.out."""
+    with open(tmp_path / "driver.out", "wb") as out:
+        return subprocess.Popen(
+            cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
+                "--no-progress"), env={**env, "HPSEARCH_HOME": str(tmp_path)},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path):
     temp_dir = tempfile.mkdtemp(prefix="hps-el-", dir="/tmp")  # short: Ray's socket paths
     token, port = secrets.token_hex(32), free_port()
@@ -54,14 +70,8 @@ def test_a_joining_node_takes_trials_and_a_killed_node_gives_them_back(tmp_path)
         return "; ".join(f"{t.number} {t.status} {(t.node_id or '-')[:8]}" for t in trials())
 
     try:
-        procs.append(ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
-                                "--include-dashboard=false", f"--dashboard-port={free_port()}"],
-                               env, Path(temp_dir) / "head.out"))
-        with open(tmp_path / "driver.out", "wb") as out:
-            driver = subprocess.Popen(
-                cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
-                    "--no-progress"), env={**env, "HPSEARCH_HOME": str(tmp_path)},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(_head(port, temp_dir, env))
+        driver = _driver(path, db, port, env, tmp_path)
         procs.append(driver)
         # The head's one CPU holds the first trial (it waits at the gate); the others queue.
         first = wait_for(lambda: [t for t in trials() if t.node_id], 90, "a trial placed on the head")
@@ -128,14 +138,8 @@ def test_a_study_whose_trials_fit_no_node_says_so_until_one_joins(tmp_path):
             return None
 
     try:
-        procs.append(ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
-                                "--include-dashboard=false", f"--dashboard-port={free_port()}"],
-                               env, Path(temp_dir) / "head.out"))
-        with open(tmp_path / "driver.out", "wb") as out:
-            driver = subprocess.Popen(
-                cli("submit", str(path), "--db", db, "--ray-address", f"127.0.0.1:{port}",
-                    "--no-progress"), env={**env, "HPSEARCH_HOME": str(tmp_path)},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(_head(port, temp_dir, env))
+        driver = _driver(path, db, port, env, tmp_path)
         procs.append(driver)
         try:
             notice = wait_for(waiting, 90, "the study to say what its trials wait for")
@@ -192,9 +196,7 @@ def test_queued_studies_wait_for_a_head_that_is_down_and_run_once_it_is_up(tmp_p
         assert f"cannot reach a Ray head at 127.0.0.1:{port}" in \
             events(log, "dispatcher.ray_unreachable")[0]["message"]
         env = {**service_env(), **cluster.env, "RAY_USAGE_STATS_ENABLED": "0"}
-        head = ray_start(["--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
-                          "--include-dashboard=false", f"--dashboard-port={free_port()}"],
-                         env, Path(temp_dir) / "head.out")
+        head = _head(port, temp_dir, env)
         wait_for(lambda: store.get_study(sid).status in StudyStatus.FINISHED, 120,
                  "the study to run once the head is up")
         study = store.get_study(sid)
