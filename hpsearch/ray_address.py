@@ -108,6 +108,18 @@ def without_ray_address() -> Iterator[None]:
             os.environ["RAY_ADDRESS"] = saved
 
 
+def malformed(address: str | None) -> str | None:
+    """Why ``address`` cannot be a Ray address (its form alone), or None: for a service that
+    waits for a head that is down (:func:`reachable`) but refuses one that cannot be."""
+    if not address or address.strip() in ("auto", "local"):
+        return None
+    try:
+        split(address)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def reachable(address: str | None) -> str | None:
     """None when ``address`` may be a Ray head now (:func:`check` without waiting), else why
     not, in words."""

@@ -24,22 +24,11 @@ def reading_store(url: str | None, upgrade: bool | None = None):
     created empty and listed as "no studies"; the built-in default ($HPSEARCH_HOME's
     hpsearch.db) is created as ever (zero config). Commands that write (submit, db upgrade,
     ui, user add) create a new file."""
-    from pathlib import Path
-
-    from hpsearch.exceptions import ConfigError
     from hpsearch.settings import settings
     from hpsearch.store import Store
-    from hpsearch.store.store import DB_SETTING, engine_url
 
-    target = url or settings().db
-    if target != f"sqlite:///{settings().home / 'hpsearch.db'}":
-        parsed = engine_url(target)
-        path = parsed.database if parsed.get_backend_name() == "sqlite" else None
-        if path and path != ":memory:" and not path.startswith("file:") \
-                and not Path(path).exists():
-            raise ConfigError(f"no database at {path} (a typo?); `hpsearch submit` or "
-                              "`hpsearch db upgrade` creates one there", DB_SETTING)
-    return Store(url, upgrade=upgrade)
+    builtin = f"sqlite:///{settings().home / 'hpsearch.db'}"
+    return Store(url, upgrade=upgrade, create=(url or settings().db) == builtin)
 
 
 def _server(args) -> str | None:

@@ -21,21 +21,6 @@ def add_dispatcher_options(p) -> None:
                    help="json: one JSON object per log line (structured logs)")
 
 
-def _address_form(address: str | None) -> str | None:
-    """Why ``address`` cannot be a Ray address (its form only: a cluster that is down is
-    waited for, hpsearch/ray_address.py), or None."""
-    from hpsearch.exceptions import ConfigError
-    from hpsearch.ray_address import split
-
-    if not address or address.strip() in ("auto", "local"):
-        return None
-    try:
-        split(address)
-    except ConfigError as exc:
-        return str(exc)
-    return None
-
-
 def run_dispatcher(args) -> int:
     """Run queued studies (from the web UI, the API or `submit --server`) as they arrive."""
     from hpsearch.dispatcher import Dispatcher
@@ -43,8 +28,9 @@ def run_dispatcher(args) -> int:
     from hpsearch.store import Store
 
     from hpsearch import isolation
+    from hpsearch.ray_address import malformed
 
-    problem = _address_form(args.ray_address)
+    problem = malformed(args.ray_address)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -97,10 +83,11 @@ def cmd_serve(args) -> int:
     """
     from hpsearch import isolation
     from hpsearch.monitoring import METRICS_DIR_ENV
+    from hpsearch.ray_address import malformed
     from hpsearch.store.store import default_url
     from webui.serve import ServeError, serve as serve_web, served_config
 
-    problem = _address_form(args.ray_address)
+    problem = malformed(args.ray_address)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

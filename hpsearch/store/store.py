@@ -121,12 +121,16 @@ def _hide_password(url: str) -> str:
 
 
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 2,
-                pre_ping: bool = True) -> Engine:
+                pre_ping: bool = True, create: bool = True) -> Engine:
+    """``create``: an SQLite file that does not exist is made (else a ConfigError)."""
     target = engine_url(url)
     url = target.render_as_string(hide_password=False)
     if target.get_backend_name() == "sqlite":
         path = target.database
         if path and path != ":memory:" and not path.startswith("file:"):
+            if not create and not Path(path).exists():
+                raise ConfigError(f"no database at {path} (a typo?); `hpsearch submit` or "
+                                  "`hpsearch db upgrade` creates one there", DB_SETTING)
             try:
                 _private_sqlite_file(Path(path))
             except OSError as exc:
@@ -189,11 +193,13 @@ class Store:
     """
 
     def __init__(self, url: str | None = None, *, upgrade: bool | None = None, pool_size: int = 5,
-                 max_overflow: int = 2, pre_ping: bool = True, check_schema: bool = True):
+                 max_overflow: int = 2, pre_ping: bool = True, check_schema: bool = True,
+                 create: bool = True):
+        """``create=False``: a missing SQLite file is a ConfigError, not a new database."""
         self.url = url or default_url()
         try:
             self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,
-                                      pre_ping=pre_ping)
+                                      pre_ping=pre_ping, create=create)
         except ConfigError:
             raise
         except (SQLAlchemyError, ValueError, ImportError) as exc:  # e.g. an unknown dialect
