@@ -44,3 +44,38 @@ def ddp_sleeper(config: dict) -> None:
     from hpsearch import ddp
 
     ddp.run(_ddp_sleeper_worker, config)
+
+
+@hpsearch.trainable
+def timed_cnn(config: dict) -> None:
+    """The built-in CNN (trainables/cnn.py) on the trial's device (its GPU when Ray gave it
+    one), timing itself for benchmarks/gpu_busy.py. Each epoch reports the CNN's metrics and
+    ``t_start`` (when this code began), ``t_ready`` (data on the device, model built),
+    ``train_s`` and ``eval_s`` (seconds in training passes and in validation so far, the
+    device synchronized after each). No checkpoints: what it times is the training alone."""
+    import importlib
+
+    import torch
+    from ray import tune
+
+    import trainables
+    from trainables import _harness
+
+    t_start = time.time()
+    recipe = importlib.import_module(trainables.BUILTIN["cnn"]).RECIPE
+    s = _harness.prepare(recipe, config)
+    sync = torch.cuda.synchronize if s.device.type == "cuda" else (lambda: None)
+    sync()
+    t_ready = time.time()
+    train_s = eval_s = 0.0
+    for epoch in range(1, s.cfg.epochs + 1):
+        t0 = time.perf_counter()
+        _harness.train_epoch(s, epoch)
+        sync()
+        t1 = time.perf_counter()
+        metrics = _harness.evaluate(s)
+        sync()
+        train_s += t1 - t0
+        eval_s += time.perf_counter() - t1
+        tune.report({**metrics, "epoch": epoch, "t_start": t_start, "t_ready": t_ready,
+                     "train_s": train_s, "eval_s": eval_s})
