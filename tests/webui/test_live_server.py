@@ -42,3 +42,23 @@ def test_a_stopped_server_writes_into_no_file_opened_after_it(tmp_path):
             written[f.name] = f.read()
     assert {name: data for name, data in written.items() if data} == {}
     assert answers == [("done " * 2000).encode()]  # the request in flight got its whole answer
+
+
+def test_a_server_whose_wake_up_pipe_is_already_closed_still_stops(tmp_path):
+    """The state a CI run met (cc73d2c): the harness's stop found waitress's wake-up pipe
+    closed (``OSError: Bad file descriptor`` as it pulled it). Stopping needs no pipe."""
+    from tests.live_server import LiveServer
+
+    app = Flask("plain")
+    app.get("/")(lambda: "ok")
+    server = LiveServer(app)
+    assert urllib.request.urlopen(server.url + "/", timeout=10).read() == b"ok"
+    server._server.trigger.close()  # as waitress's own handle_close does
+    server.stop()
+    assert not server._loop.is_alive()
+    try:
+        urllib.request.urlopen(server.url + "/", timeout=2)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the stopped server still answers")
