@@ -119,6 +119,8 @@ def study_figures(store, study_id: int, slots: int, sampler: GpuSampler | None) 
         r["train_median_s"] = statistics.median(train)
         if w is not None and warm_train:
             w["training_share"] = sum(warm_train) / (slots * (w["last"] - w["first"]))
+    study = store.get_study(study_id)
+    r["to_first_s"] = first - _ts(study.started_at or study.created_at)
     r["gpu"] = sampler.between(first, last) if sampler is not None else None
     if w is not None:
         w["gpu"] = sampler.between(w["first"], w["last"]) if sampler is not None else None
@@ -245,15 +247,16 @@ def report(runs: dict, base: dict, args, hardware: str, sampler: GpuSampler | No
     for name, r in runs.items():
         g = r["gpu"] or {}
         w = r["warm"] or {}
-        rows.append([name, r["trials"], f"{r['span_s']:.1f}", _pct(r["busy_share"]),
+        rows.append([name, r["trials"], f"{r['wall_s']:.1f}", f"{r['to_first_s']:.1f}",
+                     f"{r['span_s']:.1f}", _pct(r["busy_share"]),
                      _pct(w.get("busy_share")), _pct(w.get("training_share")),
                      _pct((w.get("gpu") or {}).get("mean")),
                      _pct(r.get("training_share")), _pct(r.get("eval_share")),
                      _pct(r.get("startup_share")), _pct(g.get("mean")), _pct(g.get("any")),
                      "-" if r["best"] is None else f"{r['best']:.4f}"])
     g = base["gpu"] or {}
-    rows.append(["one process alone (no Ray, no store)", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                 _pct(g.get("mean")), _pct(g.get("any")), "-"])
+    rows.append(["one process alone (no Ray, no store)"] + ["-"] * 11
+                + [_pct(g.get("mean")), _pct(g.get("any")), "-"])
     lines = [
         "# A busy GPU: the share of the GPU's time spent training",
         "",
@@ -266,10 +269,12 @@ def report(runs: dict, base: dict, args, hardware: str, sampler: GpuSampler | No
         f"batch {args.batch_size}; FIFO; local Ray, SQLite. Produced by "
         "`python -m benchmarks.gpu_busy` (benchmarks/gpu.sh runs it).",
         "",
+        "run s: `hpsearch.run`'s whole call (the first study's includes starting Ray); to the "
+        "first trial: from the study's start to its first trial's. "
         "Shares are of the slots' time from the first trial's start to the last one's end (the "
         "trials' own times in the store). busy: in a trial at all; after the first wave: the "
-        "same from the start of the first trial after each slot's first (which pays its "
-        "process's start: Python, torch, CUDA) to the last end, for those trials; "
+        "same from the end of the last of the first trials, one a slot (each pays its "
+        "process's start: Python, torch, CUDA), to the last end; "
         "training / validation / "
         "start-up: `timed_cnn`'s own timing of its training passes, its validation passes, and "
         "its start to its data being on the GPU. NVML util: the mean of NVML's utilisation "
@@ -277,8 +282,9 @@ def report(runs: dict, base: dict, args, hardware: str, sampler: GpuSampler | No
         f"{sampler.period if sampler else 0:g} s); kernel-busy samples: the share of samples "
         "with any kernel running.",
         "",
-        C.table(["study", "trials", "span s", "busy", "busy after the first wave",
-                 "training after the first wave", "NVML util after the first wave", "training", "validation", "start-up",
+        C.table(["study", "trials", "run s", "to the first trial s", "span s", "busy",
+                 "busy after the first wave", "training after the first wave",
+                 "NVML util after the first wave", "training", "validation", "start-up",
                  "NVML util", "kernel-busy samples", "best val_accuracy"], rows),
         "",
     ]
@@ -331,10 +337,16 @@ def main(argv: list[str] | None = None) -> dict:
         for name, trainable in (("cnn", "cnn"), ("timed_cnn", "benchmarks._trials:timed_cnn")):
             s = spec(f"gpu-busy-{name}", trainable, args.trials, args.concurrent, args.epochs,
                      args.batch_size, gpu)
+            began = time.time()
             study = hpsearch.run(s, db=url, progress=False)
+            wall = time.time() - began
             runs[name] = r = study_figures(store, study.id, args.concurrent, sampler)
-            print(f"{name}: {r['trials']} trials {r['statuses']} in {r['span_s']:.1f} s, busy "
-                  f"{_pct(r['busy_share'])} ({_pct((r['warm'] or {}).get('busy_share'))} after the first wave), training {_pct(r.get('training_share'))}, NVML "
+            r["wall_s"] = wall
+            warm = r["warm"] or {}
+            print(f"{name}: {r['trials']} trials {r['statuses']}, run {wall:.1f} s, first trial "
+                  f"{r['to_first_s']:.1f} s after the study's start, span {r['span_s']:.1f} s, "
+                  f"busy {_pct(r['busy_share'])} ({_pct(warm.get('busy_share'))} after the first "
+                  f"wave), training {_pct(r.get('training_share'))}, NVML "
                   f"{_pct((r['gpu'] or {}).get('mean'))}", flush=True)
         store.dispose()
         import ray

@@ -116,14 +116,6 @@ def system_config(local: bool = True, modules: tuple[str, ...] = ()) -> dict:
     return {"preload_python_modules": list(dict.fromkeys(PRELOAD_MODULES + modules))}
 
 
-# What torch imports the first time a trial uses it, not when torch is imported: every
-# torch.optim optimizer imports torch._dynamo as it is made (torch/_compile.py,
-# _disable_dynamo): 1 s of CPU on a 2-core CPU machine, 5.4-5.7 s on an H200 machine's
-# torch 2.11 (benchmarks/results/gpu_busy.md), more than torch's own import. Each trial
-# process's first trial paid it, in its slot's time.
-TORCH_FIRST_USE = ("torch._dynamo",)
-
-
 def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
     """The modules of a built-in family that this process has imported (the driver checked
     the spec with them): a worker that imports them as it starts has torch and the model
@@ -136,7 +128,7 @@ def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
     if run_as is not None or family is None:
         return ()
     modules = (family.module, "trainables._harness")
-    return modules + TORCH_FIRST_USE if all(m in sys.modules for m in modules) else ()
+    return modules if all(m in sys.modules for m in modules) else ()
 
 
 def started_local_ray(environ: Mapping[str, str] | None = None) -> None:

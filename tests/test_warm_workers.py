@@ -118,45 +118,10 @@ def test_workers_preload_a_built_in_familys_model_code_the_driver_imported(monke
     monkeypatch.setenv("HPSEARCH_WARM_WORKERS_S", "60")
     get_trainable("cnn")  # the driver's check of a spec imports it
     modules = warm_workers.trainable_modules("cnn")
-    assert modules == ("trainables.cnn", "trainables._harness", "torch._dynamo")
+    assert modules == ("trainables.cnn", "trainables._harness")
     preload = warm_workers.system_config(modules=modules)["preload_python_modules"]
     assert set(warm_workers.PRELOAD_MODULES) | set(modules) == set(preload)
     # A user's module may not import in a worker (every worker would fail): not preloaded;
     # nor where trials run as another user (their child imports the trainable).
     assert warm_workers.trainable_modules("tests.helpers:whereami") == ()
     assert warm_workers.trainable_modules("cnn", run_as=object()) == ()
-
-
-WORKER_PROBE = """
-import sys
-import ray
-from hpsearch import orchestration, warm_workers
-from trainables import get_trainable
-get_trainable("cnn")  # as the driver's check of a spec does
-orchestration.ensure_ray("local", num_cpus=1, preload=warm_workers.trainable_modules("cnn"))
-
-@ray.remote
-def imported(names):
-    import sys
-    return {n: n in sys.modules for n in names}
-
-print(ray.get(imported.remote(["trainables.cnn", "torch._dynamo"])))
-ray.shutdown()
-"""
-
-
-def test_a_built_in_familys_worker_has_imported_what_its_first_optimizer_needs(tmp_path):
-    """Every torch.optim optimizer imports torch._dynamo as it is made (1 s of CPU here, 5.5 s
-    on an H200 machine's torch): a trial process's first trial paid it, after its start, in
-    the slot's time. A worker of a local Ray started for a built-in family has it already
-    (its own Ray: a worker's preload is set when Ray starts)."""
-    import subprocess
-    import sys
-
-    env = {**os.environ, "HPSEARCH_WARM_WORKERS_S": "60", "HPSEARCH_HOME": str(tmp_path)}
-    env.pop("RAY_ADDRESS", None)
-    out = subprocess.run([sys.executable, "-c", WORKER_PROBE], env=env, capture_output=True,
-                         text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "{'trainables.cnn': True, 'torch._dynamo': True}", \
-        out.stdout[-2000:]
