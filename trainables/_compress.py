@@ -260,12 +260,27 @@ def _on_cpu(module: nn.Module) -> bool:
                if isinstance(t, torch.Tensor))
 
 
-def footprint(deploy: Deploy, model: nn.Module, example_x: torch.Tensor) -> dict[str, float]:
+def footprint(deploy: Deploy, model: nn.Module, example_x: torch.Tensor,
+              latencies: dict | None = None) -> dict[str, float]:
     """``params``, ``model_kb`` and ``latency_ms`` of ``model``'s deployed part;
     ``example_x`` is one sample of data (a batch of 1) that :attr:`Deploy.inputs`
-    turns into its input."""
+    turns into its input.
+
+    ``latencies``: a trial's memo of its last latency. Latency times the deployed model's
+    structure, not its weights' values, so it is measured again only when that structure
+    may have changed: another module (quantization makes one) or another count of nonzero
+    parameters (pruning). Measuring it every epoch (30 batch-1 forward passes on the CPU, the
+    model copied there first) cost a tenth of a small model's training, the GPU idle
+    meanwhile (benchmarks/results/gpu_busy.md)."""
     deployed = deploy.module(model)
     with _quiet():
-        return {"params": float(nonzero_params(deployed)),
-                "model_kb": model_kb(deployed),
-                "latency_ms": latency_ms(deployed, deploy.inputs(model, example_x))}
+        params = float(nonzero_params(deployed))
+        key = (id(deployed), params)
+        if latencies is not None and key in latencies:
+            latency = latencies[key]
+        else:
+            latency = latency_ms(deployed, deploy.inputs(model, example_x))
+            if latencies is not None:
+                latencies.clear()
+                latencies[key] = latency
+        return {"params": params, "model_kb": model_kb(deployed), "latency_ms": latency}

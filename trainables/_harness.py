@@ -31,7 +31,7 @@ import random
 import shutil
 import tempfile
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -143,6 +143,8 @@ class Setup:
     quantized: nn.Module | None = None
     # Set on each worker of a data-parallel trial (resources.workers > 1).
     dist: "Distributed | None" = None
+    # The deployed model's last latency measure (footprint(): measured again when it changes).
+    latencies: dict = field(default_factory=dict)
 
     @property
     def amp(self) -> bool:
@@ -412,9 +414,10 @@ def gpu_usage(device: torch.device) -> dict[str, float]:
 
 
 def footprint(s: Setup) -> dict[str, float]:
-    """``params``, ``model_kb``, ``latency_ms`` of the deployed model as it stands."""
+    """``params``, ``model_kb``, ``latency_ms`` of the deployed model as it stands (latency
+    measured again only when the model's structure changed: :func:`_compress.footprint`)."""
     return _compress.footprint(s.recipe.deploy, s.quantized if s.quantized is not None else s.model,
-                               s.val.x[:1])
+                               s.val.x[:1], latencies=s.latencies)
 
 
 def _single_step(recipe: Recipe, teacher: _distill.Teacher | None = None) -> Callable[..., dict]:

@@ -93,3 +93,29 @@ def test_bad_compression_values_are_field_errors(config, field):
     with pytest.raises(SpecError) as refused:
         recipe("cnn").parse(config)
     assert refused.value.problems[0][0] == field
+
+
+def test_latency_is_measured_again_only_when_the_deployed_model_changes(monkeypatch):
+    """Latency times the deployed model's structure, not its weights' values: measured at the
+    first epoch and again once compression changed the model (after the last epoch), not
+    at every epoch between (30 batch-1 forward passes each, a tenth of a small model's
+    training, the GPU idle meanwhile)."""
+    from trainables import _compress
+
+    measured = []
+    real = _compress.latency_ms
+
+    def timed(module, inputs):
+        measured.append(type(module).__name__)
+        return real(module, inputs)
+
+    monkeypatch.setattr(_compress, "latency_ms", timed)
+    history = _harness.run(recipe("cnn"), {**SMALL, "epochs": 4, "quantize": "dynamic_int8"},
+                           device="cpu")
+    assert len(history) == 4 and len(measured) == 2, measured  # epoch 1; the int8 model
+    assert history[0]["latency_ms"] == history[1]["latency_ms"] == history[2]["latency_ms"] > 0
+    assert history[3]["latency_ms"] > 0
+    measured.clear()
+    pruned = _harness.run(recipe("cnn"), {**SMALL, "epochs": 3, "prune": 0.5}, device="cpu")
+    assert len(measured) == 2, measured  # epoch 1; the pruned model (fewer nonzero weights)
+    assert pruned[-1]["params"] < pruned[0]["params"]
