@@ -362,3 +362,26 @@ def test_ddp_reuse_report():
     m = {"cpu": "cpu", "cores": 2, "ram_gib": 1, "date": "d", "rev": "r", "load": 1.0}
     page = ddp_reuse.report([{"study": "asha", "wall_s": 8.0, "span_s": 7.0, "trials": trials}], m)
     assert "| asha | 3 | COMPLETED 2, EARLY_STOPPED 1 | 7 | 1 of 3 | 0.30 | 19.0 |" in page
+
+
+def test_gpu_busy_dry_run_on_the_cpu_reports_every_study(tmp_path):
+    """benchmarks/gpu_busy.py (run by benchmarks/gpu.sh on a GPU machine) at a tiny size on
+    the CPU, in a process of its own: it starts and stops its own Ray."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "gpu_busy.md"
+    env = {**os.environ, "HPSEARCH_HOME": str(tmp_path / "home")}
+    env.pop("RAY_ADDRESS", None)
+    run = subprocess.run([sys.executable, "-m", "benchmarks.gpu_busy", "--device", "cpu",
+                          "--trials", "2", "--concurrent", "1", "--epochs", "1", "--out", str(out)],
+                         cwd=C.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in out.read_text().splitlines()
+            if line.startswith("| cnn |") or line.startswith("| timed_cnn |")}
+    assert set(rows) == {"cnn", "timed_cnn"}
+    assert all(r[1] == "2" for r in rows.values())  # every trial ran and is counted
+    training = rows["timed_cnn"][9]  # the timed trainable's own training share
+    assert training.endswith("%") and 0 < float(training[:-1]) <= 100, rows
+    assert out.with_suffix(".png").stat().st_size > 0
