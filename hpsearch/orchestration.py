@@ -78,6 +78,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
         try:
             ray.init(address=address, **kwargs)
         except ConnectionError as exc:  # auto: no Ray runs on this machine
+            if address.strip() == "auto":
+                raise ray_address.RayUnreachable(
+                    f"{where}: auto: no Ray runs on this machine to join (auto joins the one "
+                    "`ray start --head` started here). Start one, give a head's HOST:PORT, or "
+                    "give no address for a Ray of this command's own") from None
             raise ray_address.RayUnreachable(f"{where}: {address}: {exc}") from None
     else:
         from hpsearch import ray_local

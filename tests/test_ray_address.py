@@ -53,6 +53,20 @@ def test_an_address_where_nothing_listens_is_named(tmp_path, via_env):
     _nothing_written(tmp_path)
 
 
+def test_auto_with_no_ray_on_the_machine_is_named(tmp_path, monkeypatch):
+    """``auto`` joins the Ray that ``ray start`` left its address for in Ray's temp folder;
+    an empty one (RAY_TMPDIR) hides this test session's own Ray from it."""
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "ray-tmp"))
+    (tmp_path / "ray-tmp").mkdir()
+    proc = _submit(tmp_path, "auto")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "--ray-address / HPSEARCH_RAY_ADDRESS: auto: no Ray runs on this machine" in proc.stderr, \
+        proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
+    assert list((tmp_path / "ray-tmp").iterdir()) == []  # and no Ray was started instead
+
+
 class _Web(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
         self.send_response(200)
