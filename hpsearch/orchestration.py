@@ -74,15 +74,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
     if address and address != "local":
+        if address.strip() == "auto":
+            address, where = ray_address.resolve_auto(where)
         ray_address.check(address, where=where)
         try:
             ray.init(address=address, **kwargs)
-        except ConnectionError as exc:  # auto: no Ray runs on this machine
-            if address.strip() == "auto":
-                raise ray_address.RayUnreachable(
-                    f"{where}: auto: no Ray runs on this machine to join (auto joins the one "
-                    "`ray start --head` started here). Start one, give a head's HOST:PORT, or "
-                    "give no address for a Ray of this command's own") from None
+        except ConnectionError as exc:  # the head went away since the check
             raise ray_address.RayUnreachable(f"{where}: {address}: {exc}") from None
     else:
         from hpsearch import ray_local

@@ -56,6 +56,26 @@ def split(address: str, where: str = WHERE) -> tuple[str, int]:
     return host, int(port)
 
 
+def resolve_auto(where: str = WHERE) -> tuple[str, str]:
+    """``auto``: the Ray that ``ray.init`` would join, found by Ray's own rule (the last
+    ``ray start`` on this machine, else a Ray found running here), so that it is checked
+    like any address: Ray waits without end on one that does not answer, and auto may find
+    a stale or unreachable one. Returns the address and a ``where`` naming it for messages;
+    :class:`RayUnreachable` when there is none."""
+    try:
+        from ray._private.services import get_ray_address_from_environment
+    except ImportError:  # pragma: no cover - another Ray: it resolves auto itself
+        return "auto", where
+    try:
+        found = get_ray_address_from_environment("auto", None)
+    except ConnectionError:
+        raise RayUnreachable(
+            f"{where}: auto: no Ray runs on this machine to join (auto joins the one "
+            "`ray start --head` started here). Start one, give a head's HOST:PORT, or give no "
+            "address for a Ray of this command's own") from None
+    return found, f"{where} (auto found the Ray at {found})"
+
+
 def check(address: str | None, refused_wait_s: float = REFUSED_WAIT_S,
           where: str = WHERE) -> None:
     """Raise ConfigError or :class:`RayUnreachable` when ``address`` is not a Ray head (see

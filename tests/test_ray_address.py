@@ -21,6 +21,12 @@ from tests.helpers import quad_spec
 
 
 def _submit(tmp_path, address: str, via_env: bool = False) -> subprocess.CompletedProcess:
+    env, args = _submit_args(tmp_path, address, via_env)
+    # the timeout only ends a hang (the failure this test is about), it times nothing
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _submit_args(tmp_path, address: str, via_env: bool = False) -> tuple[dict, list[str]]:
     path = tmp_path / "far.yaml"
     path.write_text(yaml.safe_dump(quad_spec("far", budget={"trials": 1})))
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "HPSEARCH_RAY_ADDRESS")}
@@ -31,8 +37,7 @@ def _submit(tmp_path, address: str, via_env: bool = False) -> subprocess.Complet
         env["HPSEARCH_RAY_ADDRESS"] = address
     else:
         args += ["--ray-address", address]
-    # the timeout only ends a hang (the failure this test is about), it times nothing
-    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    return env, args
 
 
 def _nothing_written(tmp_path) -> None:
@@ -53,18 +58,40 @@ def test_an_address_where_nothing_listens_is_named(tmp_path, via_env):
     _nothing_written(tmp_path)
 
 
-def test_auto_with_no_ray_on_the_machine_is_named(tmp_path, monkeypatch):
-    """``auto`` joins the Ray that ``ray start`` left its address for in Ray's temp folder;
-    an empty one (RAY_TMPDIR) hides this test session's own Ray from it."""
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "ray-tmp"))
-    (tmp_path / "ray-tmp").mkdir()
-    proc = _submit(tmp_path, "auto")
+def _submit_alone(tmp_path, address: str) -> subprocess.CompletedProcess:
+    """``hpsearch submit`` in a PID namespace of its own (``unshare``, as root), with an
+    empty Ray temp folder (RAY_TMPDIR): ``auto`` sees no Ray that another test started,
+    only what this test put there."""
+    ray_tmp = tmp_path / "ray-tmp"
+    (ray_tmp / "ray").mkdir(parents=True, exist_ok=True)
+    env, args = _submit_args(tmp_path, address)
+    env["RAY_TMPDIR"] = str(ray_tmp)
+    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc"] + args, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_auto_with_no_ray_on_the_machine_is_named(tmp_path):
+    proc = _submit_alone(tmp_path, "auto")
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "--ray-address / HPSEARCH_RAY_ADDRESS: auto: no Ray runs on this machine" in proc.stderr, \
         proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     _nothing_written(tmp_path)
-    assert list((tmp_path / "ray-tmp").iterdir()) == []  # and no Ray was started instead
+    assert not (tmp_path / "ray-tmp" / "ray" / "ray_current_cluster").exists()  # none started
+
+
+def test_auto_that_finds_a_ray_which_does_not_answer_says_so_instead_of_waiting(tmp_path):
+    """``auto`` joins the address the last ``ray start`` left; that Ray may be gone (a CI run
+    found auto joining a test's Ray on an unroutable address, and waiting without end)."""
+    address = f"127.0.0.1:{free_port()}"
+    (tmp_path / "ray-tmp" / "ray").mkdir(parents=True)
+    (tmp_path / "ray-tmp" / "ray" / "ray_current_cluster").write_text(address)
+    proc = _submit_alone(tmp_path, "auto")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"(auto found the Ray at {address}): cannot reach a Ray head at {address}" in proc.stderr, \
+        proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
 
 
 class _Web(BaseHTTPRequestHandler):
