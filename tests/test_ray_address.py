@@ -66,7 +66,7 @@ def _submit_alone(tmp_path, address: str) -> subprocess.CompletedProcess:
     (ray_tmp / "ray").mkdir(parents=True, exist_ok=True)
     env, args = _submit_args(tmp_path, address)
     env["RAY_TMPDIR"] = str(ray_tmp)
-    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc"] + args, env=env,
+    return subprocess.run(["unshare", "--pid", "--kill-child", "--mount-proc"] + args, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
