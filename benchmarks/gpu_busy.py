@@ -27,10 +27,10 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import timezone
 from pathlib import Path
 
 from benchmarks import _common as C
+from benchmarks.busy_pool import _ts  # a stored naive UTC time as a Unix time
 
 SPACE = {"lr": {"loguniform": [1.0e-3, 3.0e-2]}, "optimizer": {"choice": ["adam", "adagrad"]},
          "channels": {"logint": [8, 64]}}
@@ -78,10 +78,6 @@ def spec(name: str, trainable: str, trials: int, concurrent: int, epochs: int, b
             "searcher": {"type": "random"}, "scheduler": {"type": "fifo"},
             "budget": {"trials": trials, "max_concurrent": concurrent},
             "resources": {"cpu": 1, "gpu": gpu}, "seed": 0}
-
-
-def _ts(dt) -> float:
-    return dt.replace(tzinfo=timezone.utc).timestamp()
 
 
 def study_figures(store, study_id: int, slots: int, sampler: GpuSampler | None) -> dict:
