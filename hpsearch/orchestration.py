@@ -385,7 +385,7 @@ def run_study(spec: Spec | dict | str, *, store: Store | None = None, ray_addres
         warmup = _warm_up(spec, run_as)
         tuner, callback, searcher = _build_tuner(spec, store, study_id, progress=progress,
                                                  allow_import=allow_import, run_as=run_as)
-        return _fit(tuner, callback, store, study_id, searcher, spec, warmup)
+        return _fit(tuner, callback, store, study_id, searcher, spec, warmup, run_as)
 
 
 def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dict | None = None,
@@ -419,7 +419,7 @@ def resume_study(ref: str | int, *, store: Store | None = None, spec: Spec | dic
             tuner, callback, searcher = _build_tuner(saved, store, study.id, progress=progress,
                                                      allow_import=allow_import, resume=True,
                                                      run_as=run_as)
-            return _fit(tuner, callback, store, study.id, searcher, saved, warmup)
+            return _fit(tuner, callback, store, study.id, searcher, saved, warmup, run_as)
 
 
 def _warm_up(spec: Spec, run_as=None):
@@ -432,7 +432,7 @@ def _warm_up(spec: Spec, run_as=None):
 
 
 def _fit(tuner, callback, store: Store, study_id: int, searcher, spec: Spec,
-         warmup: warm_workers.Warmup | None = None):
+         warmup: warm_workers.Warmup | None = None, run_as=None):
     concurrency = spec.budget.max_concurrent
     if tuner is not None:  # None: nothing left to run (a resume after the last trial ended)
         # On a cluster, the study says when its trials wait for a node that fits to join.
@@ -458,7 +458,8 @@ def _fit(tuner, callback, store: Store, study_id: int, searcher, spec: Spec,
     _store_figures(store, study_id)
     study = _retry(lambda: store.get_study(study_id))
     if tuner is not None:  # its trial actors ended with it: warm workers for the next study
-        warm_workers.replenish(callback.actor_nodes(), limit=concurrency)
+        warm_workers.replenish(callback.actor_nodes(), limit=concurrency,
+                               modules=warm_workers.idle_modules(spec.trainable, run_as))
     return study
 
 

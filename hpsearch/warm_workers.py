@@ -43,6 +43,16 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
 5. A warm worker still spent 0.25-0.3 s of CPU on its first actor: Ray's serialization
    context (it imports pydantic) and Tune's constructor importing IPython. The last module
    of :data:`PRELOAD_MODULES` does both as the worker starts (:func:`ready_worker`).
+6. A built-in family's trial still imported ``torch._dynamo`` (torch's compiler) as it made
+   its optimizer: every ``torch.optim`` optimizer imports it (``torch/_compile.py``), 1-2 s
+   of CPU here and 5.4-5.7 s on a GPU machine, once per trial process
+   (benchmarks/results/gpu_busy.md). Every worker of a local Ray importing it as it starts
+   made whole studies slower (a cost for workers that never run a trial, on CPUs the first
+   trials need), so only the workers that wait for the next study import it
+   (:data:`OPTIMIZER_MODULES`): those :func:`replenish` starts after a study of a built-in
+   family, while idle (:func:`ready_worker` reads :data:`IDLE_IMPORTS_KEY`, which the next
+   study's start deletes), and a cluster's prestarted trial workers (:func:`trial_modules`),
+   which the driver waits for anyway.
 
 The trial's boundary is unchanged: a worker's environment is the raylet's with or without
 Tune's runtime environment (that only adds variables), and the trial still drops
@@ -79,6 +89,11 @@ STALL_S = 8.0  # a node whose count has not moved this long is asked again (an a
 MODULES_ENV = "HPSEARCH_PRELOAD_MODULES"  # in the trial workers' runtime env only
 SIGNAL_ENV = "HPSEARCH_WARM_SIGNAL"
 KV_NAMESPACE = "hpsearch"
+# What a built-in family's trial imports as it makes its optimizer (every torch.optim one does).
+OPTIMIZER_MODULES = ("torch._dynamo",)
+IDLE_IMPORTS_KEY = "warm:idle-imports"  # modules, for workers starting until the next study
+IDLE_IMPORTS_S = 120.0  # ...or at most this long after the study that asked for them
+IDLE_IMPORTED_PREFIX = "warm:idle-imported:"  # + a worker's pid: it imported them
 
 
 def _one_study_driver() -> bool:
@@ -277,6 +292,10 @@ def warm_up(slots: int, request: Mapping[str, float],
     from hpsearch.settings import settings
 
     _state["trial_env"] = None
+    try:  # workers starting from now on are this study's, not idle ones (6)
+        idle_imports(())
+    except Exception:  # noqa: BLE001 - at worst a worker imports a module early
+        log.debug("could not end the idle imports", exc_info=True)
     if _state["worker_environ"] is not None or settings().warm_workers_s == 0:
         return None  # a local Ray: its workers preload as they start (system_config)
     try:
@@ -318,7 +337,18 @@ def trial_modules(trainable: str, run_as=None) -> tuple[str, ...]:
         return ()
     if ":" in trainable:
         return (trainable.split(":", 1)[0],)
-    return trainable_modules(trainable)
+    modules = trainable_modules(trainable)
+    return modules + OPTIMIZER_MODULES if modules else ()
+
+
+def idle_modules(trainable: str, run_as=None) -> tuple[str, ...]:
+    """What the workers :func:`replenish` starts after a study of ``trainable`` import while
+    they wait for the next one, beyond what every worker imports: a built-in family's
+    optimizer imports (:data:`OPTIMIZER_MODULES`); nothing for a user's ``module:function``
+    (it may not use torch) or trials run as another user."""
+    if run_as is not None or not trainable_modules(trainable):
+        return ()
+    return OPTIMIZER_MODULES
 
 
 def trial_runtime_env(modules: tuple[str, ...] = ()) -> dict:
@@ -393,7 +423,14 @@ def ready_worker() -> None:
       IPython (0.13 CPU-s) to clear IPython's shell instance. A process that has not
       imported IPython has no instance to clear, so there the call now returns at once;
       where IPython is imported it runs as before (:func:`_skip_ipython_import`).
+    - A worker that :func:`replenish` started after a study imports what the next study's
+      trials would import first (:data:`IDLE_IMPORTS_KEY`, set until that study starts:
+      :func:`idle_imports`).
     Never raises: a failing preload must not end the worker."""
+    try:
+        import_idle_modules()
+    except Exception:  # noqa: BLE001 - the trial imports them itself, as without warm workers
+        log.debug("warm worker: idle imports failed", exc_info=True)
     try:
         from ray._private.worker import global_worker
 
@@ -405,6 +442,46 @@ def ready_worker() -> None:
         _skip_ipython_import()
     except Exception:  # noqa: BLE001 - Tune's own call stays
         log.debug("warm worker: disable_ipython left as Tune's", exc_info=True)
+
+
+def idle_imports(modules: tuple[str, ...]) -> None:
+    """On the local Ray: workers starting from now until the next study starts
+    (:func:`warm_up` calls this with ()), and for at most :data:`IDLE_IMPORTS_S`, import
+    ``modules`` as they start (:func:`import_idle_modules`); () stops that and forgets which
+    workers did."""
+    import ray
+    from ray.experimental import internal_kv
+
+    if not ray.is_initialized():
+        return
+    if modules:
+        value = f"{time.time() + IDLE_IMPORTS_S}|{','.join(modules)}".encode()
+        internal_kv._internal_kv_put(IDLE_IMPORTS_KEY, value, namespace=KV_NAMESPACE)
+    else:
+        internal_kv._internal_kv_del(IDLE_IMPORTS_KEY, namespace=KV_NAMESPACE)
+        internal_kv._internal_kv_del(IDLE_IMPORTED_PREFIX, del_by_prefix=True,
+                                     namespace=KV_NAMESPACE)
+
+
+def import_idle_modules() -> tuple[str, ...]:
+    """In a worker as it starts: import what :func:`idle_imports` named, while it holds;
+    returns the modules imported (also under ``idle-imported:<pid>`` in Ray's KV store)."""
+    import importlib
+
+    from ray.experimental import internal_kv
+
+    value = internal_kv._internal_kv_get(IDLE_IMPORTS_KEY, namespace=KV_NAMESPACE)
+    if not value:
+        return ()
+    until, _, names = value.decode().partition("|")
+    if time.time() > float(until):
+        return ()
+    modules = tuple(n for n in names.split(",") if n)
+    for name in modules:
+        importlib.import_module(name)
+    internal_kv._internal_kv_put(f"{IDLE_IMPORTED_PREFIX}{os.getpid()}",
+                                 ",".join(modules).encode(), namespace=KV_NAMESPACE)
+    return modules
 
 
 def _skip_ipython_import() -> None:
@@ -467,12 +544,13 @@ def idle_local_workers() -> int:
 
 
 def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = None,
-              limit: int | None = None) -> int:
+              limit: int | None = None, modules: tuple[str, ...] = ()) -> int:
     """After a study on the local Ray this process started: ask its raylet to start
     ``actors_per_node[node_id]`` idle workers (at most ``limit``, the study's concurrency,
     and no more idle in all than the node's CPUs, so studies that leave their workers unused
     do not pile them up) for this driver's job, with no runtime env: the next study's trial
     actors take them. (A cluster's nodes are warmed before each study: :func:`warm_up`.)
+    They also import ``modules`` (:func:`idle_modules`) as they start, while they wait.
     Returns how many were asked for; never raises (a study's end must not fail here)."""
     if keep_alive_s is None:
         keep_alive_s = keep_alive()
@@ -484,6 +562,8 @@ def replenish(actors_per_node: Mapping[str, int], keep_alive_s: float | None = N
         import ray
 
         here = ray.get_runtime_context().get_node_id()
+        if modules:
+            idle_imports(modules)
         asked = 0
         for node in ray.nodes():
             cpus = int((node.get("Resources") or {}).get("CPU", 0))

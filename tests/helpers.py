@@ -185,8 +185,9 @@ def oom_prone(config: dict) -> None:
 
 @hpsearch.trainable
 def whereami(config: dict) -> None:
-    """Reports the process it ran in, when its worker was readied for a trial actor, and
-    whether the actor's start imported IPython (the warm worker tests)."""
+    """Reports the process it ran in, when its worker was readied for a trial actor,
+    whether the actor's start imported IPython, and whether torch's compiler was imported
+    before this trial began (the warm worker tests)."""
     import sys
 
     from hpsearch import warm_workers
@@ -194,7 +195,8 @@ def whereami(config: dict) -> None:
     tune.report({"loss": float(config.get("x", 0.0)), "worker_pid": os.getpid(),
                  "pl_disable_fork": float(os.environ.get("PL_DISABLE_FORK") == "1"),
                  "t_start": time.time(), "ready_at": warm_workers.ready_at() or 0.0,
-                 "ipython": float("IPython" in sys.modules)})
+                 "ipython": float("IPython" in sys.modules),
+                 "dynamo": float("torch._dynamo" in sys.modules)})
 
 
 @hpsearch.trainable

@@ -66,6 +66,52 @@ def test_the_next_studys_trial_runs_in_a_worker_that_was_idle_before_it(tmp_path
     assert metrics["ipython"] == 0.0, metrics
 
 
+def _idle_imported() -> dict[int, str]:
+    """Workers that imported the idle modules as they started: pid -> modules."""
+    from ray.experimental import internal_kv
+
+    keys = internal_kv._internal_kv_list(warm_workers.IDLE_IMPORTED_PREFIX,
+                                         namespace=warm_workers.KV_NAMESPACE)
+    return {int(k.decode().rsplit(":", 1)[1]):
+            internal_kv._internal_kv_get(k, namespace=warm_workers.KV_NAMESPACE).decode()
+            for k in keys}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_workers_waiting_after_a_built_in_familys_study_import_its_optimizers_compiler(
+        tmp_path, monkeypatch):
+    """Every torch.optim optimizer imports torch._dynamo as it is made (1-2 s of CPU here):
+    the workers started for the next study do that while they wait, not in its first trials."""
+    from ray.experimental import internal_kv
+
+    monkeypatch.delenv("HPSEARCH_WARM_WORKERS_S", raising=False)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    cnn = {"name": "warm-cnn", "trainable": "cnn", "dataset": "digits",
+           "space": {"lr": {"loguniform": [3e-3, 1e-2]}},
+           "fixed": {"epochs": 1, "train_samples": 200, "conv_layers": 1, "channels": 4},
+           "budget": {"trials": 1, "max_concurrent": 1}, "seed": 0}
+    hpsearch.run(cnn, db=url, progress=False)
+    # A condition, not a timing: the worker Ray starts for the next study has imported them.
+    deadline = time.monotonic() + 90
+    while not (set(_idle_imported()) & _idle_workers()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    waiting = {pid: mods for pid, mods in _idle_imported().items() if pid in _idle_workers()}
+    assert waiting and set(waiting.values()) == {"torch._dynamo"}, (_idle_imported(), _idle_workers())
+    second = f"sqlite:///{tmp_path / 'b.db'}"
+    hpsearch.run(_spec("warm-next"), db=second, progress=False)
+    [metrics] = _trial_metrics(second)
+    assert int(metrics["worker_pid"]) in waiting, (metrics["worker_pid"], waiting)
+    assert metrics["dynamo"] == 1.0, metrics  # imported before the trial began
+    # That study started: workers from then on are its own, and import nothing more. Its
+    # trainable is a user's (it may not use torch): none are asked for after it either.
+    assert internal_kv._internal_kv_get(warm_workers.IDLE_IMPORTS_KEY,
+                                        namespace=warm_workers.KV_NAMESPACE) is None
+    assert _idle_imported() == {}
+    assert warm_workers.idle_modules("cnn") == ("torch._dynamo",)
+    assert warm_workers.idle_modules("tests.helpers:whereami") == ()
+    assert warm_workers.idle_modules("cnn", run_as=object()) == ()
+
+
 def test_a_trial_actor_needs_tunes_runtime_env_only_for_what_workers_lack(monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.setitem(warm_workers._state, "worker_environ", {"PATH": "/bin"})
@@ -125,3 +171,7 @@ def test_workers_preload_a_built_in_familys_model_code_the_driver_imported(monke
     # nor where trials run as another user (their child imports the trainable).
     assert warm_workers.trainable_modules("tests.helpers:whereami") == ()
     assert warm_workers.trainable_modules("cnn", run_as=object()) == ()
+    # A cluster's trial workers, prestarted for this study's trials, also import what the
+    # trial's optimizer imports; a user's module is imported there as it is.
+    assert warm_workers.trial_modules("cnn") == modules + ("torch._dynamo",)
+    assert warm_workers.trial_modules("tests.helpers:whereami") == ("tests.helpers",)
