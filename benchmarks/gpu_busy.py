@@ -7,7 +7,9 @@ through ``hpsearch.run`` on a local Ray and a throw-away SQLite store. Two studi
 - ``cnn``: the product's built-in ``cnn`` trainable as it is (checkpoint every epoch);
 - ``timed_cnn`` (``benchmarks._trials``): the same model, data and loop, timing its own
   training passes, so the slots' time splits into start-up (the trial's process, CUDA,
-  data to the device), training, validation and the rest.
+  data to the device), training, validation and the rest. It starts ``--pause`` seconds
+  after the first, as a user's second run does: the idle workers the first study left
+  import torch and its compiler meanwhile (hpsearch/warm_workers.py, 6).
 
 Between the first trial's start and the last one's end (the trials' own times in the
 store) it gives: the slots' busy share (trial time / (slots x span), as
@@ -262,7 +264,8 @@ def report(runs: dict, base: dict, args, hardware: str, sampler: GpuSampler | No
         f"{args.concurrent} at a time"
         + (f" on {1 / args.concurrent:g} GPU each" if args.device == "cuda" else "")
         + f", {args.epochs} epochs, "
-        f"batch {args.batch_size}; FIFO; local Ray, SQLite. Produced by "
+        f"batch {args.batch_size}; FIFO; local Ray, SQLite; `timed_cnn` starts {args.pause:g} s "
+        "after `cnn` ends. Produced by "
         "`python -m benchmarks.gpu_busy` (benchmarks/gpu.sh runs it).",
         "",
         "run s: `hpsearch.run`'s whole call (the first study's includes starting Ray); to the "
@@ -308,6 +311,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrent", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--pause", type=float, default=10.0,
+                        help="seconds between the two studies (0: back to back)")
     parser.add_argument("--out", type=Path, default=C.RESULTS / "gpu_busy.md")
     args = parser.parse_args(argv)
 
@@ -331,6 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
         url = f"sqlite:///{tmp}/gpu.db"
         store = Store(url)
         for name, trainable in (("cnn", "cnn"), ("timed_cnn", "benchmarks._trials:timed_cnn")):
+            if runs:
+                time.sleep(args.pause)
             s = spec(f"gpu-busy-{name}", trainable, args.trials, args.concurrent, args.epochs,
                      args.batch_size, gpu)
             began = time.time()

@@ -375,7 +375,8 @@ def test_gpu_busy_dry_run_on_the_cpu_reports_every_study(tmp_path):
     env = {**os.environ, "HPSEARCH_HOME": str(tmp_path / "home")}
     env.pop("RAY_ADDRESS", None)
     run = subprocess.run([sys.executable, "-m", "benchmarks.gpu_busy", "--device", "cpu",
-                          "--trials", "2", "--concurrent", "1", "--epochs", "1", "--out", str(out)],
+                          "--trials", "2", "--concurrent", "1", "--epochs", "1", "--pause", "1",
+                          "--out", str(out)],
                          cwd=C.ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in out.read_text().splitlines()
