@@ -119,13 +119,20 @@ def placement() -> dict:
 _announced: set[tuple[str, str, str]] = set()  # (sink, study key, actor) told where it runs
 
 
+PLACEMENT_WAIT_S = 10.0  # at most this long for the sink to hold where a process runs
+
+
 def announce_placement(sink) -> None:
-    """Tell the study's sink where this trial runs (not waited for; the driver drains it).
+    """Tell the study's sink where this trial runs (the driver drains it).
 
     Said once per process and study, keyed by this process's actor: Tune runs trial after
     trial in one reused actor, the driver knows which actor runs each trial
     (:class:`hpsearch.tune_callback.StoreCallback`), and an actor call per trial cost about
-    as much CPU again in the sink as the no-op trial itself. Outside an actor, by trial."""
+    as much CPU again in the sink as the no-op trial itself. Outside an actor, by trial.
+    Waited for (one call to the sink per process and study): a process's first call to the
+    sink actor is sent only once Ray has found the actor, and a trial that ends at once may
+    have its process ended before that; then the study recorded no node for it, and the
+    next study no warm worker (hpsearch/warm_workers.py, replenish)."""
     if sink is None:
         return
     import ray
@@ -136,7 +143,8 @@ def announce_placement(sink) -> None:
         said = (sink.name, sink.key, actor or "")
         if actor is not None and said in _announced:
             return
-        sink.placement.remote(actor or tune.get_context().get_trial_id(), placement())
+        ref = sink.placement.remote(actor or tune.get_context().get_trial_id(), placement())
+        ray.wait([ref], timeout=PLACEMENT_WAIT_S)
         if actor is not None:
             _announced.add(said)
     except Exception as exc:  # noqa: BLE001 - bookkeeping must never fail a trial

@@ -41,3 +41,34 @@ def test_a_restored_trial_leaves_its_old_slot():
     assert book.place([("a", where("n2"))])[0][1]["slot"] == 0
     book.start("b", 11.0)
     assert book.place([("b", where("n1"))])[0][1]["slot"] == 0
+
+
+def test_a_trial_process_that_ends_right_after_its_trial_began_is_still_placed(ray_session):
+    """A trial says where it runs once per process, through the study's sink. A trial that
+    ends at once (a study's last, or a tiny one) may have its process ended right after: its
+    node must still reach the sink, or the study records no node for it and the local Ray
+    starts no warm worker for the next study (hpsearch/warm_workers.py, replenish)."""
+    import os
+
+    import ray
+
+    from hpsearch import sink as sink_mod
+    from hpsearch.trial import announce_placement
+
+    sink = sink_mod.start_sink()
+
+    @ray.remote(max_retries=0)
+    def trial_process_that_exits(sink):
+        announce_placement(sink)
+        os._exit(0)  # the process ends with nothing else done, as a killed actor does
+
+    for _ in range(5):  # five processes, each its first call to the sink
+        ref = trial_process_that_exits.remote(sink)
+        try:
+            ray.get(ref, timeout=60)
+        except ray.exceptions.WorkerCrashedError:
+            pass
+    _logs, _media, placements = ray.get(sink.drain.remote(), timeout=10)
+    sink.close()
+    assert len(placements) == 5, placements
+    assert {w["node_id"] for _who, w in placements} == {ray.get_runtime_context().get_node_id()}
