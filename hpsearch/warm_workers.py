@@ -50,9 +50,9 @@ first trial, while idle workers sat by (Ray 2.60, Tune 2.60):
    made whole studies slower (a cost for workers that never run a trial, on CPUs the first
    trials need), so only the workers that wait for the next study import it
    (:data:`OPTIMIZER_MODULES`): those :func:`replenish` starts after a study of a built-in
-   family, while idle (:func:`ready_worker` reads :data:`IDLE_IMPORTS_KEY`, which the next
-   study's start deletes), and a cluster's prestarted trial workers (:func:`trial_modules`),
-   which the driver waits for anyway.
+   family, while idle (:data:`IDLE_MODULE`, imported last, reads :data:`IDLE_IMPORTS_KEY`,
+   which the next study's start deletes), and a cluster's prestarted trial workers
+   (:func:`trial_modules`), which the driver waits for anyway.
 
 The trial's boundary is unchanged: a worker's environment is the raylet's with or without
 Tune's runtime environment (that only adds variables), and the trial still drops
@@ -74,6 +74,7 @@ TRIAL_FN_NAME = "hpsearch_trial"  # hpsearch/trial.py and trial_isolated.py name
 PRELOAD_MODULES = ("ray.tune.trainable.function_trainable", "hpsearch.trial", "hpsearch.reporting",
                    "hpsearch.capture", "hpsearch.media_client", "hpsearch.ddp",
                    "hpsearch._worker_setup")  # last: ready_worker() in the worker
+IDLE_MODULE = "hpsearch._idle_imports"  # a local Ray's workers import it after all the rest
 _MARK = "_hpsearch_warm_workers"
 _state: dict = {"worker_environ": None,  # the local Ray's environment, when this process started it
                 "trial_env": None,  # a cluster driver's trial actors' runtime env (warm_up)
@@ -128,7 +129,8 @@ def system_config(local: bool = True, modules: tuple[str, ...] = ()) -> dict:
     on = value > 0 if value is not None else local and not _one_study_driver()
     if not on:
         return {}
-    return {"preload_python_modules": list(dict.fromkeys(PRELOAD_MODULES + modules))}
+    return {"preload_python_modules": list(dict.fromkeys(PRELOAD_MODULES + modules
+                                                         + (IDLE_MODULE,)))}
 
 
 def trainable_modules(trainable: str, run_as=None) -> tuple[str, ...]:
@@ -423,14 +425,7 @@ def ready_worker() -> None:
       IPython (0.13 CPU-s) to clear IPython's shell instance. A process that has not
       imported IPython has no instance to clear, so there the call now returns at once;
       where IPython is imported it runs as before (:func:`_skip_ipython_import`).
-    - A worker that :func:`replenish` started after a study imports what the next study's
-      trials would import first (:data:`IDLE_IMPORTS_KEY`, set until that study starts:
-      :func:`idle_imports`).
     Never raises: a failing preload must not end the worker."""
-    try:
-        import_idle_modules()
-    except Exception:  # noqa: BLE001 - the trial imports them itself, as without warm workers
-        log.debug("warm worker: idle imports failed", exc_info=True)
     try:
         from ray._private.worker import global_worker
 
@@ -464,8 +459,12 @@ def idle_imports(modules: tuple[str, ...]) -> None:
 
 
 def import_idle_modules() -> tuple[str, ...]:
-    """In a worker as it starts: import what :func:`idle_imports` named, while it holds;
-    returns the modules imported (also under ``idle-imported:<pid>`` in Ray's KV store)."""
+    """In a worker of a local Ray as it starts, after everything else it imports
+    (:data:`IDLE_MODULE`): import what :func:`idle_imports` named, if no study has started
+    since; returns the modules imported (also under ``idle-imported:<pid>`` in Ray's KV
+    store). Asked last, so that a study started right after the last one (a loop of
+    studies) takes these workers before they ask: they import nothing more, and its trials
+    import what they need; a worker that waits imports them in that time."""
     import importlib
 
     from ray.experimental import internal_kv

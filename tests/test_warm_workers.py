@@ -97,6 +97,11 @@ def test_workers_waiting_after_a_built_in_familys_study_import_its_optimizers_co
         time.sleep(0.5)
     waiting = {pid: mods for pid, mods in _idle_imported().items() if pid in _idle_workers()}
     assert waiting and set(waiting.values()) == {"torch._dynamo"}, (_idle_imported(), _idle_workers())
+    # Idle workers that earlier tests' studies left would take the next trial as readily:
+    # end them, so that it runs on one of those the study just left (Ray starts none while
+    # one is idle).
+    for pid in _idle_workers() - set(waiting):
+        psutil.Process(pid).kill()
     second = f"sqlite:///{tmp_path / 'b.db'}"
     hpsearch.run(_spec("warm-next"), db=second, progress=False)
     [metrics] = _trial_metrics(second)
@@ -166,7 +171,8 @@ def test_workers_preload_a_built_in_familys_model_code_the_driver_imported(monke
     modules = warm_workers.trainable_modules("cnn")
     assert modules == ("trainables.cnn", "trainables._harness")
     preload = warm_workers.system_config(modules=modules)["preload_python_modules"]
-    assert set(warm_workers.PRELOAD_MODULES) | set(modules) == set(preload)
+    assert set(warm_workers.PRELOAD_MODULES) | set(modules) | {warm_workers.IDLE_MODULE} == set(preload)
+    assert preload[-1] == warm_workers.IDLE_MODULE  # after the rest: a next study may come first
     # A user's module may not import in a worker (every worker would fail): not preloaded;
     # nor where trials run as another user (their child imports the trainable).
     assert warm_workers.trainable_modules("tests.helpers:whereami") == ()
