@@ -339,8 +339,7 @@ def trial_modules(trainable: str, run_as=None) -> tuple[str, ...]:
         return ()
     if ":" in trainable:
         return (trainable.split(":", 1)[0],)
-    modules = trainable_modules(trainable)
-    return modules + OPTIMIZER_MODULES if modules else ()
+    return trainable_modules(trainable) + idle_modules(trainable)
 
 
 def idle_modules(trainable: str, run_as=None) -> tuple[str, ...]:
