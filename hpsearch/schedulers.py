@@ -6,13 +6,16 @@ Time is counted in ``training_iteration`` (one per reported epoch).
 """
 from __future__ import annotations
 
+import collections
+import statistics
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import Field
 
 from hpsearch.exceptions import SpecError
-from hpsearch.options import MAX_TRIALS, Float, Int, Options
+from hpsearch.options import MAX_TRIALS, Bool, Float, Int, Options
 from hpsearch.options import check as check_options
 
 # Each scheduler's options, declared once (an option is one line). Times count
@@ -28,6 +31,9 @@ class Asha(Options):
     grace_period: Int = Field(1, ge=1, le=100_000)
     reduction_factor: Float = Field(3, gt=1, le=100)
     brackets: Int = Field(1, ge=1, le=10)
+    # A trial ASHA stops when no trial is left to start goes on while it ends before the
+    # study would anyway (FillingASHA): the slot would otherwise sit idle.
+    fill_idle: Bool = True
 
 
 class Hyperband(Options):
@@ -107,11 +113,10 @@ def _fifo(opts: dict, **_: Any):
 
 
 def _asha(opts: dict, *, metric: str, mode: str, max_t: int, **_: Any):
-    from ray.tune.schedulers import ASHAScheduler
-
-    return ASHAScheduler(metric=metric, mode=mode, time_attr="training_iteration", max_t=max_t,
-                         grace_period=opts["grace_period"],
-                         reduction_factor=opts["reduction_factor"], brackets=opts["brackets"])
+    return _filling_asha_class()(metric=metric, mode=mode, time_attr="training_iteration",
+                                 max_t=max_t, grace_period=opts["grace_period"],
+                                 reduction_factor=opts["reduction_factor"],
+                                 brackets=opts["brackets"], fill_idle=opts["fill_idle"])
 
 
 def _hyperband(opts: dict, *, metric: str, mode: str, max_t: int, **_: Any):
@@ -146,6 +151,124 @@ REGISTRY: dict[str, Entry] = {
     "median": Entry(Median, _median),
     "pbt": Entry(Pbt, _pbt),
 }
+
+
+@dataclass
+class _Pace:
+    """A trial's last result as the scheduler saw it: when, at which iteration, the trial's
+    own time then, and its seconds per iteration between two results (None until it has
+    two: a first result's time includes the trial's setup)."""
+
+    at: float
+    iteration: float
+    total_s: float | None
+    per_iter: float | None = None
+
+    def first_guess(self) -> float | None:
+        """Seconds per iteration from the first result alone (setup included: too many)."""
+        return self.total_s / self.iteration if self.total_s and self.iteration > 0 else None
+
+
+def _filling_asha_class():
+    """Ray's ASHA, except that a stop that would leave a slot idle waits (``fill_idle``).
+
+    ASHA stops a trial to give its slot to a new one. Once the searcher has no trial left
+    to start (the budget's last trials are running, none pending), a stop frees a slot
+    that nothing takes: the study's survivors run their last rungs alone. Here such a
+    trial goes on instead, one iteration at a time, while its next iteration ends before
+    the time the study runs anyway: the latest next decision point (rung or ``max_t``) of
+    the trials still running on ASHA's terms, each of which surely trains until then.
+    Times come from each trial's pace between results (the study's median for a trial
+    with one result). The study ends no later, its slots stay busy, and a late bloomer
+    gets more epochs for free. The trial ends EARLY_STOPPED (or COMPLETED at its last
+    epoch). Its later results are not recorded in ASHA's rungs: they move no cutoff.
+    """
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+
+    class FillingASHA(AsyncHyperBandScheduler):
+        def __init__(self, *args, fill_idle: bool = True, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._fill_idle = fill_idle
+            self._filling: set[str] = set()  # trials going on past ASHA's stop
+            self._pace: dict[str, _Pace] = {}
+            self._recent = collections.deque(maxlen=64)  # the last seconds per iteration seen
+
+        def on_trial_result(self, tune_controller, trial, result):
+            tid = trial.trial_id
+            it = result.get(self._time_attr)
+            if it is not None:
+                self._note(tid, it, result.get("time_total_s"))
+            if tid in self._filling:
+                if it is not None and it < self._max_t and self._fits(tune_controller, tid):
+                    return TrialScheduler.CONTINUE
+                self._num_stopped += 1
+                return TrialScheduler.STOP
+            action = super().on_trial_result(tune_controller, trial, result)
+            if (action == TrialScheduler.STOP and self._fill_idle and it is not None
+                    and it < self._max_t and _nothing_to_start(tune_controller)
+                    and self._fits(tune_controller, tid)):
+                self._filling.add(tid)
+                self._num_stopped -= 1
+                return TrialScheduler.CONTINUE
+            return action
+
+        def on_trial_complete(self, tune_controller, trial, result):
+            self._pace.pop(trial.trial_id, None)
+            if trial.trial_id in self._filling:  # its last result moves no cutoff
+                self._filling.discard(trial.trial_id)
+                self._trial_info.pop(trial.trial_id, None)
+                return
+            super().on_trial_complete(tune_controller, trial, result)
+
+        def on_trial_remove(self, tune_controller, trial):
+            self._pace.pop(trial.trial_id, None)
+            self._filling.discard(trial.trial_id)
+            self._trial_info.pop(trial.trial_id, None)
+
+        def _note(self, tid: str, it: float, total_s: Any) -> None:
+            total = float(total_s) if isinstance(total_s, (int, float)) else None
+            prev = self._pace.get(tid)
+            per_iter = prev.per_iter if prev else None
+            if (prev and prev.total_s is not None and total is not None
+                    and it > prev.iteration):
+                per_iter = (total - prev.total_s) / (it - prev.iteration)
+                self._recent.append(per_iter)
+            self._pace[tid] = _Pace(time.monotonic(), it, total, per_iter)
+
+        def _fits(self, tune_controller, tid: str) -> bool:
+            """Whether ``tid``'s next iteration ends before the study's surely-busy horizon."""
+            now = time.monotonic()
+            typical = statistics.median(self._recent) if self._recent else None
+            me = self._pace[tid]
+            mine = me.per_iter or typical or me.first_guess()
+            if mine is None:
+                return False
+            horizon = now
+            for t in tune_controller.get_trials():
+                if (t.status != Trial.RUNNING or t.trial_id == tid
+                        or t.trial_id in self._filling):
+                    continue
+                p, bracket = self._pace.get(t.trial_id), self._trial_info.get(t.trial_id)
+                it = p.iteration if p else 0
+                rungs = [m for m, _ in bracket._rungs] if bracket is not None else []
+                nxt = min([m for m in rungs if m > it] + [self._max_t])
+                pace = (p.per_iter or typical or p.first_guess()) if p else typical
+                if pace is not None and nxt > it:
+                    horizon = max(horizon, (p.at if p else now) + pace * (nxt - it))
+            return now + mine <= horizon
+
+    return FillingASHA
+
+
+def _nothing_to_start(tune_controller) -> bool:
+    """No trial is pending and the searcher will suggest none: a freed slot stays idle."""
+    search = getattr(tune_controller, "search_alg", None)
+    if search is None or not search.is_finished():
+        return False
+    from ray.tune.experiment import Trial
+
+    return not any(t.status in (Trial.PENDING, Trial.PAUSED) for t in tune_controller.get_trials())
 
 
 def _pbt_class():

@@ -146,3 +146,45 @@ def test_a_time_limit_ends_the_study_and_records_the_trials_it_cut(home):
     done = sum(t.status in TrialStatus.DONE for t in trials)
     assert study.end_reason == (f"its time limit (budget.time_limit_s = 15 s) passed after "
                                 f"{done} of 20 trials"), study.end_reason
+
+
+def _relay(name: str, folder, fill: bool, after: int, lead_sleep: float, sleep: float):
+    """Two trials under ASHA (rungs 1, 3, 9), both started at once, none left to start: the
+    lead (x=0) reaches rung 1 first and goes on; the other (x=1), worse, reaches rung 1
+    after the lead's epoch ``after``, and ASHA stops it there."""
+    spec = quad_spec(name, trainable="tests.helpers:relay", space={"x": {"grid": [0, 1]}},
+                     searcher={"type": "grid"},
+                     scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 3,
+                                "fill_idle": fill},
+                     fixed={"epochs": EPOCHS, "dir": str(folder), "after": after,
+                            "lead_sleep": lead_sleep, "sleep": sleep},
+                     budget={"trials": 2, "max_concurrent": 2})
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    lead, other = sorted(study.trials, key=lambda t: t.params["x"])
+    ends = [max(r["t_end"] for r in study.results(t.number)) for t in (lead, other)]
+    return study, lead, other, ends
+
+
+@pytest.mark.parametrize("fill", [True, False], ids=["fill_idle", "no_fill"])
+def test_asha_stop_that_would_idle_a_slot_trains_on_until_the_study_ends(home, tmp_path, fill):
+    # The lead passed rung 3: it surely trains 6 more epochs of 0.4 s. Stopping the other at
+    # rung 1 would leave its slot idle all that time (no trial is left to start).
+    study, lead, other, ends = _relay(f"fill-{fill}", tmp_path, fill, after=3, lead_sleep=0.4,
+                                      sleep=0.05)
+    assert lead.status == TrialStatus.COMPLETED and _iterations(study, lead) == EPOCHS
+    if not fill:  # Ray's ASHA as it is
+        assert other.status == TrialStatus.EARLY_STOPPED
+        assert _iterations(study, other) == 1
+        return
+    assert _iterations(study, other) == EPOCHS, "the trial ASHA stopped did not train on"
+    assert other.status == TrialStatus.COMPLETED
+    assert ends[1] <= ends[0], "the trial trained on past the study's last trial"
+
+
+def test_asha_stop_is_kept_when_training_on_would_outlast_the_study(home, tmp_path):
+    # The lead has 3 epochs of 0.05 s left when the other, at 1 s an epoch, reaches rung 1.
+    study, lead, other, ends = _relay("fill-late", tmp_path, True, after=6, lead_sleep=0.05,
+                                      sleep=1.0)
+    assert other.status == TrialStatus.EARLY_STOPPED
+    assert _iterations(study, other) == 1
