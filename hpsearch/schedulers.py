@@ -7,6 +7,7 @@ Time is counted in ``training_iteration`` (one per reported epoch).
 from __future__ import annotations
 
 import collections
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pydantic import Field
 from hpsearch.exceptions import SpecError
 from hpsearch.options import MAX_TRIALS, Bool, Float, Int, Options
 from hpsearch.options import check as check_options
+
+OTHERS_EVERY_S = 0.5  # FillingASHA asks Ray whether other work waits at most this often
 
 # Each scheduler's options, declared once (an option is one line). Times count
 # reported epochs; ``max_t: None`` means the spec's ``fixed.epochs``.
@@ -179,7 +182,9 @@ def _filling_asha_class():
     the time the study runs anyway: the latest next decision point (rung or ``max_t``) of
     the trials still running on ASHA's terms, each of which surely trains until then.
     Times come from each trial's pace between results (the study's median for a trial
-    with one result). The study ends no later, its slots stay busy, and a late bloomer
+    with one result). Nothing else may wait for the cluster meanwhile (another study's
+    trials, any job's tasks or placement groups): their claim on a freed slot comes
+    first, and ASHA's stop stands. The study ends no later, its slots stay busy, and a late bloomer
     gets more epochs for free. The trial ends EARLY_STOPPED (or COMPLETED at its last
     epoch). Its later results are not recorded in ASHA's rungs: they move no cutoff.
     """
@@ -193,6 +198,7 @@ def _filling_asha_class():
             self._filling: set[str] = set()  # trials going on past ASHA's stop
             self._pace: dict[str, _Pace] = {}
             self._recent = collections.deque(maxlen=64)  # the last seconds per iteration seen
+            self._asked_at, self._others = -math.inf, True  # _others_wait's last answer
 
         def on_trial_result(self, tune_controller, trial, result):
             tid = trial.trial_id
@@ -200,14 +206,15 @@ def _filling_asha_class():
             if it is not None:
                 self._note(tid, it, result.get("time_total_s"))
             if tid in self._filling:
-                if it is not None and it < self._max_t and self._fits(tune_controller, tid):
+                if (it is not None and it < self._max_t and self._fits(tune_controller, tid)
+                        and not self._others_wait()):
                     return TrialScheduler.CONTINUE
                 self._num_stopped += 1
                 return TrialScheduler.STOP
             action = super().on_trial_result(tune_controller, trial, result)
             if (action == TrialScheduler.STOP and self._fill_idle and it is not None
                     and it < self._max_t and _nothing_to_start(tune_controller)
-                    and self._fits(tune_controller, tid)):
+                    and self._fits(tune_controller, tid) and not self._others_wait()):
                 self._filling.add(tid)
                 self._num_stopped -= 1
                 return TrialScheduler.CONTINUE
@@ -225,6 +232,15 @@ def _filling_asha_class():
             self._pace.pop(trial.trial_id, None)
             self._filling.discard(trial.trial_id)
             self._trial_info.pop(trial.trial_id, None)
+
+        def _others_wait(self) -> bool:
+            """Whether anything in the Ray cluster waits for resources (another study's
+            trials, any job's tasks, actors or placement groups): a stop's freed slot is
+            theirs then. Asked of Ray at most every OTHERS_EVERY_S."""
+            now = time.monotonic()
+            if now - self._asked_at >= OTHERS_EVERY_S:
+                self._asked_at, self._others = now, _cluster_demand()
+            return self._others
 
         def _note(self, tid: str, it: float, total_s: Any) -> None:
             total = float(total_s) if isinstance(total_s, (int, float)) else None
@@ -259,6 +275,19 @@ def _filling_asha_class():
             return now + mine <= horizon
 
     return FillingASHA
+
+
+def _cluster_demand() -> bool:
+    """Whether Ray's cluster has resource requests waiting (tasks, actors, placement groups
+    of any job), as its autoscaler sees them; True when that cannot be read."""
+    try:
+        import ray
+        from ray.autoscaler.v2.sdk import get_cluster_resource_state
+
+        state = get_cluster_resource_state(ray._private.worker.global_worker.gcs_client)
+    except Exception:  # noqa: BLE001 - unknown: stop as Ray's ASHA would
+        return True
+    return bool(state.pending_resource_requests or state.pending_gang_resource_requests)
 
 
 def _nothing_to_start(tune_controller) -> bool:

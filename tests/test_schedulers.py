@@ -188,3 +188,18 @@ def test_asha_stop_is_kept_when_training_on_would_outlast_the_study(home, tmp_pa
                                       sleep=1.0)
     assert other.status == TrialStatus.EARLY_STOPPED
     assert _iterations(study, other) == 1
+
+
+def test_asha_stop_is_kept_while_other_work_waits_for_the_cluster(home, tmp_path):
+    # A placement group no node can hold (a resource none has) waits in the cluster, as
+    # another study's trials would: a freed slot is theirs, so ASHA's stop stands.
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    waiting = placement_group([{"CPU": 1, "hpsearch_test_absent": 1}])
+    try:
+        study, lead, other, ends = _relay("fill-others", tmp_path, True, after=3,
+                                          lead_sleep=0.4, sleep=0.05)
+    finally:
+        remove_placement_group(waiting)
+    assert other.status == TrialStatus.EARLY_STOPPED
+    assert _iterations(study, other) == 1
