@@ -212,6 +212,7 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                      max_t=epochs if isinstance(epochs, int) else None,
                      tracked=tuple(dict.fromkeys(tracked)))
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
+    callback.scheduler = scheduler
     # Cancel and the time limit (each run's own, from its start): closed with the callback.
     callback.stopper = CancelStopper(store.url, study_id, time_limit_s=spec.budget.time_limit_s)
     callback.sink, callback.media_limits = sink, media_limits  # released with the callback

@@ -186,7 +186,8 @@ def _filling_asha_class():
     trials, any job's tasks or placement groups): their claim on a freed slot comes
     first, and ASHA's stop stands. The study ends no later, its slots stay busy, and a late bloomer
     gets more epochs for free. The trial ends EARLY_STOPPED (or COMPLETED at its last
-    epoch). Its later results are not recorded in ASHA's rungs: they move no cutoff.
+    epoch), its last event saying so (``filled``, read by the store's callback). Its later
+    results are not recorded in ASHA's rungs: they move no cutoff.
     """
     from ray.tune.experiment import Trial
     from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
@@ -196,6 +197,8 @@ def _filling_asha_class():
             super().__init__(*args, **kwargs)
             self._fill_idle = fill_idle
             self._filling: set[str] = set()  # trials going on past ASHA's stop
+            # trial id -> the epoch ASHA stopped it at, until the store's callback takes it
+            self.filled: dict[str, float] = {}
             self._pace: dict[str, _Pace] = {}
             self._recent = collections.deque(maxlen=64)  # the last seconds per iteration seen
             self._asked_at, self._others = -math.inf, True  # _others_wait's last answer
@@ -216,6 +219,7 @@ def _filling_asha_class():
                     and it < self._max_t and _nothing_to_start(tune_controller)
                     and self._fits(tune_controller, tid) and not self._others_wait()):
                 self._filling.add(tid)
+                self.filled[tid] = it
                 self._num_stopped -= 1
                 return TrialScheduler.CONTINUE
             return action

@@ -158,6 +158,7 @@ class StoreCallback(Callback):
         self.failpoint = settings().failpoint
         self.reruns = reruns if reruns is not None else {}
         self.searcher = searcher  # None: its state is not saved
+        self.scheduler = None  # the study's; FillingASHA says which trials it let train on
         self.heartbeat_s = ctx.heartbeat_s
         self._last_beat = 0.0
         self._last_state = 0.0
@@ -187,7 +188,7 @@ class StoreCallback(Callback):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_writer"] = None
-        state["searcher"] = None
+        state["searcher"] = state["scheduler"] = None
         state["stopper"] = None
         state["sink"] = state["_drain_ref"] = state["oom"] = None
         return state
@@ -286,6 +287,11 @@ class StoreCallback(Callback):
         else:
             status = TrialStatus.EARLY_STOPPED if early else TrialStatus.COMPLETED
             fields = self._scored_fields(trial, value)
+            filled = getattr(self.scheduler, "filled", {}).pop(tid, None)
+            if filled is not None:
+                fields["note"] = (f"ASHA stopped it at epoch {filled:g}; its slot had nothing "
+                                  f"else to run, so it trained on to epoch "
+                                  f"{self.iteration.get(tid, 0)} (scheduler.fill_idle)")
         _add_checkpoint(trial, fields)
         if self.failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be

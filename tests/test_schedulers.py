@@ -180,6 +180,10 @@ def test_asha_stop_that_would_idle_a_slot_trains_on_until_the_study_ends(home, t
     assert _iterations(study, other) == EPOCHS, "the trial ASHA stopped did not train on"
     assert other.status == TrialStatus.COMPLETED
     assert ends[1] <= ends[0], "the trial trained on past the study's last trial"
+    # Its trial page says why it ran past ASHA's stop (the events table's last message).
+    last = study.store.trial_events(study.store.get_trial(study.id, other.number).id)[-1]
+    assert last.message == (f"ASHA stopped it at epoch 1; its slot had nothing else to run, "
+                            f"so it trained on to epoch {EPOCHS} (scheduler.fill_idle)")
 
 
 def test_asha_stop_is_kept_when_training_on_would_outlast_the_study(home, tmp_path):
