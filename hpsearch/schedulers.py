@@ -183,11 +183,13 @@ def _filling_asha_class():
     the trials still running on ASHA's terms, each of which surely trains until then.
     Times come from each trial's pace between results (the study's median for a trial
     with one result). Nothing else may wait for the cluster meanwhile (another study's
-    trials, any job's tasks or placement groups): their claim on a freed slot comes
-    first, and ASHA's stop stands. The study ends no later, its slots stay busy, and a late bloomer
-    gets more epochs for free. The trial ends EARLY_STOPPED (or COMPLETED at its last
-    epoch), its last event saying so (``filled``, read by the store's callback). Its later
-    results are not recorded in ASHA's rungs: they move no cutoff.
+    trials, any job's tasks or placement groups): their claim on a freed slot comes first,
+    and ASHA's stop stands.
+
+    The study ends no later, its slots stay busy, and a late bloomer gets more epochs for
+    free. The trial ends EARLY_STOPPED (or COMPLETED at its last epoch), its last event
+    saying why (``filled``, read by the store's callback). Its later results are not
+    recorded in ASHA's rungs: they move no cutoff.
     """
     from ray.tune.experiment import Trial
     from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
