@@ -210,6 +210,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
                      param_names=tuple(space.names), first_number=store.next_trial_number(study_id),
                      journal=str(home() / "journal" / f"study-{study_id}.jsonl"),
                      max_t=epochs if isinstance(epochs, int) else None,
+                     scheduler_max_t=schedulers.check(spec.scheduler.type,
+                                                      spec.scheduler.options()).get("max_t"),
                      tracked=tuple(dict.fromkeys(tracked)))
     callback = StoreCallback(ctx, reruns=budget.numbers, searcher=searcher)
     callback.scheduler = scheduler

@@ -119,6 +119,7 @@ class RunContext:
     first_number: int                # the number the first new trial gets
     journal: str | None = None       # where writes go while the database is away
     max_t: int | None = None         # epochs a trial runs when nothing stops it (None: unknown)
+    scheduler_max_t: int | None = None  # ASHA's or Hyperband's own max_t: a trial's last epoch
     heartbeat_s: float = field(default_factory=lazily("heartbeat_s"))
     tracked: tuple[str, ...] = ()    # metrics kept per trial as its final `values` (objectives)
 
@@ -279,6 +280,9 @@ class StoreCallback(Callback):
         # the result it is deciding on, before callbacks see it. ASHA and Hyperband
         # also "stop" a trial at max_t, which ran to the end: that is not an early stop.
         expected = trial.config.get("epochs", getattr(self, "max_t", None))
+        cap = self.ctx.scheduler_max_t
+        if cap is not None and (not isinstance(expected, int) or cap < expected):
+            expected = cap  # the scheduler ends every trial there
         ran_out = isinstance(expected, int) and self.iteration.get(tid, 0) >= expected
         early = bool(self.done_flag.get(tid)) and not ran_out
         if value is None:

@@ -207,3 +207,22 @@ def test_asha_stop_is_kept_while_other_work_waits_for_the_cluster(home, tmp_path
         remove_placement_group(waiting)
     assert other.status == TrialStatus.EARLY_STOPPED
     assert _iterations(study, other) == 1
+
+
+def test_a_trial_that_reaches_ashas_own_max_t_is_completed_not_stopped_early(home):
+    # max_t 3 of 9 epochs: ASHA ends every trial at epoch 3 at the latest. One that got
+    # there ran its whole budget (COMPLETED); only one stopped before it stopped early.
+    spec = quad_spec("asha-max-t", fixed={"epochs": EPOCHS},
+                     scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 3,
+                                "max_t": 3},
+                     budget={"trials": 6, "max_concurrent": 2})
+    study = hpsearch.run(spec, progress=False)
+    assert study.status == StudyStatus.COMPLETED, study.error
+    seen = set()
+    for t in study.trials:
+        n = _iterations(study, t)
+        assert n <= 3, (t.number, n)
+        assert t.status == (TrialStatus.COMPLETED if n == 3 else TrialStatus.EARLY_STOPPED), \
+            (t.number, n, t.status)
+        seen.add(t.status)
+    assert TrialStatus.COMPLETED in seen
