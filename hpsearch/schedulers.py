@@ -211,15 +211,14 @@ def _filling_asha_class():
             if it is not None:
                 self._note(tid, it, result.get("time_total_s"))
             if tid in self._filling:
-                if (it is not None and it < self._max_t and self._fits(tune_controller, tid)
-                        and not self._others_wait()):
+                if self._may_train_on(tune_controller, tid, it):
                     return TrialScheduler.CONTINUE
                 self._num_stopped += 1
                 return TrialScheduler.STOP
             action = super().on_trial_result(tune_controller, trial, result)
-            if (action == TrialScheduler.STOP and self._fill_idle and it is not None
-                    and it < self._max_t and _nothing_to_start(tune_controller)
-                    and self._fits(tune_controller, tid) and not self._others_wait()):
+            if (action == TrialScheduler.STOP and self._fill_idle
+                    and _nothing_to_start(tune_controller)
+                    and self._may_train_on(tune_controller, tid, it)):
                 self._filling.add(tid)
                 self.filled[tid] = it
                 self._num_stopped -= 1
@@ -238,6 +237,13 @@ def _filling_asha_class():
             self._pace.pop(trial.trial_id, None)
             self._filling.discard(trial.trial_id)
             self._trial_info.pop(trial.trial_id, None)
+
+        def _may_train_on(self, tune_controller, tid: str, it) -> bool:
+            """Whether ``tid``, at iteration ``it``, may train one more iteration in a slot
+            nothing else would use: before ``max_t``, within the study's horizon, and with
+            nothing else waiting for the cluster."""
+            return (it is not None and it < self._max_t and self._fits(tune_controller, tid)
+                    and not self._others_wait())
 
         def _others_wait(self) -> bool:
             """Whether anything in the Ray cluster waits for resources (another study's
