@@ -131,7 +131,7 @@ def _lanes(spans, now) -> list[int]:
 
 STATUS_COLOURS = {TrialStatus.COMPLETED: "#2e7d32", TrialStatus.EARLY_STOPPED: "#ef6c00",
                   TrialStatus.ERROR: "#c62828", TrialStatus.RUNNING: "#1565c0",
-                  TrialStatus.INTERRUPTED: "#757575"}
+                  TrialStatus.INTERRUPTED: "#757575", TrialStatus.PAUSED: "#6a1b9a"}
 
 
 def _worker_lanes(spans, now) -> list[str]:

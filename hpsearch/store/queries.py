@@ -21,7 +21,7 @@ from sqlalchemy import Select, String, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased, defer
 
 from hpsearch.status import StudyStatus, TrialStatus
-from hpsearch.store.models import Result, Study, Trial
+from hpsearch.store.models import Result, Study, Trial, TrialEvent
 
 
 # -- the order of "best" ----------------------------------------------------------------
@@ -172,6 +172,9 @@ def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
     ended without a finish time (an ERROR whose end was never recorded, a RUNNING row left
     by a dead driver) ends at the last time it was known alive: its last result or
     heartbeat, within the study's end, never later than the study itself.
+
+    A trial a scheduler paused is one span per run (its PAUSED and RUNNING events split
+    it): it held no slot while paused.
     """
     with store.session() as s:
         study = s.get(Study, study_id)
@@ -192,6 +195,7 @@ def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
             last.update(s.execute(select(Result.trial_id, func.max(Result.created_at))
                                   .where(Result.trial_id.in_(open_[i:i + 500]))
                                   .group_by(Result.trial_id)).all())
+        runs = _runs(s, [r.id for r in rows])
     out = []
     for r in rows:
         end = r.finished_at
@@ -201,8 +205,39 @@ def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
             if study_end is not None:
                 end = min(end, study_end)
             end = max(end, r.started_at)
-        out.append(Span(r.number, r.status, r.started_at, end, r.node_id, r.node_host, r.slot))
+        parts, start = [], r.started_at
+        for pause, resume in runs.get(r.id, ()):
+            parts.append((start, pause))
+            start = resume
+            if resume is None:  # paused since (or until it ended where it was paused)
+                break
+        if start is not None:
+            parts.append((start, end))
+        for k, (a, b) in enumerate(parts):  # each run but the last ended in a pause
+            status = r.status if k == len(parts) - 1 else TrialStatus.PAUSED
+            out.append(Span(r.number, status, a, b, r.node_id, r.node_host, r.slot))
     return out
+
+
+def _runs(s, trial_ids: list[int]) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """Trial id -> (paused at, resumed at or None) of each pause, for those paused."""
+    out: dict[int, list] = {}
+    for i in range(0, len(trial_ids), 500):
+        chunk = trial_ids[i:i + 500]
+        paused = s.scalars(select(TrialEvent.trial_id).distinct().where(
+            TrialEvent.trial_id.in_(chunk), TrialEvent.status == TrialStatus.PAUSED)).all()
+        if not paused:
+            continue
+        events = s.execute(select(TrialEvent.trial_id, TrialEvent.status, TrialEvent.at)
+                           .where(TrialEvent.trial_id.in_(paused))
+                           .order_by(TrialEvent.trial_id, TrialEvent.at, TrialEvent.id)).all()
+        for tid, status, at in events:
+            pauses = out.setdefault(tid, [])
+            if status == TrialStatus.PAUSED:
+                pauses.append([at, None])
+            elif status == TrialStatus.RUNNING and pauses and pauses[-1][1] is None:
+                pauses[-1][1] = at
+    return {tid: [tuple(p) for p in pauses] for tid, pauses in out.items()}
 
 
 # -- counts and summaries -------------------------------------------------------------
