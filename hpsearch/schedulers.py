@@ -166,6 +166,9 @@ class _Pace:
     iteration: float
     total_s: float | None
     per_iter: float | None = None
+    first: float | None = None  # a run's first result: seconds from its (re)start
+    run_iters: float = 1  # iterations that first result covers
+    restarted: bool = False  # paused: the next result is a new run's first
 
     def first_guess(self) -> float | None:
         """Seconds per iteration from the first result alone (setup included: too many)."""
@@ -186,12 +189,21 @@ def _filling_asha_class():
     trials, any job's tasks or placement groups): their claim on a freed slot comes first,
     and ASHA's stop stands.
 
+    A slot can still go idle at the end: its trial reached ``max_t`` before the last
+    survivor. So in the budget's last wave (no more trials left to create than are
+    running), a trial ASHA stops that has just saved a checkpoint is paused, not ended:
+    its slot goes to the next trial as before, the searcher learns its result as for a
+    stop, and when a slot later has nothing else to run it resumes from that checkpoint
+    (the one furthest along first) under the same rule. Those still paused when the
+    last trial ends are ended where ASHA stopped them.
+
     The study ends no later, its slots stay busy, and a late bloomer gets more epochs for
     free. The trial ends EARLY_STOPPED (or COMPLETED at its last epoch), its last event
-    saying why (``filled``, read by the store's callback). Its later results are not
+    saying why (``stops``, read by the store's callback). Its later results are not
     recorded in ASHA's rungs: they move no cutoff.
     """
     from ray.tune.experiment import Trial
+    from ray.tune.result import SHOULD_CHECKPOINT
     from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
     class FillingASHA(AsyncHyperBandScheduler):
@@ -199,10 +211,17 @@ def _filling_asha_class():
             super().__init__(*args, **kwargs)
             self._fill_idle = fill_idle
             self._filling: set[str] = set()  # trials going on past ASHA's stop
-            # trial id -> the epoch ASHA stopped it at, until the store's callback takes it
-            self.filled: dict[str, float] = {}
+            # trial id -> (iteration, score: higher is better) of a trial paused where ASHA
+            # stopped it
+            self._parked: dict[str, tuple[float, float]] = {}
+            # trial id -> (the epoch ASHA stopped it at, what came of it: "filled",
+            # "paused", "resumed"), until the store's callback takes it at the trial's end
+            self.stops: dict[str, tuple[float, str]] = {}
+            # trials paused or resumed since the store's callback last looked
+            self.news: list[tuple[str, str, float]] = []
             self._pace: dict[str, _Pace] = {}
             self._recent = collections.deque(maxlen=64)  # the last seconds per iteration seen
+            self._setup = collections.deque(maxlen=64)  # a (re)start's seconds before training
             self._asked_at, self._others = -math.inf, True  # _others_wait's last answer
 
         def on_trial_result(self, tune_controller, trial, result):
@@ -216,26 +235,96 @@ def _filling_asha_class():
                 self._num_stopped += 1
                 return TrialScheduler.STOP
             action = super().on_trial_result(tune_controller, trial, result)
-            if (action == TrialScheduler.STOP and self._fill_idle
-                    and _nothing_to_start(tune_controller)
+            if action != TrialScheduler.STOP or not self._fill_idle or it is None:
+                return action
+            if (_nothing_to_start(tune_controller, self._parked)
                     and self._may_train_on(tune_controller, tid, it)):
                 self._filling.add(tid)
-                self.filled[tid] = it
+                self.stops[tid] = (it, "filled")
                 self._num_stopped -= 1
                 return TrialScheduler.CONTINUE
+            if (it < self._max_t and result.get(SHOULD_CHECKPOINT)
+                    and _last_wave(tune_controller)):
+                # Paused with the checkpoint it just saved. The searcher learns the result
+                # now, as for a stop (and its concurrency limit frees the slot); it ignores
+                # the trial's end later.
+                tune_controller.search_alg.on_trial_complete(tid, result=result)
+                score = result.get(self._metric)  # higher is better, as in ASHA's rungs
+                score = float(score) * self._metric_op if isinstance(score, (int, float)) else None
+                self._parked[tid] = (it, score if score is not None and math.isfinite(score)
+                                     else -math.inf)
+                self.stops[tid] = (it, "paused")
+                self.news.append((tid, "paused", it))
+                if tid in self._pace:  # its next result's time includes the restart
+                    self._pace[tid].restarted = True
+                return TrialScheduler.PAUSE
             return action
+
+        def choose_trial_to_run(self, tune_controller):
+            """Ray's choice (pending trials, then paused ones), except for the trials paused
+            here: those resume only as another ends (:meth:`_hand_over`). Once no trial
+            runs, those still paused end where ASHA stopped them."""
+            trials = tune_controller.get_trials()
+            running, parked = 0, []
+            for t in trials:
+                if t.status == Trial.PENDING:
+                    return t
+                if t.status == Trial.RUNNING:
+                    running += 1
+                elif t.status == Trial.PAUSED:
+                    if t.trial_id not in self._parked:
+                        return t
+                    parked.append(t)
+            if parked and not running and _nothing_to_start(tune_controller, self._parked):
+                for t in parked:  # nothing runs that could make room for them: they end
+                    tune_controller.stop_trial(t)
+            return None
 
         def on_trial_complete(self, tune_controller, trial, result):
             self._pace.pop(trial.trial_id, None)
             if trial.trial_id in self._filling:  # its last result moves no cutoff
                 self._filling.discard(trial.trial_id)
                 self._trial_info.pop(trial.trial_id, None)
+            else:
+                super().on_trial_complete(tune_controller, trial, result)
+            self._hand_over(tune_controller, trial.trial_id)
+
+        def _hand_over(self, tune_controller, ended: str) -> None:
+            """A trial ends and nothing else would take its slot: the paused trial furthest
+            along resumes there if its restart and next iteration end within the horizon.
+
+            It is staged now, as the ended trial's process stops: Tune keeps a stopping
+            trial's process for reuse only while a trial is staged once the search is over,
+            so the paused trial restarts in that process (about as fast as a new trial
+            takes a reused one) instead of waiting seconds for a new one. That takes
+            Tune's staging set and actor cache, which its scheduler API does not offer;
+            where they are missing, nothing resumes and the paused trials end as ASHA
+            stopped them."""
+            if not self._parked or not _nothing_to_start(tune_controller, self._parked):
                 return
-            super().on_trial_complete(tune_controller, trial, result)
+            # Tune passes its controller itself here, wrapped elsewhere
+            inner = getattr(tune_controller, "_tune_controller", tune_controller)
+            staged = getattr(inner, "_staged_trials", None)
+            cache = getattr(inner, "_actor_cache", None)
+            if not isinstance(staged, set) or not hasattr(cache, "increase_max"):
+                return
+            best = max(self._parked, key=self._parked.get)  # furthest along, then best
+            trial = next((t for t in tune_controller.get_trials()
+                          if t.trial_id == best and t.status == Trial.PAUSED), None)
+            if trial is None or not self._may_resume(tune_controller, best, ended):
+                return
+            it, _ = self._parked.pop(best)
+            self._filling.add(best)
+            self.stops[best] = (it, "resumed")
+            self.news.append((best, "resumed", it))
+            tune_controller._set_trial_status(trial, Trial.PENDING)
+            staged.add(trial)
+            cache.increase_max(trial.placement_group_factory)
 
         def on_trial_remove(self, tune_controller, trial):
             self._pace.pop(trial.trial_id, None)
             self._filling.discard(trial.trial_id)
+            self._parked.pop(trial.trial_id, None)
             self._trial_info.pop(trial.trial_id, None)
 
         def _may_train_on(self, tune_controller, tid: str, it) -> bool:
@@ -243,6 +332,14 @@ def _filling_asha_class():
             nothing else would use: before ``max_t``, within the study's horizon, and with
             nothing else waiting for the cluster."""
             return (it is not None and it < self._max_t and self._fits(tune_controller, tid)
+                    and not self._others_wait())
+
+        def _may_resume(self, tune_controller, tid: str, ended: str) -> bool:
+            """Whether paused ``tid`` may restart in ``ended``'s process and train one
+            iteration within the horizon (the restart: the study's median setup so far),
+            nothing else waiting."""
+            setup = statistics.median(self._setup) if self._setup else 0.0
+            return (self._fits(tune_controller, tid, extra=setup, ended=ended)
                     and not self._others_wait())
 
         def _others_wait(self) -> bool:
@@ -257,36 +354,55 @@ def _filling_asha_class():
         def _note(self, tid: str, it: float, total_s: Any) -> None:
             total = float(total_s) if isinstance(total_s, (int, float)) else None
             prev = self._pace.get(tid)
-            per_iter = prev.per_iter if prev else None
-            if (prev and prev.total_s is not None and total is not None
-                    and it > prev.iteration):
+            if prev is None or prev.restarted:  # a run's first result: setup included
+                base = prev.total_s if prev is not None else 0.0
+                first = total - base if total is not None and base is not None else None
+                per_iter = prev.per_iter if prev is not None else None
+                done = it - prev.iteration if prev is not None else it
+                self._pace[tid] = _Pace(time.monotonic(), it, total, per_iter, first=first,
+                                        run_iters=max(1, done))
+                return
+            per_iter = prev.per_iter
+            if prev.total_s is not None and total is not None and it > prev.iteration:
                 per_iter = (total - prev.total_s) / (it - prev.iteration)
                 self._recent.append(per_iter)
+                if prev.first is not None:  # the run's second result: its setup is known
+                    self._setup.append(max(0.0, prev.first - per_iter * prev.run_iters))
             self._pace[tid] = _Pace(time.monotonic(), it, total, per_iter)
 
-        def _fits(self, tune_controller, tid: str) -> bool:
-            """Whether ``tid``'s next iteration ends before the study's surely-busy horizon."""
+        def _fits(self, tune_controller, tid: str, extra: float = 0.0,
+                  ended: str | None = None) -> bool:
+            """Whether ``tid``'s next iteration (after ``extra`` seconds) ends before the
+            study's surely-busy horizon (``ended``: a trial ending now, no part of it)."""
             now = time.monotonic()
             typical = statistics.median(self._recent) if self._recent else None
-            me = self._pace[tid]
-            mine = me.per_iter or typical or me.first_guess()
+            me = self._pace.get(tid)
+            # A trial with one result: the slower of the study's pace and its own first
+            # (setup included) for itself, the faster for those that set the horizon.
+            mine = me.per_iter or _either(max, typical, me.first_guess()) if me else typical
             if mine is None:
                 return False
             horizon = now
             for t in tune_controller.get_trials():
-                if (t.status != Trial.RUNNING or t.trial_id == tid
+                if (t.status != Trial.RUNNING or t.trial_id in (tid, ended)
                         or t.trial_id in self._filling):
                     continue
                 p, bracket = self._pace.get(t.trial_id), self._trial_info.get(t.trial_id)
                 it = p.iteration if p else 0
                 rungs = [m for m, _ in bracket._rungs] if bracket is not None else []
                 nxt = min([m for m in rungs if m > it] + [self._max_t])
-                pace = (p.per_iter or typical or p.first_guess()) if p else typical
+                pace = p.per_iter or _either(min, typical, p.first_guess()) if p else typical
                 if pace is not None and nxt > it:
                     horizon = max(horizon, (p.at if p else now) + pace * (nxt - it))
-            return now + mine <= horizon
+            return now + extra + mine <= horizon
 
     return FillingASHA
+
+
+def _either(pick, a: float | None, b: float | None) -> float | None:
+    """``pick(a, b)`` of those known (None if neither is)."""
+    known = [v for v in (a, b) if v is not None]
+    return pick(known) if known else None
 
 
 def _cluster_demand() -> bool:
@@ -302,14 +418,30 @@ def _cluster_demand() -> bool:
     return bool(state.pending_resource_requests or state.pending_gang_resource_requests)
 
 
-def _nothing_to_start(tune_controller) -> bool:
-    """No trial is pending and the searcher will suggest none: a freed slot stays idle."""
+def _nothing_to_start(tune_controller, parked=()) -> bool:
+    """No trial is pending and the searcher will suggest none: a freed slot stays idle.
+    Trials in ``parked`` (paused by FillingASHA) do not count: they wait for such a slot."""
     search = getattr(tune_controller, "search_alg", None)
     if search is None or not search.is_finished():
         return False
     from ray.tune.experiment import Trial
 
-    return not any(t.status in (Trial.PENDING, Trial.PAUSED) for t in tune_controller.get_trials())
+    return not any(t.status == Trial.PENDING
+                   or (t.status == Trial.PAUSED and t.trial_id not in parked)
+                   for t in tune_controller.get_trials())
+
+
+def _last_wave(tune_controller) -> bool:
+    """Whether the trials the searcher has yet to create are no more than those running:
+    the budget's last wave, after which slots go idle one by one."""
+    search = getattr(tune_controller, "search_alg", None)
+    total, made = getattr(search, "total_samples", None), getattr(search, "_counter", None)
+    if not isinstance(total, int) or not isinstance(made, int):
+        return False
+    from ray.tune.experiment import Trial
+
+    running = sum(t.status == Trial.RUNNING for t in tune_controller.get_trials())
+    return total - made <= running
 
 
 def _pbt_class():

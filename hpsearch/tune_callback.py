@@ -181,6 +181,8 @@ class StoreCallback(Callback):
         self._media_used: dict[str, list[int]] = {}
         self.oom = None  # hpsearch.oom.OomLedger: out-of-memory retries, recorded at the end
         self.slots = SlotBook()  # where trials run: each trial's node and slot on it
+        self._running: set[str] = set()  # trials started and not ended or paused since
+        self._resumed: dict[str, float] = {}  # FillingASHA resumed them: their pause's epoch
         # Trials' processes say where they run once (hpsearch/trial.py announce_placement),
         # by their actor: actor id -> where, and the trials started in an actor not yet heard of.
         self._where: dict[str, dict] = {}
@@ -213,6 +215,7 @@ class StoreCallback(Callback):
     # -- events --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         tid = trial.trial_id
+        self._running.add(tid)
         self.slots.start(tid, time.time())
         actor = _actor_id(trial)
         if actor is not None:
@@ -229,11 +232,37 @@ class StoreCallback(Callback):
         if tid not in self.numbers:
             self.numbers[tid] = self.next_number
             self.next_number += 1
+        self._scheduler_news()
+        resumed = self._resumed.pop(tid, None)
+        if resumed is not None:  # a trial FillingASHA paused, back in a slot
+            self.writer.put(StatusOp(self.study_id, tid, TrialStatus.RUNNING, {
+                "note": f"resumed from its epoch {resumed:g} checkpoint: a slot had nothing "
+                        "else to run (scheduler.fill_idle)"}, time.time()))
+            return
         self.writer.put(TrialOp(self.study_id, tid, self.numbers[tid], self._params(trial),
                                 TrialStatus.RUNNING, time.time()))
 
     def on_trial_restore(self, iteration, trials, trial, **info):
-        self.on_trial_start(iteration, trials, trial)
+        # Tune restores a trial it has just started (on_trial_start ran: nothing new),
+        # or one it brings back without a start.
+        if trial.trial_id not in self._running:
+            self.on_trial_start(iteration, trials, trial)
+
+    def _scheduler_news(self) -> None:
+        """Trials FillingASHA paused (each a status event now, its slot free) or resumed
+        (noted when Tune starts it again)."""
+        news = getattr(self.scheduler, "news", None)
+        while news:
+            tid, what, epoch = news.pop(0)
+            if what == "resumed":
+                self._resumed[tid] = epoch
+                continue
+            self._running.discard(tid)
+            self.slots.end(tid, time.time())
+            self.writer.put(StatusOp(self.study_id, tid, TrialStatus.PAUSED, {
+                "note": f"ASHA stopped it at epoch {epoch:g}; paused, not ended, so it can "
+                        "resume if a slot has nothing else to run at the budget's end "
+                        "(scheduler.fill_idle)"}, time.time()))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         tid = trial.trial_id
@@ -248,6 +277,7 @@ class StoreCallback(Callback):
         else:
             self.writer.put(self._result(tid, int(result.get("training_iteration", 0)),
                                          clean_metrics(result), time.time()))
+        self._scheduler_news()
 
     def _result(self, tid: str, it: int, metrics: dict, t: float) -> ResultOp:
         """Note one result of the trial; its op, for the caller to queue."""
@@ -266,6 +296,7 @@ class StoreCallback(Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         # A failure that Tune will retry (budget.max_failures): recorded, not final.
+        self._running.discard(trial.trial_id)
         self.slots.end(trial.trial_id, time.time())
         self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.RUNNING,
                                  {"error": read_error(trial)}, time.time()))
@@ -284,22 +315,22 @@ class StoreCallback(Callback):
         if cap is not None and (not isinstance(expected, int) or cap < expected):
             expected = cap  # the scheduler ends every trial there
         ran_out = isinstance(expected, int) and self.iteration.get(tid, 0) >= expected
-        early = bool(self.done_flag.get(tid)) and not ran_out
+        # FillingASHA's: the epoch ASHA stopped it at, and what came of that
+        stop = getattr(self.scheduler, "stops", {}).pop(tid, None)
+        early = (bool(self.done_flag.get(tid)) or stop is not None) and not ran_out
         if value is None:
             status = TrialStatus.ERROR
             fields = {"error": f"the trial finished without reporting {self.metric!r}"}
         else:
             status = TrialStatus.EARLY_STOPPED if early else TrialStatus.COMPLETED
             fields = self._scored_fields(trial, value)
-            filled = getattr(self.scheduler, "filled", {}).pop(tid, None)
-            if filled is not None:
-                fields["note"] = (f"ASHA stopped it at epoch {filled:g}; its slot had nothing "
-                                  f"else to run, so it trained on to epoch "
-                                  f"{self.iteration.get(tid, 0)} (scheduler.fill_idle)")
+            if stop is not None:
+                fields["note"] = _stop_note(*stop, self.iteration.get(tid, 0))
         _add_checkpoint(trial, fields)
         if self.failpoint == "before_final_status":
             self.writer.flush(60)  # the last result is in SQL; the final status never will be
             failpoint(self.failpoint, "before_final_status")
+        self._running.discard(tid)
         self.slots.end(tid, time.time())
         self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, tid, status, fields, time.time()))
@@ -309,6 +340,7 @@ class StoreCallback(Callback):
         error = read_error(trial)
         if self.first_error is None:
             self.first_error = error
+        self._running.discard(trial.trial_id)
         self.slots.end(trial.trial_id, time.time())
         self._oom_retries(trial)
         self.writer.put(StatusOp(self.study_id, trial.trial_id, TrialStatus.ERROR,
@@ -487,6 +519,20 @@ def _add_checkpoint(trial, fields: dict) -> None:
     ckpt = getattr(trial, "checkpoint", None)
     if ckpt is not None:
         fields["checkpoint"] = str(getattr(ckpt, "path", ckpt))
+
+
+def _stop_note(epoch: float, what: str, reached: int) -> str:
+    """A trial ASHA stopped that FillingASHA let train on, paused or resumed: why it ended
+    where it did (its last status event, on its trial page)."""
+    if what == "filled":
+        return (f"ASHA stopped it at epoch {epoch:g}; its slot had nothing else to run, so it "
+                f"trained on to epoch {reached} (scheduler.fill_idle)")
+    if what == "resumed":
+        return (f"ASHA stopped it at epoch {epoch:g} and it was paused; a slot had nothing else "
+                f"to run, so it resumed from its checkpoint and trained on to epoch {reached} "
+                "(scheduler.fill_idle)")
+    return (f"ASHA stopped it at epoch {epoch:g}; it was paused in case a slot had nothing else "
+            "to run at the budget's end, and none did in time (scheduler.fill_idle)")
 
 
 class SlotBook:

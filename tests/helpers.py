@@ -222,15 +222,34 @@ def warmth(config: dict) -> None:
 def relay(config: dict) -> None:
     """loss = x at every epoch. The trial with x == 0 leads, at ``lead_sleep`` s an epoch,
     and touches ``<dir>/lead-<epoch>`` after each; every other trial waits (at most 60 s)
-    for the lead's epoch ``after`` before its first, then trains at ``sleep`` s an epoch:
-    the order of their results, and so ASHA's decisions, are known (tests/test_schedulers.py)."""
+    for the lead's epoch ``after`` before its first, then trains at ``sleep`` s an epoch
+    (``sleeps``: a list by x, for some trials' own pace): the order of their results, and
+    so ASHA's decisions, are known (tests/test_schedulers.py). ``checkpoint``: each epoch
+    saves one, and a restored trial goes on from it."""
+    import json
+    import tempfile
+
     folder, lead = Path(config["dir"]), config["x"] == 0
-    for epoch in range(1, int(config.get("epochs", 9)) + 1):
+    sleep = float(config["lead_sleep"] if lead else config["sleep"])
+    if config.get("sleeps"):
+        sleep = float(config["sleeps"][int(config["x"])])
+    start = 1
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            start = json.loads((Path(d) / "state.json").read_text())["epoch"] + 1
+    for epoch in range(start, int(config.get("epochs", 9)) + 1):
         deadline = time.time() + 60
         while (not lead and epoch == 1 and not (folder / f"lead-{config['after']}").exists()
                and time.time() < deadline):
             time.sleep(0.02)
-        time.sleep(float(config["lead_sleep"] if lead else config["sleep"]))
-        tune.report({"loss": float(config["x"]), "t_end": time.time()})
+        time.sleep(sleep)
+        metrics = {"loss": float(config["x"]), "t_end": time.time()}
+        if config.get("checkpoint"):
+            with tempfile.TemporaryDirectory() as d:
+                (Path(d) / "state.json").write_text(json.dumps({"epoch": epoch}))
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        else:
+            tune.report(metrics)
         if lead:
             (folder / f"lead-{epoch}").touch()

@@ -148,22 +148,24 @@ def test_a_time_limit_ends_the_study_and_records_the_trials_it_cut(home):
                                 f"{done} of 20 trials"), study.end_reason
 
 
-def _relay(name: str, folder, fill: bool, after: int, lead_sleep: float, sleep: float):
-    """Two trials under ASHA (rungs 1, 3, 9), both started at once, none left to start: the
-    lead (x=0) reaches rung 1 first and goes on; the other (x=1), worse, reaches rung 1
-    after the lead's epoch ``after``, and ASHA stops it there."""
-    spec = quad_spec(name, trainable="tests.helpers:relay", space={"x": {"grid": [0, 1]}},
+def _relay(name: str, folder, fill: bool, after: int, lead_sleep: float, sleep: float,
+           xs=(0, 1), **fixed):
+    """Trials under ASHA (rungs 1, 3, 9), two at once, one per x in ``xs`` (in that order):
+    the lead (x=0) reaches rung 1 first and goes on; the other (x=1), worse, reaches rung 1
+    after the lead's epoch ``after``, and ASHA stops it there. With two trials, none is left
+    to start then. Returns the trials by x, and when each reported its last epoch."""
+    spec = quad_spec(name, trainable="tests.helpers:relay", space={"x": {"grid": list(xs)}},
                      searcher={"type": "grid"},
                      scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 3,
                                 "fill_idle": fill},
                      fixed={"epochs": EPOCHS, "dir": str(folder), "after": after,
-                            "lead_sleep": lead_sleep, "sleep": sleep},
-                     budget={"trials": 2, "max_concurrent": 2})
+                            "lead_sleep": lead_sleep, "sleep": sleep, **fixed},
+                     budget={"trials": len(xs), "max_concurrent": 2})
     study = hpsearch.run(spec, progress=False)
     assert study.status == StudyStatus.COMPLETED, study.error
-    lead, other = sorted(study.trials, key=lambda t: t.params["x"])
-    ends = [max(r["t_end"] for r in study.results(t.number)) for t in (lead, other)]
-    return study, lead, other, ends
+    trials = sorted(study.trials, key=lambda t: t.params["x"])
+    ends = [max(r["t_end"] for r in study.results(t.number)) for t in trials]
+    return (study, *trials, ends)
 
 
 @pytest.mark.parametrize("fill", [True, False], ids=["fill_idle", "no_fill"])
@@ -181,9 +183,62 @@ def test_asha_stop_that_would_idle_a_slot_trains_on_until_the_study_ends(home, t
     assert other.status == TrialStatus.COMPLETED
     assert ends[1] <= ends[0], "the trial trained on past the study's last trial"
     # Its trial page says why it ran past ASHA's stop (the events table's last message).
-    last = study.store.trial_events(study.store.get_trial(study.id, other.number).id)[-1]
+    last = _events(study, other)[-1]
     assert last.message == (f"ASHA stopped it at epoch 1; its slot had nothing else to run, "
                             f"so it trained on to epoch {EPOCHS} (scheduler.fill_idle)")
+
+
+def _events(study, trial) -> list:
+    return study.store.trial_events(study.store.get_trial(study.id, trial.number).id)
+
+
+def test_a_trial_asha_stops_in_the_last_wave_resumes_into_a_slot_left_idle(home, tmp_path):
+    # Three trials, two at once. The other (x=1) reaches rung 1 after the lead passed rung 3,
+    # with one trial left to start (the last wave): ASHA stops it, and it is paused with its
+    # checkpoint. The third (x=2) takes its slot, trains on once nothing is left to start,
+    # and reaches its last epoch while the lead has seconds to go: its slot would sit idle,
+    # so the paused trial resumes there from its checkpoint and trains on to the end.
+    from hpsearch.store import queries
+
+    study, lead, other, third, ends = _relay("resume", tmp_path, True, after=3, lead_sleep=0.6,
+                                             sleep=0.1, xs=(0, 1, 2), checkpoint=True)
+    assert lead.status == TrialStatus.COMPLETED and _iterations(study, lead) == EPOCHS
+    assert third.status == TrialStatus.COMPLETED and _iterations(study, third) == EPOCHS
+    # Resumed from its epoch-1 checkpoint, not from scratch: each epoch reported once.
+    its = [r["iteration"] for r in study.results(other.number)]
+    assert its == list(range(1, EPOCHS + 1)), its
+    assert other.status == TrialStatus.COMPLETED
+    assert ends[1] <= ends[0], "the resumed trial trained on past the study's last trial"
+    events = [(e.status, e.message) for e in _events(study, other)]
+    assert (TrialStatus.PAUSED, "ASHA stopped it at epoch 1; paused, not ended, so it can "
+            "resume if a slot has nothing else to run at the budget's end "
+            "(scheduler.fill_idle)") in events, events
+    assert (TrialStatus.RUNNING, "resumed from its epoch 1 checkpoint: a slot had nothing "
+            "else to run (scheduler.fill_idle)") in events, events
+    assert events[-1] == (TrialStatus.COMPLETED, "ASHA stopped it at epoch 1 and it was paused; "
+                          "a slot had nothing else to run, so it resumed from its checkpoint "
+                          f"and trained on to epoch {EPOCHS} (scheduler.fill_idle)"), events
+    # The timeline draws the paused trial as two runs, the pause between them idle.
+    spans = [s for s in queries.trial_spans(study.store, study.id) if s.number == other.number]
+    assert len(spans) == 2, spans
+    assert spans[0].finished_at <= spans[1].started_at, spans
+
+
+def test_a_paused_trial_no_idle_slot_takes_ends_where_asha_stopped_it(home, tmp_path):
+    # The other (x=1, 1 s an epoch) is paused at rung 1 in the last wave. The third (as
+    # slow) and the lead end less than an epoch of it apart: its next epoch would outlast
+    # the study each time. It never resumes, and ends EARLY_STOPPED with its rung-1 value
+    # once nothing runs.
+    study, lead, other, third, ends = _relay("resume-none", tmp_path, True, after=1,
+                                             lead_sleep=0.3, sleep=1.0, xs=(0, 1, 2),
+                                             checkpoint=True)
+    assert other.status == TrialStatus.EARLY_STOPPED
+    assert _iterations(study, other) == 1 and other.value == 1.0
+    events = [(e.status, e.message) for e in _events(study, other)]
+    assert events[-1] == (TrialStatus.EARLY_STOPPED, "ASHA stopped it at epoch 1; it was "
+                          "paused in case a slot had nothing else to run at the budget's end, "
+                          "and none did in time (scheduler.fill_idle)"), events
+    assert TrialStatus.PAUSED in [s for s, _ in events], events
 
 
 def test_asha_stop_is_kept_when_training_on_would_outlast_the_study(home, tmp_path):
