@@ -17,12 +17,28 @@ def noop(config: dict) -> None:
 @hpsearch.trainable
 def sleeper(config: dict) -> None:
     """``epochs`` epochs of ``sleep`` seconds each (a trial that holds its slot); ``loss``
-    falls with the epoch and grows with ``x``, so ASHA has something to stop."""
+    falls with the epoch and grows with ``x``, so ASHA has something to stop.
+    ``checkpoint``: each epoch saves one, as a built-in family's does, and a restored trial
+    goes on from it (a trial ASHA paused can resume)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
     from ray import tune
 
-    for epoch in range(1, int(config.get("epochs", 1)) + 1):
+    start, ckpt = 1, tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            start = json.loads((Path(d) / "state.json").read_text())["epoch"] + 1
+    for epoch in range(start, int(config.get("epochs", 1)) + 1):
         time.sleep(float(config.get("sleep", 0.5)))
-        tune.report({"loss": float(config.get("x", 0.0)) ** 2 + 1.0 / epoch, "epoch": epoch})
+        metrics = {"loss": float(config.get("x", 0.0)) ** 2 + 1.0 / epoch, "epoch": epoch}
+        if not config.get("checkpoint"):
+            tune.report(metrics)
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "state.json").write_text(json.dumps({"epoch": epoch}))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
 def _ddp_sleeper_worker(config: dict) -> None:

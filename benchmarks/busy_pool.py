@@ -60,9 +60,12 @@ NO_FILL = "asha (fill_idle off)"
 def spec(name: str, trials: int, epochs: int, sleep: float, scheduler: dict, slots: int,
          workers: int = 1) -> dict:
     resources = {"cpu": 1} if workers == 1 else {"cpu": 1, "workers": workers}
+    fixed = {"epochs": epochs, "sleep": sleep}
+    if scheduler["type"] == "asha":  # each epoch checkpoints, as a built-in family's does
+        fixed["checkpoint"] = True
     return {"name": name, "trainable": TRAINABLE if workers == 1 else "benchmarks._trials:ddp_sleeper",
             "metric": "loss", "mode": "min",
-            "space": {"x": {"uniform": [0.0, 1.0]}}, "fixed": {"epochs": epochs, "sleep": sleep},
+            "space": {"x": {"uniform": [0.0, 1.0]}}, "fixed": fixed,
             "searcher": {"type": "random"}, "scheduler": scheduler,
             "budget": {"trials": trials, "max_concurrent": slots // workers},
             "resources": resources, "seed": 0}
