@@ -174,7 +174,8 @@ def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
     heartbeat, within the study's end, never later than the study itself.
 
     A trial a scheduler paused is one span per run (its PAUSED and RUNNING events split
-    it): it held no slot while paused.
+    it): it held no slot while paused. Each run but the last has status PAUSED and no
+    place: a trial keeps only where it ran last.
     """
     with store.session() as s:
         study = s.get(Study, study_id)
@@ -213,9 +214,11 @@ def trial_spans(store, study_id: int, latest: int | None = None) -> list[Span]:
                 break
         if start is not None:
             parts.append((start, end))
-        for k, (a, b) in enumerate(parts):  # each run but the last ended in a pause
-            status = r.status if k == len(parts) - 1 else TrialStatus.PAUSED
-            out.append(Span(r.number, status, a, b, r.node_id, r.node_host, r.slot))
+        for k, (a, b) in enumerate(parts):
+            if k < len(parts) - 1:  # a run that ended in a pause: where it ran is not kept
+                out.append(Span(r.number, TrialStatus.PAUSED, a, b))
+            else:
+                out.append(Span(r.number, r.status, a, b, r.node_id, r.node_host, r.slot))
     return out
 
 
