@@ -184,18 +184,19 @@ def _filling_asha_class():
     trial goes on instead, one iteration at a time, while its next iteration ends before
     the time the study runs anyway: the latest next decision point (rung or ``max_t``) of
     the trials still running on ASHA's terms, each of which surely trains until then.
-    Times come from each trial's pace between results (the study's median for a trial
-    with one result). Nothing else may wait for the cluster meanwhile (another study's
-    trials, any job's tasks or placement groups): their claim on a freed slot comes first,
-    and ASHA's stop stands.
+    Times come from each trial's pace between results (for a trial with one result, the
+    study's median or its first result's time: the slower for the trial that would go on,
+    the faster for those that set the horizon). Nothing else may wait for the cluster
+    meanwhile (another study's trials, any job's tasks or placement groups): their claim
+    on a freed slot comes first, and ASHA's stop stands.
 
     A slot can still go idle at the end: its trial reached ``max_t`` before the last
     survivor. So in the budget's last wave (no more trials left to create than are
     running), a trial ASHA stops that has just saved a checkpoint is paused, not ended:
-    its slot goes to the next trial as before, the searcher learns its result as for a
-    stop, and when a slot later has nothing else to run it resumes from that checkpoint
-    (the one furthest along first) under the same rule. Those still paused when the
-    last trial ends are ended where ASHA stopped them.
+    its slot goes to the next trial as before, and the searcher learns its result as for
+    a stop. When a trial ends and nothing else would take its slot, the paused trial
+    furthest along resumes there from that checkpoint, under the same rule. Those still
+    paused when the last trial ends are ended where ASHA stopped them.
 
     The study ends no later, its slots stay busy, and a late bloomer gets more epochs for
     free. The trial ends EARLY_STOPPED (or COMPLETED at its last epoch), its last event
@@ -237,7 +238,7 @@ def _filling_asha_class():
             action = super().on_trial_result(tune_controller, trial, result)
             if action != TrialScheduler.STOP or not self._fill_idle or it is None:
                 return action
-            if (_nothing_to_start(tune_controller, self._parked)
+            if (_nothing_to_start(tune_controller, self._ours())
                     and self._may_train_on(tune_controller, tid, it)):
                 self._filling.add(tid)
                 self.stops[tid] = (it, "filled")
@@ -275,7 +276,7 @@ def _filling_asha_class():
                     if t.trial_id not in self._parked:
                         return t
                     parked.append(t)
-            if parked and not running and _nothing_to_start(tune_controller, self._parked):
+            if parked and not running and _nothing_to_start(tune_controller, self._ours()):
                 for t in parked:  # nothing runs that could make room for them: they end
                     tune_controller.stop_trial(t)
             return None
@@ -300,7 +301,7 @@ def _filling_asha_class():
             Tune's staging set and actor cache, which its scheduler API does not offer;
             where they are missing, nothing resumes and the paused trials end as ASHA
             stopped them."""
-            if not self._parked or not _nothing_to_start(tune_controller, self._parked):
+            if not self._parked or not _nothing_to_start(tune_controller, self._ours()):
                 return
             # Tune passes its controller itself here, wrapped elsewhere
             inner = getattr(tune_controller, "_tune_controller", tune_controller)
@@ -320,6 +321,10 @@ def _filling_asha_class():
             tune_controller._set_trial_status(trial, Trial.PENDING)
             staged.add(trial)
             cache.increase_max(trial.placement_group_factory)
+
+        def _ours(self) -> set[str]:
+            """Trials paused here, or resumed and not yet running: none is a trial to start."""
+            return self._parked.keys() | self._filling
 
         def on_trial_remove(self, tune_controller, trial):
             self._pace.pop(trial.trial_id, None)
@@ -418,16 +423,15 @@ def _cluster_demand() -> bool:
     return bool(state.pending_resource_requests or state.pending_gang_resource_requests)
 
 
-def _nothing_to_start(tune_controller, parked=()) -> bool:
+def _nothing_to_start(tune_controller, ours=()) -> bool:
     """No trial is pending and the searcher will suggest none: a freed slot stays idle.
-    Trials in ``parked`` (paused by FillingASHA) do not count: they wait for such a slot."""
+    Trials in ``ours`` (paused or resumed by FillingASHA) do not count."""
     search = getattr(tune_controller, "search_alg", None)
     if search is None or not search.is_finished():
         return False
     from ray.tune.experiment import Trial
 
-    return not any(t.status == Trial.PENDING
-                   or (t.status == Trial.PAUSED and t.trial_id not in parked)
+    return not any(t.status in (Trial.PENDING, Trial.PAUSED) and t.trial_id not in ours
                    for t in tune_controller.get_trials())
 
 
