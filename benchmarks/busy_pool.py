@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -82,7 +83,8 @@ def share(spans, slots: int, per_trial: int = 1) -> dict:
     first = min(_ts(s.started_at) for s in done)
     last = max(_ts(s.finished_at) for s in done)
     busy = per_trial * sum(_ts(s.finished_at) - _ts(s.started_at) for s in done)
-    return {"trials": len(done), "span_s": last - first, "busy_s": busy,
+    # a trial ASHA paused and resumed is a span per run
+    return {"trials": len({s.number for s in done}), "span_s": last - first, "busy_s": busy,
             "share": busy / (slots * (last - first)), "first": first}
 
 
@@ -92,7 +94,10 @@ def share_while_pending(spans, slots: int, per_trial: int = 1) -> float | None:
     fault); after it, nothing was left to run (the budget's end, not a fault)."""
     done = [s for s in spans if s.finished_at is not None]
     first = min(_ts(s.started_at) for s in done)
-    last_start = max(_ts(s.started_at) for s in done)
+    starts: dict[int, float] = {}  # each trial's first start (a resumed run is no new trial)
+    for s in done:
+        starts[s.number] = min(starts.get(s.number, math.inf), _ts(s.started_at))
+    last_start = max(starts.values())
     if last_start <= first:
         return None
     busy = per_trial * sum(max(0.0, min(_ts(s.finished_at), last_start) - _ts(s.started_at))
@@ -122,17 +127,18 @@ def no_overhead_share(spans, slots: int, per_trial: int = 1) -> float:
 def slot_lag(spans) -> float:
     """Seconds from the first trial's start to the last slot's first trial (the ramp-up)."""
     firsts: dict[str, float] = {}
-    for label, s in lanes(spans):
+    for label, s in lanes([s for s in spans if s.status != "PAUSED"]):  # placed runs
         firsts[label] = min(firsts.get(label, float("inf")), _ts(s.started_at))
     return max(firsts.values()) - min(firsts.values())
 
 
 def stop_gaps(spans) -> list[float]:
-    """For each early-stopped trial, seconds from its end to the next trial's start."""
+    """For each early-stopped trial (or run ASHA paused), seconds from its end to the next
+    trial's start."""
     starts = sorted(_ts(s.started_at) for s in spans)
     gaps = []
     for s in spans:
-        if s.status != "EARLY_STOPPED" or s.finished_at is None:
+        if s.status not in ("EARLY_STOPPED", "PAUSED") or s.finished_at is None:
             continue
         end = _ts(s.finished_at)
         later = [t for t in starts if t >= end]
@@ -165,7 +171,7 @@ def plot(runs: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(runs), 1, figsize=(10, 3.2 * len(runs)), squeeze=False)
-    colors = {"COMPLETED": "tab:blue", "EARLY_STOPPED": "tab:orange"}
+    colors = {"COMPLETED": "tab:blue", "EARLY_STOPPED": "tab:orange", "PAUSED": "tab:purple"}
     for ax, (name, r) in zip(axes[:, 0], runs.items()):
         placed = lanes(r["spans"])
         labels = sorted({label for label, _ in placed})
@@ -265,8 +271,10 @@ def _summary(spans, slots: int, per_trial: int = 1) -> dict:
          "ideal_share": no_overhead_share(spans, slots, per_trial),
          "slot_lag_s": slot_lag(spans),
          "statuses": {}, "per_trial": per_trial}
-    for sp in spans:
-        r["statuses"][sp.status] = r["statuses"].get(sp.status, 0) + 1
+    final = {sp.number: sp.status for sp in sorted(spans, key=lambda sp: sp.started_at)}
+    for status in final.values():  # each trial's last run's
+        r["statuses"][status] = r["statuses"].get(status, 0) + 1
+    r["resumed"] = sum(sp.status == "PAUSED" for sp in spans)
     r["nodes"] = sorted({(sp.node_id or sp.node_host or "?")[:8] for sp in spans})
     r["gaps"] = stop_gaps(spans)
     return r
@@ -348,7 +356,7 @@ def measure(quick: bool, log=print, bare: bool = True) -> dict:
             runs[name] = r
             log(f"{name}: {r['share']['share']:.1%} busy ({r['pending_share'] or 0:.1%} while "
                 f"pending, last slot {r['slot_lag_s']:.2f} s late), {r['share']['trials']} trials, "
-                f"{r['statuses']}, nodes {r['nodes']}"
+                f"{r['statuses']}, {r['resumed']} resumed, nodes {r['nodes']}"
                 + (f", gaps median {statistics.median(r['gaps']):.2f} s" if r["gaps"] else ""))
         store.dispose()
         import ray
@@ -422,6 +430,8 @@ def report(runs: dict, m: dict, quick: bool, png: str, load_end: float | None = 
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         st = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
+        if r.get("resumed"):
+            st += f" ({r['resumed']} resumed after a pause)"
         pending = "-" if r["pending_share"] is None else f"{r['pending_share']:.1%}"
         ideal = "-" if r.get("ideal_share") is None else f"{r['ideal_share']:.1%}"
         lines.append(f"| {name} | {r['share']['trials']} | {st} | {', '.join(r['nodes'])} | "
