@@ -275,7 +275,8 @@ def _summary(spans, slots: int, per_trial: int = 1) -> dict:
     for status in final.values():  # each trial's last run's
         r["statuses"][status] = r["statuses"].get(status, 0) + 1
     r["resumed"] = sum(sp.status == "PAUSED" for sp in spans)
-    r["nodes"] = sorted({(sp.node_id or sp.node_host or "?")[:8] for sp in spans})
+    r["nodes"] = sorted({(sp.node_id or sp.node_host or "?")[:8] for sp in spans
+                         if sp.status != "PAUSED"})  # a paused run has no place kept
     r["gaps"] = stop_gaps(spans)
     return r
 
