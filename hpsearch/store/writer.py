@@ -528,6 +528,8 @@ def apply_ops(s: Session, ops: list, dialect: str,
             values = {"status": status, **fields}
             if status in TrialStatus.FINISHED or status == TrialStatus.INTERRUPTED:
                 values["finished_at"] = _ts(t)
+            elif status == TrialStatus.RUNNING:  # running again (a retry, a resume): alive now,
+                values["heartbeat_at"] = _ts(t)  # however long it waited (the reaper reads this)
             # A late report never flips a finished trial (e.g. SIGSTOP/SIGCONT).
             if conn.execute(update(_TRIALS).where(_TRIALS.c.id == tid, unfinished)
                             .values(**values)).rowcount:

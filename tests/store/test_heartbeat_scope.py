@@ -83,3 +83,23 @@ def test_a_journaled_heartbeat_without_trial_ids_still_beats_the_whole_study(db_
     assert w.flush(30)
     w.close()
     assert store.reap_stale_trials(GRACE_S, sid) == 0
+
+
+def test_a_trial_running_again_after_a_long_pause_is_alive_not_reaped(db_url):
+    # A trial paused (ASHA's last wave, PBT) gets no heartbeat; when it runs again its
+    # status op says it is alive then, or the reaper would take it for a dead driver's
+    # before the next heartbeat.
+    from hpsearch.store.writer import StatusOp
+
+    store = Store(db_url)
+    sid = store.create_study(specmod.load(quad_spec("resumed")), status=StudyStatus.RUNNING).id
+    a = _driver(db_url, sid, 0)
+    a.on_trial_start(0, [], _Trial("a1"))
+    a.writer.put(StatusOp(sid, "a1", TrialStatus.PAUSED, {}, time.time()))
+    a.writer.flush(30)
+    time.sleep(GRACE_S + 0.5)
+    a.writer.put(StatusOp(sid, "a1", TrialStatus.RUNNING, {"note": "resumed"}, time.time()))
+    a.writer.flush(30)
+    assert store.reap_stale_trials(GRACE_S, sid) == 0
+    assert [t.status for t in store.trials(sid)] == [TrialStatus.RUNNING]
+    a.close()
