@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_server import live_server
+from tests.webui.shots import screenshot
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -57,7 +58,7 @@ def test_study_page_charts_filter_contour_and_compare(live_url, filled):
         # Parallel coordinates are WebGL: drawn where the browser has it, else a note.
         page.wait_for_selector("#chart-parallel .main-svg, #chart-parallel.chart-error",
                                timeout=20000)
-        page.screenshot(path=str(ARTIFACTS / "study.png"), full_page=True)
+        screenshot(page, ARTIFACTS / "study.png")
         # Pair picker: the contour is refetched for the chosen pair.
         page.select_option("#contour-x", "optimizer")
         page.wait_for_selector("#chart-contour .xtitle:has-text('optimizer')", timeout=15000)
@@ -77,10 +78,10 @@ def test_study_page_charts_filter_contour_and_compare(live_url, filled):
         page.wait_for_selector("#chart-compare-trials .main-svg", timeout=15000)
         assert page.locator("#chart-compare-trials .trace").count() == 2
         assert page.locator("#params-diff tr.differs").count() >= 2  # lr, dropout
-        page.screenshot(path=str(ARTIFACTS / "compare-trials.png"), full_page=True)
+        screenshot(page, ARTIFACTS / "compare-trials.png")
         page.goto(f"{live_url}/studies/{filled['done']}/trials/0")
         page.wait_for_selector("#chart-metrics .main-svg", timeout=15000)
-        page.screenshot(path=str(ARTIFACTS / "trial.png"), full_page=True)
+        screenshot(page, ARTIFACTS / "trial.png")
         assert errors == []
 
 

@@ -10,6 +10,7 @@ import yaml
 from tests.helpers import quad_spec
 from tests.live_server import LiveServer
 from tests.webui.test_browser import ARTIFACTS, CHROMIUM
+from tests.webui.shots import screenshot
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium"),
               pytest.mark.slow, pytest.mark.browser]
@@ -57,10 +58,10 @@ def test_submit_follow_and_compare(home, sqlite_url, monkeypatch):
             # ... and reloads once finished: the page says why the study ended.
             page.wait_for_selector("#end-reason:has-text('all 3 trials of its budget ran')",
                                    timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "submitted.png"), full_page=True)
+            screenshot(page, ARTIFACTS / "submitted.png")
             page.goto(f"{url}/compare?ids={','.join(ids)}")
             page.wait_for_selector(".main-svg", timeout=15_000)
-            page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+            screenshot(page, ARTIFACTS / "compare.png")
             assert page.locator(".main-svg").count() >= 1
             assert errors == []
             browser.close()

@@ -17,6 +17,7 @@ from hpsearch.store import Store, StudyStatus, TrialStatus
 from tests.webui.conftest import fill, make_spec
 from tests.live_server import live_server
 from tests.webui.test_browser import ARTIFACTS, CHROMIUM
+from tests.webui.shots import screenshot
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium"),
               pytest.mark.browser]
@@ -113,7 +114,7 @@ def test_every_chart_on_every_page_draws_under_the_csp(site, page):
     assert page.locator("#chart-parallel .scatterlayer .trace").count() >= 2
     csp = page.evaluate("fetch(location.href).then(r => r.headers.get('content-security-policy'))")
     assert "unsafe-eval" not in csp and "script-src 'self'" in csp
-    page.screenshot(path=str(ARTIFACTS / "ui-study.png"), full_page=True)
+    screenshot(page, ARTIFACTS / "ui-study.png")
     for path, chart, shot in [(f"/studies/{sid}/trials/2", "chart-metrics", "ui-trial"),
                               (f"/studies/{sid}/compare?trials=2&trials=4", "chart-compare-trials",
                                "ui-compare-trials"),
@@ -121,10 +122,10 @@ def test_every_chart_on_every_page_draws_under_the_csp(site, page):
                                "ui-compare")]:
         page.goto(site.url + path)
         drawn(page, [chart])
-        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        screenshot(page, ARTIFACTS / f"{shot}.png")
     for path, shot in [("/", "ui-studies"), ("/submit", "ui-submit")]:
         page.goto(site.url + path)
-        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        screenshot(page, ARTIFACTS / f"{shot}.png")
     assert page.problems == []
 
 
@@ -149,7 +150,7 @@ def test_live_page_shows_a_running_trials_new_results_within_2s(site, page):
         cell = page.locator("#trials-table tr[data-trial='0'] [data-col=iterations]")
         assert cell.inner_text() == str(it)
     assert page.evaluate("window.__same_page === true")
-    page.screenshot(path=str(ARTIFACTS / "ui-live.png"), full_page=True)
+    screenshot(page, ARTIFACTS / "ui-live.png")
     assert page.problems == []
 
 
@@ -238,7 +239,7 @@ def test_errors_keep_what_the_user_typed_and_show_the_message_in_place(site, pag
     page.wait_for_selector("#problems li[data-field=name]", timeout=30_000)
     assert "already exists" in page.locator("#problems").inner_text()
     assert page.input_value("textarea[name=spec]") == text
-    page.screenshot(path=str(ARTIFACTS / "ui-submit-conflict.png"), full_page=True)
+    screenshot(page, ARTIFACTS / "ui-submit-conflict.png")
     assert page.problems == []
 
 
@@ -249,7 +250,7 @@ def test_queued_study_without_a_dispatcher_says_how_to_start_one(site, page):
     page.goto(f"{site.url}/studies/{sid}")
     hint = page.locator("#no-dispatcher")
     assert hint.is_visible() and "hpsearch dispatcher" in hint.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "ui-queued.png"), full_page=True)
+    screenshot(page, ARTIFACTS / "ui-queued.png")
     # A real dispatcher's heartbeat (it claims nothing: no step) clears the hint live.
     store = Store(site.store.url)
     dispatcher = Dispatcher(store, max_studies=0)
@@ -284,7 +285,7 @@ def test_phone_width_layout_and_keyboard_order(site, browser):
                            who["x"] >= nav_last["x"] + nav_last["width"] or
                            nav_last["x"] >= who["x"] + who["width"])
             assert not overlap, (nav_last, who)
-            page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+            screenshot(page, ARTIFACTS / f"{shot}.png")
         # Tables scroll on their own.
         page.goto(f"{site.url}/studies/{sid}")
         wrap = page.locator("#trials-table").locator("xpath=..")
@@ -328,7 +329,7 @@ def test_a_study_waiting_for_a_node_says_what_for_and_clears_live(site, page):
         note = page.locator("#waiting")
         assert note.is_visible(), page.content()[:2000]
         assert "resources.gpu: 1 per trial" in note.inner_text()
-        page.screenshot(path=str(ARTIFACTS / "ui-waiting-for-a-node.png"), full_page=True)
+        screenshot(page, ARTIFACTS / "ui-waiting-for-a-node.png")
         page.goto(f"{site.url}/?q=waiting-study")
         cell = page.locator("td.status-RUNNING").first
         assert "(waiting for a node)" in cell.inner_text()
