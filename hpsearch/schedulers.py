@@ -265,6 +265,8 @@ def _filling_asha_class():
             """Ray's choice (pending trials, then paused ones), except for the trials paused
             here: those resume only as another ends (:meth:`_hand_over`). Once no trial
             runs, those still paused end where ASHA stopped them."""
+            if not self._parked:
+                return super().choose_trial_to_run(tune_controller)
             trials = tune_controller.get_trials()
             running, parked = 0, []
             for t in trials:
@@ -276,7 +278,7 @@ def _filling_asha_class():
                     if t.trial_id not in self._parked:
                         return t
                     parked.append(t)
-            if parked and not running and _nothing_to_start(tune_controller, self._ours()):
+            if not running and _nothing_to_start(tune_controller, self._ours()):
                 for t in parked:  # nothing runs that could make room for them: they end
                     tune_controller.stop_trial(t)
             return None
