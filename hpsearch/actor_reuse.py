@@ -20,6 +20,14 @@ On one node (a laptop's local Ray) Tune's rule stands: every actor is on that no
 a warm free actor is the sooner start and nothing is lost by ending one still starting.
 The node count is Ray's list of alive nodes, read at most every few seconds, so a node
 that joins a running study changes the rule for its next trials.
+
+It also lets a scheduler keep a process Tune would end. Once the searcher has no trial
+left to create and none is staged, Tune ends each finishing trial's actor
+(``TuneController._maybe_cache_trial_actor``). A scheduler with a ``hold_actor(controller,
+trial)`` method is asked first; when it says yes, the actor is kept in Tune's cache (its
+slot held) for a trial the scheduler stages later, which then starts in it at once
+(``schedulers.FillingASHA`` resumes a paused trial there when the study's horizon allows).
+The scheduler gives the hold back with the cache's ``decrease_max``.
 """
 from __future__ import annotations
 
@@ -52,6 +60,7 @@ def install() -> bool:
     has no such method to wrap."""
     from ray.tune.execution.tune_controller import TuneController
 
+    _install_hold(TuneController)
     original = getattr(TuneController, "_maybe_reuse_cached_actor", None)
     if original is None:
         log.warning("Ray Tune has no _maybe_reuse_cached_actor: actor reuse left as Tune's")
@@ -75,3 +84,39 @@ def install() -> bool:
     _maybe_reuse_cached_actor.__wrapped__ = original
     TuneController._maybe_reuse_cached_actor = _maybe_reuse_cached_actor
     return True
+
+
+def _install_hold(TuneController) -> None:
+    """Wrap ``_maybe_cache_trial_actor``: an actor Tune would end is kept when the
+    scheduler's ``hold_actor`` asks for it (see the module's docstring)."""
+    original = getattr(TuneController, "_maybe_cache_trial_actor", None)
+    if original is None:
+        log.warning("Ray Tune has no _maybe_cache_trial_actor: no scheduler holds an actor")
+        return
+    if getattr(original, _MARK, False):
+        return
+
+    def _maybe_cache_trial_actor(self, trial) -> bool:
+        if original(self, trial):
+            return True
+        hold = getattr(self._scheduler_alg, "hold_actor", None)
+        tracked = self._trial_to_actor.get(trial)
+        if (hold is None or not self._reuse_actors or tracked is None
+                or not self._actor_manager.is_actor_started(tracked)
+                or self._actor_manager.is_actor_failed(tracked)
+                or tracked not in self._started_actors
+                or not hold(self._wrapped(), trial)):
+            return False
+        resources = trial.placement_group_factory
+        # the scheduler gives it back (decrease_max), also where the actor is not kept
+        self._actor_cache.increase_max(resources)
+        if not self._actor_cache.cache_object(resources, tracked):
+            return False
+        # as Tune does for an actor it caches
+        self._actor_to_trial.pop(self._trial_to_actor.pop(trial))
+        trial.set_ray_actor(None)
+        return True
+
+    setattr(_maybe_cache_trial_actor, _MARK, True)
+    _maybe_cache_trial_actor.__wrapped__ = original
+    TuneController._maybe_cache_trial_actor = _maybe_cache_trial_actor

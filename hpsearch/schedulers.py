@@ -195,8 +195,10 @@ def _filling_asha_class():
     running), a trial ASHA stops that has just saved a checkpoint is paused, not ended:
     its slot goes to the next trial as before, and the searcher learns its result as for
     a stop. When a trial ends and nothing else would take its slot, the paused trial
-    furthest along resumes there from that checkpoint, under the same rule. Those still
-    paused when the last trial ends are ended where ASHA stopped them.
+    furthest along resumes there from that checkpoint, under the same rule. When none fits
+    yet, the ended trial's process is held for them (:meth:`hold_actor`): the horizon grows
+    as a survivor passes a rung, and the first paused trial that fits then resumes in it.
+    Those still paused when the last trial ends are ended where ASHA stopped them.
 
     The study ends no later, its slots stay busy, and a late bloomer gets more epochs for
     free. The trial ends EARLY_STOPPED (or COMPLETED at its last epoch), its last event
@@ -224,12 +226,23 @@ def _filling_asha_class():
             self._recent = collections.deque(maxlen=64)  # the last seconds per iteration seen
             self._setup = collections.deque(maxlen=64)  # a (re)start's seconds before training
             self._asked_at, self._others = -math.inf, True  # _others_wait's last answer
+            # resources of ended trials' processes kept for paused trials (hold_actor)
+            self._held: list = []
 
         def on_trial_result(self, tune_controller, trial, result):
             tid = trial.trial_id
             it = result.get(self._time_attr)
             if it is not None:
                 self._note(tid, it, result.get("time_total_s"))
+            action = self._decide(tune_controller, trial, result, it)
+            if self._held:  # the horizon may have grown: a held process may take a trial
+                self._resume_held(tune_controller, ended=tid if action != TrialScheduler.CONTINUE
+                                  else None)
+            return action
+
+        def _decide(self, tune_controller, trial, result, it):
+            """ASHA's decision for a result, with the fill and the last wave's pause."""
+            tid = trial.trial_id
             if tid in self._filling:
                 if self._may_train_on(tune_controller, tid, it):
                     return TrialScheduler.CONTINUE
@@ -263,8 +276,9 @@ def _filling_asha_class():
 
         def choose_trial_to_run(self, tune_controller):
             """Ray's choice (pending trials, then paused ones), except for the trials paused
-            here: those resume only as another ends (:meth:`_hand_over`). Once no trial
-            runs, those still paused end where ASHA stopped them."""
+            here: those resume only in a process another leaves (:meth:`_hand_over`,
+            :meth:`_resume_held`). Once no trial runs, those still paused end where ASHA
+            stopped them, and held processes are given back."""
             if not self._parked:
                 return super().choose_trial_to_run(tune_controller)
             trials = tune_controller.get_trials()
@@ -281,6 +295,7 @@ def _filling_asha_class():
             if not running and _nothing_to_start(tune_controller, self._ours()):
                 for t in parked:  # nothing runs that could make room for them: they end
                     tune_controller.stop_trial(t)
+                self._release(tune_controller)
             return None
 
         def on_trial_complete(self, tune_controller, trial, result):
@@ -302,27 +317,85 @@ def _filling_asha_class():
             takes a reused one) instead of waiting seconds for a new one. That takes
             Tune's staging set and actor cache, which its scheduler API does not offer;
             where they are missing, nothing resumes and the paused trials end as ASHA
-            stopped them."""
+            stopped them. If none fits yet, :meth:`hold_actor` may keep the process."""
+            if self._held:
+                self._resume_held(tune_controller, ended)
             if not self._parked or not _nothing_to_start(tune_controller, self._ours()):
                 return
-            # Tune passes its controller itself here, wrapped elsewhere
-            inner = getattr(tune_controller, "_tune_controller", tune_controller)
-            staged = getattr(inner, "_staged_trials", None)
-            cache = getattr(inner, "_actor_cache", None)
-            if not isinstance(staged, set) or not hasattr(cache, "increase_max"):
+            inner = _inner(tune_controller)
+            if inner is None:
                 return
-            best = max(self._parked, key=self._parked.get)  # furthest along, then best
-            trial = next((t for t in tune_controller.get_trials()
-                          if t.trial_id == best and t.status == Trial.PAUSED), None)
-            if trial is None or not self._may_resume(tune_controller, best, ended):
+            trial = self._best_parked(tune_controller)
+            if trial is None or not self._may_resume(tune_controller, trial.trial_id, ended):
                 return
-            it, _ = self._parked.pop(best)
-            self._filling.add(best)
-            self.stops[best] = (it, "resumed")
-            self.news.append((best, "resumed", it))
+            self._resume(tune_controller, trial)
+            inner._staged_trials.add(trial)
+            inner._actor_cache.increase_max(trial.placement_group_factory)
+
+        def hold_actor(self, tune_controller, trial) -> bool:
+            """Whether Tune should keep ``trial``'s ended process, which it would end: the
+            search is over and nothing is staged (asked by hpsearch/actor_reuse.py's patch).
+
+            Yes while a trial is paused here and nothing else waits for the cluster: none
+            fits the horizon now, but the horizon grows as the survivors pass a rung, and a
+            kept process takes a resumed trial at once (a new one takes seconds to start).
+            :meth:`_resume_held` resumes one there, on any result, as soon as it fits; the
+            hold is given back once nothing is paused or something else waits."""
+            if (not self._fill_idle or not self._parked or self._others_wait()
+                    or not _nothing_to_start(tune_controller, self._ours())):
+                return False
+            self._held.append(trial.placement_group_factory)
+            return True
+
+        def _resume_held(self, tune_controller, ended: str | None) -> None:
+            """Resume the paused trials that fit the horizon in the processes held for
+            them (:meth:`hold_actor`); give the holds back once none is paused or something
+            else waits for the cluster. ``ended``: a trial ending now, no part of the
+            horizon."""
+            inner = _inner(tune_controller)
+            if inner is None:
+                self._held.clear()
+                return
+            cache = inner._actor_cache
+            while self._held:
+                if not self._parked or self._others_wait():
+                    self._release(tune_controller)
+                    return
+                resources = self._held[-1]
+                if not cache.has_cached_object(resources):  # Tune did not keep it after all
+                    cache.decrease_max(self._held.pop())
+                    continue
+                trial = self._best_parked(tune_controller)
+                if trial is None or not self._may_resume(tune_controller, trial.trial_id, ended):
+                    return
+                self._held.pop()  # the staged trial takes its place in the cache's count
+                self._resume(tune_controller, trial)
+                inner._staged_trials.add(trial)
+                inner._schedule_trial_actor(trial)  # Tune's own start: takes the kept process
+
+        def _release(self, tune_controller) -> None:
+            """Give back every held process (Tune ends them at its step's end)."""
+            inner = _inner(tune_controller)
+            for resources in self._held:
+                if inner is not None:
+                    inner._actor_cache.decrease_max(resources)
+            self._held.clear()
+
+        def _best_parked(self, tune_controller):
+            """The paused trial furthest along (then best), or None."""
+            if not self._parked:
+                return None
+            best = max(self._parked, key=self._parked.get)
+            return next((t for t in tune_controller.get_trials()
+                         if t.trial_id == best and t.status == Trial.PAUSED), None)
+
+        def _resume(self, tune_controller, trial) -> None:
+            """Mark paused ``trial`` resumed and PENDING; the caller stages it."""
+            it, _ = self._parked.pop(trial.trial_id)
+            self._filling.add(trial.trial_id)
+            self.stops[trial.trial_id] = (it, "resumed")
+            self.news.append((trial.trial_id, "resumed", it))
             tune_controller._set_trial_status(trial, Trial.PENDING)
-            staged.add(trial)
-            cache.increase_max(trial.placement_group_factory)
 
         def _ours(self) -> set[str]:
             """Trials paused here, or resumed and not yet running: none is a trial to start."""
@@ -404,6 +477,17 @@ def _filling_asha_class():
             return now + extra + mine <= horizon
 
     return FillingASHA
+
+
+def _inner(tune_controller):
+    """Tune's controller with the staging set and actor cache that resumes use (Tune
+    passes it to schedulers itself or wrapped), or None where this Ray has neither."""
+    inner = getattr(tune_controller, "_tune_controller", tune_controller)
+    if (not isinstance(getattr(inner, "_staged_trials", None), set)
+            or not hasattr(getattr(inner, "_actor_cache", None), "increase_max")
+            or not hasattr(inner, "_schedule_trial_actor")):
+        return None
+    return inner
 
 
 def _either(pick, a: float | None, b: float | None) -> float | None:

@@ -244,7 +244,7 @@ def relay(config: dict) -> None:
                and time.time() < deadline):
             time.sleep(0.02)
         time.sleep(sleep)
-        metrics = {"loss": float(config["x"]), "t_end": time.time()}
+        metrics = {"loss": float(config["x"]), "t_end": time.time(), "process": os.getpid()}
         if config.get("checkpoint"):
             with tempfile.TemporaryDirectory() as d:
                 (Path(d) / "state.json").write_text(json.dumps({"epoch": epoch}))

@@ -224,6 +224,30 @@ def test_a_trial_asha_stops_in_the_last_wave_resumes_into_a_slot_left_idle(home,
     assert spans[0].finished_at <= spans[1].started_at, spans
 
 
+def test_a_slot_left_idle_before_the_horizon_grows_is_held_for_a_paused_trial(home, tmp_path):
+    # The lead (0.8 s an epoch) is short of rung 3. The other (x=1, 0.1 s an epoch) is
+    # paused at rung 1 in the last wave; the third (x=2, 1 s an epoch) takes its slot and
+    # is paused at rung 1 too: its next epoch, like the other's restart, would end after
+    # the lead's rung 3, all that was sure to run then. Its slot would go idle. Its
+    # process is held instead, and once the lead passes rung 3 (6 more epochs surely run),
+    # the other resumes there at once, and trains on to the end.
+    study, lead, other, third, ends = _relay("resume-held", tmp_path, True, after=1,
+                                             lead_sleep=0.8, sleep=0.1, xs=(0, 1, 2),
+                                             sleeps=[0.8, 0.1, 1.0], checkpoint=True)
+    assert lead.status == TrialStatus.COMPLETED and _iterations(study, lead) == EPOCHS
+    runs = study.results(other.number)
+    assert [r["iteration"] for r in runs] == list(range(1, EPOCHS + 1)), runs
+    assert other.status == TrialStatus.COMPLETED
+    assert ends[1] <= ends[0], "the resumed trial trained on past the study's last trial"
+    # It resumed in the third's process, kept for it (a new one would take seconds) ...
+    assert runs[1]["process"] == study.results(third.number)[0]["process"]
+    # ... as the lead passed rung 3, not at the next trial's end: before the lead's epoch 4.
+    lead_epochs = {r["iteration"]: r["t_end"] for r in study.results(lead.number)}
+    assert lead_epochs[3] < runs[1]["t_end"] < lead_epochs[4], (lead_epochs, runs)
+    third_events = [e.status for e in _events(study, third)]
+    assert TrialStatus.PAUSED in third_events, third_events
+
+
 def test_a_paused_trial_no_idle_slot_takes_ends_where_asha_stopped_it(home, tmp_path):
     # The other (x=1, 1 s an epoch) is paused at rung 1 in the last wave. The third (as
     # slow) and the lead end less than an epoch of it apart: its next epoch would outlast
