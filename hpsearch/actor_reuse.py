@@ -21,13 +21,15 @@ a warm free actor is the sooner start and nothing is lost by ending one still st
 The node count is Ray's list of alive nodes, read at most every few seconds, so a node
 that joins a running study changes the rule for its next trials.
 
-It also lets a scheduler keep a process Tune would end. Once the searcher has no trial
+It also lets a scheduler keep processes Tune would end. Once the searcher has no trial
 left to create and none is staged, Tune ends each finishing trial's actor
-(``TuneController._maybe_cache_trial_actor``). A scheduler with a ``hold_actor(controller,
-trial)`` method is asked first; when it says yes, the actor is kept in Tune's cache (its
-slot held) for a trial the scheduler stages later, which then starts in it at once
-(``schedulers.FillingASHA`` resumes a paused trial there when the study's horizon allows).
-The scheduler gives the hold back with the cache's ``decrease_max``.
+(``TuneController._maybe_cache_trial_actor``), and at each step's end it ends the cached
+actors no staged trial needs (``_cleanup_cached_actors``). A scheduler with a
+``hold_actor(controller, resources)`` method is asked first, for each such actor; when it
+says yes, the actor stays in Tune's cache (its slot held, the cache's count raised) for a
+trial the scheduler stages later, which then starts in it at once
+(``schedulers.FillingASHA`` resumes a paused trial there when the study's horizon
+allows). The scheduler gives the hold back with the cache's ``decrease_max``.
 """
 from __future__ import annotations
 
@@ -87,27 +89,28 @@ def install() -> bool:
 
 
 def _install_hold(TuneController) -> None:
-    """Wrap ``_maybe_cache_trial_actor``: an actor Tune would end is kept when the
-    scheduler's ``hold_actor`` asks for it (see the module's docstring)."""
-    original = getattr(TuneController, "_maybe_cache_trial_actor", None)
-    if original is None:
-        log.warning("Ray Tune has no _maybe_cache_trial_actor: no scheduler holds an actor")
+    """Wrap ``_maybe_cache_trial_actor`` and ``_cleanup_cached_actors``: an actor Tune would
+    end is kept when the scheduler's ``hold_actor`` asks for it (the module's docstring)."""
+    cache_actor = getattr(TuneController, "_maybe_cache_trial_actor", None)
+    cleanup = getattr(TuneController, "_cleanup_cached_actors", None)
+    if cache_actor is None or cleanup is None:
+        log.warning("Ray Tune's actor cache is not as expected: no scheduler holds an actor")
         return
-    if getattr(original, _MARK, False):
+    if getattr(cache_actor, _MARK, False):
         return
 
     def _maybe_cache_trial_actor(self, trial) -> bool:
-        if original(self, trial):
+        if cache_actor(self, trial):
             return True
         hold = getattr(self._scheduler_alg, "hold_actor", None)
         tracked = self._trial_to_actor.get(trial)
+        resources = trial.placement_group_factory
         if (hold is None or not self._reuse_actors or tracked is None
                 or not self._actor_manager.is_actor_started(tracked)
                 or self._actor_manager.is_actor_failed(tracked)
                 or tracked not in self._started_actors
-                or not hold(self._wrapped(), trial)):
+                or not hold(self._wrapped(), resources)):
             return False
-        resources = trial.placement_group_factory
         # the scheduler gives it back (decrease_max), also where the actor is not kept
         self._actor_cache.increase_max(resources)
         if not self._actor_cache.cache_object(resources, tracked):
@@ -117,6 +120,19 @@ def _install_hold(TuneController) -> None:
         trial.set_ray_actor(None)
         return True
 
-    setattr(_maybe_cache_trial_actor, _MARK, True)
-    _maybe_cache_trial_actor.__wrapped__ = original
-    TuneController._maybe_cache_trial_actor = _maybe_cache_trial_actor
+    def _cleanup_cached_actors(self, force_all: bool = False):
+        hold = getattr(self._scheduler_alg, "hold_actor", None)
+        cache = self._actor_cache
+        if hold is not None and not force_all and cache.num_cached_objects:
+            for resources, kept in list(cache._cached_objects.items()):
+                # each one the cache's count does not cover would be ended now
+                while (len(kept) > cache._max_num_objects[resources]
+                       and hold(self._wrapped(), resources)):
+                    cache.increase_max(resources)
+        return cleanup(self, force_all)
+
+    for wrapper, original in ((_maybe_cache_trial_actor, cache_actor),
+                              (_cleanup_cached_actors, cleanup)):
+        setattr(wrapper, _MARK, True)
+        wrapper.__wrapped__ = original
+        setattr(TuneController, original.__name__, wrapper)

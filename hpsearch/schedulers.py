@@ -332,19 +332,20 @@ def _filling_asha_class():
             inner._staged_trials.add(trial)
             inner._actor_cache.increase_max(trial.placement_group_factory)
 
-        def hold_actor(self, tune_controller, trial) -> bool:
-            """Whether Tune should keep ``trial``'s ended process, which it would end: the
-            search is over and nothing is staged (asked by hpsearch/actor_reuse.py's patch).
+        def hold_actor(self, tune_controller, resources) -> bool:
+            """Whether Tune should keep a process (of ``resources``) it would end now: one
+            whose trial ended, the search being over, or one cached that no staged trial
+            needs (asked by hpsearch/actor_reuse.py's patch).
 
             Yes while a trial is paused here and nothing else waits for the cluster: none
             fits the horizon now, but the horizon grows as the survivors pass a rung, and a
             kept process takes a resumed trial at once (a new one takes seconds to start).
             :meth:`_resume_held` resumes one there, on any result, as soon as it fits; the
-            hold is given back once nothing is paused or something else waits."""
-            if (not self._fill_idle or not self._parked or self._others_wait()
-                    or not _nothing_to_start(tune_controller, self._ours())):
+            hold is given back once nothing is paused or something else waits. (A trial
+            this study still starts takes a held process as Tune takes any cached one.)"""
+            if not self._fill_idle or not self._parked or self._others_wait():
                 return False
-            self._held.append(trial.placement_group_factory)
+            self._held.append(resources)
             return True
 
         def _resume_held(self, tune_controller, ended: str | None) -> None:
@@ -365,6 +366,8 @@ def _filling_asha_class():
                 if not cache.has_cached_object(resources):  # Tune did not keep it after all
                     cache.decrease_max(self._held.pop())
                     continue
+                if not _nothing_to_start(tune_controller, self._ours()):
+                    return  # a trial yet to start comes first: Tune gives it a held process
                 trial = self._best_parked(tune_controller)
                 if trial is None or not self._may_resume(tune_controller, trial.trial_id, ended):
                     return
