@@ -328,8 +328,7 @@ def _filling_asha_class():
             trial = self._best_parked(tune_controller)
             if trial is None or not self._may_resume(tune_controller, trial.trial_id, ended):
                 return
-            self._resume(tune_controller, trial)
-            inner._staged_trials.add(trial)
+            self._resume(tune_controller, inner, trial)
             inner._actor_cache.increase_max(trial.placement_group_factory)
 
         def hold_actor(self, tune_controller, resources) -> bool:
@@ -372,16 +371,14 @@ def _filling_asha_class():
                 if trial is None or not self._may_resume(tune_controller, trial.trial_id, ended):
                     return
                 self._held.pop()  # the staged trial takes its place in the cache's count
-                self._resume(tune_controller, trial)
-                inner._staged_trials.add(trial)
+                self._resume(tune_controller, inner, trial)
                 inner._schedule_trial_actor(trial)  # Tune's own start: takes the kept process
 
         def _release(self, tune_controller) -> None:
             """Give back every held process (Tune ends them at its step's end)."""
             inner = _inner(tune_controller)
-            for resources in self._held:
-                if inner is not None:
-                    inner._actor_cache.decrease_max(resources)
+            while inner is not None and self._held:
+                inner._actor_cache.decrease_max(self._held.pop())
             self._held.clear()
 
         def _best_parked(self, tune_controller):
@@ -392,13 +389,15 @@ def _filling_asha_class():
             return next((t for t in tune_controller.get_trials()
                          if t.trial_id == best and t.status == Trial.PAUSED), None)
 
-        def _resume(self, tune_controller, trial) -> None:
-            """Mark paused ``trial`` resumed and PENDING; the caller stages it."""
+        def _resume(self, tune_controller, inner, trial) -> None:
+            """Mark paused ``trial`` resumed, PENDING and staged in Tune's controller
+            ``inner``; the caller gives it a process."""
             it, _ = self._parked.pop(trial.trial_id)
             self._filling.add(trial.trial_id)
             self.stops[trial.trial_id] = (it, "resumed")
             self.news.append((trial.trial_id, "resumed", it))
             tune_controller._set_trial_status(trial, Trial.PENDING)
+            inner._staged_trials.add(trial)
 
         def _ours(self) -> set[str]:
             """Trials paused here, or resumed and not yet running: none is a trial to start."""
