@@ -1,6 +1,8 @@
 """Every scheduler runs a study to the end; early stops are recorded as such."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import hpsearch
@@ -246,6 +248,58 @@ def test_a_slot_left_idle_before_the_horizon_grows_is_held_for_a_paused_trial(ho
     assert lead_epochs[3] < runs[1]["t_end"] < lead_epochs[4], (lead_epochs, runs)
     third_events = [e.status for e in _events(study, third)]
     assert TrialStatus.PAUSED in third_events, third_events
+
+
+def test_a_held_process_is_given_back_when_other_work_waits_for_the_cluster(home, tmp_path):
+    # As above, the third's process is held for the paused other: at the third's pause
+    # (about 4.7 s in), nothing fits before the lead's rung 3 (6 s). Then other work asks
+    # the cluster for a CPU (a placement group, as another study's trials would). At the
+    # lead's next result the hold is given back: the placement group gets the CPU then,
+    # not when the study ends, and the other is not resumed (it ends where ASHA stopped it).
+    import threading
+
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    from hpsearch.store import Store
+
+    claim: dict = {}
+
+    def claim_a_cpu_once_the_third_is_paused():
+        store, deadline = Store(None), time.time() + 60
+        while time.time() < deadline and "pg" not in claim:
+            try:
+                study = store.get_study("hold-give-back")
+                third = next(t for t in store.trials(study.id) if t.params.get("x") == 2)
+            except Exception:  # noqa: BLE001 - not created yet
+                time.sleep(0.05)
+                continue
+            if any(e.status == TrialStatus.PAUSED for e in store.trial_events(third.id)):
+                claim["pg"] = placement_group([{"CPU": 1}])
+                claim["asked"] = time.time()
+                if claim["pg"].wait(timeout_seconds=60):
+                    claim["ready"] = time.time()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=claim_a_cpu_once_the_third_is_paused, daemon=True)
+    thread.start()
+    try:
+        study, lead, other, third, ends = _relay("hold-give-back", tmp_path, True, after=1,
+                                                 lead_sleep=2.0, sleep=0.5, xs=(0, 1, 2),
+                                                 sleeps=[2.0, 0.5, 2.0], checkpoint=True)
+        thread.join(timeout=60)
+    finally:
+        if "pg" in claim:
+            remove_placement_group(claim["pg"])
+    assert "asked" in claim, "the third trial was never paused"
+    third_events = [e.status for e in _events(study, third)]
+    assert TrialStatus.PAUSED in third_events, third_events
+    lead_epochs = {r["iteration"]: r["t_end"] for r in study.results(lead.number)}
+    assert claim["asked"] < lead_epochs[3], (claim, lead_epochs)
+    # The held process went back at the lead's rung-3 result, before its epoch 4 ended ...
+    assert "ready" in claim and claim["ready"] < lead_epochs[4], (claim, lead_epochs)
+    # ... and the paused trial did not take it.
+    assert other.status == TrialStatus.EARLY_STOPPED and _iterations(study, other) == 1
 
 
 def test_a_paused_trial_no_idle_slot_takes_ends_where_asha_stopped_it(home, tmp_path):
