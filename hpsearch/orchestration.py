@@ -23,7 +23,7 @@ from typing import Iterator
 import searchers
 import trainables
 from hpsearch import (actor_reuse, ddp, oom, pool, recovery, schedulers, teachers,
-                      tune_registry, warm_workers)
+                      tune_registry, tune_state, warm_workers)
 from hpsearch.cold_start import resolve, trial_keys
 from hpsearch.exceptions import ConflictError, HpsearchError, SpecError, StorageError
 from hpsearch.logtext import max_chars
@@ -235,6 +235,8 @@ def _build_tuner(spec: Spec, store: Store, study_id: int, *, progress: bool, all
     actor_reuse.install()
     # Tune reads a trial's trainable from the GCS once, not three times per trial (in _fit).
     tune_registry.install()
+    # Tune's whole state is not saved again each time a trial checkpoints twice (hpsearch/tune_state.py).
+    tune_state.install()
     # Trial actors take the idle workers Ray prestarted (hpsearch/warm_workers.py).
     warm_workers.install()
     tune_config = tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
