@@ -21,6 +21,7 @@ Sections, in order (each writes its own file; SUMMARY.md gathers the targets):
 14. many studies at once on one service, 20 studies (#21)    many_studies_quick.md
 15. data-parallel trials, 1 vs 2 CPU workers (CNN on digits) (#19)  ddp_scaling.md
 15b. data-parallel trials one after another: their wait for workers (#21)  ddp_reuse.md
+15c. trials that checkpoint every epoch, 100 and 400, vs bare Ray Tune (#21)  checkpointing.md
 16. with ``--quality`` only: search quality (benchmarks/bayesmark.py --quick, ~20 more minutes
    on 2 cores; with --quick, its --smoke size)                  bayesmark.md
 
@@ -185,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
 
     _section("data-parallel reuse", lambda: ddp_reuse.main(
         ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+    # 15c. trials that checkpoint every epoch vs bare Ray Tune (#21 §0): about 2 minutes.
+    from benchmarks import checkpointing
+
+    if q or time.monotonic() < deadline - 420:
+        ck = _section("checkpointing", lambda: checkpointing.main(
+            ["--out", str(out)] + (["--quick"] if q else [])), failures, times)
+        if ck:
+            targets += [("checkpointing", t, v, verdict) for t, v, verdict in checkpointing.targets(ck)]
+    else:
+        failures.append("checkpointing: skipped, the run's time budget was spent")
     _stop_ray()
 
     # 7-9. compression, fine-tuning, serving load (#17, #18): each starts what it needs.
@@ -337,7 +348,7 @@ def summary(m: dict, targets: list, times: dict, total: float, failures: list, q
              "rates are per second. Details, the reason for each miss and what would close it: "
              "[overhead](overhead.md) ([plot](overhead_scaling.png)), [writes](writes.md), "
              "[suggestion latency](searchers_latency.md) ([plot](searchers_latency.png)), "
-             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), [data-parallel](ddp_scaling.md), [data-parallel reuse](ddp_reuse.md), "
+             "[serving](serving.md), [web UI at scale](webui_scale.md), [trainables](trainables.md), [many writers](many_writers.md), [data-parallel](ddp_scaling.md), [data-parallel reuse](ddp_reuse.md), [checkpointing](checkpointing.md), "
              "[scale simulation](scale_sim.md) (and docs/scaling.md), [compression](compression.md), "
              "[fine-tuning](finetune_shift.md), [serving load](serving_load.md) "
              "([autoscaling](serving_autoscale.png)), "

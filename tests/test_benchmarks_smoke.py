@@ -386,3 +386,17 @@ def test_gpu_busy_dry_run_on_the_cpu_reports_every_study(tmp_path):
     training = rows["timed_cnn"][9]  # the timed trainable's own training share
     assert training.endswith("%") and 0 < float(training[:-1]) <= 100, rows
     assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_checkpointing_runs_both_systems_and_counts_tunes_saves(ray_session, bench_home):
+    """benchmarks/checkpointing.py at 6 trials: both systems run every trial; bare Ray Tune
+    saves its state as trials checkpoint, hpsearch at its start and end only."""
+    from benchmarks import checkpointing
+
+    rows = checkpointing.measure([6], bench_home, log=lambda s: None)
+    (row,) = rows
+    assert row["bare"]["saves"] > 2 and row["hpsearch"]["saves"] <= 2, row
+    m = {"cpu": "cpu", "cores": 2, "ram_gib": 1, "date": "d", "rev": "r", "load": 1.0}
+    page = checkpointing.report(rows, m)
+    assert f"| 6 | {row['bare']['wall']:.1f} | {row['bare']['saves']} (" in page
+    assert checkpointing.targets(rows)[0][0] == "hpsearch / bare Ray Tune, 6 trials of 4 checkpoints"
