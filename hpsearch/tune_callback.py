@@ -179,6 +179,9 @@ class StoreCallback(Callback):
         self._last_drain = 0.0
         self._drain_wait: float | None = None  # None: DRAIN_EVERY_S (next_drain_wait)
         self._media_used: dict[str, list[int]] = {}
+        # Media are decoded, checked and re-encoded off Tune's loop (a plotly figure or a PNG
+        # takes 5-15 ms of the driver's time): one thread, so each trial's items stay in order.
+        self._media_pool = None
         self.oom = None  # hpsearch.oom.OomLedger: out-of-memory retries, recorded at the end
         self.slots = SlotBook()  # where trials run: each trial's node and slot on it
         self._running: set[str] = set()  # trials started and not ended or paused since
@@ -193,7 +196,7 @@ class StoreCallback(Callback):
         state["_writer"] = None
         state["searcher"] = state["scheduler"] = None
         state["stopper"] = None
-        state["sink"] = state["_drain_ref"] = state["oom"] = None
+        state["sink"] = state["_drain_ref"] = state["oom"] = state["_media_pool"] = None
         return state
 
     @property
@@ -405,9 +408,18 @@ class StoreCallback(Callback):
         for ray_id, offset, text in logs:
             self.writer.put(LogOp(self.study_id, ray_id, offset, text))
         if media:
-            from hpsearch import media as media_store
+            if self._media_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            limits = self.media_limits or media_store.MediaLimits()
+                self._media_pool = ThreadPoolExecutor(1, thread_name_prefix="hpsearch-media")
+            self._media_pool.submit(self._save_media, media, self.writer)
+
+    def _save_media(self, media: list, writer) -> None:
+        """In the media thread: store each item within the study's limits (hpsearch/media.py
+        decodes and re-encodes it), then its row."""
+        from hpsearch import media as media_store
+
+        limits = self.media_limits or media_store.MediaLimits()
         for ray_id, item in media:
             used = self._media_used.setdefault(ray_id, [0, 0])
             try:
@@ -419,7 +431,13 @@ class StoreCallback(Callback):
                 continue
             used[0] += 1
             used[1] += meta["bytes"]
-            self.writer.put(MediaOp(self.study_id, ray_id, meta, time.time()))
+            writer.put(MediaOp(self.study_id, ray_id, meta, time.time()))
+
+    def _media_done(self) -> None:
+        """Wait until every media item taken so far is stored (or refused)."""
+        if self._media_pool is not None:
+            self._media_pool.shutdown(wait=True)
+            self._media_pool = None
 
     def _place(self, placements) -> None:
         """``(actor or Ray trial id, where)``: each trial that runs there gets its node and slot."""
@@ -467,6 +485,7 @@ class StoreCallback(Callback):
             elif time_limit and trial.trial_id in self.numbers:
                 self._cut_by_time_limit(trial)
         self.poll_sink(final=True)
+        self._media_done()
         self.save_searcher_state(force=True)
         if self._writer is not None:
             self._writer.flush(120)
@@ -509,6 +528,7 @@ class StoreCallback(Callback):
         if self.sink is not None:
             self.sink.close()  # the process's sink actor lives on for the next study
             self.sink = None
+        self._media_done()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
