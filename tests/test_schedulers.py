@@ -286,7 +286,8 @@ def test_a_held_process_is_given_back_when_other_work_waits_for_the_cluster(home
     try:
         study, lead, other, third, ends = _relay("hold-give-back", tmp_path, True, after=1,
                                                  lead_sleep=2.0, sleep=0.5, xs=(0, 1, 2),
-                                                 sleeps=[2.0, 0.5, 2.0], checkpoint=True)
+                                                 sleeps=[2.0, 0.5, 2.0], checkpoint=True,
+                                                 epochs=5)  # max_t 5: rungs 1 and 3
         thread.join(timeout=60)
     finally:
         if "pg" in claim:
