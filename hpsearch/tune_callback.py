@@ -412,7 +412,8 @@ class StoreCallback(Callback):
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._media_pool = ThreadPoolExecutor(1, thread_name_prefix="hpsearch-media")
-            self._media_pool.submit(self._save_media, media, self.writer)
+            self._media_pool.submit(self._save_media, media, self.writer).add_done_callback(
+                _log_failure)
 
     def _save_media(self, media: list, writer) -> None:
         """In the media thread: store each item within the study's limits (hpsearch/media.py
@@ -532,6 +533,12 @@ class StoreCallback(Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _log_failure(future) -> None:
+    """A media batch that failed outside its items' own checks is logged, not lost silently."""
+    if future.exception() is not None:
+        log.warning("could not store trial media: %s", future.exception())
 
 
 def _add_checkpoint(trial, fields: dict) -> None:

@@ -7,14 +7,14 @@ to once an hour, ``TUNE_GLOBAL_CHECKPOINT_S``). Tune 2.60 also forces that save 
 end whenever a trial has saved ``CheckpointConfig.num_to_keep`` checkpoints since the last
 save (``_ExperimentCheckpointManager.on_trial_checkpoint``, a workaround its source calls
 non-performant: it keeps the saved state's view of each trial's latest checkpoint in step
-with the files). hpsearch keeps 2 checkpoints per trial, so a study whose trials checkpoint
-every epoch saved Tune's whole state about once per epoch of each running trial: 8 trials
-of 0.3 s epochs, about 25 saves a second on the driver's loop, each longer as trials
-accumulate (benchmarks/results/busy_pool.md, "Tune's experiment state").
+with the files). hpsearch keeps 2 checkpoints per trial, and the built-in families
+checkpoint every epoch, so the driver's loop saved Tune's whole state again and again, each
+save longer as trials accumulate: 400 trials of 4 checkpoints made 572 saves, 31 s of a
+79.5 s study (benchmarks/results/checkpointing.md).
 
 :func:`install` turns that forced save off for the controllers that run hpsearch's studies
-(those with hpsearch's store callback); a trial's checkpoint is recorded in SQL from the
-trial itself at its end (hpsearch/tune_callback.py), and ``num_to_keep`` still prunes a
+(those with hpsearch's store callback); a trial's last checkpoint is recorded in SQL from
+Tune's trial at its end (hpsearch/tune_callback.py), and ``num_to_keep`` still prunes a
 trial's old checkpoints. Any other Tune experiment in the same process (a notebook's own
 ``tune.Tuner``) saves as Ray Tune ships it.
 """
